@@ -1,0 +1,78 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "voxbatch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "voxbatch", targets: ["voxbatch"]),
+        .library(name: "CSVKit", targets: ["CSVKit"]),
+        .library(name: "FileTransport", targets: ["FileTransport"]),
+        .library(name: "BatchJobs", targets: ["BatchJobs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // C libraries, wrapped as system-library targets (GRDB's pattern); no C type leaks above FileTransport.
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"]), .brew(["libssh2"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        .target(
+            name: "CSVKit",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "FileTransport",
+            dependencies: [
+                "CLibSSH2",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "BatchJobs",
+            dependencies: [
+                "CSVKit",
+                "FileTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "voxbatch",
+            dependencies: [
+                "CSVKit",
+                "FileTransport",
+                "BatchJobs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "CSVKitTests",
+            dependencies: [
+                "CSVKit",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "BatchJobsTests",
+            dependencies: ["BatchJobs", "CSVKit"]
+        ),
+        .testTarget(
+            name: "VoxbatchCLITests",
+            dependencies: ["CSVKit"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

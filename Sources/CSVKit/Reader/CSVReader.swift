@@ -1,0 +1,562 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A streaming RFC 4180 reader that yields one record at a time without loading the file.
+///
+/// The reader pulls large chunks from a ``ByteSource`` into one buffer and parses records in place:
+/// unquoted fields and quoted fields without doubled quotes are views into that buffer, so reading a
+/// field costs no allocation unless the caller asks for a `String`. Memory is bounded by
+/// ``CSVConfiguration/maxRecordBytes`` whatever the file size.
+///
+/// ```swift
+/// let reader = try CSVReader(path: "orders.csv")
+/// while try reader.next() {
+///     let order = reader.field(named: "SalesOrderNumber")
+/// }
+/// ```
+///
+/// A malformed record makes ``next()`` throw a ``CSVError`` that carries the record's fields as far as
+/// they could be read. In ``CSVConfiguration/Mode/lenient`` mode the caller may catch it and call
+/// ``next()`` again to go on with the following record; in strict mode the reader stops.
+///
+/// Field accessors are valid until the next call to ``next()``.
+public final class CSVReader {
+    /// The configuration the reader was created with.
+    public let configuration: CSVConfiguration
+    /// The header, once read (only when ``CSVConfiguration/hasHeader`` is set).
+    public private(set) var header: CSVHeader?
+    /// The 1-based number of the current data record (the header is not counted).
+    public private(set) var recordNumber = 0
+    /// The 1-based physical line on which the current record starts.
+    public private(set) var line = 0
+    /// The encoding in use, after detection.
+    public private(set) var encoding: CSVEncoding = .utf8
+
+    private var source: any ByteSource
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var head = 0
+    private var tail = 0
+    private var atEOF = false
+    private var finished = false
+    private var nextLine = 1
+    private var expectedFieldCount: Int?
+
+    // The current record: two bounds per field. A start with `scratchFlag` set points into `scratch`,
+    // which holds the unescaped text of quoted fields that contained doubled quotes.
+    private var bounds: UnsafeMutablePointer<Int>
+    private var boundsCapacity: Int
+    private var count = 0
+    private var scratch: UnsafeMutablePointer<UInt8>
+    private var scratchCapacity: Int
+    private var scratchCount = 0
+    private var issue: Issue?
+    private static let scratchFlag = 1 << 62
+
+    private struct Issue {
+        var code: CSVError.Code
+        var column: Int
+        var message: String
+        var excerptStart: Int
+    }
+
+    private enum Step {
+        case record(end: Int, newlines: Int)
+        case blank(end: Int)
+        case needMore
+    }
+
+    /// Creates a reader over any byte source.
+    ///
+    /// - Parameters:
+    ///   - source: Where the bytes come from.
+    ///   - configuration: Layout and limits.
+    /// - Throws: ``CSVError`` when the first bytes cannot be read.
+    public init(source: some ByteSource, configuration: CSVConfiguration = .init()) throws {
+        self.configuration = configuration
+        self.capacity = max(256, min(configuration.chunkSize, configuration.maxRecordBytes))
+        self.buffer = .allocate(capacity: capacity)
+        self.boundsCapacity = 64
+        self.bounds = .allocate(capacity: 2 * boundsCapacity)
+        self.scratchCapacity = 4096
+        self.scratch = .allocate(capacity: scratchCapacity)
+        self.source = source
+        try detectEncoding()
+    }
+
+    /// Creates a reader over a file.
+    ///
+    /// - Throws: ``CSVError`` (`.io`) when the file cannot be opened.
+    public convenience init(path: String, configuration: CSVConfiguration = .init()) throws {
+        try self.init(source: FileDescriptorSource(path: path), configuration: configuration)
+    }
+
+    deinit {
+        buffer.deallocate()
+        bounds.deallocate()
+        scratch.deallocate()
+    }
+
+    // MARK: - Reading records
+
+    /// Advances to the next data record.
+    ///
+    /// - Returns: `true` when a record is available through the field accessors, `false` at the end.
+    /// - Throws: ``CSVError`` for a malformed record; in lenient mode the next call continues after it.
+    public func next() throws -> Bool {
+        while !finished {
+            if head >= tail {
+                if atEOF {
+                    finished = true
+                    return false
+                }
+                try refill()
+                continue
+            }
+            let start = head
+            switch parse() {
+            case .needMore:
+                try refill()
+            case .blank(let end):
+                head = end
+                nextLine += 1
+            case .record(let end, let newlines):
+                head = end
+                line = nextLine
+                nextLine += 1 + newlines
+                if configuration.hasHeader && header == nil {
+                    try readHeader(recordStart: start)
+                    continue
+                }
+                recordNumber += 1
+                try checkRecord(recordStart: start, recordEnd: end)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The number of fields in the current record.
+    public var fieldCount: Int { count }
+
+    /// Calls `body` with the bytes of field `index` (UTF-8, unescaped), without allocating.
+    ///
+    /// - Precondition: `index < fieldCount`.
+    @inline(__always)
+    public func withFieldBytes<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        precondition(index >= 0 && index < count, "field index \(index) out of range")
+        return try body(fieldBytes(index))
+    }
+
+    /// The text of field `index`.
+    public func field(_ index: Int) -> String {
+        String(decoding: fieldBytes(index), as: UTF8.self)
+    }
+
+    /// The text of the column called `name` (looked up in the header), or `nil` if there is no such
+    /// column or the record is too short.
+    public func field(named name: String) -> String? {
+        guard let i = header?.index(of: name), i < count else { return nil }
+        return field(i)
+    }
+
+    /// All fields of the current record as strings.
+    public var fields: [String] { (0..<count).map(field) }
+
+    @inline(__always)
+    func fieldBytes(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+        let s = bounds[2 * index]
+        let e = bounds[2 * index + 1]
+        if s & CSVReader.scratchFlag != 0 {
+            let off = s & ~CSVReader.scratchFlag
+            return UnsafeBufferPointer(start: scratch + off, count: e - off)
+        }
+        return UnsafeBufferPointer(start: buffer + s, count: e - s)
+    }
+
+    // MARK: - Buffer management
+
+    private func refill() throws {
+        if head > 0 {
+            if tail > head { memmove(buffer, buffer + head, tail - head) }
+            tail -= head
+            head = 0
+        }
+        if tail == capacity {
+            guard capacity < configuration.maxRecordBytes else {
+                try skipOversizedRecord()
+                return
+            }
+            let newCapacity = min(capacity * 2, configuration.maxRecordBytes)
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            grown.update(from: buffer, count: tail)
+            buffer.deallocate()
+            buffer = grown
+            capacity = newCapacity
+        }
+        let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buffer + tail, count: capacity - tail))
+        if n == 0 { atEOF = true } else { tail += n }
+    }
+
+    /// Discards a record longer than the limit, tracking quotes to find where it ends.
+    private func skipOversizedRecord() throws {
+        let startLine = nextLine
+        var inQuotes = false
+        var newlines = 0
+        var i = head
+        while true {
+            if i >= tail {
+                head = 0
+                tail = 0
+                i = 0
+                let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
+                if n == 0 {
+                    atEOF = true
+                    break
+                }
+                tail = n
+                continue
+            }
+            let b = buffer[i]
+            i += 1
+            if b == 0x22 {
+                inQuotes.toggle()
+            } else if b == 0x0A {
+                if !inQuotes { break }
+                newlines += 1
+            }
+        }
+        head = i
+        nextLine += 1 + newlines
+        recordNumber += 1
+        line = startLine
+        count = 0
+        if configuration.mode == .strict { finished = true }
+        throw CSVError(
+            code: .recordTooLarge, recordNumber: recordNumber, line: startLine,
+            message: "record is longer than the limit of \(configuration.maxRecordBytes) bytes and was skipped"
+                + (inQuotes ? " (a quote is never closed)" : ""))
+    }
+
+    private func detectEncoding() throws {
+        var head: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        // Read enough of the file to recognise a byte-order mark and to sniff the encoding.
+        while head.count < 64 * 1024 {
+            let n = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
+            if n == 0 { break }
+            head.append(contentsOf: chunk[0..<n])
+        }
+        let (detected, bom) = EncodingSniffer.detect(head, configured: configuration.encoding)
+        encoding = detected
+        let rest = PrefixedSource(prefix: Array(head.dropFirst(bom)), rest: source)
+        switch detected {
+        case .utf8, .auto: source = rest
+        default: source = TranscodingSource(rest, encoding: detected)
+        }
+    }
+
+    // MARK: - Parsing
+
+    private func ensureFieldCapacity(_ needed: Int) {
+        guard needed > boundsCapacity else { return }
+        let newCapacity = max(needed, boundsCapacity * 2)
+        let grown = UnsafeMutablePointer<Int>.allocate(capacity: 2 * newCapacity)
+        grown.update(from: bounds, count: 2 * count)
+        bounds.deallocate()
+        bounds = grown
+        boundsCapacity = newCapacity
+    }
+
+    private func appendField(start: Int, end: Int) {
+        if count >= configuration.maxFieldCount {
+            if issue == nil {
+                issue = Issue(
+                    code: .tooManyFields, column: count + 1,
+                    message: "record has more than \(configuration.maxFieldCount) fields", excerptStart: start)
+            }
+            return
+        }
+        if count == boundsCapacity { ensureFieldCapacity(count + 1) }
+        bounds[2 * count] = start
+        bounds[2 * count + 1] = end
+        count += 1
+        let length = start & CSVReader.scratchFlag != 0 ? end - (start & ~CSVReader.scratchFlag) : end - start
+        if length > configuration.maxFieldBytes && issue == nil {
+            issue = Issue(
+                code: .fieldTooLarge, column: count,
+                message: "field is \(length) bytes long, over the limit of \(configuration.maxFieldBytes)",
+                excerptStart: start & CSVReader.scratchFlag != 0 ? -1 : start)
+        }
+    }
+
+    /// Copies a quoted field's content into scratch, turning each doubled quote into one.
+    private func appendUnescaped(from start: Int, to end: Int) {
+        let needed = scratchCount + (end - start)
+        if needed > scratchCapacity {
+            let newCapacity = max(needed, scratchCapacity * 2)
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            grown.update(from: scratch, count: scratchCount)
+            scratch.deallocate()
+            scratch = grown
+            scratchCapacity = newCapacity
+        }
+        let fieldStart = scratchCount
+        var i = start
+        var o = scratchCount
+        while i < end {
+            let b = buffer[i]
+            scratch[o] = b
+            o += 1
+            i += (b == 0x22) ? 2 : 1
+        }
+        scratchCount = o
+        appendField(start: fieldStart | CSVReader.scratchFlag, end: o)
+    }
+
+    private func noteIssue(_ code: CSVError.Code, at position: Int, _ message: String) {
+        if issue == nil { issue = Issue(code: code, column: count + 1, message: message, excerptStart: position) }
+    }
+
+    /// Parses one record starting at `head`. Restarts from the record's start after a refill, so a
+    /// record split across reads is always parsed from contiguous bytes.
+    private func parse() -> Step {
+        let base = buffer
+        let end = tail
+        let eof = atEOF
+        let delimiter = configuration.delimiter
+        var i = head
+        count = 0
+        scratchCount = 0
+        issue = nil
+        var newlines = 0
+
+        // Blank lines separate nothing; skip them.
+        if base[i] == 0x0A { return .blank(end: i + 1) }
+        if base[i] == 0x0D {
+            if i + 1 < end { return .blank(end: base[i + 1] == 0x0A ? i + 2 : i + 1) }
+            return eof ? .blank(end: i + 1) : .needMore
+        }
+
+        while true {
+            if i >= end {
+                if !eof { return .needMore }
+                appendField(start: i, end: i)
+                return .record(end: i, newlines: newlines)
+            }
+            var fieldEnd: Int
+            if base[i] == 0x22 {
+                let open = i
+                let contentStart = i + 1
+                var hasEscapes = false
+                var contentEnd = -1
+                i = contentStart
+                while true {
+                    guard let q = memchr(base + i, 0x22, end - i) else {
+                        if !eof { return .needMore }
+                        noteIssue(.unterminatedQuote, at: open, "a quoted field is never closed")
+                        contentEnd = end
+                        i = end
+                        break
+                    }
+                    let qi = base.distance(to: q.assumingMemoryBound(to: UInt8.self))
+                    if qi + 1 >= end && !eof { return .needMore }
+                    if qi + 1 < end && base[qi + 1] == 0x22 {
+                        hasEscapes = true
+                        i = qi + 2
+                        continue
+                    }
+                    contentEnd = qi
+                    i = qi + 1
+                    break
+                }
+                newlines += Self.countLineBreaks(base, from: contentStart, to: contentEnd)
+                if i < end, base[i] != delimiter, base[i] != 0x0A, base[i] != 0x0D {
+                    // Text after the closing quote: keep the raw text up to the next separator.
+                    noteIssue(.unexpectedQuote, at: open, "text follows the closing quote of a quoted field")
+                    let stop = Self.scanTerminator(base, from: i, to: end, delimiter: delimiter)
+                    if stop == end && !eof { return .needMore }
+                    appendField(start: open, end: stop)
+                    i = stop
+                } else if hasEscapes {
+                    appendUnescaped(from: contentStart, to: contentEnd)
+                } else {
+                    appendField(start: contentStart, end: contentEnd)
+                }
+                fieldEnd = i
+            } else {
+                let start = i
+                var stop = Self.scanSpecial(base, from: i, to: end, delimiter: delimiter)
+                if stop < end && base[stop] == 0x22 {
+                    noteIssue(.unexpectedQuote, at: start, "a quote inside an unquoted field (quote the field and double the quote)")
+                    stop = Self.scanTerminator(base, from: stop + 1, to: end, delimiter: delimiter)
+                }
+                if stop == end && !eof { return .needMore }
+                appendField(start: start, end: stop)
+                fieldEnd = stop
+            }
+            if fieldEnd >= end {
+                if !eof { return .needMore }
+                return .record(end: end, newlines: newlines)
+            }
+            let c = base[fieldEnd]
+            if c == delimiter {
+                i = fieldEnd + 1
+                continue
+            }
+            if c == 0x0A { return .record(end: fieldEnd + 1, newlines: newlines) }
+            // CR or CRLF
+            if fieldEnd + 1 < end {
+                return .record(end: base[fieldEnd + 1] == 0x0A ? fieldEnd + 2 : fieldEnd + 1, newlines: newlines)
+            }
+            return eof ? .record(end: fieldEnd + 1, newlines: newlines) : .needMore
+        }
+    }
+
+    /// Counts line breaks (LF, CRLF or a lone CR) inside a quoted field.
+    private static func countLineBreaks(_ base: UnsafeMutablePointer<UInt8>, from start: Int, to end: Int) -> Int {
+        var n = 0
+        var i = start
+        while i < end {
+            let b = base[i]
+            if b == 0x0A {
+                n += 1
+            } else if b == 0x0D {
+                if i + 1 >= end || base[i + 1] != 0x0A { n += 1 }
+            }
+            i += 1
+        }
+        return n
+    }
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    @inline(__always)
+    private static func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+
+    /// The position of the first delimiter, quote, CR or LF at or after `i`, or `end`.
+    ///
+    /// Looks at eight bytes per step (SWAR): the lowest flagged byte of each "has zero byte" mask is
+    /// exact, so the lowest bit of their union is the first special byte.
+    @inline(__always)
+    private static func scanSpecial(
+        _ base: UnsafeMutablePointer<UInt8>, from start: Int, to end: Int, delimiter: UInt8
+    ) -> Int {
+        var i = start
+        let raw = UnsafeRawPointer(base)
+        let d = UInt64(delimiter) &* ones
+        let q = 0x22 &* ones
+        let cr = 0x0D &* ones
+        let lf = 0x0A &* ones
+        while i + 8 <= end {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let m = zeroBytes(w ^ d) | zeroBytes(w ^ q) | zeroBytes(w ^ cr) | zeroBytes(w ^ lf)
+            if m != 0 { return i + (m.trailingZeroBitCount >> 3) }
+            i += 8
+        }
+        while i < end {
+            let b = base[i]
+            if b == delimiter || b == 0x22 || b == 0x0D || b == 0x0A { return i }
+            i += 1
+        }
+        return end
+    }
+
+    /// The position of the first delimiter, CR or LF at or after `i` (quotes taken literally), or `end`.
+    private static func scanTerminator(
+        _ base: UnsafeMutablePointer<UInt8>, from start: Int, to end: Int, delimiter: UInt8
+    ) -> Int {
+        var i = start
+        while i < end {
+            let b = base[i]
+            if b == delimiter || b == 0x0D || b == 0x0A { return i }
+            i += 1
+        }
+        return end
+    }
+
+    // MARK: - Record checks
+
+    private func readHeader(recordStart: Int) throws {
+        if let error = recordError(recordStart: recordStart, recordEnd: head) {
+            finished = true
+            throw CSVError(
+                code: error.code, recordNumber: 0, line: error.line, column: error.column, excerpt: error.excerpt,
+                message: "header: " + error.message, fields: error.fields)
+        }
+        let names = fields.map { $0.trimmingSpaces() }
+        header = CSVHeader(names)
+        expectedFieldCount = count
+    }
+
+    private func checkRecord(recordStart: Int, recordEnd: Int) throws {
+        if let error = recordError(recordStart: recordStart, recordEnd: recordEnd) {
+            if configuration.mode == .strict { finished = true }
+            throw error
+        }
+        guard configuration.requiresUniformFieldCount else { return }
+        guard let expected = expectedFieldCount else {
+            expectedFieldCount = count
+            return
+        }
+        if count != expected {
+            if configuration.mode == .strict { finished = true }
+            let excerpt = count > expected ? CSVError.excerpt(fieldBytes(expected)) : ""
+            throw CSVError(
+                code: .fieldCountMismatch, recordNumber: recordNumber, line: line,
+                column: count > expected ? expected + 1 : count, excerpt: excerpt,
+                message: "record has \(count) fields, expected \(expected)" + (count > expected
+                    ? " (an unquoted delimiter in a value?)" : " (a missing delimiter or a cut line?)"),
+                fields: fields)
+        }
+    }
+
+    /// The first problem with the record just parsed: a parse issue, a NUL byte or invalid UTF-8.
+    private func recordError(recordStart: Int, recordEnd: Int) -> CSVError? {
+        if let issue {
+            let excerpt: String
+            if issue.excerptStart >= 0 {
+                let from = issue.excerptStart
+                excerpt = CSVError.excerpt(UnsafeBufferPointer(start: buffer + from, count: max(0, recordEnd - from)))
+            } else {
+                excerpt = ""
+            }
+            return CSVError(
+                code: issue.code, recordNumber: recordNumber, line: line, column: issue.column, excerpt: excerpt,
+                message: issue.message, fields: fields)
+        }
+        guard UTF8Check.needsCheck(buffer + recordStart, count: recordEnd - recordStart) else { return nil }
+        for index in 0..<count {
+            let bytes = fieldBytes(index)
+            if let nul = bytes.firstIndex(of: 0) {
+                return CSVError(
+                    code: .nulByte, recordNumber: recordNumber, line: line, column: index + 1,
+                    excerpt: CSVError.excerpt(UnsafeBufferPointer(rebasing: bytes[max(0, nul - 10)...])),
+                    message: "field contains a NUL byte (a binary file, or UTF-16 read as UTF-8?)", fields: fields)
+            }
+            if let bad = UTF8Check.firstInvalid(in: bytes) {
+                let hex = bytes[bad..<min(bytes.count, bad + 4)].map { String($0, radix: 16, uppercase: true) }
+                return CSVError(
+                    code: .invalidEncoding, recordNumber: recordNumber, line: line, column: index + 1,
+                    excerpt: CSVError.excerpt(UnsafeBufferPointer(rebasing: bytes[max(0, bad - 10)..<bad])),
+                    message: "invalid UTF-8 (bytes \(hex.joined(separator: " "))) at byte \(bad + 1) of the field;"
+                        + " is the file Windows-1252? try --encoding windows-1252",
+                    fields: fields)
+            }
+        }
+        return nil
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var scalars = Substring(self).unicodeScalars
+        while let f = scalars.first, f == " " || f == "\t" { scalars.removeFirst() }
+        while let l = scalars.last, l == " " || l == "\t" { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,59 @@
+/// Postcode shapes by country, for the countries a UK/EU warehouse ships to most.
+///
+/// A shape uses `A` for a letter, `9` for a digit and `X` for either; spaces and hyphens are ignored on both sides, so
+/// `SW1A 1AA`, `sw1a1aa` and `SW1A-1AA` all match `AA9A9AA`. Countries without a rule accept any
+/// non-blank value.
+public enum PostcodeRules {
+    /// Shapes per ISO 3166-1 alpha-2 code.
+    public static let shapes: [String: [String]] = [
+        "GB": ["A99AA", "A999AA", "AA99AA", "AA999AA", "A9A9AA", "AA9A9AA", "GIR0AA"],
+        "US": ["99999", "999999999"],
+        "DE": ["99999"], "FR": ["99999"], "IT": ["99999"], "ES": ["99999"], "FI": ["99999"],
+        "SE": ["99999"], "PL": ["99999"], "CZ": ["99999"], "GR": ["99999"], "HR": ["99999"],
+        "NL": ["9999AA"], "BE": ["9999"], "AT": ["9999"], "CH": ["9999"], "DK": ["9999"],
+        "NO": ["9999"], "AU": ["9999"], "NZ": ["9999"], "HU": ["9999"], "LU": ["9999"],
+        "PT": ["9999999"], "CA": ["A9A9A9"], "IE": ["A99XXXX", "D6WXXXX"],
+        "JE": ["AA99AA", "AA999AA"], "GG": ["AA99AA", "AA999AA"], "IM": ["AA99AA", "AA999AA"],
+    ]
+
+    /// Country names people write instead of the ISO code.
+    static let aliases: [String: String] = [
+        "UK": "GB", "UNITEDKINGDOM": "GB", "GREATBRITAIN": "GB", "ENGLAND": "GB", "SCOTLAND": "GB", "WALES": "GB",
+        "NORTHERNIRELAND": "GB", "GBR": "GB", "USA": "US", "UNITEDSTATES": "US", "DEU": "DE", "GERMANY": "DE",
+        "FRANCE": "FR", "FRA": "FR", "NETHERLANDS": "NL", "NLD": "NL", "IRELAND": "IE", "IRL": "IE",
+        "SPAIN": "ES", "ITALY": "IT", "SWEDEN": "SE", "DENMARK": "DK", "NORWAY": "NO", "BELGIUM": "BE",
+        "AUSTRIA": "AT", "SWITZERLAND": "CH", "CANADA": "CA", "AUSTRALIA": "AU",
+    ]
+
+    /// The ISO code for a country as written in a file, upper-cased and without spaces.
+    public static func countryCode(_ country: String) -> String {
+        let key = String(country.uppercased().filter { $0 != " " && $0 != "." })
+        return aliases[key] ?? key
+    }
+
+    /// Whether `postcode` fits the rule of `country`.
+    ///
+    /// - Returns: `nil` when there is no rule for the country (the value is accepted), otherwise the
+    ///   verdict.
+    public static func isValid(_ postcode: UnsafeBufferPointer<UInt8>, country: String) -> Bool? {
+        guard let patterns = shapes[countryCode(country)] else { return nil }
+        var normalized: [UInt8] = []
+        normalized.reserveCapacity(postcode.count)
+        for b in postcode where b != 0x20 && b != UInt8(ascii: "-") {
+            normalized.append(b >= 0x61 && b <= 0x7A ? b - 0x20 : b)
+        }
+        return patterns.contains { shape in
+            let s = Array(shape.utf8)
+            guard s.count == normalized.count else { return false }
+            for (p, c) in zip(s, normalized) {
+                switch p {
+                case UInt8(ascii: "A"): if !(c >= 0x41 && c <= 0x5A) { return false }
+                case UInt8(ascii: "9"): if !(c >= 0x30 && c <= 0x39) { return false }
+                case UInt8(ascii: "X"): if !(c >= 0x41 && c <= 0x5A) && !(c >= 0x30 && c <= 0x39) { return false }
+                default: if p != c { return false }
+                }
+            }
+            return true
+        }
+    }
+}

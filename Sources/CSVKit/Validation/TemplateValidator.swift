@@ -1,0 +1,264 @@
+/// Checks records against a ``CSVTemplate`` bound to a file's header.
+///
+/// Binding resolves each column's position once; checking a record then works on the field bytes
+/// directly and allocates only when it finds a problem (or to remember unique keys).
+public final class TemplateValidator {
+    /// The template being enforced.
+    public let template: CSVTemplate
+    /// Problems with the file as a whole, found when binding to the header.
+    public let fileErrors: [FileError]
+    private let checks: [BoundColumn]
+    private let uniqueIndexes: [Int]
+    private var seenKeys: [String: Int] = [:]
+
+    private struct BoundColumn {
+        let rule: ColumnRule
+        let index: Int
+        let check: Check
+    }
+
+    private enum Check {
+        case none
+        case integer(min: Int?, max: Int?)
+        case decimal(scale: Int, min: Double?)
+        case date([DateFormat])
+        case email
+        case boolean
+        case enumeration([[UInt8]], display: [String], caseSensitive: Bool)
+        case postcode(countryIndex: Int?)
+    }
+
+    /// Binds `template` to the columns of `header`.
+    ///
+    /// Missing columns that are required become ``fileErrors``; missing optional columns are skipped.
+    public init(template: CSVTemplate, header: CSVHeader) {
+        self.template = template
+        var fileErrors: [FileError] = []
+        var checks: [BoundColumn] = []
+        for duplicate in Set(header.duplicateNames) {
+            fileErrors.append(FileError(column: duplicate, rule: "duplicate-column",
+                                        message: "column \"\(duplicate)\" appears more than once in the header"))
+        }
+        func position(_ rule: ColumnRule) -> Int? {
+            ([rule.name] + rule.aliases).lazy.compactMap(header.index(of:)).first
+        }
+        for rule in template.columns {
+            guard let index = position(rule) else {
+                if rule.required {
+                    fileErrors.append(FileError(column: rule.name, rule: "missing-column",
+                                                message: "required column \"\(rule.name)\" is missing from the header"))
+                }
+                continue
+            }
+            let check: Check
+            switch rule.type {
+            case .text: check = .none
+            case .integer(let min, let max): check = .integer(min: min, max: max)
+            case .decimal(let scale, let min): check = .decimal(scale: scale, min: min)
+            case .date(let formats): check = .date(formats.map(DateFormat.init))
+            case .email: check = .email
+            case .boolean: check = .boolean
+            case .enumeration(let values, let caseSensitive):
+                check = .enumeration(values.map { Array((caseSensitive ? $0 : $0.lowercased()).utf8) },
+                                     display: values, caseSensitive: caseSensitive)
+            case .postcode(let countryColumn):
+                check = .postcode(countryIndex: countryColumn.flatMap(header.index(of:)))
+            }
+            checks.append(BoundColumn(rule: rule, index: index, check: check))
+        }
+        if template.rejectsUnknownColumns {
+            let known = Set(template.columns.flatMap { [$0.name] + $0.aliases }.map(CSVHeader.normalize))
+            for name in header.names where !known.contains(CSVHeader.normalize(name)) {
+                fileErrors.append(FileError(column: name, rule: "unknown-column",
+                                            message: "column \"\(name)\" is not part of template \(template.name)"))
+            }
+        }
+        self.uniqueIndexes = template.uniqueKey.compactMap { header.index(of: $0) }
+        if uniqueIndexes.count != template.uniqueKey.count {
+            for key in template.uniqueKey where header.index(of: key) == nil && !fileErrors.contains(where: { $0.column == key }) {
+                fileErrors.append(FileError(column: key, rule: "missing-column",
+                                            message: "unique-key column \"\(key)\" is missing from the header"))
+            }
+        }
+        self.checks = checks
+        self.fileErrors = fileErrors
+    }
+
+    /// Checks the reader's current record.
+    ///
+    /// - Parameters:
+    ///   - reader: A reader positioned on a record.
+    ///   - errors: Receives one entry per broken rule.
+    public func validate(_ reader: CSVReader, into errors: inout [FieldError]) {
+        validate(fieldCount: reader.fieldCount, recordNumber: reader.recordNumber, into: &errors) {
+            reader.fieldBytes($0)
+        }
+    }
+
+    /// Checks a record given as strings (for records built in code before they are written).
+    public func validate(fields: [String], recordNumber: Int, into errors: inout [FieldError]) {
+        var flat: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for text in fields {
+            let start = flat.count
+            flat.append(contentsOf: text.utf8)
+            ranges.append(start..<flat.count)
+        }
+        flat.withUnsafeBufferPointer { all in
+            validate(fieldCount: fields.count, recordNumber: recordNumber, into: &errors) { i in
+                UnsafeBufferPointer(rebasing: all[ranges[i]])
+            }
+        }
+    }
+
+    private func validate(
+        fieldCount: Int, recordNumber: Int, into errors: inout [FieldError],
+        field: (Int) -> UnsafeBufferPointer<UInt8>
+    ) {
+        for column in checks {
+            let bytes = column.index < fieldCount ? field(column.index) : UnsafeBufferPointer(start: nil, count: 0)
+            if isBlank(bytes) {
+                if column.rule.required {
+                    errors.append(error(column, bytes, rule: "required", "a value is required"))
+                }
+                continue
+            }
+            if let limit = column.rule.maxLength, bytes.count > limit {
+                let characters = bytes.reduce(0) { $0 + (($1 & 0xC0) != 0x80 ? 1 : 0) }
+                if characters > limit {
+                    errors.append(error(column, bytes, rule: "max-length",
+                                        "is \(characters) characters long; the most allowed is \(limit)"))
+                }
+            }
+            if let message = check(column.check, bytes, fieldCount: fieldCount, field: field) {
+                errors.append(error(column, bytes, rule: column.rule.type.name, message))
+            }
+        }
+        if !uniqueIndexes.isEmpty {
+            var key = ""
+            for (n, i) in uniqueIndexes.enumerated() {
+                if n > 0 { key += "\u{1F}" }
+                if i < fieldCount { key += String(decoding: field(i), as: UTF8.self) }
+            }
+            if let first = seenKeys[key] {
+                let names = template.uniqueKey.joined(separator: " + ")
+                let shown = key.replacing("\u{1F}", with: " / ")
+                errors.append(FieldError(column: names, columnNumber: uniqueIndexes[0] + 1, value: shown, rule: "unique",
+                                         message: "\(names) \"\(shown)\" already appears in record \(first)"))
+            } else {
+                seenKeys[key] = recordNumber
+            }
+        }
+    }
+
+    private func error(_ column: BoundColumn, _ bytes: UnsafeBufferPointer<UInt8>, rule: String, _ message: String)
+        -> FieldError
+    {
+        FieldError(column: column.rule.name, columnNumber: column.index + 1,
+                   value: String(decoding: bytes, as: UTF8.self), rule: rule, message: message)
+    }
+
+    private func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for b in bytes where b != 0x20 && b != 0x09 { return false }
+        return true
+    }
+
+    private func check(
+        _ check: Check, _ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, field: (Int) -> UnsafeBufferPointer<UInt8>
+    ) -> String? {
+        switch check {
+        case .none:
+            return nil
+        case .integer(let min, let max):
+            guard let value = Self.parseInteger(b) else { return "is not a whole number" }
+            if let min, value < min { return "must be at least \(min)" }
+            if let max, value > max { return "must be at most \(max)" }
+            return nil
+        case .decimal(let scale, let min):
+            guard let (value, decimals) = Self.parseDecimal(b) else { return "is not a number (use . for decimals)" }
+            if decimals > scale { return "has \(decimals) decimal places; the most allowed is \(scale)" }
+            if let min, value < min { return "must be at least \(Self.format(min))" }
+            return nil
+        case .date(let formats):
+            if formats.contains(where: { $0.parse(b) != nil }) { return nil }
+            return "is not a valid date in the format " + formats.map(\.pattern).joined(separator: " or ")
+        case .email:
+            return Self.isEmail(b) ? nil : "is not a valid e-mail address"
+        case .boolean:
+            let word = String(decoding: b, as: UTF8.self).lowercased()
+            return ["true", "false", "yes", "no", "y", "n", "1", "0"].contains(word) ? nil
+                : "is not a yes/no value (true, false, yes, no, 1, 0)"
+        case .enumeration(let values, let display, let caseSensitive):
+            let candidate = caseSensitive ? Array(b) : Array(String(decoding: b, as: UTF8.self).lowercased().utf8)
+            return values.contains(candidate) ? nil : "is not one of: " + display.joined(separator: ", ")
+        case .postcode(let countryIndex):
+            guard let countryIndex, countryIndex < fieldCount else { return nil }
+            let country = String(decoding: field(countryIndex), as: UTF8.self)
+            guard !country.isEmpty, let valid = PostcodeRules.isValid(b, country: country) else { return nil }
+            return valid ? nil : "is not a valid postcode for \(PostcodeRules.countryCode(country))"
+        }
+    }
+
+    /// Parses `[+-]digits`, refusing anything else and values that overflow.
+    static func parseInteger(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = 0
+        var negative = false
+        if i < b.count && (b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+")) {
+            negative = b[i] == UInt8(ascii: "-")
+            i += 1
+        }
+        guard i < b.count, b.count - i <= 18 else { return nil }
+        var value = 0
+        while i < b.count {
+            let d = b[i] &- 0x30
+            guard d < 10 else { return nil }
+            value = value * 10 + Int(d)
+            i += 1
+        }
+        return negative ? -value : value
+    }
+
+    /// Parses `[+-]digits[.digits]` and returns the value and the number of decimal places.
+    static func parseDecimal(_ b: UnsafeBufferPointer<UInt8>) -> (Double, Int)? {
+        var i = 0
+        var negative = false
+        if i < b.count && (b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+")) {
+            negative = b[i] == UInt8(ascii: "-")
+            i += 1
+        }
+        var whole = 0.0
+        var digits = 0
+        while i < b.count, b[i] &- 0x30 < 10 {
+            whole = whole * 10 + Double(b[i] - 0x30)
+            i += 1
+            digits += 1
+        }
+        var decimals = 0
+        if i < b.count && b[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 0.1
+            while i < b.count, b[i] &- 0x30 < 10 {
+                whole += Double(b[i] - 0x30) * scale
+                scale /= 10
+                i += 1
+                decimals += 1
+            }
+        }
+        guard i == b.count, digits + decimals > 0, digits <= 15 else { return nil }
+        return (negative ? -whole : whole, decimals)
+    }
+
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    /// A practical address check: one `@`, a non-empty local part, a dotted domain, no spaces.
+    static func isEmail(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let at = b.firstIndex(of: UInt8(ascii: "@")), at > 0, at < b.count - 1 else { return false }
+        let domain = b[(at + 1)...]
+        guard domain.contains(UInt8(ascii: ".")), domain.first != UInt8(ascii: "."),
+              domain.last != UInt8(ascii: "."), !domain.contains(UInt8(ascii: "@")) else { return false }
+        for c in b where c <= 0x20 || c == UInt8(ascii: ",") || c == UInt8(ascii: ";") || c == 0x7F { return false }
+        return true
+    }
+}

@@ -1,0 +1,136 @@
+/// Writes RFC 4180 CSV, quoting only when needed and guarding against spreadsheet formula injection.
+///
+/// A text field that starts with `=`, `+`, `-`, `@`, tab or CR would be run as a formula by Excel and
+/// similar tools when a person opens the file; by default such a field is written with a leading
+/// apostrophe. Numbers (`-12.50`) are left alone, and the guard can be turned off per column for
+/// columns that must keep their exact bytes.
+public final class CSVWriter {
+    /// How records end.
+    public enum LineEnding: String, Sendable {
+        /// `\r\n`, as RFC 4180 and Windows tools expect.
+        case crlf
+        /// `\n`.
+        case lf
+
+        var bytes: [UInt8] { self == .crlf ? [0x0D, 0x0A] : [0x0A] }
+    }
+
+    private var sink: any ByteSink
+    private let delimiter: UInt8
+    private let lineEnding: [UInt8]
+    private let guardsFormulas: Bool
+    private var unguardedColumns: Set<Int>
+    private var buffer: [UInt8] = []
+    private var column = 0
+    private let flushThreshold = 256 * 1024
+    /// The number of records written so far.
+    public private(set) var recordCount = 0
+
+    /// Creates a writer.
+    ///
+    /// - Parameters:
+    ///   - sink: Where the bytes go.
+    ///   - delimiter: The field separator.
+    ///   - lineEnding: CRLF (default) or LF.
+    ///   - guardsFormulas: Whether to neutralise formula-like text fields (default on).
+    ///   - unguardedColumns: 0-based columns written verbatim even when guarding is on.
+    public init(
+        sink: some ByteSink, delimiter: UInt8 = UInt8(ascii: ","), lineEnding: LineEnding = .crlf,
+        guardsFormulas: Bool = true, unguardedColumns: Set<Int> = []
+    ) {
+        self.sink = sink
+        self.delimiter = delimiter
+        self.lineEnding = lineEnding.bytes
+        self.guardsFormulas = guardsFormulas
+        self.unguardedColumns = unguardedColumns
+        buffer.reserveCapacity(flushThreshold + 4096)
+    }
+
+    /// Writes one field of the current record.
+    public func write(field: String) throws {
+        var text = field
+        text.withUTF8 { appendField($0) }
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    /// Writes one field given as UTF-8 bytes.
+    public func write(fieldBytes: UnsafeBufferPointer<UInt8>) throws {
+        appendField(fieldBytes)
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    /// Ends the current record.
+    public func endRecord() throws {
+        buffer.append(contentsOf: lineEnding)
+        column = 0
+        recordCount += 1
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    /// Writes a whole record.
+    public func write(record: some Sequence<String>) throws {
+        for field in record { try write(field: field) }
+        try endRecord()
+    }
+
+    /// Sends buffered bytes to the sink. Call before closing the sink.
+    public func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try sink.write($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func appendField(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if column > 0 { buffer.append(delimiter) }
+        let guarded = guardsFormulas && !unguardedColumns.contains(column) && Self.looksLikeFormula(bytes)
+        column += 1
+        var needsQuotes = guarded && bytes.first == 0x0D
+        if !needsQuotes {
+            for b in bytes where b == delimiter || b == 0x22 || b == 0x0A || b == 0x0D {
+                needsQuotes = true
+                break
+            }
+        }
+        if !needsQuotes && !guarded {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        if needsQuotes { buffer.append(0x22) }
+        if guarded { buffer.append(UInt8(ascii: "'")) }
+        for b in bytes {
+            if b == 0x22 { buffer.append(0x22) }
+            buffer.append(b)
+        }
+        if needsQuotes { buffer.append(0x22) }
+    }
+
+    /// Whether a field would be taken as a formula by a spreadsheet: it starts with `=`, `+`, `-`, `@`,
+    /// tab or CR, and is not a plain number such as `-12.50` or `+44`.
+    public static func looksLikeFormula(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = bytes.first else { return false }
+        switch first {
+        case UInt8(ascii: "="), UInt8(ascii: "@"), 0x09, 0x0D:
+            return true
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            return !isPlainNumber(bytes)
+        default:
+            return false
+        }
+    }
+
+    private static func isPlainNumber(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var digits = 0
+        var dots = 0
+        for (i, b) in bytes.enumerated() {
+            if i == 0 && (b == UInt8(ascii: "+") || b == UInt8(ascii: "-")) { continue }
+            if b >= 0x30 && b <= 0x39 {
+                digits += 1
+            } else if b == UInt8(ascii: ".") {
+                dots += 1
+            } else {
+                return false
+            }
+        }
+        return digits > 0 && dots <= 1
+    }
+}
