@@ -139,6 +139,9 @@ public final class CSVReader {
         return false
     }
 
+    /// The size of the read buffer, which grows only for records longer than a chunk.
+    var bufferCapacity: Int { capacity }
+
     /// The number of fields in the current record.
     public var fieldCount: Int { count }
 

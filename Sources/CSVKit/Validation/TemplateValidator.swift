@@ -181,7 +181,8 @@ public final class TemplateValidator {
             return nil
         case .date(let formats):
             if formats.contains(where: { $0.parse(b) != nil }) { return nil }
-            return "is not a valid date in the format " + formats.map(\.pattern).joined(separator: " or ")
+            let others = formats.count > 1 ? " (or one of \(formats.count - 1) other accepted formats)" : ""
+            return "is not a valid date in the format \(formats[0].pattern)\(others)"
         case .email:
             return Self.isEmail(b) ? nil : "is not a valid e-mail address"
         case .boolean:

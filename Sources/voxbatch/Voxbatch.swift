@@ -1,0 +1,28 @@
+import ArgumentParser
+
+@main
+struct Voxbatch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voxbatch",
+        abstract: "Exchanges CSV files between a storefront and a Peoplevox warehouse.",
+        discussion: """
+            Exit codes:
+              0  success
+              1  completed, but some rows or records were rejected (see the error report)
+              2  usage or configuration error (bad option, unknown template, unreadable file)
+              3  transport or storefront unavailable after retries
+              4  another run holds the lock
+            """,
+        version: "0.1.0",
+        subcommands: [ValidateCommand.self, CSVCommand.self]
+    )
+}
+
+/// The exit codes voxbatch documents.
+enum Exit {
+    static let ok = ExitCode(0)
+    static let rejected = ExitCode(1)
+    static let usage = ExitCode(2)
+    static let unavailable = ExitCode(3)
+    static let locked = ExitCode(4)
+}

@@ -1,0 +1,239 @@
+import Testing
+@testable import CSVKit
+
+@Suite struct ValidationTests {
+    /// Validates one data row under a header and returns the broken rules as `column:rule`.
+    private func problems(_ template: CSVTemplate, header: String, row: String) throws -> [String] {
+        let reader = try CSVReader(source: MemorySource(header + "\n" + row + "\n"))
+        #expect(try reader.next())
+        let validator = TemplateValidator(template: template, header: reader.header!)
+        var errors: [FieldError] = []
+        validator.validate(reader, into: &errors)
+        return errors.map { "\($0.column):\($0.rule)" }
+    }
+
+    private func one(_ type: FieldType, _ value: String, required: Bool = false, maxLength: Int? = nil) throws
+        -> [String]
+    {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("v", type, required: required, maxLength: maxLength)])
+        return try problems(t, header: "v", row: "\"\(value)\"")
+    }
+
+    @Test func requiredFieldMustNotBeBlank() throws {
+        #expect(try one(.text, "", required: true) == ["v:required"])
+        #expect(try one(.text, "   ", required: true) == ["v:required"])
+        #expect(try one(.integer(), "", required: false).isEmpty)
+    }
+
+    @Test func maxLengthCountsCharactersNotBytes() throws {
+        #expect(try one(.text, "ééé", maxLength: 3).isEmpty)
+        #expect(try one(.text, "abcd", maxLength: 3) == ["v:max-length"])
+    }
+
+    @Test(arguments: [("12", true), ("-3", true), ("+7", true), ("1.0", false), ("12a", false), ("", true),
+                      ("9999999999999999999", false)])
+    func integers(_ value: String, _ ok: Bool) throws {
+        #expect(try one(.integer(), value).isEmpty == ok)
+    }
+
+    @Test func integerBounds() throws {
+        #expect(try one(.integer(min: 1), "0") == ["v:integer"])
+        #expect(try one(.integer(max: 10), "11") == ["v:integer"])
+        #expect(try one(.integer(min: 1, max: 10), "10").isEmpty)
+    }
+
+    @Test(arguments: [("12.50", true), ("12", true), ("-0.5", true), ("12.505", false), ("12,50", false),
+                      (".", false), ("1e3", false)])
+    func decimalsWithScale(_ value: String, _ ok: Bool) throws {
+        #expect(try one(.decimal(scale: 2), value).isEmpty == ok)
+    }
+
+    @Test func decimalMinimum() throws {
+        #expect(try one(.decimal(scale: 2, min: 0), "-1.00") == ["v:decimal"])
+    }
+
+    @Test(arguments: [("03/07/2017 06:03", true), ("'03/07/2017 06:03'", true), ("31/02/2026 10:00", false),
+                      ("29/02/2024 23:59", true), ("29/02/2026 00:00", false), ("2026-11-24", false),
+                      ("3/7/2017 6:03", false), ("03/07/2017 24:00", false)])
+    func peoplevoxDates(_ value: String, _ ok: Bool) throws {
+        #expect(try one(.date(formats: ["dd/MM/yyyy HH:mm"]), value).isEmpty == ok)
+    }
+
+    @Test func iso8601AndEpochSeconds() throws {
+        let iso = DateFormat("iso8601")
+        #expect(iso.parse("2026-11-24")?.epochSeconds == 1_795_478_400)
+        #expect(iso.parse("2026-11-24T08:15:00Z")?.epochSeconds == 1_795_478_400 + 8 * 3600 + 15 * 60)
+        #expect(iso.parse("2026-11-24T09:15:00+01:00")?.epochSeconds == 1_795_478_400 + 8 * 3600 + 15 * 60)
+        #expect(iso.parse("2026-11-24T08:15:00.123Z") != nil)
+        #expect(iso.parse("2026-13-01") == nil)
+        #expect(DateFormat("d/M/yyyy H:mm").parse("3/7/2017 6:03") != nil)
+    }
+
+    @Test(arguments: [("ops@example.co.uk", true), ("a@b.c", true), ("no-at.example.com", false),
+                      ("two@@example.com", false), ("sp ace@example.com", false), ("x@localhost", false),
+                      ("@example.com", false)])
+    func emails(_ value: String, _ ok: Bool) throws {
+        #expect(try one(.email, value).isEmpty == ok)
+    }
+
+    @Test func booleansAndEnums() throws {
+        #expect(try one(.boolean, "Yes").isEmpty)
+        #expect(try one(.boolean, "maybe") == ["v:boolean"])
+        #expect(try one(.enumeration(values: ["Accepted", "Rejected"]), "accepted").isEmpty)
+        #expect(try one(.enumeration(values: ["Accepted"], caseSensitive: true), "accepted") == ["v:enum"])
+        #expect(try one(.enumeration(values: ["Accepted"]), "Acepted") == ["v:enum"])
+    }
+
+    @Test(arguments: [("GB", "SW1A 1AA", true), ("GB", "m14 6hr", true), ("GB", "SW1A", false),
+                      ("United Kingdom", "EC1A 1BB", true), ("DE", "10439", true), ("DE", "1043", false),
+                      ("NL", "1016 GV", true), ("NL", "1016", false), ("US", "12345-6789", true),
+                      ("IE", "D6W 1234", true), ("IE", "H91 E2K0", true), ("CA", "K1A 0B1", true),
+                      ("ZZ", "anything", true)])
+    func postcodesByCountry(_ country: String, _ postcode: String, _ ok: Bool) throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("Postcode", .postcode(countryColumn: "Country")),
+                                                 ColumnRule("Country")])
+        #expect(try problems(t, header: "Postcode,Country", row: "\(postcode),\(country)").isEmpty == ok)
+    }
+
+    @Test func missingRequiredColumnIsAFileErrorAndAliasesAreAccepted() throws {
+        let t = CSVTemplate(name: "t", columns: [
+            ColumnRule("Item code", required: true, aliases: ["ItemCode"]),
+            ColumnRule("Available", .integer(), required: true),
+            ColumnRule("Optional"),
+        ])
+        let v = TemplateValidator(template: t, header: CSVHeader(["ITEMCODE", "On hand"]))
+        #expect(v.fileErrors.map(\.rule) == ["missing-column"])
+        #expect(v.fileErrors.first?.column == "Available")
+    }
+
+    @Test func unknownAndDuplicateColumnsAreFileErrorsWhenAsked() throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("a")], rejectsUnknownColumns: true)
+        let v = TemplateValidator(template: t, header: CSVHeader(["a", "b", "A"]))
+        #expect(Set(v.fileErrors.map(\.rule)) == ["unknown-column", "duplicate-column"])
+    }
+
+    @Test func uniqueKeyReportsTheEarlierRecord() throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("order"), ColumnRule("sku")], uniqueKey: ["order", "sku"])
+        let reader = try CSVReader(source: MemorySource("order,sku\n1,A\n1,B\n1,A\n"))
+        _ = try reader.next()
+        let v = TemplateValidator(template: t, header: reader.header!)
+        var all: [FieldError] = []
+        repeat { v.validate(reader, into: &all) } while try reader.next()
+        #expect(all.count == 1)
+        #expect(all[0].rule == "unique")
+        #expect(all[0].message.contains("record 1"))
+    }
+
+    @Test func validatesRecordsBuiltInCode() {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("qty", .integer(min: 1), required: true)])
+        let v = TemplateValidator(template: t, header: CSVHeader(["qty"]))
+        var errors: [FieldError] = []
+        v.validate(fields: ["0"], recordNumber: 1, into: &errors)
+        #expect(errors.map(\.message) == ["must be at least 1"])
+    }
+
+    @Test func renamingColumnsKeepsTheOldNameAsAlias() {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("Item code")], uniqueKey: ["Item code"])
+        let (renamed, unknown) = t.renamingColumns(["item code": "SKU", "Nope": "X"])
+        #expect(renamed.columns[0].name == "SKU")
+        #expect(renamed.columns[0].aliases == ["Item code"])
+        #expect(renamed.uniqueKey == ["SKU"])
+        #expect(unknown == ["Nope"])
+    }
+}
+
+@Suite struct FileValidationTests {
+    @Test func badRowsAreReportedAndGoodRowsAllReachTheCallback() throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("sku", required: true), ColumnRule("qty", .integer(min: 1))])
+        let text = "sku,qty\nA,1\n,2\nB,x\nC,\"3\"oops\nD,4\nE,5,extra\nF,6\n"
+        let reader = try CSVReader(source: MemorySource(text))
+        let sink = MemorySink()
+        let report = ErrorReport(sink: sink)
+        var applied: [String] = []
+        let summary = try FileValidation.run(reader: reader, template: t, report: report) { applied.append($0.field(0)) }
+        #expect(applied == ["A", "D", "F"])
+        #expect(summary.rows == 7)
+        #expect(summary.valid == 3)
+        #expect(summary.invalid == 4)
+        #expect(summary.problemCounts == ["required": 1, "integer": 1, "unexpected-quote": 1, "field-count": 1])
+        let lines = sink.text.split(separator: "\r\n").map(String.init)
+        #expect(lines[0] == "error_row,error_line,error_column,error_value,error_rule,error_message,sku,qty")
+        #expect(lines[1] == "2,3,sku,,required,a value is required,,2")
+        #expect(lines[2] == "3,4,qty,x,integer,is not a whole number,B,x")
+        #expect(lines.count == 5)
+    }
+
+    @Test func errorReportNeutralisesFormulasFromTheFile() throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("qty", .integer())])
+        let reader = try CSVReader(source: MemorySource("qty\n\"=HYPERLINK(\"\"http://x\"\")\"\n"))
+        let sink = MemorySink()
+        _ = try FileValidation.run(reader: reader, template: t, report: ErrorReport(sink: sink))
+        #expect(!sink.text.contains(",=HYPERLINK"))
+        #expect(sink.text.contains("'=HYPERLINK"))
+    }
+
+    @Test func missingRequiredColumnRejectsTheFile() throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("sku", required: true), ColumnRule("qty", required: true)])
+        let summary = try FileValidation.run(reader: try CSVReader(source: MemorySource("sku\nA\n")), template: t)
+        #expect(!summary.fileAccepted)
+        #expect(summary.valid == 0)
+        #expect(summary.fileErrors == ["required column \"qty\" is missing from the header"])
+    }
+}
+
+@Suite struct TemplateYAMLTests {
+    @Test func loadsEveryColumnType() throws {
+        let t = try TemplateLoader.load(yaml: """
+            name: acme
+            unique: [Order, SKU]
+            columns:
+              - {name: Order, required: true, max_length: 20, aliases: [Order no]}
+              - {name: Qty, type: integer, min: 1, max: 99}
+              - {name: Price, type: decimal, scale: 3, min: 0}
+              - {name: Shipped, type: date, formats: ["dd/MM/yyyy", iso8601]}
+              - {name: Email, type: email}
+              - {name: Gift, type: boolean}
+              - {name: State, type: enum, values: [A, B], case_sensitive: true}
+              - {name: Postcode, type: postcode, country_column: Country}
+              - {name: SKU}
+            """)
+        #expect(t.name == "acme")
+        #expect(t.uniqueKey == ["Order", "SKU"])
+        #expect(t.columns[0] == ColumnRule("Order", required: true, maxLength: 20, aliases: ["Order no"]))
+        #expect(t.columns[1].type == .integer(min: 1, max: 99))
+        #expect(t.columns[2].type == .decimal(scale: 3, min: 0))
+        #expect(t.columns[3].type == .date(formats: ["dd/MM/yyyy", "iso8601"]))
+        #expect(t.columns[6].type == .enumeration(values: ["A", "B"], caseSensitive: true))
+        #expect(t.columns[7].type == .postcode(countryColumn: "Country"))
+    }
+
+    @Test func reportsEveryProblemWithItsPath() {
+        #expect {
+            _ = try TemplateLoader.load(yaml: """
+                name: bad
+                colums: []
+                """)
+        } throws: { error in
+            let problems = (error as? TemplateLoadError)?.problems.map(\.description) ?? []
+            return problems.contains { $0.contains("colums") && $0.contains("did you mean \"columns\"") }
+                && problems.contains { $0.contains("columns: \"columns\" is required") }
+        }
+        #expect {
+            _ = try TemplateLoader.load(yaml: """
+                name: bad
+                columns:
+                  - {name: A, type: number}
+                  - {name: B, type: integer, min: one}
+                  - {name: C, requird: true}
+                """)
+        } throws: { error in
+            let problems = (error as? TemplateLoadError)?.problems ?? []
+            return problems.map(\.path) == ["columns[0].type", "columns[1].min", "columns[2].requird"]
+                && problems.allSatisfy { $0.line > 0 }
+        }
+    }
+
+    @Test func notYAMLAtAllIsReported() {
+        #expect(throws: YAMLProblem.self) { _ = try TemplateLoader.load(yaml: "name: [unclosed") }
+    }
+}

@@ -1,0 +1,111 @@
+import PropertyBased
+import Testing
+@testable import CSVKit
+
+@Suite struct WriterTests {
+    private func write(_ records: [[String]], _ configure: (MemorySink) -> CSVWriter = { CSVWriter(sink: $0) })
+        throws -> String
+    {
+        let sink = MemorySink()
+        let writer = configure(sink)
+        for record in records { try writer.write(record: record) }
+        try writer.flush()
+        return sink.text
+    }
+
+    @Test func quotesOnlyWhenNeeded() throws {
+        let text = try write([["plain", "a,b", "say \"hi\"", "two\nlines", "cr\rhere", ""]])
+        #expect(text == "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\rhere\",\r\n")
+    }
+
+    @Test func lineEndingIsConfigurable() throws {
+        #expect(try write([["a"], ["b"]]) == "a\r\nb\r\n")
+        #expect(try write([["a"], ["b"]]) { CSVWriter(sink: $0, lineEnding: .lf) } == "a\nb\n")
+    }
+
+    @Test func semicolonDelimiterQuotesFieldsContainingIt() throws {
+        let text = try write([["1;2", "x,y"]]) { CSVWriter(sink: $0, delimiter: UInt8(ascii: ";")) }
+        #expect(text == "\"1;2\";x,y\r\n")
+    }
+
+    @Test(arguments: ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",
+                      "\tTAB", "\rCR"])
+    func neutralisesFormulaInjection(_ value: String) throws {
+        let text = try write([[value]])
+        let reader = try CSVReader(source: MemorySource(text), configuration: .init(hasHeader: false))
+        #expect(try reader.next())
+        #expect(reader.field(0) == "'" + value)
+    }
+
+    @Test(arguments: ["-12.50", "+44", "-3", "12", "-.5"])
+    func leavesNumbersWithSignsAlone(_ value: String) throws {
+        #expect(try write([[value]]) == value + "\r\n")
+    }
+
+    @Test func formulaGuardCanBeTurnedOffPerColumnOrEntirely() throws {
+        let perColumn = try write([["=A1", "=B1"]]) { CSVWriter(sink: $0, unguardedColumns: [1]) }
+        #expect(perColumn == "'=A1,=B1\r\n")
+        let off = try write([["=A1"]]) { CSVWriter(sink: $0, guardsFormulas: false) }
+        #expect(off == "=A1\r\n")
+    }
+
+    @Test func writesLargeOutputThroughTheSinkInPieces() throws {
+        let records = (0..<20_000).map { ["ORD-\($0)", "some text, quoted", "\($0)"] }
+        let text = try write(records)
+        var reader = try CSVReader(source: MemorySource(text), configuration: .init(hasHeader: false))
+        var count = 0
+        while try reader.next() {
+            #expect(reader.fields == records[count])
+            count += 1
+        }
+        #expect(count == 20_000)
+        reader = try CSVReader(source: MemorySource(""), configuration: .init())
+        #expect(try reader.next() == false)
+    }
+}
+
+@Suite struct RoundTripTests {
+    /// Fields built from the characters that matter to CSV: delimiters, quotes, both line breaks,
+    /// spaces, formula starters and non-ASCII text.
+    static let field = Gen.oneOf(
+        Gen.letterOrNumber.string(of: 0...8),
+        Gen.element(of: [",", "\"", "\r\n", "\n", "\r", " ", ";", "é", "🎉", "\"\"", "a\"b", ",\n\""])
+            .array(of: 1...6).map { $0.map { $0 ?? "" }.joined() }
+    )
+
+    @Test func writeThenReadGivesTheSameFields() async {
+        await propertyCheck(count: 300, input: Self.field.array(of: 1...6).array(of: 1...8), Gen.int(in: 1...9)) {
+            records, chunk in
+            let sink = MemorySink()
+            let writer = CSVWriter(sink: sink, guardsFormulas: false)
+            for record in records { try? writer.write(record: record) }
+            try? writer.flush()
+            do {
+                let reader = try CSVReader(source: MemorySource(sink.bytes, chunkLimit: chunk),
+                                           configuration: .init(hasHeader: false, requiresUniformFieldCount: false,
+                                                                chunkSize: 256))
+                var read: [[String]] = []
+                while try reader.next() { read.append(reader.fields) }
+                // A record that is a single empty field is written as an empty line, which readers skip.
+                #expect(read == records.filter { $0 != [""] })
+            } catch {
+                Issue.record("reading back failed: \(error)")
+            }
+        }
+    }
+
+    @Test func roundTripsWithSemicolonAndLF() async {
+        await propertyCheck(count: 150, input: Self.field.array(of: 2...5).array(of: 1...5)) { records in
+            let sink = MemorySink()
+            let writer = CSVWriter(sink: sink, delimiter: UInt8(ascii: ";"), lineEnding: .lf, guardsFormulas: false)
+            for record in records { try? writer.write(record: record) }
+            try? writer.flush()
+            let reader = try? CSVReader(source: MemorySource(sink.bytes),
+                                        configuration: .init(delimiter: UInt8(ascii: ";"), hasHeader: false,
+                                                             requiresUniformFieldCount: false))
+            var read: [[String]] = []
+            while (try? reader?.next()) == true { read.append(reader!.fields) }
+            #expect(read == records)
+        }
+    }
+}
