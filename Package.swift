@@ -71,7 +71,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VoxbatchCLITests",
-            dependencies: ["CSVKit"]
+            dependencies: ["voxbatch"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Voxbatch: ParsableCommand {
@@ -16,6 +17,23 @@ struct Voxbatch: ParsableCommand {
         version: "0.1.0",
         subcommands: [ValidateCommand.self, CSVCommand.self]
     )
+}
+
+extension Voxbatch {
+    /// Runs the command, mapping every usage error to exit code 2 as documented (ArgumentParser's own
+    /// default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Foundation.exit(Exit.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// The exit codes voxbatch documents.
