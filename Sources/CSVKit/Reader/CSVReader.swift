@@ -27,36 +27,100 @@ public final class CSVReader {
     /// The configuration the reader was created with.
     public let configuration: CSVConfiguration
     /// The header, once read (only when ``CSVConfiguration/hasHeader`` is set).
-    public private(set) var header: CSVHeader?
+    public var header: CSVHeader? { state.pointee.header }
     /// The 1-based number of the current data record (the header is not counted).
-    public private(set) var recordNumber = 0
+    public var recordNumber: Int { state.pointee.recordNumber }
     /// The 1-based physical line on which the current record starts.
-    public private(set) var line = 0
+    public var line: Int { state.pointee.line }
     /// The encoding in use, after detection.
-    public private(set) var encoding: CSVEncoding = .utf8
+    public var encoding: CSVEncoding { state.pointee.encoding }
 
     private var source: any ByteSource
-    private var buffer: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private var head = 0
-    private var tail = 0
-    private var atEOF = false
-    private var finished = false
-    private var nextLine = 1
-    private var expectedFieldCount: Int?
 
-    // The current record: two bounds per field. A start with `scratchFlag` set points into `scratch`,
-    // which holds the unescaped text of quoted fields that contained doubled quotes.
-    private var bounds: UnsafeMutablePointer<Int>
-    private var boundsCapacity: Int
-    private var count = 0
-    private var scratch: UnsafeMutablePointer<UInt8>
-    private var scratchCapacity: Int
-    private var scratchCount = 0
-    private var issue: Issue?
-    private static let scratchFlag = 1 << 62
+    /// The reader's mutable state, kept behind a pointer: accesses through it are plain loads and
+    /// stores, whereas each access to a stored `var` of a class pays a dynamic exclusivity check that
+    /// costs more than parsing a field.
+    @usableFromInline let state: UnsafeMutablePointer<State>
 
-    private struct Issue {
+    @usableFromInline struct State {
+        var header: CSVHeader?
+        var recordNumber = 0
+        var line = 0
+        var encoding = CSVEncoding.utf8
+        @usableFromInline var buffer: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+        var head = 0
+        var tail = 0
+        var atEOF = false
+        var finished = false
+        var nextLine = 1
+        var expectedFieldCount: Int?
+        // The current record: two bounds per field. A start with `scratchFlag` set points into `scratch`,
+        // which holds the unescaped text of quoted fields that contained doubled quotes.
+        @usableFromInline var bounds: UnsafeMutablePointer<Int>
+        var boundsCapacity: Int
+        @usableFromInline var count = 0
+        @usableFromInline var scratch: UnsafeMutablePointer<UInt8>
+        var scratchCapacity: Int
+        var scratchCount = 0
+        var issue: Issue?
+    }
+
+    @usableFromInline var buffer: UnsafeMutablePointer<UInt8> {
+        get { state.pointee.buffer }
+        set { state.pointee.buffer = newValue }
+    }
+    private var capacity: Int {
+        get { state.pointee.capacity }
+        set { state.pointee.capacity = newValue }
+    }
+    private var head: Int {
+        get { state.pointee.head }
+        set { state.pointee.head = newValue }
+    }
+    private var tail: Int {
+        get { state.pointee.tail }
+        set { state.pointee.tail = newValue }
+    }
+    private var atEOF: Bool {
+        get { state.pointee.atEOF }
+        set { state.pointee.atEOF = newValue }
+    }
+    private var finished: Bool {
+        get { state.pointee.finished }
+        set { state.pointee.finished = newValue }
+    }
+    private var bounds: UnsafeMutablePointer<Int> {
+        get { state.pointee.bounds }
+        set { state.pointee.bounds = newValue }
+    }
+    private var boundsCapacity: Int {
+        get { state.pointee.boundsCapacity }
+        set { state.pointee.boundsCapacity = newValue }
+    }
+    private var count: Int {
+        get { state.pointee.count }
+        set { state.pointee.count = newValue }
+    }
+    private var scratch: UnsafeMutablePointer<UInt8> {
+        get { state.pointee.scratch }
+        set { state.pointee.scratch = newValue }
+    }
+    private var scratchCapacity: Int {
+        get { state.pointee.scratchCapacity }
+        set { state.pointee.scratchCapacity = newValue }
+    }
+    private var scratchCount: Int {
+        get { state.pointee.scratchCount }
+        set { state.pointee.scratchCount = newValue }
+    }
+    private var issue: Issue? {
+        get { state.pointee.issue }
+        set { state.pointee.issue = newValue }
+    }
+    @usableFromInline static let scratchFlag = 1 << 62
+
+    @usableFromInline struct Issue {
         var code: CSVError.Code
         var column: Int
         var message: String
@@ -77,12 +141,11 @@ public final class CSVReader {
     /// - Throws: ``CSVError`` when the first bytes cannot be read.
     public init(source: some ByteSource, configuration: CSVConfiguration = .init()) throws {
         self.configuration = configuration
-        self.capacity = max(256, min(configuration.chunkSize, configuration.maxRecordBytes))
-        self.buffer = .allocate(capacity: capacity)
-        self.boundsCapacity = 64
-        self.bounds = .allocate(capacity: 2 * boundsCapacity)
-        self.scratchCapacity = 4096
-        self.scratch = .allocate(capacity: scratchCapacity)
+        let capacity = max(256, min(configuration.chunkSize, configuration.maxRecordBytes))
+        self.state = .allocate(capacity: 1)
+        state.initialize(to: State(
+            buffer: .allocate(capacity: capacity), capacity: capacity, bounds: .allocate(capacity: 2 * 64),
+            boundsCapacity: 64, scratch: .allocate(capacity: 4096), scratchCapacity: 4096))
         self.source = source
         try detectEncoding()
     }
@@ -98,6 +161,8 @@ public final class CSVReader {
         buffer.deallocate()
         bounds.deallocate()
         scratch.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     // MARK: - Reading records
@@ -122,16 +187,16 @@ public final class CSVReader {
                 try refill()
             case .blank(let end):
                 head = end
-                nextLine += 1
+                state.pointee.nextLine += 1
             case .record(let end, let newlines):
                 head = end
-                line = nextLine
-                nextLine += 1 + newlines
+                state.pointee.line = state.pointee.nextLine
+                state.pointee.nextLine += 1 + newlines
                 if configuration.hasHeader && header == nil {
                     try readHeader(recordStart: start)
                     continue
                 }
-                recordNumber += 1
+                state.pointee.recordNumber += 1
                 try checkRecord(recordStart: start, recordEnd: end)
                 return true
             }
@@ -143,14 +208,14 @@ public final class CSVReader {
     var bufferCapacity: Int { capacity }
 
     /// The number of fields in the current record.
-    public var fieldCount: Int { count }
+    @inlinable public var fieldCount: Int { state.pointee.count }
 
     /// Calls `body` with the bytes of field `index` (UTF-8, unescaped), without allocating.
     ///
     /// - Precondition: `index < fieldCount`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withFieldBytes<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        precondition(index >= 0 && index < count, "field index \(index) out of range")
+        precondition(index >= 0 && index < state.pointee.count, "field index \(index) out of range")
         return try body(fieldBytes(index))
     }
 
@@ -169,15 +234,16 @@ public final class CSVReader {
     /// All fields of the current record as strings.
     public var fields: [String] { (0..<count).map(field) }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func fieldBytes(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+        let bounds = state.pointee.bounds
         let s = bounds[2 * index]
         let e = bounds[2 * index + 1]
         if s & CSVReader.scratchFlag != 0 {
             let off = s & ~CSVReader.scratchFlag
-            return UnsafeBufferPointer(start: scratch + off, count: e - off)
+            return UnsafeBufferPointer(start: state.pointee.scratch + off, count: e - off)
         }
-        return UnsafeBufferPointer(start: buffer + s, count: e - s)
+        return UnsafeBufferPointer(start: state.pointee.buffer + s, count: e - s)
     }
 
     // MARK: - Buffer management
@@ -206,7 +272,7 @@ public final class CSVReader {
 
     /// Discards a record longer than the limit, tracking quotes to find where it ends.
     private func skipOversizedRecord() throws {
-        let startLine = nextLine
+        let startLine = state.pointee.nextLine
         var inQuotes = false
         var newlines = 0
         var i = head
@@ -233,9 +299,9 @@ public final class CSVReader {
             }
         }
         head = i
-        nextLine += 1 + newlines
-        recordNumber += 1
-        line = startLine
+        state.pointee.nextLine += 1 + newlines
+        state.pointee.recordNumber += 1
+        state.pointee.line = startLine
         count = 0
         if configuration.mode == .strict { finished = true }
         throw CSVError(
@@ -254,7 +320,7 @@ public final class CSVReader {
             head.append(contentsOf: chunk[0..<n])
         }
         let (detected, bom) = EncodingSniffer.detect(head, configured: configuration.encoding)
-        encoding = detected
+        state.pointee.encoding = detected
         let rest = PrefixedSource(prefix: Array(head.dropFirst(bom)), rest: source)
         switch detected {
         case .utf8, .auto: source = rest
@@ -274,7 +340,8 @@ public final class CSVReader {
         boundsCapacity = newCapacity
     }
 
-    private func appendField(start: Int, end: Int) {
+    /// Stores a field's bounds; the slow path of ``parse()``'s inline append (limits and growth).
+    private func appendFieldSlowly(start: Int, end: Int) {
         if count >= configuration.maxFieldCount {
             if issue == nil {
                 issue = Issue(
@@ -287,17 +354,19 @@ public final class CSVReader {
         bounds[2 * count] = start
         bounds[2 * count + 1] = end
         count += 1
-        let length = start & CSVReader.scratchFlag != 0 ? end - (start & ~CSVReader.scratchFlag) : end - start
+        let inScratch = start & CSVReader.scratchFlag != 0
+        let length = inScratch ? end - (start & ~CSVReader.scratchFlag) : end - start
         if length > configuration.maxFieldBytes && issue == nil {
             issue = Issue(
                 code: .fieldTooLarge, column: count,
                 message: "field is \(length) bytes long, over the limit of \(configuration.maxFieldBytes)",
-                excerptStart: start & CSVReader.scratchFlag != 0 ? -1 : start)
+                excerptStart: inScratch ? -1 : start)
         }
     }
 
-    /// Copies a quoted field's content into scratch, turning each doubled quote into one.
-    private func appendUnescaped(from start: Int, to end: Int) {
+    /// Copies a quoted field's content into scratch, turning each doubled quote into one, and returns
+    /// the field's bounds in scratch.
+    private func unescape(from start: Int, to end: Int) -> (start: Int, end: Int) {
         let needed = scratchCount + (end - start)
         if needed > scratchCapacity {
             let newCapacity = max(needed, scratchCapacity * 2)
@@ -317,25 +386,47 @@ public final class CSVReader {
             i += (b == 0x22) ? 2 : 1
         }
         scratchCount = o
-        appendField(start: fieldStart | CSVReader.scratchFlag, end: o)
+        return (fieldStart | CSVReader.scratchFlag, o)
     }
 
-    private func noteIssue(_ code: CSVError.Code, at position: Int, _ message: String) {
-        if issue == nil { issue = Issue(code: code, column: count + 1, message: message, excerptStart: position) }
+    private func noteIssue(_ code: CSVError.Code, column: Int, at position: Int, _ message: String) {
+        if issue == nil { issue = Issue(code: code, column: column, message: message, excerptStart: position) }
     }
 
     /// Parses one record starting at `head`. Restarts from the record's start after a refill, so a
     /// record split across reads is always parsed from contiguous bytes.
+    ///
+    /// The hot state (field count, bounds) lives in locals and is written back once, which keeps the
+    /// per-field cost to a few instructions (no exclusivity checks on class properties in the loop).
     private func parse() -> Step {
         let base = buffer
         let end = tail
         let eof = atEOF
         let delimiter = configuration.delimiter
+        let maxFieldBytes = configuration.maxFieldBytes
+        let maxFieldCount = configuration.maxFieldCount
         var i = head
-        count = 0
+        var fields = 0
+        var bnd = bounds
+        var bcap = boundsCapacity
+        var newlines = 0
         scratchCount = 0
         issue = nil
-        var newlines = 0
+        defer { count = fields }
+
+        @inline(__always) func append(_ start: Int, _ stop: Int) {
+            if fields < bcap && fields < maxFieldCount && stop - start <= maxFieldBytes && start & CSVReader.scratchFlag == 0 {
+                bnd[2 * fields] = start
+                bnd[2 * fields + 1] = stop
+                fields += 1
+                return
+            }
+            count = fields
+            appendFieldSlowly(start: start, end: stop)
+            fields = count
+            bnd = bounds
+            bcap = boundsCapacity
+        }
 
         // Blank lines separate nothing; skip them.
         if base[i] == 0x0A { return .blank(end: i + 1) }
@@ -347,7 +438,7 @@ public final class CSVReader {
         while true {
             if i >= end {
                 if !eof { return .needMore }
-                appendField(start: i, end: i)
+                append(i, i)
                 return .record(end: i, newlines: newlines)
             }
             var fieldEnd: Int
@@ -360,7 +451,7 @@ public final class CSVReader {
                 while true {
                     guard let q = memchr(base + i, 0x22, end - i) else {
                         if !eof { return .needMore }
-                        noteIssue(.unterminatedQuote, at: open, "a quoted field is never closed")
+                        noteIssue(.unterminatedQuote, column: fields + 1, at: open, "a quoted field is never closed")
                         contentEnd = end
                         i = end
                         break
@@ -379,26 +470,29 @@ public final class CSVReader {
                 newlines += Self.countLineBreaks(base, from: contentStart, to: contentEnd)
                 if i < end, base[i] != delimiter, base[i] != 0x0A, base[i] != 0x0D {
                     // Text after the closing quote: keep the raw text up to the next separator.
-                    noteIssue(.unexpectedQuote, at: open, "text follows the closing quote of a quoted field")
+                    noteIssue(.unexpectedQuote, column: fields + 1, at: open,
+                              "text follows the closing quote of a quoted field")
                     let stop = Self.scanTerminator(base, from: i, to: end, delimiter: delimiter)
                     if stop == end && !eof { return .needMore }
-                    appendField(start: open, end: stop)
+                    append(open, stop)
                     i = stop
                 } else if hasEscapes {
-                    appendUnescaped(from: contentStart, to: contentEnd)
+                    let (s, e) = unescape(from: contentStart, to: contentEnd)
+                    append(s, e)
                 } else {
-                    appendField(start: contentStart, end: contentEnd)
+                    append(contentStart, contentEnd)
                 }
                 fieldEnd = i
             } else {
                 let start = i
                 var stop = Self.scanSpecial(base, from: i, to: end, delimiter: delimiter)
                 if stop < end && base[stop] == 0x22 {
-                    noteIssue(.unexpectedQuote, at: start, "a quote inside an unquoted field (quote the field and double the quote)")
+                    noteIssue(.unexpectedQuote, column: fields + 1, at: start,
+                              "a quote inside an unquoted field (quote the field and double the quote)")
                     stop = Self.scanTerminator(base, from: stop + 1, to: end, delimiter: delimiter)
                 }
                 if stop == end && !eof { return .needMore }
-                appendField(start: start, end: stop)
+                append(start, stop)
                 fieldEnd = stop
             }
             if fieldEnd >= end {
@@ -492,8 +586,8 @@ public final class CSVReader {
                 message: "header: " + error.message, fields: error.fields)
         }
         let names = fields.map { $0.trimmingSpaces() }
-        header = CSVHeader(names)
-        expectedFieldCount = count
+        state.pointee.header = CSVHeader(names)
+        state.pointee.expectedFieldCount = count
     }
 
     private func checkRecord(recordStart: Int, recordEnd: Int) throws {
@@ -502,8 +596,8 @@ public final class CSVReader {
             throw error
         }
         guard configuration.requiresUniformFieldCount else { return }
-        guard let expected = expectedFieldCount else {
-            expectedFieldCount = count
+        guard let expected = state.pointee.expectedFieldCount else {
+            state.pointee.expectedFieldCount = count
             return
         }
         if count != expected {
@@ -532,7 +626,12 @@ public final class CSVReader {
                 code: issue.code, recordNumber: recordNumber, line: line, column: issue.column, excerpt: excerpt,
                 message: issue.message, fields: fields)
         }
-        guard UTF8Check.needsCheck(buffer + recordStart, count: recordEnd - recordStart) else { return nil }
+        let raw = UnsafeBufferPointer(start: buffer + recordStart, count: recordEnd - recordStart)
+        guard UTF8Check.needsCheck(raw.baseAddress!, count: raw.count) else { return nil }
+        // Delimiters and quotes are ASCII, so the record's raw bytes are valid exactly when every field is:
+        // check the whole record once and look field by field only when something is wrong.
+        let hasNUL = memchr(raw.baseAddress!, 0, raw.count) != nil
+        guard hasNUL || UTF8Check.firstInvalid(in: raw) != nil else { return nil }
         for index in 0..<count {
             let bytes = fieldBytes(index)
             if let nul = bytes.firstIndex(of: 0) {

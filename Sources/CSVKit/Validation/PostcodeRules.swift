@@ -37,23 +37,55 @@ public enum PostcodeRules {
     ///   verdict.
     public static func isValid(_ postcode: UnsafeBufferPointer<UInt8>, country: String) -> Bool? {
         guard let patterns = shapes[countryCode(country)] else { return nil }
-        var normalized: [UInt8] = []
-        normalized.reserveCapacity(postcode.count)
-        for b in postcode where b != 0x20 && b != UInt8(ascii: "-") {
-            normalized.append(b >= 0x61 && b <= 0x7A ? b - 0x20 : b)
-        }
-        return patterns.contains { shape in
-            let s = Array(shape.utf8)
-            guard s.count == normalized.count else { return false }
-            for (p, c) in zip(s, normalized) {
-                switch p {
-                case UInt8(ascii: "A"): if !(c >= 0x41 && c <= 0x5A) { return false }
-                case UInt8(ascii: "9"): if !(c >= 0x30 && c <= 0x39) { return false }
-                case UInt8(ascii: "X"): if !(c >= 0x41 && c <= 0x5A) && !(c >= 0x30 && c <= 0x39) { return false }
-                default: if p != c { return false }
-                }
+        return matches(postcode, shapes: patterns.map { Array($0.utf8) })
+    }
+
+    /// Whether `postcode` (spaces and hyphens ignored, any case) fits one of `shapes`.
+    static func matches(_ postcode: UnsafeBufferPointer<UInt8>, shapes: [[UInt8]]) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { normalized in
+            var n = 0
+            for b in postcode where b != 0x20 && b != UInt8(ascii: "-") {
+                guard n < 16 else { return false }
+                normalized[n] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b
+                n += 1
             }
-            return true
+            return shapes.contains { s in
+                guard s.count == n else { return false }
+                for k in 0..<n {
+                    let c = normalized[k]
+                    switch s[k] {
+                    case UInt8(ascii: "A"): if !(c >= 0x41 && c <= 0x5A) { return false }
+                    case UInt8(ascii: "9"): if !(c >= 0x30 && c <= 0x39) { return false }
+                    case UInt8(ascii: "X"): if !(c >= 0x41 && c <= 0x5A) && !(c >= 0x30 && c <= 0x39) { return false }
+                    default: if s[k] != c { return false }
+                    }
+                }
+                return true
+            }
         }
+    }
+}
+
+/// Remembers the shapes of the countries seen so far, keyed by the country field's bytes, so checking a
+/// postcode allocates nothing after the first row of each country.
+struct PostcodeShapeCache {
+    private var cache: [[UInt8]: [[UInt8]]?] = [:]
+    private var lastKey: [UInt8] = []
+    private var lastShapes: [[UInt8]]?
+
+    mutating func shapes(forCountry country: UnsafeBufferPointer<UInt8>) -> [[UInt8]]? {
+        if country.elementsEqual(lastKey) { return lastShapes }
+        let key = Array(country)
+        let shapes: [[UInt8]]?
+        if let cached = cache[key] {
+            shapes = cached
+        } else {
+            shapes = PostcodeRules.shapes[PostcodeRules.countryCode(String(decoding: country, as: UTF8.self))]?
+                .map { Array($0.utf8) }
+            if cache.count < 1000 { cache[key] = shapes }
+        }
+        lastKey = key
+        lastShapes = shapes
+        return shapes
     }
 }

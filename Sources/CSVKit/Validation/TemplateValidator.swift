@@ -8,24 +8,32 @@ public final class TemplateValidator {
     /// Problems with the file as a whole, found when binding to the header.
     public let fileErrors: [FileError]
     private let checks: [BoundColumn]
+    private let rules: [ColumnRule]
+    private let dateFormats: [[DateFormat]]
+    private let enumValues: [[[UInt8]]]
     private let uniqueIndexes: [Int]
     private var seenKeys: [String: Int] = [:]
+    private var postcodeShapes = PostcodeShapeCache()
 
+    /// A bound column holds only plain values, so walking the columns of every row costs no reference
+    /// counting; text-bearing rule data lives in side tables addressed by index.
     private struct BoundColumn {
-        let rule: ColumnRule
+        let rule: Int
         let index: Int
+        let required: Bool
+        let maxLength: Int
         let check: Check
     }
 
     private enum Check {
         case none
-        case integer(min: Int?, max: Int?)
-        case decimal(scale: Int, min: Double?)
-        case date([DateFormat])
+        case integer(min: Int, max: Int)
+        case decimal(scale: Int, min: Double)
+        case date(table: Int)
         case email
         case boolean
-        case enumeration([[UInt8]], display: [String], caseSensitive: Bool)
-        case postcode(countryIndex: Int?)
+        case enumeration(table: Int, caseSensitive: Bool)
+        case postcode(countryIndex: Int)
     }
 
     /// Binds `template` to the columns of `header`.
@@ -35,6 +43,9 @@ public final class TemplateValidator {
         self.template = template
         var fileErrors: [FileError] = []
         var checks: [BoundColumn] = []
+        var rules: [ColumnRule] = []
+        var dateFormats: [[DateFormat]] = []
+        var enumValues: [[[UInt8]]] = []
         for duplicate in Set(header.duplicateNames) {
             fileErrors.append(FileError(column: duplicate, rule: "duplicate-column",
                                         message: "column \"\(duplicate)\" appears more than once in the header"))
@@ -53,18 +64,22 @@ public final class TemplateValidator {
             let check: Check
             switch rule.type {
             case .text: check = .none
-            case .integer(let min, let max): check = .integer(min: min, max: max)
-            case .decimal(let scale, let min): check = .decimal(scale: scale, min: min)
-            case .date(let formats): check = .date(formats.map(DateFormat.init))
+            case .integer(let min, let max): check = .integer(min: min ?? .min, max: max ?? .max)
+            case .decimal(let scale, let min): check = .decimal(scale: scale, min: min ?? -.infinity)
+            case .date(let formats):
+                dateFormats.append(formats.map(DateFormat.init))
+                check = .date(table: dateFormats.count - 1)
             case .email: check = .email
             case .boolean: check = .boolean
             case .enumeration(let values, let caseSensitive):
-                check = .enumeration(values.map { Array((caseSensitive ? $0 : $0.lowercased()).utf8) },
-                                     display: values, caseSensitive: caseSensitive)
+                enumValues.append(values.map { Array((caseSensitive ? $0 : $0.lowercased()).utf8) })
+                check = .enumeration(table: enumValues.count - 1, caseSensitive: caseSensitive)
             case .postcode(let countryColumn):
-                check = .postcode(countryIndex: countryColumn.flatMap(header.index(of:)))
+                check = .postcode(countryIndex: countryColumn.flatMap(header.index(of:)) ?? -1)
             }
-            checks.append(BoundColumn(rule: rule, index: index, check: check))
+            rules.append(rule)
+            checks.append(BoundColumn(rule: rules.count - 1, index: index, required: rule.required,
+                                      maxLength: rule.maxLength ?? .max, check: check))
         }
         if template.rejectsUnknownColumns {
             let known = Set(template.columns.flatMap { [$0.name] + $0.aliases }.map(CSVHeader.normalize))
@@ -81,6 +96,9 @@ public final class TemplateValidator {
             }
         }
         self.checks = checks
+        self.rules = rules
+        self.dateFormats = dateFormats
+        self.enumValues = enumValues
         self.fileErrors = fileErrors
     }
 
@@ -115,23 +133,25 @@ public final class TemplateValidator {
         fieldCount: Int, recordNumber: Int, into errors: inout [FieldError],
         field: (Int) -> UnsafeBufferPointer<UInt8>
     ) {
-        for column in checks {
-            let bytes = column.index < fieldCount ? field(column.index) : UnsafeBufferPointer(start: nil, count: 0)
-            if isBlank(bytes) {
-                if column.rule.required {
-                    errors.append(error(column, bytes, rule: "required", "a value is required"))
+        checks.withUnsafeBufferPointer { checks in
+            for column in checks {
+                let bytes = column.index < fieldCount ? field(column.index) : UnsafeBufferPointer(start: nil, count: 0)
+                if Self.isBlank(bytes) {
+                    if column.required {
+                        errors.append(error(column, bytes, rule: "required", "a value is required"))
+                    }
+                    continue
                 }
-                continue
-            }
-            if let limit = column.rule.maxLength, bytes.count > limit {
-                let characters = bytes.reduce(0) { $0 + (($1 & 0xC0) != 0x80 ? 1 : 0) }
-                if characters > limit {
-                    errors.append(error(column, bytes, rule: "max-length",
-                                        "is \(characters) characters long; the most allowed is \(limit)"))
+                if bytes.count > column.maxLength {
+                    let characters = bytes.reduce(0) { $0 + (($1 & 0xC0) != 0x80 ? 1 : 0) }
+                    if characters > column.maxLength {
+                        errors.append(error(column, bytes, rule: "max-length",
+                                            "is \(characters) characters long; the most allowed is \(column.maxLength)"))
+                    }
                 }
-            }
-            if let message = check(column.check, bytes, fieldCount: fieldCount, field: field) {
-                errors.append(error(column, bytes, rule: column.rule.type.name, message))
+                if let message = check(column, bytes, fieldCount: fieldCount, field: field) {
+                    errors.append(error(column, bytes, rule: rules[column.rule].type.name, message))
+                }
             }
         }
         if !uniqueIndexes.isEmpty {
@@ -154,50 +174,74 @@ public final class TemplateValidator {
     private func error(_ column: BoundColumn, _ bytes: UnsafeBufferPointer<UInt8>, rule: String, _ message: String)
         -> FieldError
     {
-        FieldError(column: column.rule.name, columnNumber: column.index + 1,
+        FieldError(column: rules[column.rule].name, columnNumber: column.index + 1,
                    value: String(decoding: bytes, as: UTF8.self), rule: rule, message: message)
     }
 
-    private func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    @inline(__always)
+    private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         for b in bytes where b != 0x20 && b != 0x09 { return false }
         return true
     }
 
+    private static let booleanWords: [[UInt8]] = ["true", "false", "yes", "no", "y", "n", "1", "0"].map { Array($0.utf8) }
+
     private func check(
-        _ check: Check, _ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, field: (Int) -> UnsafeBufferPointer<UInt8>
+        _ column: BoundColumn, _ b: UnsafeBufferPointer<UInt8>, fieldCount: Int,
+        field: (Int) -> UnsafeBufferPointer<UInt8>
     ) -> String? {
-        switch check {
+        switch column.check {
         case .none:
             return nil
         case .integer(let min, let max):
             guard let value = Self.parseInteger(b) else { return "is not a whole number" }
-            if let min, value < min { return "must be at least \(min)" }
-            if let max, value > max { return "must be at most \(max)" }
+            if value < min { return "must be at least \(min)" }
+            if value > max { return "must be at most \(max)" }
             return nil
         case .decimal(let scale, let min):
             guard let (value, decimals) = Self.parseDecimal(b) else { return "is not a number (use . for decimals)" }
             if decimals > scale { return "has \(decimals) decimal places; the most allowed is \(scale)" }
-            if let min, value < min { return "must be at least \(Self.format(min))" }
+            if value < min { return "must be at least \(Self.format(min))" }
             return nil
-        case .date(let formats):
-            if formats.contains(where: { $0.parse(b) != nil }) { return nil }
+        case .date(let table):
+            let formats = dateFormats[table]
+            for format in formats where format.parse(b) != nil { return nil }
             let others = formats.count > 1 ? " (or one of \(formats.count - 1) other accepted formats)" : ""
             return "is not a valid date in the format \(formats[0].pattern)\(others)"
         case .email:
             return Self.isEmail(b) ? nil : "is not a valid e-mail address"
         case .boolean:
-            let word = String(decoding: b, as: UTF8.self).lowercased()
-            return ["true", "false", "yes", "no", "y", "n", "1", "0"].contains(word) ? nil
-                : "is not a yes/no value (true, false, yes, no, 1, 0)"
-        case .enumeration(let values, let display, let caseSensitive):
-            let candidate = caseSensitive ? Array(b) : Array(String(decoding: b, as: UTF8.self).lowercased().utf8)
-            return values.contains(candidate) ? nil : "is not one of: " + display.joined(separator: ", ")
+            for word in Self.booleanWords where Self.equalIgnoringASCIICase(b, word) { return nil }
+            return "is not a yes/no value (true, false, yes, no, 1, 0)"
+        case .enumeration(let table, let caseSensitive):
+            for value in enumValues[table] {
+                if caseSensitive ? b.elementsEqual(value) : Self.equalIgnoringASCIICase(b, value) { return nil }
+            }
+            if !caseSensitive && b.contains(where: { $0 >= 0x80 }) {
+                // Non-ASCII text: compare with full Unicode lower-casing.
+                let lowered = Array(String(decoding: b, as: UTF8.self).lowercased().utf8)
+                if enumValues[table].contains(lowered) { return nil }
+            }
+            guard case .enumeration(let display, _) = rules[column.rule].type else { return "is not an allowed value" }
+            return "is not one of: " + display.joined(separator: ", ")
         case .postcode(let countryIndex):
-            guard let countryIndex, countryIndex < fieldCount else { return nil }
-            let country = String(decoding: field(countryIndex), as: UTF8.self)
-            guard !country.isEmpty, let valid = PostcodeRules.isValid(b, country: country) else { return nil }
-            return valid ? nil : "is not a valid postcode for \(PostcodeRules.countryCode(country))"
+            guard countryIndex >= 0, countryIndex < fieldCount else { return nil }
+            guard let shapes = postcodeShapes.shapes(forCountry: field(countryIndex)) else { return nil }
+            if PostcodeRules.matches(b, shapes: shapes) { return nil }
+            return "is not a valid postcode for \(PostcodeRules.countryCode(String(decoding: field(countryIndex), as: UTF8.self)))"
         }
+    }
+
+    /// Compares bytes with a lower-case ASCII word, ignoring the case of ASCII letters.
+    @inline(__always)
+    static func equalIgnoringASCIICase(_ b: UnsafeBufferPointer<UInt8>, _ lower: [UInt8]) -> Bool {
+        guard b.count == lower.count else { return false }
+        for i in 0..<b.count {
+            var c = b[i]
+            if c >= 0x41 && c <= 0x5A { c |= 0x20 }
+            if c != lower[i] { return false }
+        }
+        return true
     }
 
     /// Parses `[+-]digits`, refusing anything else and values that overflow.
