@@ -17,7 +17,11 @@ struct Measurement {
     var output: String
 }
 
-/// Runs a command in a child process and returns its wall time, peak RSS (from wait4) and output.
+/// Runs a command in a child process and returns its wall time, peak memory and output.
+///
+/// Peak memory is the child's own `VmHWM` (it prints `peak_kib=N` as its last line): `wait4`'s
+/// `ru_maxrss` is no good here, because a child spawned from this process inherits this process's
+/// high-water mark across `exec` on Linux.
 func measure(_ name: String, _ argv: [String]) throws -> Measurement {
     let outPath = NSTemporaryDirectory() + "csvbench-\(getpid())-out.txt"
     var actions = posix_spawn_file_actions_t()
@@ -33,16 +37,20 @@ func measure(_ name: String, _ argv: [String]) throws -> Measurement {
     let rc = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
     guard rc == 0 else { throw BenchError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
     var status: Int32 = 0
-    var usage = rusage()
-    wait4(pid, &status, 0, &usage)
+    waitpid(pid, &status, 0)
     var end = timespec()
     clock_gettime(CLOCK_MONOTONIC, &end)
     let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
     unlink(outPath)
     guard status == 0 else { throw BenchError("\(name) failed (status \(status)): \(output)") }
     let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-    return Measurement(name: name, seconds: seconds, peakRSSKiB: usage.ru_maxrss,
-                       output: output.trimmingCharacters(in: .whitespacesAndNewlines))
+    var lines = output.split(separator: "\n").map(String.init)
+    var peak = -1
+    if let last = lines.last, last.hasPrefix("peak_kib=") {
+        peak = Int(last.dropFirst("peak_kib=".count)) ?? -1
+        lines.removeLast()
+    }
+    return Measurement(name: name, seconds: seconds, peakRSSKiB: peak, output: lines.joined(separator: " "))
 }
 
 /// The best of `repeats` runs (fewer when one run is slow), so noise counts against nobody.
@@ -100,6 +108,7 @@ func runAll(arguments: [String]) throws {
             for row in r:
                 rows += 1; fields += len(row)
         print(f"rows={rows} fields={fields}")
+        print("peak_kib=" + [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
         """, path], repeats: repeats))
     for mode in [Mode.csvSwift, .swiftCSV] {
         results.append(try best(mode.rawValue, [me, "run", mode.rawValue, path], repeats: repeats))
@@ -110,7 +119,8 @@ func runAll(arguments: [String]) throws {
     for r in results {
         print(pad(r.name, 22) + pad(String(format: "%.3f", r.seconds), 10, right: true)
               + pad(String(format: "%.1f", megabytes / r.seconds), 10, right: true)
-              + pad(String(format: "%.1f MiB", Double(r.peakRSSKiB) / 1024), 12, right: true) + "  " + r.output)
+              + pad(r.peakRSSKiB < 0 ? "-" : String(format: "%.1f MiB", Double(r.peakRSSKiB) / 1024), 12, right: true)
+              + "  " + r.output)
     }
     func time(_ name: String) -> Double { results.first { $0.name == name }!.seconds }
     let parse = time("csvkit-parse")
@@ -138,6 +148,13 @@ func runAll(arguments: [String]) throws {
     }
 }
 
+/// This process's peak resident memory (VmHWM), in KiB.
+func peakMemoryKiB() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+}
+
 let args = CommandLine.arguments
 do {
     switch args.count > 1 ? args[1] : "" {
@@ -148,6 +165,7 @@ do {
     case "run" where args.count == 4:
         guard let mode = Mode(rawValue: args[2]) else { throw BenchError("unknown mode \(args[2])") }
         print(try mode.run(path: args[3]))
+        print("peak_kib=\(peakMemoryKiB())")
     default:
         print("usage: csvbench all [--size-mb N] [--rss-gb N] [--repeat N] [--data DIR]")
         print("       csvbench generate PATH MEGABYTES | csvbench run MODE PATH")
