@@ -66,6 +66,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "FileTransportTests",
+            dependencies: ["FileTransport"]
+        ),
+        .testTarget(
             name: "BatchJobsTests",
             dependencies: ["BatchJobs", "CSVKit"]
         ),

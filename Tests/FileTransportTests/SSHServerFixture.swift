@@ -1,0 +1,256 @@
+import Foundation
+import Glibc
+
+/// A real OpenSSH `sshd` on 127.0.0.1 for one test: its own temp folder, config, host key and client
+/// key, a free port; stopped (and its folder removed) when the fixture is released.
+final class SSHServerFixture {
+    let directory: URL
+    let port: Int
+    let user: String
+    let clientKey: String
+    let knownHosts: String
+    let exchange: String
+    private(set) var hostKeyPublicLine: String
+    private var process: ChildProcess?
+
+    /// Starts a server.
+    ///
+    /// - Parameter hostKeyType: `ed25519`, `ecdsa` or `rsa`.
+    init(hostKeyType: String = "ed25519") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-sshd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        user = String(cString: getpwuid(getuid())!.pointee.pw_name)
+        clientKey = directory.appendingPathComponent("client_key").path
+        knownHosts = directory.appendingPathComponent("known_hosts").path
+        exchange = directory.appendingPathComponent("exchange").path
+        try FileManager.default.createDirectory(atPath: exchange, withIntermediateDirectories: true)
+        let hostKey = directory.appendingPathComponent("host_key").path
+        try Shell.run("ssh-keygen", "-q", "-t", hostKeyType, "-N", "", "-f", hostKey)
+        try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", clientKey)
+        try FileManager.default.copyItem(atPath: clientKey + ".pub",
+                                         toPath: directory.appendingPathComponent("authorized_keys").path)
+        hostKeyPublicLine = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8)
+            .split(separator: " ").prefix(2).joined(separator: " ")
+        try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+
+        var lastError: Error?
+        for _ in 0..<5 {
+            let candidate = SSHServerFixture.freePort()
+            let config = """
+                Port \(candidate)
+                ListenAddress 127.0.0.1
+                HostKey \(hostKey)
+                PidFile \(directory.path)/sshd.pid
+                AuthorizedKeysFile \(directory.path)/authorized_keys
+                StrictModes no
+                PermitRootLogin yes
+                PubkeyAuthentication yes
+                PasswordAuthentication yes
+                KbdInteractiveAuthentication no
+                UsePAM no
+                Subsystem sftp internal-sftp
+                LogLevel VERBOSE
+                MaxStartups 100
+                MaxSessions 100
+                """
+            let configPath = directory.appendingPathComponent("sshd_config").path
+            try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+            let p = try ChildProcess(["/usr/sbin/sshd", "-D", "-f", configPath, "-E",
+                                      directory.appendingPathComponent("sshd.log").path])
+            if SSHServerFixture.waitForPort(candidate, process: p) {
+                process = p
+                port = candidate
+                try "[127.0.0.1]:\(candidate) \(hostKeyPublicLine)\n".write(toFile: knownHosts, atomically: true,
+                                                                             encoding: .utf8)
+                chmod(knownHosts, 0o600)
+                return
+            }
+            p.stop()
+            let log = (try? String(contentsOf: directory.appendingPathComponent("sshd.log"), encoding: .utf8)) ?? ""
+            lastError = FixtureError("sshd did not start on port \(candidate): \(log)")
+        }
+        throw lastError ?? FixtureError("sshd did not start")
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The server's log (LogLevel VERBOSE).
+    var log: String {
+        (try? String(contentsOf: directory.appendingPathComponent("sshd.log"), encoding: .utf8)) ?? ""
+    }
+
+    func stop() {
+        guard let process else { return }
+        killConnections()
+        process.stop()
+        self.process = nil
+    }
+
+    /// Kills every per-connection sshd process, as a dropped network link would end a session.
+    func killConnections() {
+        guard let pid = process?.pid else { return }
+        for child in SSHServerFixture.descendants(of: pid) { kill(child, SIGKILL) }
+    }
+
+    /// Writes known_hosts with a freshly generated key of `type` for this server: from the client's side,
+    /// exactly what a changed host key (or an attacker in the middle) looks like.
+    func trustWrongKey(type: String = "ed25519", hashed: Bool = false) throws {
+        let other = directory.appendingPathComponent("other_key_\(UUID().uuidString)").path
+        try Shell.run("ssh-keygen", "-q", "-t", type, "-N", "", "-f", other)
+        let line = try String(contentsOfFile: other + ".pub", encoding: .utf8).split(separator: " ").prefix(2)
+            .joined(separator: " ")
+        try "[127.0.0.1]:\(port) \(line)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        if hashed { try Shell.run("ssh-keygen", "-q", "-H", "-f", knownHosts) }
+    }
+
+    private static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = bind(fd, $0, length)
+                _ = getsockname(fd, $0, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    private static func waitForPort(_ port: Int, process: ChildProcess) -> Bool {
+        for _ in 0..<100 {
+            if !process.isRunning { return false }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            close(fd)
+            if ok { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    /// Processes whose parent chain leads to `pid`.
+    static func descendants(of pid: Int32) -> [Int32] {
+        var parents: [Int32: Int32] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = Int32(fields[1]) { parents[child] = parent }
+        }
+        var result: [Int32] = []
+        var frontier = [pid]
+        while let current = frontier.popLast() {
+            for (child, parent) in parents where parent == current {
+                result.append(child)
+                frontier.append(child)
+            }
+        }
+        return result
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs helper programs (ssh-keygen, sftp, sha256sum) for tests, with output in a temporary file.
+enum Shell {
+    @discardableResult
+    static func run(_ arguments: String...) throws -> String {
+        try run(arguments)
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> String {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-shell-\(UUID().uuidString)").path
+        defer { unlink(outputPath) }
+        let child = try ChildProcess(arguments, outputPath: outputPath)
+        let status = child.wait()
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw FixtureError("\(arguments.joined(separator: " ")) failed (\(status)): \(text)")
+        }
+        return text
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        String(try run("sha256sum", path).prefix(64))
+    }
+}
+
+/// A child process started with posix_spawn and reaped with waitpid by its owner.
+///
+/// Foundation's `Process` is not used for fixtures: with several tests starting processes at once its
+/// exit monitoring was seen to miss exits (children left defunct, `waitUntilExit` never returning), and
+/// a pipe's write end could leak into a long-lived sshd. Here output goes to a file, descriptors are
+/// close-on-exec, and the owner waits for its own child only.
+final class ChildProcess {
+    let pid: pid_t
+    private var exited = false
+    private var status: Int32 = 0
+
+    init(_ arguments: [String], outputPath: String? = nil) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let outputPath {
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        var argv = arguments.map { strdup($0) }
+        argv.append(nil)
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
+        guard rc == 0 else { throw FixtureError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        self.pid = pid
+    }
+
+    var isRunning: Bool {
+        guard !exited else { return false }
+        var s: Int32 = 0
+        if waitpid(pid, &s, WNOHANG) == pid {
+            exited = true
+            status = s
+            return false
+        }
+        return true
+    }
+
+    /// Waits for the exit and returns the exit status (or 128 + signal).
+    @discardableResult
+    func wait() -> Int32 {
+        if !exited {
+            var s: Int32 = 0
+            while waitpid(pid, &s, 0) < 0 && errno == EINTR {}
+            exited = true
+            status = s
+        }
+        return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    }
+
+    func stop() {
+        if isRunning { kill(pid, SIGTERM) }
+        wait()
+    }
+
+    deinit { if !exited { stop() } }
+}
