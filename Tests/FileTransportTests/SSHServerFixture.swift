@@ -15,7 +15,8 @@ final class SSHServerFixture {
 
     /// Starts a server.
     ///
-    /// - Parameter hostKeyType: `ed25519`, `ecdsa` or `rsa`.
+    /// - Parameter hostKeyType: `ed25519`, `ecdsa` or `rsa`. An RSA server also offers the `ssh-rsa`
+    ///   signature, as older warehouse servers do: libssh2 1.10 verifies RSA host keys only that way.
     init(hostKeyType: String = "ed25519") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-sshd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -52,6 +53,7 @@ final class SSHServerFixture {
                 LogLevel VERBOSE
                 MaxStartups 100
                 MaxSessions 100
+                \(hostKeyType == "rsa" ? "HostKeyAlgorithms +ssh-rsa" : "")
                 """
             let configPath = directory.appendingPathComponent("sshd_config").path
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
