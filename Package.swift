@@ -65,9 +65,11 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // Fixtures shared by test targets: a real sshd, child processes.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "FileTransportTests",
-            dependencies: ["FileTransport"]
+            dependencies: ["FileTransport", "TestSupport"]
         ),
         .testTarget(
             name: "BatchJobsTests",
@@ -75,7 +77,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VoxbatchCLITests",
-            dependencies: ["voxbatch"]
+            dependencies: ["voxbatch", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import FileTransport
 import Foundation
+import TestSupport
 import Testing
 
 /// Settings for the fixture's server with its generated client key.

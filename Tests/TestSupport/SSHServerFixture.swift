@@ -3,21 +3,21 @@ import Glibc
 
 /// A real OpenSSH `sshd` on 127.0.0.1 for one test: its own temp folder, config, host key and client
 /// key, a free port; stopped (and its folder removed) when the fixture is released.
-final class SSHServerFixture {
-    let directory: URL
-    let port: Int
-    let user: String
-    let clientKey: String
-    let knownHosts: String
-    let exchange: String
-    private(set) var hostKeyPublicLine: String
+public final class SSHServerFixture {
+    public let directory: URL
+    public let port: Int
+    public let user: String
+    public let clientKey: String
+    public let knownHosts: String
+    public let exchange: String
+    public private(set) var hostKeyPublicLine: String
     private var process: ChildProcess?
 
     /// Starts a server.
     ///
     /// - Parameter hostKeyType: `ed25519`, `ecdsa` or `rsa`. An RSA server also offers the `ssh-rsa`
     ///   signature, as older warehouse servers do: libssh2 1.10 verifies RSA host keys only that way.
-    init(hostKeyType: String = "ed25519") throws {
+    public init(hostKeyType: String = "ed25519") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-sshd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         user = String(cString: getpwuid(getuid())!.pointee.pw_name)
@@ -80,11 +80,11 @@ final class SSHServerFixture {
     }
 
     /// The server's log (LogLevel VERBOSE).
-    var log: String {
+    public var log: String {
         (try? String(contentsOf: directory.appendingPathComponent("sshd.log"), encoding: .utf8)) ?? ""
     }
 
-    func stop() {
+    public func stop() {
         guard let process else { return }
         killConnections()
         process.stop()
@@ -92,14 +92,14 @@ final class SSHServerFixture {
     }
 
     /// Kills every per-connection sshd process, as a dropped network link would end a session.
-    func killConnections() {
+    public func killConnections() {
         guard let pid = process?.pid else { return }
         for child in SSHServerFixture.descendants(of: pid) { kill(child, SIGKILL) }
     }
 
     /// Writes known_hosts with a freshly generated key of `type` for this server: from the client's side,
     /// exactly what a changed host key (or an attacker in the middle) looks like.
-    func trustWrongKey(type: String = "ed25519", hashed: Bool = false) throws {
+    public func trustWrongKey(type: String = "ed25519", hashed: Bool = false) throws {
         let other = directory.appendingPathComponent("other_key_\(UUID().uuidString)").path
         try Shell.run("ssh-keygen", "-q", "-t", type, "-N", "", "-f", other)
         let line = try String(contentsOfFile: other + ".pub", encoding: .utf8).split(separator: " ").prefix(2)
@@ -167,20 +167,20 @@ final class SSHServerFixture {
     }
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Runs helper programs (ssh-keygen, sftp, sha256sum) for tests, with output in a temporary file.
-enum Shell {
+public enum Shell {
     @discardableResult
-    static func run(_ arguments: String...) throws -> String {
+    public static func run(_ arguments: String...) throws -> String {
         try run(arguments)
     }
 
     @discardableResult
-    static func run(_ arguments: [String]) throws -> String {
+    public static func run(_ arguments: [String]) throws -> String {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-shell-\(UUID().uuidString)").path
         defer { unlink(outputPath) }
         let child = try ChildProcess(arguments, outputPath: outputPath)
@@ -192,7 +192,7 @@ enum Shell {
         return text
     }
 
-    static func sha256(_ path: String) throws -> String {
+    public static func sha256(_ path: String) throws -> String {
         String(try run("sha256sum", path).prefix(64))
     }
 }
@@ -203,12 +203,12 @@ enum Shell {
 /// exit monitoring was seen to miss exits (children left defunct, `waitUntilExit` never returning), and
 /// a pipe's write end could leak into a long-lived sshd. Here output goes to a file, descriptors are
 /// close-on-exec, and the owner waits for its own child only.
-final class ChildProcess {
-    let pid: pid_t
+public final class ChildProcess {
+    public let pid: pid_t
     private var exited = false
     private var status: Int32 = 0
 
-    init(_ arguments: [String], outputPath: String? = nil) throws {
+    public init(_ arguments: [String], outputPath: String? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -226,7 +226,7 @@ final class ChildProcess {
         self.pid = pid
     }
 
-    var isRunning: Bool {
+    public var isRunning: Bool {
         guard !exited else { return false }
         var s: Int32 = 0
         if waitpid(pid, &s, WNOHANG) == pid {
@@ -239,7 +239,7 @@ final class ChildProcess {
 
     /// Waits for the exit and returns the exit status (or 128 + signal).
     @discardableResult
-    func wait() -> Int32 {
+    public func wait() -> Int32 {
         if !exited {
             var s: Int32 = 0
             while waitpid(pid, &s, 0) < 0 && errno == EINTR {}
@@ -249,7 +249,7 @@ final class ChildProcess {
         return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 
-    func stop() {
+    public func stop() {
         if isRunning { kill(pid, SIGTERM) }
         wait()
     }
