@@ -15,6 +15,10 @@ let package = Package(
         .target(name: "PeerSwiftCSV", dependencies: [.product(name: "SwiftCSV", package: "SwiftCSV")]),
         .target(name: "PeerCSVSwift", dependencies: [.product(name: "CSV", package: "CSV.swift")]),
         .executableTarget(
+            name: "sftpbench",
+            dependencies: [.product(name: "FileTransport", package: "voxbatch")]
+        ),
+        .executableTarget(
             name: "csvbench",
             dependencies: [
                 .product(name: "CSVKit", package: "voxbatch"),

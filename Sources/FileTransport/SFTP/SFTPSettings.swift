@@ -44,7 +44,7 @@ public struct SFTPSettings: Sendable, Hashable {
     public init(host: String, port: Int = 22, user: String, baseDirectory: String = ".",
                 authentication: Authentication, knownHostsPath: String, hostKeyPolicy: HostKeyPolicy = .strict,
                 connectTimeout: Double = 15, ioTimeout: Double = 60, keepaliveInterval: Int = 30,
-                transferChunkSize: Int = 4 << 20) {
+                transferChunkSize: Int = 16 << 20) {
         self.host = host
         self.port = port
         self.user = user
