@@ -77,65 +77,31 @@ public final class LocalFolderTransport: FileTransport {
     public func download(_ path: String, progress: TransferProgress?,
                          into consumer: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
         let p = try full(path)
-        let fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw TransportError.posix("download \(path)", target: displayName, path: p) }
-        defer { Glibc.close(fd) }
-        var info = Glibc.stat()
-        fstat(fd, &info)
-        let total = Int64(info.st_size)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
-        defer { buffer.deallocate() }
-        var done: Int64 = 0
-        while true {
-            let n = read(fd, buffer.baseAddress, chunkSize)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TransportError.posix("download \(path)", target: displayName, path: p)
-            }
-            if n == 0 { break }
-            try consumer(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            done += Int64(n)
-            progress?(done, total)
-        }
-        return done
+        let file = try LocalFileReader(path: p, followLinks: false, operation: "download \(path)", target: displayName)
+        return try file.forEachChunk(of: chunkSize, progress: progress, consumer)
     }
 
     @discardableResult
     public func upload(localPath: String, to remotePath: String, progress: TransferProgress?) throws -> Int64 {
         let target = try full(remotePath)
-        let input = open(localPath, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw TransportError.posix("upload \(remotePath)", target: "local", path: localPath) }
-        defer { Glibc.close(input) }
-        var info = Glibc.stat()
-        fstat(input, &info)
-        let total = Int64(info.st_size)
+        let input = try LocalFileReader(path: localPath, followLinks: true, operation: "upload \(remotePath)",
+                                        target: "local")
         let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard output >= 0 else {
             throw TransportError.posix("upload \(remotePath)", target: displayName, path: target)
         }
         var closed = false
         defer { if !closed { Glibc.close(output) } }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
-        defer { buffer.deallocate() }
-        var done: Int64 = 0
-        while true {
-            let n = read(input, buffer.baseAddress, chunkSize)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TransportError.posix("upload \(remotePath)", target: "local", path: localPath)
-            }
-            if n == 0 { break }
+        let done = try input.forEachChunk(of: chunkSize, progress: progress) { chunk in
             var offset = 0
-            while offset < n {
-                let w = write(output, buffer.baseAddress! + offset, n - offset)
+            while offset < chunk.count {
+                let w = write(output, chunk.baseAddress! + offset, chunk.count - offset)
                 if w < 0 {
                     if errno == EINTR { continue }
                     throw TransportError.posix("upload \(remotePath)", target: displayName, path: target)
                 }
                 offset += w
             }
-            done += Int64(n)
-            progress?(done, total)
         }
         if fsync(output) != 0 || Glibc.close(output) != 0 {
             closed = true

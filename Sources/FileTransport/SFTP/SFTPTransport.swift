@@ -167,12 +167,8 @@ public final class SFTPTransport: FileTransport {
     @discardableResult
     public func upload(localPath: String, to remotePath: String, progress: TransferProgress?) throws -> Int64 {
         let full = try remote(remotePath)
-        let input = open(localPath, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw TransportError.posix("upload \(remotePath)", target: "local", path: localPath) }
-        defer { Glibc.close(input) }
-        var info = Glibc.stat()
-        fstat(input, &info)
-        let total = Int64(info.st_size)
+        let input = try LocalFileReader(path: localPath, followLinks: true, operation: "upload \(remotePath)",
+                                        target: "local")
         return try perform("upload \(remotePath)") { c in
             let flags = UInt(2 | 8 | 0x10)  // WRITE | CREAT | TRUNC
             guard let handle = libssh2_sftp_open_ex(c.sftp, full, UInt32(full.utf8.count), flags, 0o644, 0) else {
@@ -180,25 +176,14 @@ public final class SFTPTransport: FileTransport {
             }
             var handleOpen = true
             defer { if handleOpen { libssh2_sftp_close_handle(handle) } }
-            let chunk = settings.transferChunkSize
-            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: chunk)
-            defer { buffer.deallocate() }
-            var done: Int64 = 0
-            while true {
-                let n = Glibc.read(input, buffer, chunk)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw TransportError.posix("upload \(remotePath)", target: "local", path: localPath)
-                }
-                if n == 0 { break }
+            let done = try input.forEachChunk(of: settings.transferChunkSize, progress: progress) { chunk in
                 var offset = 0
-                while offset < n {
-                    let w = libssh2_sftp_write(handle, buffer + offset, n - offset)
+                while offset < chunk.count {
+                    let w = libssh2_sftp_write(handle, chunk.baseAddress!.assumingMemoryBound(to: CChar.self) + offset,
+                                               chunk.count - offset)
                     if w < 0 { throw failure(c, "upload \(remotePath)", path: full) }
                     offset += w
                 }
-                done += Int64(n)
-                progress?(done, total)
             }
             handleOpen = false
             if libssh2_sftp_close_handle(handle) != 0 { throw failure(c, "upload \(remotePath)", path: full) }
