@@ -15,7 +15,7 @@ struct Voxbatch: ParsableCommand {
               4  another run holds the lock
             """,
         version: "0.1.0",
-        subcommands: [ValidateCommand.self, CSVCommand.self, TransportCommand.self]
+        subcommands: [InitCommand.self, ConfigCommand.self, ValidateCommand.self, CSVCommand.self, TransportCommand.self]
     )
 }
 

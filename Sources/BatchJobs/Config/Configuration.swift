@@ -1,0 +1,119 @@
+import CSVKit
+import FileTransport
+
+/// One client's exchange, as described by `voxbatch.yml`.
+///
+/// Every key is known: an unknown key is an error (a typo must not silently disable a safety rule),
+/// and a secret written inline is an error (secrets come from `*_env` variables or `*_file` files).
+public struct Configuration: Sendable, Hashable {
+    /// The client's name, used in alerts and reports.
+    public var client: String
+    /// The warehouse side.
+    public var warehouse: Warehouse
+    /// File-name patterns per flow.
+    public var files: FileNames
+    /// The storefront side.
+    public var storefront: Storefront
+    /// Translations between the two systems.
+    public var mappings: Mappings
+    /// Business rules.
+    public var policies: Policies
+    /// How transient failures are retried.
+    public var retry: RetryPolicy
+    /// Where alerts go.
+    public var alerts: Alerts
+    /// The folder for state (SQLite manifests, work files, locks), relative to the config file.
+    public var stateDirectory: String
+
+    /// The warehouse's exchange folder and how to reach it.
+    public struct Warehouse: Sendable, Hashable {
+        public var transport: TransportOptions
+        /// Folder for files to the warehouse.
+        public var inbox: String
+        /// Folder for files from the warehouse.
+        public var outbox: String
+        /// Where processed files go.
+        public var archive: String
+        /// Where rejected files and error reports go.
+        public var error: String
+        /// How drops are staged.
+        public var staging: AtomicDrop.Staging
+        /// How pickups decide a file is complete.
+        public var readiness: Pickup.Readiness
+    }
+
+    /// File-name patterns: globs for files read, templates with `{timestamp}` and `{sequence}` for files
+    /// written.
+    public struct FileNames: Sendable, Hashable {
+        public var salesOrders = "SO_{timestamp}_{sequence}.csv"
+        public var items = "ITEMS_{timestamp}.csv"
+        public var cancellations = "CANCEL_{timestamp}.csv"
+        public var despatches = "DESP_*.csv"
+        public var stock = "STOCK_*.csv"
+        public var returns = "RET_*.csv"
+    }
+
+    /// The storefront connection.
+    public struct Storefront: Sendable, Hashable {
+        /// `file`, `woocommerce`, `centra`, `scayle`, `marketplacer` or `wair`.
+        public var kind: String
+        /// For the plain-file storefront: its folder.
+        public var folder: String?
+        /// For API storefronts: the base URL.
+        public var url: String?
+        /// API credentials, by reference only.
+        public var key: SecretSource?
+        public var secret: SecretSource?
+        /// The order statuses that mean "ready for fulfilment".
+        public var readyStatuses: [String]
+    }
+
+    /// Translations between storefront and warehouse vocabularies.
+    public struct Mappings: Sendable, Hashable {
+        /// Storefront SKU → warehouse item code, where they differ.
+        public var skus: [String: String] = [:]
+        /// Warehouse carrier name → storefront carrier name.
+        public var carriers: [String: String] = [:]
+        /// Warehouse status → storefront status.
+        public var statuses: [String: String] = [:]
+        /// Per Peoplevox template: template column → the warehouse's own column name.
+        public var columns: [String: [String: String]] = [:]
+        /// Extra sales-order columns: Peoplevox column → storefront field (gift message, instructions...).
+        public var extraColumns: [String: String] = [:]
+    }
+
+    /// Business rules.
+    public struct Policies: Sendable, Hashable {
+        public var stockBuffer = 0
+        public var stockBufferPerSKU: [String: Int] = [:]
+        public var slaHours = 48
+        public var refundStates = ["Accepted", "Quarantined"]
+        public var restockStates = ["Accepted"]
+        public var maxOrdersPerFile = 500
+    }
+
+    /// Alert destinations.
+    public struct Alerts: Sendable, Hashable {
+        public var webhookURL: SecretSource?
+        public var command: String?
+        public var afterConsecutiveFailures = 3
+    }
+
+    /// The storefront kinds voxbatch knows.
+    public static let storefrontKinds = ["file", "woocommerce", "centra", "scayle", "marketplacer", "wair"]
+    /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.
+    public static let templateKeys = ["sales_orders", "items", "cancellations", "despatches", "stock", "returns"]
+}
+
+/// A configuration file that cannot be used, with every problem and its YAML path.
+public struct ConfigError: Error, CustomStringConvertible {
+    /// The file.
+    public let path: String
+    /// The problems.
+    public let problems: [YAMLProblem]
+
+    public var description: String {
+        "\(path) has \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
+            + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,257 @@
+import CSVKit
+import FileTransport
+import Foundation
+
+extension Configuration {
+    /// Reads and checks a configuration file.
+    ///
+    /// Relative paths in the file (state folder, local exchange, key files) are taken relative to the
+    /// file's own folder, so a configuration works from any working directory.
+    ///
+    /// - Throws: ``ConfigError`` listing every problem, or a `YAMLProblem` if the file is not YAML.
+    public static func load(path: String) throws -> Configuration {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError(path: path, problems: [YAMLProblem(path: "", line: 0, message: "cannot read the file")])
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try parse(yaml: text, baseDirectory: base, name: path)
+    }
+
+    /// Parses configuration text; `baseDirectory` resolves relative paths.
+    public static func parse(yaml text: String, baseDirectory: String, name: String = "voxbatch.yml") throws
+        -> Configuration
+    {
+        let doc: StrictYAML
+        do {
+            doc = try StrictYAML(text: text)
+        } catch let problem as YAMLProblem {
+            throw ConfigError(path: name, problems: [problem])
+        }
+        let reader = ConfigReader(doc: doc, base: baseDirectory)
+        let config = reader.read()
+        guard doc.problems.isEmpty, let config else { throw ConfigError(path: name, problems: doc.problems) }
+        return config
+    }
+}
+
+/// Walks the YAML tree, reporting problems to the document as it goes.
+private struct ConfigReader {
+    let doc: StrictYAML
+    let base: String
+
+    func resolve(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        if path.hasPrefix("~/") {
+            return (ProcessInfo.processInfo.environment["HOME"] ?? "/root") + path.dropFirst(1)
+        }
+        return base + "/" + path
+    }
+
+    /// A secret given as `NAME_env` or `NAME_file`; `NAME` itself (inline) is an error.
+    func secret(_ map: StrictYAML.Mapping, _ name: String) -> SecretSource? {
+        if let inline = map[name] {
+            doc.report(inline, "secrets must not be written in the configuration; use \(name)_env (an environment "
+                       + "variable) or \(name)_file (a file readable only by its owner)")
+            return nil
+        }
+        if let env = map["\(name)_env"]?.string { return .environment(env) }
+        if let file = map["\(name)_file"]?.string { return .file(resolve(file)) }
+        return nil
+    }
+
+    func read() -> Configuration? {
+        guard let root = doc.root.mapping(allowed: [
+            "client", "warehouse", "files", "storefront", "mappings", "policies", "retry", "alerts", "state",
+        ]) else { return nil }
+        let client = root.required("client")?.string ?? ""
+        let warehouse = root.required("warehouse").flatMap(readWarehouse)
+        let files = root["files"].map(readFiles) ?? Configuration.FileNames()
+        let storefront = root.required("storefront").flatMap(readStorefront)
+        let mappings = root["mappings"].map(readMappings) ?? Configuration.Mappings()
+        let policies = root["policies"].map(readPolicies) ?? Configuration.Policies()
+        let retry = root["retry"].map(readRetry) ?? RetryPolicy()
+        let alerts = root["alerts"].map(readAlerts) ?? Configuration.Alerts()
+        let state = resolve(root["state"]?.string ?? ".voxbatch")
+        guard let warehouse, let storefront else { return nil }
+        return Configuration(client: client, warehouse: warehouse, files: files, storefront: storefront,
+                             mappings: mappings, policies: policies, retry: retry, alerts: alerts, stateDirectory: state)
+    }
+
+    func readWarehouse(_ value: StrictYAML.Value) -> Configuration.Warehouse? {
+        guard let map = value.mapping(allowed: [
+            "url", "identity", "passphrase", "passphrase_env", "passphrase_file", "password", "password_env",
+            "password_file", "known_hosts", "host_key_policy", "connect_timeout", "io_timeout", "folders", "staging",
+            "pickup",
+        ]) else { return nil }
+        guard let urlValue = map.required("url"), let url = urlValue.string else { return nil }
+        var location: TransportLocation
+        do {
+            location = try TransportLocation(url: url.hasPrefix("file://") && !url.hasPrefix("file:///")
+                                             ? "file://" + resolve(String(url.dropFirst("file://".count))) : url)
+        } catch let error as TransportError {
+            doc.report(urlValue, error.message)
+            return nil
+        } catch {
+            return nil
+        }
+        if case .folder(let path) = location { location = .folder(path: path) }
+        var policy = SFTPSettings.HostKeyPolicy.strict
+        if let p = map["host_key_policy"] {
+            if let parsed = p.string.flatMap(SFTPSettings.HostKeyPolicy.init(rawValue:)) { policy = parsed } else {
+                doc.report(p, "host_key_policy must be strict or accept-new")
+            }
+        }
+        let identity = map["identity"]?.string.map(resolve)
+        let password = secret(map, "password")
+        let passphrase = secret(map, "passphrase")
+        if case .sftp = location, identity == nil, password == nil {
+            doc.report(value, "an sftp:// warehouse needs identity (a private key file) or password_env/password_file",
+                       path: map.path + ".identity")
+        }
+        let options = TransportOptions(
+            location: location, identityFile: identity, passphrase: passphrase, password: password,
+            knownHostsPath: resolve(map["known_hosts"]?.string ?? "~/.ssh/known_hosts"), hostKeyPolicy: policy,
+            connectTimeout: map["connect_timeout"]?.double ?? 15, ioTimeout: map["io_timeout"]?.double ?? 60)
+
+        var folders = (inbox: "in", outbox: "out", archive: "archive", error: "error")
+        if let f = map["folders"]?.mapping(allowed: ["to_warehouse", "from_warehouse", "archive", "error"]) {
+            folders.inbox = checkedFolder(f, "to_warehouse") ?? folders.inbox
+            folders.outbox = checkedFolder(f, "from_warehouse") ?? folders.outbox
+            folders.archive = checkedFolder(f, "archive") ?? folders.archive
+            folders.error = checkedFolder(f, "error") ?? folders.error
+        }
+        var staging = AtomicDrop.Staging.suffix(".part")
+        if let s = map["staging"]?.mapping(allowed: ["suffix", "folder"]) {
+            if let folder = checkedFolder(s, "folder") { staging = .folder(folder) }
+            else if let suffix = s["suffix"]?.string { staging = .suffix(suffix) }
+        }
+        var readiness = Pickup.Readiness.stableListing(interval: 5)
+        if let p = map["pickup"]?.mapping(allowed: ["readiness", "interval", "markers"]) {
+            switch p["readiness"]?.string ?? "stable" {
+            case "stable": readiness = .stableListing(interval: p["interval"]?.double ?? 5)
+            case "marker": readiness = .doneMarker(suffixes: p["markers"]?.strings ?? [".done", ".ok"])
+            default: doc.report(p["readiness"], "readiness must be stable or marker")
+            }
+        }
+        return Configuration.Warehouse(transport: options, inbox: folders.inbox, outbox: folders.outbox,
+                                       archive: folders.archive, error: folders.error, staging: staging,
+                                       readiness: readiness)
+    }
+
+    /// A folder relative to the exchange root; absolute paths and `..` are refused.
+    func checkedFolder(_ map: StrictYAML.Mapping, _ key: String) -> String? {
+        guard let value = map[key], let text = value.string else { return nil }
+        do {
+            return try RemotePath.components(of: text).joined(separator: "/")
+        } catch let error as TransportError {
+            doc.report(value, error.message)
+            return nil
+        } catch {
+            return nil
+        }
+    }
+
+    func readFiles(_ value: StrictYAML.Value) -> Configuration.FileNames {
+        var names = Configuration.FileNames()
+        guard let map = value.mapping(allowed: ["sales_orders", "items", "cancellations", "despatches", "stock",
+                                                "returns"]) else { return names }
+        func pattern(_ key: String, _ current: String) -> String {
+            guard let v = map[key], let text = v.string else { return current }
+            if text.contains("/") || text.contains("..") { doc.report(v, "a file name pattern cannot contain / or ..") }
+            return text
+        }
+        names.salesOrders = pattern("sales_orders", names.salesOrders)
+        names.items = pattern("items", names.items)
+        names.cancellations = pattern("cancellations", names.cancellations)
+        names.despatches = pattern("despatches", names.despatches)
+        names.stock = pattern("stock", names.stock)
+        names.returns = pattern("returns", names.returns)
+        return names
+    }
+
+    func readStorefront(_ value: StrictYAML.Value) -> Configuration.Storefront? {
+        guard let map = value.mapping(allowed: [
+            "type", "folder", "url", "key", "key_env", "key_file", "secret", "secret_env", "secret_file",
+            "ready_statuses",
+        ]) else { return nil }
+        guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
+        if !Configuration.storefrontKinds.contains(kind) {
+            doc.report(typeValue, "unknown storefront type \"\(kind)\"; use one of "
+                       + Configuration.storefrontKinds.joined(separator: ", "))
+        }
+        let folder = map["folder"]?.string.map(resolve)
+        if kind == "file" && folder == nil {
+            doc.report(value, "the file storefront needs a folder", path: map.path + ".folder")
+        }
+        let url = map["url"]?.string
+        if kind != "file" && url == nil { doc.report(value, "an API storefront needs a url", path: map.path + ".url") }
+        if let url, !url.hasPrefix("https://") && !url.hasPrefix("http://127.0.0.1") && !url.hasPrefix("http://localhost") {
+            doc.report(map["url"], "storefront URLs must use https:// (credentials travel with every request)")
+        }
+        return Configuration.Storefront(kind: kind, folder: folder, url: url, key: secret(map, "key"),
+                                        secret: secret(map, "secret"),
+                                        readyStatuses: map["ready_statuses"]?.strings ?? ["paid", "processing"])
+    }
+
+    func readMappings(_ value: StrictYAML.Value) -> Configuration.Mappings {
+        var m = Configuration.Mappings()
+        guard let map = value.mapping(allowed: ["skus", "carriers", "statuses", "columns", "extra_columns"]) else {
+            return m
+        }
+        func table(_ key: String) -> [String: String] {
+            var out: [String: String] = [:]
+            for (k, v) in map[key]?.table() ?? [] { if let s = v.string { out[k] = s } }
+            return out
+        }
+        m.skus = table("skus")
+        m.carriers = table("carriers")
+        m.statuses = table("statuses")
+        m.extraColumns = table("extra_columns")
+        for (template, renames) in map["columns"]?.table() ?? [] {
+            guard Configuration.templateKeys.contains(template) else {
+                doc.report(renames, "unknown template \"\(template)\"; use one of "
+                           + Configuration.templateKeys.joined(separator: ", "))
+                continue
+            }
+            var out: [String: String] = [:]
+            for (k, v) in renames.table() ?? [] { if let s = v.string { out[k] = s } }
+            m.columns[template] = out
+        }
+        return m
+    }
+
+    func readPolicies(_ value: StrictYAML.Value) -> Configuration.Policies {
+        var p = Configuration.Policies()
+        guard let map = value.mapping(allowed: ["stock_buffer", "stock_buffer_per_sku", "sla_hours", "refund_states",
+                                                "restock_states", "max_orders_per_file"]) else { return p }
+        if let v = map["stock_buffer"], let n = v.int {
+            if n < 0 { doc.report(v, "stock_buffer cannot be negative") } else { p.stockBuffer = n }
+        }
+        for (sku, v) in map["stock_buffer_per_sku"]?.table() ?? [] { if let n = v.int { p.stockBufferPerSKU[sku] = n } }
+        if let v = map["sla_hours"], let n = v.int {
+            if n <= 0 { doc.report(v, "sla_hours must be positive") } else { p.slaHours = n }
+        }
+        p.refundStates = map["refund_states"]?.strings ?? p.refundStates
+        p.restockStates = map["restock_states"]?.strings ?? p.restockStates
+        if let v = map["max_orders_per_file"], let n = v.int {
+            if n <= 0 { doc.report(v, "max_orders_per_file must be positive") } else { p.maxOrdersPerFile = n }
+        }
+        return p
+    }
+
+    func readRetry(_ value: StrictYAML.Value) -> RetryPolicy {
+        guard let map = value.mapping(allowed: ["attempts", "initial_delay", "max_delay"]) else { return RetryPolicy() }
+        return RetryPolicy(maxAttempts: map["attempts"]?.int ?? 5, initialDelay: map["initial_delay"]?.double ?? 1,
+                           maxDelay: map["max_delay"]?.double ?? 60)
+    }
+
+    func readAlerts(_ value: StrictYAML.Value) -> Configuration.Alerts {
+        var a = Configuration.Alerts()
+        guard let map = value.mapping(allowed: ["webhook_url", "webhook_url_env", "webhook_url_file", "command",
+                                                "after_consecutive_failures"]) else { return a }
+        a.webhookURL = secret(map, "webhook_url")
+        a.command = map["command"]?.string
+        a.afterConsecutiveFailures = map["after_consecutive_failures"]?.int ?? 3
+        return a
+    }
+}

@@ -1,0 +1,89 @@
+/// The commented starter configuration `voxbatch init` writes.
+///
+/// It works as it is on the embedded default: the exchange is a local folder, the storefront is the
+/// plain-file storefront, and state lives under `.voxbatch/` next to the file.
+public enum StarterConfiguration {
+    /// The folders the starter configuration uses, relative to the configuration file.
+    public static let folders = [".voxbatch/exchange/in", ".voxbatch/exchange/out", ".voxbatch/exchange/archive",
+                                 ".voxbatch/exchange/error", ".voxbatch/shop"]
+
+    /// The file's text.
+    public static func text(client: String) -> String {
+        """
+        # voxbatch configuration: one client's exchange between a storefront and a Peoplevox warehouse.
+        # Check it with: voxbatch config check. Unknown keys are errors, so a typo cannot switch off a rule.
+        # Relative paths are relative to this file.
+
+        client: \(client)
+
+        warehouse:
+          # file:// for a local or mounted folder (the embedded default), sftp://user@host:port/folder for SFTP.
+          url: file://.voxbatch/exchange
+          # For SFTP:
+          # url: sftp://acme@sftp.warehouse.example:22/exchange
+          # identity: /etc/voxbatch/acme_ed25519      # private key, mode 600
+          # passphrase_env: VOXBATCH_KEY_PASSPHRASE   # only if the key has a passphrase
+          # password_env: VOXBATCH_SFTP_PASSWORD      # or password_file: /etc/voxbatch/sftp.pass (mode 600)
+          # known_hosts: ~/.ssh/known_hosts           # add the server with: voxbatch transport known-host HOST:PORT
+          # host_key_policy: strict                   # or accept-new (records unknown keys, refuses changed ones)
+          folders:
+            to_warehouse: in
+            from_warehouse: out
+            archive: archive
+            error: error
+          staging:
+            suffix: .part         # drops are written as NAME.part, then renamed
+          pickup:
+            readiness: stable     # a file is taken when unchanged across two listings...
+            interval: 5           # ...this many seconds apart; or readiness: marker with markers: [.done, .ok]
+
+        files:
+          sales_orders: SO_{timestamp}_{sequence}.csv
+          items: ITEMS_{timestamp}.csv
+          cancellations: CANCEL_{timestamp}.csv
+          despatches: DESP_*.csv
+          stock: STOCK_*.csv
+          returns: RET_*.csv
+
+        storefront:
+          type: file              # file, woocommerce, centra, scayle, marketplacer, wair
+          folder: .voxbatch/shop  # the plain-file storefront's folder
+          # For an API storefront:
+          # url: https://shop.example.com
+          # key_env: WOO_CONSUMER_KEY
+          # secret_env: WOO_CONSUMER_SECRET
+          ready_statuses: [paid, processing]
+
+        mappings:
+          skus: {}                # storefront SKU: warehouse item code, where they differ
+          carriers:               # warehouse carrier: storefront carrier
+            Royal Mail: royal-mail
+            DPD: dpd
+          extra_columns:          # Peoplevox sales-order column: storefront field
+            SalesOrderAttribute1: gift_message
+            SalesOrderAttribute2: delivery_instructions
+          # columns:              # rename Peoplevox template columns to your warehouse's own
+          #   despatches: {"Salesorder number": "Order"}
+
+        policies:
+          stock_buffer: 0         # units held back from the storefront for every SKU
+          stock_buffer_per_sku: {}
+          sla_hours: 48           # orders sent longer ago without a despatch are flagged
+          refund_states: [Accepted, Quarantined]
+          restock_states: [Accepted]
+          max_orders_per_file: 500
+
+        retry:
+          attempts: 5
+          initial_delay: 1
+          max_delay: 60
+
+        alerts:
+          # webhook_url_env: VOXBATCH_ALERT_WEBHOOK
+          # command: /usr/local/bin/page-ops
+          after_consecutive_failures: 3
+
+        state: .voxbatch
+        """
+    }
+}
