@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries, wrapped as system-library targets (GRDB's pattern); no C type leaks above FileTransport.
@@ -44,6 +45,7 @@ let package = Package(
             dependencies: [
                 "CSVKit",
                 "FileTransport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -73,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchJobsTests",
-            dependencies: ["BatchJobs", "CSVKit"]
+            dependencies: ["BatchJobs", "CSVKit", "FileTransport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "VoxbatchCLITests",

@@ -1,0 +1,246 @@
+import Foundation
+import GRDB
+
+/// The SQLite manifest (WAL mode, through GRDB): every file, every applied record, every open problem
+/// and every run, so a job that runs twice, a file dropped twice or a crash half-way neither duplicates
+/// nor loses anything.
+///
+/// The rule that makes crashes safe: a record's idempotency key is written in the same transaction as
+/// the file's progress (``commit(file:records:)``), so after a crash either both are there or neither.
+public final class Manifest: Sendable {
+    private let pool: DatabasePool
+    /// The database file.
+    public let path: String
+
+    /// Opens (creating and migrating if needed) the manifest at `path`.
+    ///
+    /// - Throws: GRDB's `DatabaseError` when the file cannot be opened (locked, read-only, corrupt).
+    public init(path: String) throws {
+        self.path = path
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(10)  // another process holding the write lock briefly is waited for
+        pool = try DatabasePool(path: path, configuration: config)
+        try Manifest.migrator.migrate(pool)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, started INTEGER NOT NULL,
+                    finished INTEGER, outcome TEXT, applied INTEGER NOT NULL DEFAULT 0,
+                    skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, error TEXT);
+                CREATE TABLE files (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, flow TEXT NOT NULL, name TEXT NOT NULL,
+                    size INTEGER NOT NULL, modified INTEGER NOT NULL, sha256 TEXT NOT NULL,
+                    first_seen INTEGER NOT NULL, status TEXT NOT NULL, applied INTEGER NOT NULL DEFAULT 0,
+                    skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, error_report TEXT,
+                    run_id INTEGER REFERENCES runs(id));
+                CREATE INDEX files_by_hash ON files(flow, sha256);
+                CREATE INDEX files_by_name ON files(flow, name);
+                CREATE TABLE records (
+                    flow TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL,
+                    file_id INTEGER REFERENCES files(id), PRIMARY KEY (flow, key));
+                CREATE TABLE exceptions (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, reference TEXT NOT NULL,
+                    message TEXT NOT NULL, owner TEXT NOT NULL, first_seen INTEGER NOT NULL,
+                    last_seen INTEGER NOT NULL, occurrences INTEGER NOT NULL DEFAULT 1,
+                    status TEXT NOT NULL DEFAULT 'open', resolution_note TEXT);
+                CREATE UNIQUE INDEX open_exception ON exceptions(kind, reference) WHERE status = 'open';
+                """)
+        }
+        return m
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    // MARK: - Runs
+
+    /// Records the start of a job run and returns its id.
+    public func startRun(job: String) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO runs (job, started) VALUES (?, ?)", arguments: [job, Manifest.now()])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Records the end of a run.
+    public func finishRun(_ id: Int64, outcome: String, applied: Int, skipped: Int, failed: Int, error: String? = nil)
+        throws
+    {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE runs SET finished = ?, outcome = ?, applied = ?, skipped = ?, failed = ?, error = ? WHERE id = ?
+                """, arguments: [Manifest.now(), outcome, applied, skipped, failed, error, id])
+        }
+    }
+
+    /// The most recent runs, newest first.
+    public func recentRuns(job: String? = nil, limit: Int = 20) throws -> [RunEntry] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM runs WHERE (? IS NULL OR job = ?) ORDER BY id DESC LIMIT ?
+                """, arguments: [job, job, limit])
+            return rows.map { r in
+                RunEntry(id: r["id"], job: r["job"], started: r["started"], finished: r["finished"],
+                         outcome: r["outcome"], applied: r["applied"], skipped: r["skipped"], failed: r["failed"],
+                         error: r["error"])
+            }
+        }
+    }
+
+    // MARK: - Files
+
+    /// Records a file and returns its id.
+    public func addFile(flow: String, name: String, size: Int64, modified: Int64, sha256: String,
+                        status: FileStatus, runID: Int64?) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO files (flow, name, size, modified, sha256, first_seen, status, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [flow, name, size, modified, sha256, Manifest.now(), status.rawValue, runID])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// The earlier file of `flow` with the same content, if any (a duplicate drop under any name).
+    public func file(flow: String, sha256: String) throws -> FileEntry? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT * FROM files WHERE flow = ? AND sha256 = ? AND status NOT IN ('duplicate') ORDER BY id LIMIT 1
+                """, arguments: [flow, sha256]).map(Manifest.fileEntry)
+        }
+    }
+
+    /// The latest file of `flow` called `name`.
+    public func latestFile(flow: String, name: String) throws -> FileEntry? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE flow = ? AND name = ? ORDER BY id DESC LIMIT 1",
+                             arguments: [flow, name]).map(Manifest.fileEntry)
+        }
+    }
+
+    /// A file by id.
+    public func file(id: Int64) throws -> FileEntry? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE id = ?", arguments: [id]).map(Manifest.fileEntry)
+        }
+    }
+
+    /// Files of a flow (or all), newest first.
+    public func files(flow: String? = nil, limit: Int = 100) throws -> [FileEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM files WHERE (? IS NULL OR flow = ?) ORDER BY id DESC LIMIT ?",
+                             arguments: [flow, flow, limit]).map(Manifest.fileEntry)
+        }
+    }
+
+    /// Marks earlier versions of a re-dropped file as superseded.
+    public func supersede(flow: String, name: String, before id: Int64) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE files SET status = 'superseded' WHERE flow = ? AND name = ? AND id < ? AND status != 'duplicate'
+                """, arguments: [flow, name, id])
+        }
+    }
+
+    /// Sets a file's outcome.
+    public func finishFile(_ id: Int64, status: FileStatus, applied: Int, skipped: Int, failed: Int,
+                           errorReport: String?) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE files SET status = ?, applied = ?, skipped = ?, failed = ?, error_report = ? WHERE id = ?
+                """, arguments: [status.rawValue, applied, skipped, failed, errorReport, id])
+        }
+    }
+
+    private static func fileEntry(_ r: Row) -> FileEntry {
+        FileEntry(id: r["id"], flow: r["flow"], name: r["name"], size: r["size"], modified: r["modified"],
+                  sha256: r["sha256"], firstSeen: r["first_seen"],
+                  status: FileStatus(rawValue: r["status"]) ?? .received, applied: r["applied"],
+                  skipped: r["skipped"], failed: r["failed"], errorReport: r["error_report"], runID: r["run_id"])
+    }
+
+    // MARK: - Records
+
+    /// The hash of what was applied for `key`, if it was.
+    public func appliedHash(flow: String, key: String) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT hash FROM records WHERE flow = ? AND key = ?", arguments: [flow, key])
+        }
+    }
+
+    /// Records applied records and the file's progress in one transaction.
+    ///
+    /// - Parameters:
+    ///   - file: The file being processed and its counts so far.
+    ///   - records: `(key, hash)` of each record just applied.
+    public func commit(file: (id: Int64, applied: Int, skipped: Int, failed: Int), flow: String,
+                       records: [(key: String, hash: String)]) throws {
+        try pool.write { db in
+            let now = Manifest.now()
+            for record in records {
+                try db.execute(sql: """
+                    INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
+                    file_id = excluded.file_id
+                    """, arguments: [flow, record.key, record.hash, now, file.id])
+            }
+            try db.execute(sql: "UPDATE files SET applied = ?, skipped = ?, failed = ? WHERE id = ?",
+                           arguments: [file.applied, file.skipped, file.failed, file.id])
+        }
+    }
+
+    /// How many records of `flow` are recorded as applied.
+    public func recordCount(flow: String) throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE flow = ?", arguments: [flow]) ?? 0 }
+    }
+
+    // MARK: - Exceptions
+
+    /// Opens an exception, or counts one more occurrence of the same open one (same kind and reference).
+    ///
+    /// - Returns: The exception's id.
+    @discardableResult
+    public func raise(kind: String, reference: String, message: String, owner: OwnerTeam) throws -> Int64 {
+        try pool.write { db in
+            let now = Manifest.now()
+            if let id = try Int64.fetchOne(db, sql: """
+                SELECT id FROM exceptions WHERE kind = ? AND reference = ? AND status = 'open'
+                """, arguments: [kind, reference]) {
+                try db.execute(sql: """
+                    UPDATE exceptions SET occurrences = occurrences + 1, last_seen = ?, message = ? WHERE id = ?
+                    """, arguments: [now, message, id])
+                return id
+            }
+            try db.execute(sql: """
+                INSERT INTO exceptions (kind, reference, message, owner, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [kind, reference, message, owner.rawValue, now, now])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Closes an exception with a note.
+    public func resolve(exception id: Int64, note: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE exceptions SET status = 'resolved', resolution_note = ? WHERE id = ?",
+                           arguments: [note, id])
+        }
+    }
+
+    /// Exceptions, filtered.
+    public func exceptions(kind: String? = nil, owner: OwnerTeam? = nil, openOnly: Bool = true) throws -> [ExceptionEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM exceptions WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR owner = ?)
+                AND (? = 0 OR status = 'open') ORDER BY id
+                """, arguments: [kind, kind, owner?.rawValue, owner?.rawValue, openOnly ? 1 : 0]).map { r in
+                ExceptionEntry(id: r["id"], kind: r["kind"], reference: r["reference"], message: r["message"],
+                               owner: OwnerTeam(rawValue: r["owner"]) ?? .operations, firstSeen: r["first_seen"],
+                               lastSeen: r["last_seen"], occurrences: r["occurrences"], status: r["status"],
+                               resolutionNote: r["resolution_note"])
+            }
+        }
+    }
+}
