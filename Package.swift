@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries, wrapped as system-library targets (GRDB's pattern); no C type leaks above FileTransport.
@@ -46,6 +47,7 @@ let package = Package(
                 "CSVKit",
                 "FileTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -75,7 +77,8 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchJobsTests",
-            dependencies: ["BatchJobs", "CSVKit", "FileTransport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["BatchJobs", "CSVKit", "FileTransport", "TestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "VoxbatchCLITests",

@@ -1,0 +1,195 @@
+import CSVKit
+import Crypto
+import FileTransport
+import Foundation
+import Logging
+
+/// Warehouse → storefront: list → ready? → seen before? → download → parse and validate → apply →
+/// report → archive → record.
+///
+/// A bad row never stops the good ones; a file that is not CSV at all is rejected whole. Records are
+/// committed to the manifest in batches, each batch's keys in the same transaction as the file's
+/// progress, so a run killed at any point and run again applies every record exactly once in effect.
+public struct InboundPipeline {
+    public var transport: any FileTransport
+    public var manifest: Manifest
+    public var folders: (outbox: String, archive: String, error: String)
+    public var pickup: Pickup
+    /// Local folder for downloads and error reports.
+    public var workDirectory: String
+    public var csv: CSVConfiguration
+    public var logger: Logger
+    /// How many applied records are committed together.
+    public var batchSize = 200
+
+    public init(transport: any FileTransport, manifest: Manifest, folders: (outbox: String, archive: String, error: String),
+                pickup: Pickup, workDirectory: String, csv: CSVConfiguration = .init(),
+                logger: Logger = Logger(label: "voxbatch.inbound")) {
+        self.transport = transport
+        self.manifest = manifest
+        self.folders = folders
+        self.pickup = pickup
+        self.workDirectory = workDirectory
+        self.csv = csv
+        self.logger = logger
+    }
+
+    /// Processes every ready file of `flow`.
+    public func run(_ flow: some InboundFlow, dryRun: Bool = false) throws -> RunSummary {
+        var summary = RunSummary(job: "import-\(flow.name)", dryRun: dryRun)
+        let runID = dryRun ? nil : try manifest.startRun(job: summary.job)
+        do {
+            for file in try pickup.readyFiles(in: folders.outbox, matching: flow.filePattern) {
+                summary.files.append(try process(file, flow: flow, runID: runID, dryRun: dryRun))
+            }
+        } catch {
+            if let runID {
+                try manifest.finishRun(runID, outcome: "failed", applied: summary.applied, skipped: summary.skipped,
+                                       failed: summary.failed, error: "\(error)")
+            }
+            throw error
+        }
+        if let runID {
+            let outcome = summary.failed + summary.exceptions > 0 ? "completed-with-exceptions" : "ok"
+            try manifest.finishRun(runID, outcome: outcome, applied: summary.applied, skipped: summary.skipped,
+                                   failed: summary.failed)
+        }
+        return summary
+    }
+
+    private func process(_ file: RemoteFile, flow: some InboundFlow, runID: Int64?, dryRun: Bool) throws
+        -> RunSummary.FileSummary
+    {
+        var result = RunSummary.FileSummary(name: file.name, outcome: "")
+        let local = workDirectory + "/" + file.name
+        let sha = try download(file, to: local)
+        defer { unlink(local) }
+
+        if let earlier = try manifest.file(flow: flow.name, sha256: sha) {
+            result.outcome = "duplicate"
+            logger.notice("duplicate file skipped", metadata: ["file": "\(file.name)", "same_as": "\(earlier.name)"])
+            if !dryRun {
+                _ = try manifest.addFile(flow: flow.name, name: file.name, size: file.size, modified: file.modified,
+                                         sha256: sha, status: .duplicate, runID: runID)
+                try move(file, to: folders.archive)
+            }
+            return result
+        }
+        let fileID = dryRun ? 0 : try manifest.addFile(flow: flow.name, name: file.name, size: file.size,
+                                                        modified: file.modified, sha256: sha, status: .processing,
+                                                        runID: runID)
+        if !dryRun { try manifest.supersede(flow: flow.name, name: file.name, before: fileID) }
+
+        let reportPath = workDirectory + "/" + errorReportName(file.name)
+        let reportSink = try FileDescriptorSink(path: reportPath)
+        let report = ErrorReport(sink: reportSink)
+        var pending: [(key: String, hash: String)] = []
+        var validation: ValidationSummary
+        do {
+            let reader = try CSVReader(path: local, configuration: csv)
+            validation = try FileValidation.run(reader: reader, template: flow.template, report: report) { record in
+                let key = flow.key(of: record)
+                let hash = Self.hash(record)
+                if !dryRun, try manifest.appliedHash(flow: flow.name, key: key) == hash {
+                    result.skipped += 1  // applied before with this very content
+                    return
+                }
+                switch try flow.apply(record, dryRun: dryRun) {
+                case .applied:
+                    result.applied += 1
+                    pending.append((key, hash))
+                case .skipped:
+                    result.skipped += 1
+                case .exception(let kind, let reference, let message, let owner):
+                    result.exceptions += 1
+                    if !dryRun { try manifest.raise(kind: kind, reference: reference, message: message, owner: owner) }
+                }
+                if !dryRun && pending.count >= batchSize {
+                    try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
+                                        records: pending)
+                    pending.removeAll()
+                }
+            }
+        } catch let error as CSVError {
+            // Not CSV at all (unreadable, a bad header, binary): the whole file is rejected.
+            result.outcome = "rejected"
+            result.failed = 1
+            if !dryRun {
+                try manifest.finishFile(fileID, status: .rejected, applied: 0, skipped: 0, failed: 1,
+                                        errorReport: nil)
+                try manifest.raise(kind: "rejected-file", reference: file.name,
+                                   message: "\(file.name) was rejected as a whole: \(error)", owner: .operations)
+                try move(file, to: folders.error)
+            }
+            return result
+        }
+        result.failed = validation.invalid
+        if !validation.fileAccepted { result.failed = max(result.failed, validation.rows) }
+        if !dryRun {
+            try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
+                                records: pending)
+        }
+
+        let status: FileStatus
+        if result.failed == 0 {
+            status = .applied
+        } else if result.applied + result.skipped > 0 {
+            status = .partiallyApplied
+        } else {
+            status = .rejected
+        }
+        result.outcome = status.rawValue
+        if !dryRun {
+            if result.failed > 0 {
+                let remote = folders.error + "/" + errorReportName(file.name)
+                try AtomicDrop(transport: transport).drop(localPath: reportPath, to: remote, overwrite: true)
+                result.errorReport = remote
+                try manifest.raise(kind: "rejected-rows", reference: file.name,
+                                   message: "\(result.failed) row(s) of \(file.name) were rejected; fix them from "
+                                    + "\(remote) and re-drop the file under the same name", owner: .operations)
+            }
+            try manifest.finishFile(fileID, status: status, applied: result.applied, skipped: result.skipped,
+                                    failed: result.failed, errorReport: result.errorReport)
+            try move(file, to: status == .rejected ? folders.error : folders.archive)
+        }
+        unlink(reportPath)
+        logger.info("file processed", metadata: [
+            "flow": "\(flow.name)", "file": "\(file.name)", "outcome": "\(result.outcome)",
+            "applied": "\(result.applied)", "skipped": "\(result.skipped)", "failed": "\(result.failed)",
+        ])
+        return result
+    }
+
+    /// Downloads to the work folder, hashing as the bytes arrive.
+    private func download(_ file: RemoteFile, to local: String) throws -> String {
+        let sink = try FileDescriptorSink(path: local)
+        var hasher = SHA256()
+        try transport.download(file.path, progress: nil) { chunk in
+            hasher.update(bufferPointer: chunk)
+            try sink.write(chunk)
+        }
+        try sink.sync()
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Moves a processed file; a same-named older file in the target is replaced (it is recorded in the
+    /// manifest already).
+    private func move(_ file: RemoteFile, to folder: String) throws {
+        try transport.rename(file.path, to: folder + "/" + file.name, overwrite: true)
+    }
+
+    private func errorReportName(_ name: String) -> String {
+        let base = name.hasSuffix(".csv") ? String(name.dropLast(4)) : name
+        return base + ".errors.csv"
+    }
+
+    /// A record's content hash: its fields, unambiguously separated.
+    static func hash(_ record: CSVReader) -> String {
+        var hasher = SHA256()
+        for i in 0..<record.fieldCount {
+            record.withFieldBytes(i) { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+            withUnsafeBytes(of: UInt8(0x1F)) { hasher.update(bufferPointer: $0) }
+        }
+        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,196 @@
+@testable import BatchJobs
+import CSVKit
+import FileTransport
+import Foundation
+import TestSupport
+import Testing
+
+/// A despatch flow whose "storefront" is a ledger in memory: enough to observe exactly what the
+/// pipeline applies, and how often.
+final class LedgerFlow: InboundFlow {
+    let name = "despatches"
+    let template = PeoplevoxTemplates.despatches
+    let filePattern = "DESP_*.csv"
+    var applies: [String] = []
+    var unknownOrders: Set<String> = []
+
+    func key(of record: CSVReader) -> String {
+        [record.field(named: "Salesorder number"), record.field(named: "Despatch number"),
+         record.field(named: "Item code")].map { $0 ?? "" }.joined(separator: "/")
+    }
+
+    func apply(_ record: CSVReader, dryRun: Bool) throws -> ApplyOutcome {
+        let order = record.field(named: "Salesorder number") ?? ""
+        if unknownOrders.contains(order) {
+            return .exception(kind: "unknown-order", reference: order, message: "order \(order) is not in the shop",
+                              owner: .customerService)
+        }
+        if !dryRun { applies.append(key(of: record) + "=" + (record.field(named: "No of items") ?? "")) }
+        return .applied
+    }
+}
+
+let despatchHeader = "Salesorder number,Despatch number,Carrier,Service,Despatch date,Tracking number,Item code,No of items\r\n"
+
+func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: String) -> String {
+    "\(order),\(package),DPD,Classic,25/11/2026 14:31,1550\(package.suffix(4)),\(sku),\(qty)\r\n"
+}
+
+@Suite struct InboundPipelineTests {
+    let root: String
+    let transport: LocalFolderTransport
+    let manifest: Manifest
+    let flow = LedgerFlow()
+    let pipeline: InboundPipeline
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-inbound-\(UUID().uuidString)").path
+        for folder in ["exchange/out", "exchange/archive", "exchange/error", "work"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
+        }
+        transport = try LocalFolderTransport(root: root + "/exchange")
+        manifest = try Manifest(path: root + "/state.sqlite")
+        pipeline = InboundPipeline(transport: transport, manifest: manifest,
+                                   folders: (outbox: "out", archive: "archive", error: "error"),
+                                   pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
+                                   workDirectory: root + "/work")
+    }
+
+    func drop(_ name: String, _ rows: [String]) throws {
+        try (despatchHeader + rows.joined()).write(toFile: root + "/exchange/out/" + name, atomically: true, encoding: .utf8)
+    }
+
+    @Test func goodRowsAreAppliedBadRowsReportedAndTheFileArchived() throws {
+        try drop("DESP_1.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "2"), despatchRow("WEB-1", "DSP-0001", "SKU-B", "0"),
+                                despatchRow("WEB-2", "DSP-0002", "SKU-C", "1")])
+        let summary = try pipeline.run(flow)
+        #expect(flow.applies == ["WEB-1/DSP-0001/SKU-A=2", "WEB-2/DSP-0002/SKU-C=1"])
+        #expect(summary.files.map(\.outcome) == ["partially-applied"])
+        #expect(summary.failed == 1)
+        #expect(FileManager.default.fileExists(atPath: root + "/exchange/archive/DESP_1.csv"))
+        let report = try String(contentsOfFile: root + "/exchange/error/DESP_1.errors.csv", encoding: .utf8)
+        #expect(report.contains("2,3,No of items,0,integer,must be at least 1,WEB-1,DSP-0001"))
+        let exceptions = try manifest.exceptions(kind: "rejected-rows")
+        #expect(exceptions.count == 1 && exceptions[0].message.contains("re-drop"))
+        #expect(try manifest.recentRuns().first?.outcome == "completed-with-exceptions")
+    }
+
+    @Test func aRunTwiceAndTheSameContentUnderAnotherNameApplyNothingAgain() throws {
+        let rows = [despatchRow("WEB-1", "DSP-0001", "SKU-A", "2")]
+        try drop("DESP_1.csv", rows)
+        _ = try pipeline.run(flow)
+        #expect(try pipeline.run(flow).files.isEmpty)  // nothing left in out/
+        try drop("DESP_1 copy.csv", rows)
+        let again = try pipeline.run(flow)
+        #expect(again.files.map(\.outcome) == ["duplicate"])
+        #expect(flow.applies.count == 1)
+        #expect(try manifest.files(flow: "despatches").map(\.status) == [.duplicate, .applied])
+    }
+
+    @Test func aCorrectedFileReDroppedUnderTheSameNameAppliesOnlyTheChangedRows() throws {
+        try drop("DESP_7.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "2"), despatchRow("WEB-1", "DSP-0001", "SKU-B", "zero")])
+        _ = try pipeline.run(flow)
+        #expect(flow.applies == ["WEB-1/DSP-0001/SKU-A=2"])
+        try drop("DESP_7.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "2"), despatchRow("WEB-1", "DSP-0001", "SKU-B", "1")])
+        let summary = try pipeline.run(flow)
+        #expect(flow.applies == ["WEB-1/DSP-0001/SKU-A=2", "WEB-1/DSP-0001/SKU-B=1"])
+        #expect(summary.files[0].skipped == 1 && summary.files[0].applied == 1 && summary.files[0].outcome == "applied")
+        #expect(try manifest.files(flow: "despatches").map(\.status) == [.applied, .superseded])
+    }
+
+    @Test func aFileThatIsNotCSVIsRejectedWhole() throws {
+        var bytes = Array("Salesorder number,\"Despatch".utf8)
+        bytes += [0, 0, 0xFF, 0xFE, 0x0A]
+        FileManager.default.createFile(atPath: root + "/exchange/out/DESP_bin.csv", contents: Data(bytes))
+        let summary = try pipeline.run(flow)
+        #expect(summary.files.map(\.outcome) == ["rejected"])
+        #expect(FileManager.default.fileExists(atPath: root + "/exchange/error/DESP_bin.csv"))
+        #expect(try manifest.exceptions(kind: "rejected-file").count == 1)
+        #expect(flow.applies.isEmpty)
+    }
+
+    @Test func recordsTheStorefrontCannotTakeBecomeExceptions() throws {
+        flow.unknownOrders = ["WEB-404"]
+        try drop("DESP_2.csv", [despatchRow("WEB-404", "DSP-0009", "SKU-A", "1"), despatchRow("WEB-3", "DSP-0003", "SKU-A", "1")])
+        let summary = try pipeline.run(flow)
+        #expect(summary.exceptions == 1 && summary.applied == 1)
+        let open = try manifest.exceptions(owner: .customerService)
+        #expect(open.map(\.reference) == ["WEB-404"])
+    }
+
+    @Test func dryRunChangesNothing() throws {
+        try drop("DESP_1.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "2")])
+        let summary = try pipeline.run(flow, dryRun: true)
+        #expect(summary.dryRun && summary.applied == 1)
+        #expect(flow.applies.isEmpty)
+        #expect(FileManager.default.fileExists(atPath: root + "/exchange/out/DESP_1.csv"))
+        #expect(try manifest.files().isEmpty && manifest.recentRuns().isEmpty)
+    }
+}
+
+@Suite(.serialized) final class InboundOverSFTPTests {
+    let server: SSHServerFixture
+
+    init() throws {
+        server = try SSHServerFixture()
+        for folder in ["out", "archive", "error"] {
+            try FileManager.default.createDirectory(atPath: server.exchange + "/" + folder, withIntermediateDirectories: true)
+        }
+    }
+
+    @Test func endToEndInboundRunOverARealSSHServer() throws {
+        try (despatchHeader + despatchRow("WEB-1", "DSP-0001", "SKU-A", "2") + despatchRow("WEB-1", "DSP-0002", "SKU-B", "-1"))
+            .write(toFile: server.exchange + "/out/DESP_9.csv", atomically: true, encoding: .utf8)
+        let transport = SFTPTransport(settings: SFTPSettings(
+            host: "127.0.0.1", port: server.port, user: server.user, baseDirectory: server.exchange,
+            authentication: .privateKey(path: server.clientKey, passphrase: nil), knownHostsPath: server.knownHosts))
+        defer { transport.close() }
+        let work = server.directory.appendingPathComponent("work").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let flow = LedgerFlow()
+        let pipeline = InboundPipeline(transport: transport, manifest: try Manifest(path: work + "/state.sqlite"),
+                                       folders: (outbox: "out", archive: "archive", error: "error"),
+                                       pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
+                                       workDirectory: work)
+        let summary = try pipeline.run(flow)
+        #expect(flow.applies == ["WEB-1/DSP-0001/SKU-A=2"])
+        #expect(summary.files.map(\.outcome) == ["partially-applied"])
+        #expect(FileManager.default.fileExists(atPath: server.exchange + "/archive/DESP_9.csv"))
+        #expect(FileManager.default.fileExists(atPath: server.exchange + "/error/DESP_9.errors.csv"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.exchange + "/error").count == 1)
+    }
+}
+
+@Suite struct JobLockTests {
+    @Test func aSecondRunIsRefusedUntilTheFirstEnds() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-lock-\(UUID().uuidString)").path
+        var first: JobLock? = try JobLock(job: "import-stock", stateDirectory: state)
+        #expect(throws: JobLockError.held(job: "import-stock", pid: Int(getpid()), path: state + "/locks/import-stock.lock")) {
+            _ = try JobLock(job: "import-stock", stateDirectory: state)
+        }
+        _ = try JobLock(job: "import-despatches", stateDirectory: state)  // other jobs are independent
+        first = nil
+        _ = first
+        _ = try JobLock(job: "import-stock", stateDirectory: state)
+    }
+
+    @Test func aKilledHolderReleasesTheLock() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-lock-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: state + "/locks", withIntermediateDirectories: true)
+        let holder = try ChildProcess(["flock", "--exclusive", "--close", state + "/locks/export-orders.lock", "sleep", "30"])
+        var held = false
+        for _ in 0..<50 {
+            do {
+                _ = try JobLock(job: "export-orders", stateDirectory: state)
+            } catch {
+                held = true
+                break
+            }
+            usleep(20_000)
+        }
+        #expect(held)
+        kill(holder.pid, SIGKILL)
+        holder.wait()
+        _ = try JobLock(job: "export-orders", stateDirectory: state)
+    }
+}
