@@ -69,6 +69,12 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // A job run in a child process that crash tests kill with SIGKILL at chosen points.
+        .executableTarget(
+            name: "voxbatch-crash-harness",
+            dependencies: ["BatchJobs", "CSVKit", "FileTransport"],
+            path: "Tests/CrashHarness"
+        ),
         // Fixtures shared by test targets: a real sshd, child processes.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
@@ -77,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchJobsTests",
-            dependencies: ["BatchJobs", "CSVKit", "FileTransport", "TestSupport",
+            dependencies: ["BatchJobs", "CSVKit", "FileTransport", "TestSupport", "voxbatch-crash-harness",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(

@@ -65,7 +65,14 @@ public struct InboundPipeline {
         let sha = try download(file, to: local)
         defer { unlink(local) }
 
-        if let earlier = try manifest.file(flow: flow.name, sha256: sha) {
+        var resumed: FileEntry?
+        if let earlier = try manifest.file(flow: flow.name, sha256: sha), earlier.status == .processing {
+            // An earlier run died while processing this very file: carry on with it. Records it already
+            // committed are skipped below; records applied but not committed are applied again, which the
+            // flow's idempotent apply makes harmless.
+            logger.notice("resuming a file an interrupted run left unfinished", metadata: ["file": "\(file.name)"])
+            resumed = earlier
+        } else if let earlier = try manifest.file(flow: flow.name, sha256: sha) {
             result.outcome = "duplicate"
             logger.notice("duplicate file skipped", metadata: ["file": "\(file.name)", "same_as": "\(earlier.name)"])
             if !dryRun {
@@ -75,9 +82,9 @@ public struct InboundPipeline {
             }
             return result
         }
-        let fileID = dryRun ? 0 : try manifest.addFile(flow: flow.name, name: file.name, size: file.size,
-                                                        modified: file.modified, sha256: sha, status: .processing,
-                                                        runID: runID)
+        let fileID = dryRun ? 0 : try resumed?.id ?? manifest.addFile(flow: flow.name, name: file.name, size: file.size,
+                                                                       modified: file.modified, sha256: sha,
+                                                                       status: .processing, runID: runID)
         if !dryRun { try manifest.supersede(flow: flow.name, name: file.name, before: fileID) }
 
         let reportPath = workDirectory + "/" + errorReportName(file.name)

@@ -1,0 +1,67 @@
+@testable import BatchJobs
+import Foundation
+import TestSupport
+import Testing
+
+/// Kills an inbound job with SIGKILL at many points, reruns it, and checks that every record took effect
+/// exactly once, nothing was lost, and the manifest agrees.
+@Suite struct CrashTests {
+    static var harness: String {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("voxbatch-crash-harness").path
+    }
+
+    static let rows = 40
+
+    /// A fresh exchange with one despatch file of `rows` lines, two of them invalid.
+    private func setUp() throws -> (exchange: String, state: String, ledger: String) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-crash-\(UUID().uuidString)").path
+        for folder in ["exchange/out", "exchange/archive", "exchange/error", "state"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
+        }
+        var text = despatchHeader
+        for i in 0..<Self.rows {
+            text += despatchRow("WEB-\(1000 + i / 3)", "DSP-\(5000 + i / 3)", "SKU-\(i)", i == 11 || i == 29 ? "0" : "\(1 + i % 4)")
+        }
+        try text.write(toFile: root + "/exchange/out/DESP_20261124.csv", atomically: true, encoding: .utf8)
+        return (root + "/exchange", root + "/state", root + "/ledger.txt")
+    }
+
+    private func run(_ env: [String: String], _ paths: (exchange: String, state: String, ledger: String)) throws -> Int32 {
+        for (k, v) in env { setenv(k, v, 1) }
+        defer { for k in env.keys { unsetenv(k) } }
+        let child = try ChildProcess([Self.harness, paths.exchange, paths.state, paths.ledger])
+        return child.wait()
+    }
+
+    private func assertExactlyOnce(_ paths: (exchange: String, state: String, ledger: String)) throws {
+        let lines = try String(contentsOfFile: paths.ledger, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == Self.rows - 2, "every valid record once: \(lines.count)")
+        #expect(Set(lines).count == lines.count, "no record twice")
+        let manifest = try Manifest(path: paths.state + "/state.sqlite")
+        #expect(try manifest.recordCount(flow: "despatches") == Self.rows - 2)
+        let files = try manifest.files(flow: "despatches")
+        #expect(files.first?.status == .partiallyApplied)
+        #expect(FileManager.default.fileExists(atPath: paths.exchange + "/archive/DESP_20261124.csv"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: paths.exchange + "/out").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: paths.exchange + "/error") == ["DESP_20261124.errors.csv"])
+    }
+
+    @Test(arguments: [1, 2, 6, 7, 8, 13, 14, 20, 21, 27, 33, 38])
+    func killedRightAfterAnEffectAndRerunAppliesEachRecordOnce(_ point: Int) throws {
+        let paths = try setUp()
+        #expect(try run(["VOXBATCH_CRASH_AT_APPLY": "\(point)"], paths) == 128 + 9)
+        #expect(try run([:], paths) == 0)
+        try assertExactlyOnce(paths)
+    }
+
+    @Test(arguments: [5, 15, 30, 60, 120])
+    func killedAtARandomMomentAndRerunUntilDoneAppliesEachRecordOnce(_ milliseconds: Int) throws {
+        let paths = try setUp()
+        _ = try run(["VOXBATCH_CRASH_AFTER_MS": "\(milliseconds)"], paths)  // may finish before the kill
+        var status: Int32 = -1
+        for _ in 0..<3 where status != 0 { status = try run([:], paths) }
+        #expect(status == 0)
+        try assertExactlyOnce(paths)
+    }
+}

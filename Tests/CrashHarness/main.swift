@@ -1,0 +1,80 @@
+import BatchJobs
+import CSVKit
+import FileTransport
+import Foundation
+import Glibc
+
+// A child process for crash tests: runs the inbound pipeline once over a local exchange, applying
+// despatches to a ledger file (the "storefront"), and kills itself with SIGKILL at a chosen point.
+//
+//   voxbatch-crash-harness EXCHANGE STATE_DIR LEDGER
+//   VOXBATCH_CRASH_AT_APPLY=N       SIGKILL right after the N-th effect, before its manifest commit
+//   VOXBATCH_CRASH_AFTER_MS=N       SIGKILL after N milliseconds, wherever the run is
+
+/// Applies despatch lines to an append-only ledger, idempotently: a line already in the ledger is not
+/// written again (the storefront-side check that makes a crash between effect and record harmless).
+final class LedgerFileFlow: InboundFlow {
+    let name = "despatches"
+    let template = PeoplevoxTemplates.despatches
+    let filePattern = "DESP_*.csv"
+    let ledger: String
+    var present: Set<String>
+    var effects = 0
+    let crashAt: Int?
+
+    init(ledger: String, crashAt: Int?) {
+        self.ledger = ledger
+        self.crashAt = crashAt
+        let text = (try? String(contentsOfFile: ledger, encoding: .utf8)) ?? ""
+        present = Set(text.split(separator: "\n").map(String.init))
+    }
+
+    func key(of record: CSVReader) -> String {
+        [record.field(named: "Salesorder number"), record.field(named: "Despatch number"),
+         record.field(named: "Item code")].map { $0 ?? "" }.joined(separator: "/")
+    }
+
+    func apply(_ record: CSVReader, dryRun: Bool) throws -> ApplyOutcome {
+        let line = key(of: record) + "=" + (record.field(named: "No of items") ?? "")
+        if present.contains(line) { return .applied }  // already in effect
+        let fd = open(ledger, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        _ = (line + "\n").withCString { write(fd, $0, strlen($0)) }
+        fsync(fd)
+        close(fd)
+        present.insert(line)
+        effects += 1
+        if let crashAt, effects == crashAt { kill(getpid(), SIGKILL) }
+        return .applied
+    }
+}
+
+let args = CommandLine.arguments
+guard args.count == 4 else {
+    FileHandle.standardError.write(Data("usage: voxbatch-crash-harness EXCHANGE STATE_DIR LEDGER\n".utf8))
+    exit(2)
+}
+let env = ProcessInfo.processInfo.environment
+if let ms = env["VOXBATCH_CRASH_AFTER_MS"].flatMap(Int.init) {
+    Thread.detachNewThread {
+        usleep(UInt32(ms * 1000))
+        kill(getpid(), SIGKILL)
+    }
+}
+do {
+    let transport = try LocalFolderTransport(root: args[1])
+    let manifest = try Manifest(path: args[2] + "/state.sqlite")
+    let work = args[2] + "/work"
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    let lock = try JobLock(job: "import-despatches", stateDirectory: args[2])
+    var pipeline = InboundPipeline(transport: transport, manifest: manifest,
+                                   folders: (outbox: "out", archive: "archive", error: "error"),
+                                   pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
+                                   workDirectory: work)
+    pipeline.batchSize = 7
+    let summary = try pipeline.run(LedgerFileFlow(ledger: args[3], crashAt: env["VOXBATCH_CRASH_AT_APPLY"].flatMap(Int.init)))
+    _ = lock
+    print("applied=\(summary.applied) skipped=\(summary.skipped) failed=\(summary.failed)")
+} catch {
+    FileHandle.standardError.write(Data("crash-harness: \(error)\n".utf8))
+    exit(1)
+}
