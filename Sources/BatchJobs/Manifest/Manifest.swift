@@ -192,6 +192,45 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// Records an outbound file and reserves its records' keys for it, in one transaction: from then on
+    /// those records belong to this file and no other.
+    ///
+    /// - Returns: The file's id.
+    public func prepareOutbound(flow: String, name: String, size: Int64, sha256: String, runID: Int64?,
+                                records: [(key: String, hash: String)]) throws -> Int64 {
+        try pool.write { db in
+            let now = Manifest.now()
+            try db.execute(sql: """
+                INSERT INTO files (flow, name, size, modified, sha256, first_seen, status, applied, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, 'prepared', ?, ?)
+                """, arguments: [flow, name, size, now, sha256, now, records.count, runID])
+            let id = db.lastInsertedRowID
+            for record in records {
+                try db.execute(sql: "INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [flow, record.key, record.hash, now, id])
+            }
+            return id
+        }
+    }
+
+    /// Outbound files of `flow` still waiting to be confirmed on the server.
+    public func preparedFiles(flow: String) throws -> [FileEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM files WHERE flow = ? AND status = 'prepared' ORDER BY id",
+                             arguments: [flow]).map(Manifest.fileEntry)
+        }
+    }
+
+    /// The name of the file a record went out in, if it did.
+    public func fileName(flow: String, recordKey: String) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: """
+                SELECT files.name FROM records JOIN files ON files.id = records.file_id
+                WHERE records.flow = ? AND records.key = ?
+                """, arguments: [flow, recordKey])
+        }
+    }
+
     /// How many records of `flow` are recorded as applied.
     public func recordCount(flow: String) throws -> Int {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE flow = ?", arguments: [flow]) ?? 0 }

@@ -2,7 +2,10 @@
 public enum FileStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case received, processing, applied
     case partiallyApplied = "partially-applied"
-    case rejected, superseded, duplicate, sent
+    case rejected, superseded, duplicate
+    /// Written locally with its records reserved, not yet confirmed on the server.
+    case prepared
+    case sent
 }
 
 /// A file voxbatch has seen, sent or received.

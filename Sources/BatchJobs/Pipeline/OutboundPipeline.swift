@@ -1,0 +1,183 @@
+import CSVKit
+import Crypto
+import FileTransport
+import Foundation
+import Logging
+
+/// One record to send: an order with its lines, an item, a cancellation.
+public struct OutboundRecord: Sendable, Hashable {
+    /// The idempotency key (the storefront order id, the SKU...).
+    public var key: String
+    /// Its rows, in the template's column order.
+    public var rows: [[String]]
+
+    public init(key: String, rows: [[String]]) {
+        self.key = key
+        self.rows = rows
+    }
+}
+
+/// One flow from the storefront to the warehouse (sales orders, items, cancellations).
+public protocol OutboundFlow {
+    /// The flow's name in the manifest (`sales-orders`).
+    var name: String { get }
+    /// The layout of the file written.
+    var template: CSVTemplate { get }
+    /// The file-name template: `{timestamp}` (UTC, `20261124T081500Z`) and `{sequence}` (0001...).
+    var fileNamePattern: String { get }
+    /// What is ready to send now (records already sent are filtered out by the pipeline).
+    func collect() throws -> [OutboundRecord]
+}
+
+/// Storefront → warehouse: collect → validate → write CSV → reserve in the manifest → drop atomically →
+/// confirm.
+///
+/// A record's key is reserved for its file in the same transaction that records the file, before the
+/// drop; so a record is never in two files. A run that dies between the reservation and the
+/// confirmation finds the file `prepared` next time: if the server has it, it is confirmed; if not, the
+/// same file is dropped again under the same name.
+public struct OutboundPipeline {
+    public var transport: any FileTransport
+    public var manifest: Manifest
+    /// The folder the warehouse reads from.
+    public var inbox: String
+    /// Local folder where files wait until confirmed.
+    public var workDirectory: String
+    public var maxRecordsPerFile: Int
+    public var logger: Logger
+    public var clock: () -> Date
+
+    public init(transport: any FileTransport, manifest: Manifest, inbox: String, workDirectory: String,
+                maxRecordsPerFile: Int = 500, logger: Logger = Logger(label: "voxbatch.outbound"),
+                clock: @escaping () -> Date = Date.init) {
+        self.transport = transport
+        self.manifest = manifest
+        self.inbox = inbox
+        self.workDirectory = workDirectory
+        self.maxRecordsPerFile = maxRecordsPerFile
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Sends what is ready; with `dryRun`, only says what would be sent.
+    public func run(_ flow: some OutboundFlow, dryRun: Bool = false) throws -> RunSummary {
+        let runID = dryRun ? nil : try manifest.startRun(job: "export-\(flow.name)")
+        do {
+            return try run(flow, runID: runID, dryRun: dryRun)
+        } catch {
+            if let runID { try manifest.finishRun(runID, outcome: "failed", applied: 0, skipped: 0, failed: 0, error: "\(error)") }
+            throw error
+        }
+    }
+
+    private func run(_ flow: some OutboundFlow, runID: Int64?, dryRun: Bool) throws -> RunSummary {
+        var summary = RunSummary(job: "export-\(flow.name)", dryRun: dryRun)
+        if !dryRun { try recover(flow) }
+
+        let header = CSVHeader(flow.template.headerNames)
+        let validator = TemplateValidator(template: flow.template, header: header)
+        var ready: [OutboundRecord] = []
+        var skipped = 0
+        var invalid = 0
+        for record in try flow.collect() {
+            if try manifest.appliedHash(flow: flow.name, key: record.key) != nil {
+                skipped += 1  // already sent: never twice
+                continue
+            }
+            var errors: [FieldError] = []
+            for (i, row) in record.rows.enumerated() { validator.validate(fields: row, recordNumber: i + 1, into: &errors) }
+            if errors.isEmpty {
+                ready.append(record)
+            } else {
+                invalid += 1
+                let reasons = errors.map { "\($0.column) \($0.value.isEmpty ? "" : "\"\($0.value)\" ")\($0.message)" }
+                if !dryRun {
+                    try manifest.raise(kind: "invalid-\(flow.name)", reference: record.key,
+                                       message: "\(record.key) was not sent: " + reasons.joined(separator: "; "),
+                                       owner: .operations)
+                }
+            }
+        }
+
+        var sequence = 1
+        var index = 0
+        while index < ready.count {
+            let batch = Array(ready[index..<min(ready.count, index + maxRecordsPerFile)])
+            index += batch.count
+            let name = fileName(flow.fileNamePattern, sequence: sequence)
+            sequence += 1
+            var file = RunSummary.FileSummary(name: name, outcome: dryRun ? "would-send" : "sent")
+            file.applied = batch.count
+            if !dryRun { try send(batch, as: name, flow: flow, runID: runID) }
+            summary.files.append(file)
+        }
+        if var first = summary.files.first {
+            first.skipped = skipped
+            first.failed = invalid
+            summary.files[0] = first
+        } else if skipped + invalid > 0 {
+            summary.files.append(.init(name: "", outcome: "nothing-to-send", skipped: skipped, failed: invalid))
+        }
+        if let runID {
+            try manifest.finishRun(runID, outcome: invalid > 0 ? "completed-with-exceptions" : "ok",
+                                   applied: summary.applied, skipped: skipped, failed: invalid)
+        }
+        return summary
+    }
+
+    private func send(_ batch: [OutboundRecord], as name: String, flow: some OutboundFlow, runID: Int64?) throws {
+        let local = workDirectory + "/" + name
+        let sink = try FileDescriptorSink(path: local)
+        let writer = CSVWriter(sink: sink)
+        try writer.write(record: flow.template.headerNames)
+        var hashes: [(key: String, hash: String)] = []
+        for record in batch {
+            var hasher = SHA256()
+            for row in record.rows {
+                try writer.write(record: row)
+                for field in row { hasher.update(data: Data((field + "\u{1F}").utf8)) }
+            }
+            hashes.append((record.key, hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()))
+        }
+        try writer.flush()
+        try sink.sync()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: local))
+        let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: Int64(bytes.count), sha256: sha,
+                                              runID: runID, records: hashes)
+        try publish(local, name: name, fileID: id, records: batch.count)
+    }
+
+    /// Drops a prepared file and confirms it.
+    private func publish(_ local: String, name: String, fileID: Int64, records: Int) throws {
+        try AtomicDrop(transport: transport).drop(localPath: local, to: inbox + "/" + name)
+        try manifest.finishFile(fileID, status: .sent, applied: records, skipped: 0, failed: 0, errorReport: nil)
+        unlink(local)
+        logger.info("file sent", metadata: ["file": "\(name)", "records": "\(records)"])
+    }
+
+    /// Finishes what an interrupted run left `prepared`.
+    private func recover(_ flow: some OutboundFlow) throws {
+        try AtomicDrop(transport: transport).cleanLeftovers(in: inbox)
+        for file in try manifest.preparedFiles(flow: flow.name) {
+            if let remote = try transport.stat(inbox + "/" + file.name), remote.size == file.size {
+                try manifest.finishFile(file.id, status: .sent, applied: file.applied, skipped: 0, failed: 0,
+                                        errorReport: nil)
+                unlink(workDirectory + "/" + file.name)
+                logger.notice("confirmed a file an interrupted run had dropped", metadata: ["file": "\(file.name)"])
+            } else {
+                logger.notice("dropping a file an interrupted run had prepared", metadata: ["file": "\(file.name)"])
+                try publish(workDirectory + "/" + file.name, name: file.name, fileID: file.id, records: file.applied)
+            }
+        }
+    }
+
+    private func fileName(_ pattern: String, sequence: Int) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: clock())
+        let stamp = String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        return pattern.replacingOccurrences(of: "{timestamp}", with: stamp)
+            .replacingOccurrences(of: "{sequence}", with: String(format: "%04d", sequence))
+    }
+}

@@ -1,0 +1,139 @@
+@testable import BatchJobs
+import CSVKit
+import FileTransport
+import Foundation
+import Testing
+
+/// Orders held in memory, as a storefront would return them.
+final class OrderSource: OutboundFlow {
+    let name = "sales-orders"
+    let template = CSVTemplate(name: "orders", columns: [
+        ColumnRule("SalesOrderNumber", required: true), ColumnRule("ItemCode", required: true),
+        ColumnRule("QuantityOrdered", .integer(min: 1), required: true), ColumnRule("Note"),
+    ])
+    let fileNamePattern = "SO_{timestamp}_{sequence}.csv"
+    var orders: [OutboundRecord] = []
+
+    func add(_ number: String, lines: [(String, String)], note: String = "") {
+        orders.append(OutboundRecord(key: number, rows: lines.map { [number, $0.0, $0.1, note] }))
+    }
+
+    func collect() throws -> [OutboundRecord] { orders }
+}
+
+/// The local transport with uploads cut, as a dropped connection would cut them.
+final class CutUploads: FileTransport {
+    let inner: LocalFolderTransport
+    var cut = true
+    init(_ inner: LocalFolderTransport) { self.inner = inner }
+    var displayName: String { inner.displayName }
+    func list(_ d: String, matching p: String?) throws -> [RemoteFile] { try inner.list(d, matching: p) }
+    func stat(_ p: String) throws -> RemoteFile? { try inner.stat(p) }
+    func download(_ p: String, progress: TransferProgress?, into c: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        try inner.download(p, progress: progress, into: c)
+    }
+    func upload(localPath: String, to remotePath: String, progress: TransferProgress?) throws -> Int64 {
+        if cut { throw TransportError(.connectionLost, operation: "upload", target: displayName, message: "cut") }
+        return try inner.upload(localPath: localPath, to: remotePath, progress: progress)
+    }
+    func rename(_ f: String, to t: String, overwrite: Bool) throws { try inner.rename(f, to: t, overwrite: overwrite) }
+    func remove(_ p: String) throws { try inner.remove(p) }
+    func makeDirectory(_ p: String) throws { try inner.makeDirectory(p) }
+    func close() {}
+}
+
+@Suite struct OutboundPipelineTests {
+    let root: String
+    let transport: LocalFolderTransport
+    let manifest: Manifest
+    let source = OrderSource()
+    var seconds = 0.0
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-outbound-\(UUID().uuidString)").path
+        for folder in ["exchange/in", "work"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
+        }
+        transport = try LocalFolderTransport(root: root + "/exchange")
+        manifest = try Manifest(path: root + "/state.sqlite")
+    }
+
+    func pipeline(at time: TimeInterval, maxPerFile: Int = 500) -> OutboundPipeline {
+        OutboundPipeline(transport: transport, manifest: manifest, inbox: "in", workDirectory: root + "/work",
+                         maxRecordsPerFile: maxPerFile, clock: { Date(timeIntervalSince1970: 1_795_508_100 + time) })
+    }
+
+    func sentFiles() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: root + "/exchange/in") {
+            out[name] = try String(contentsOfFile: root + "/exchange/in/" + name, encoding: .utf8)
+        }
+        return out
+    }
+
+    @Test func sendsValidOrdersInFilesOfTheConfiguredSizeAndNeverTwice() throws {
+        for i in 1...5 { source.add("WEB-\(i)", lines: [("SKU-A", "1"), ("SKU-B", "2")]) }
+        source.add("WEB-BAD", lines: [("SKU-A", "0")])
+        let first = try pipeline(at: 0, maxPerFile: 2).run(source)
+        #expect(first.files.map(\.name) == ["SO_20261124T081500Z_0001.csv", "SO_20261124T081500Z_0002.csv",
+                                            "SO_20261124T081500Z_0003.csv"])
+        #expect(first.applied == 5 && first.failed == 1)
+        let files = try sentFiles()
+        #expect(files["SO_20261124T081500Z_0001.csv"] == "SalesOrderNumber,ItemCode,QuantityOrdered,Note\r\n"
+                + "WEB-1,SKU-A,1,\r\nWEB-1,SKU-B,2,\r\nWEB-2,SKU-A,1,\r\nWEB-2,SKU-B,2,\r\n")
+        #expect(try manifest.exceptions(kind: "invalid-sales-orders").map(\.reference) == ["WEB-BAD"])
+
+        // The storefront sends the same orders again (or the job reruns): nothing new goes out.
+        source.add("WEB-6", lines: [("SKU-C", "1")])
+        let second = try pipeline(at: 300).run(source)
+        #expect(second.files.map(\.name) == ["SO_20261124T082000Z_0001.csv"])
+        #expect(second.applied == 1 && second.files[0].skipped == 5)
+        #expect(try manifest.fileName(flow: "sales-orders", recordKey: "WEB-3") == "SO_20261124T081500Z_0002.csv")
+    }
+
+    @Test func formulaInjectionInOrderFieldsIsNeutralised() throws {
+        source.add("WEB-1", lines: [("SKU-A", "1")], note: "=HYPERLINK(\"http://evil.example\")")
+        _ = try pipeline(at: 0).run(source)
+        let text = try sentFiles().values.first ?? ""
+        #expect(text.contains("\"'=HYPERLINK(\"\"http://evil.example\"\")\""))
+    }
+
+    @Test func aFileLeftPreparedIsDroppedOnTheNextRunAndItsOrdersAreNotReSent() throws {
+        source.add("WEB-1", lines: [("SKU-A", "1")])
+        // The connection is cut during the first run's drop.
+        let cutting = CutUploads(transport)
+        var first = pipeline(at: 0)
+        first.transport = cutting
+        #expect(throws: TransportError.self) { try first.run(source) }
+        #expect(try manifest.preparedFiles(flow: "sales-orders").map(\.name) == ["SO_20261124T081500Z_0001.csv"])
+        #expect(try sentFiles().isEmpty)
+        #expect(try manifest.recentRuns().first?.outcome == "failed")
+        source.add("WEB-2", lines: [("SKU-B", "1")])
+        let next = try pipeline(at: 600).run(source)
+        let files = try sentFiles()
+        #expect(files.keys.sorted() == ["SO_20261124T081500Z_0001.csv", "SO_20261124T082500Z_0001.csv"])
+        #expect(files["SO_20261124T081500Z_0001.csv"]?.contains("WEB-1") == true)
+        #expect(files["SO_20261124T082500Z_0001.csv"]?.contains("WEB-1") == false)
+        #expect(next.applied == 1)
+        #expect(try manifest.preparedFiles(flow: "sales-orders").isEmpty)
+    }
+
+    @Test func aFileDroppedButNotConfirmedIsRecognisedOnTheServer() throws {
+        source.add("WEB-1", lines: [("SKU-A", "1")])
+        _ = try pipeline(at: 0).run(source)
+        // Simulate a crash between the drop and the confirmation.
+        let sent = try manifest.files(flow: "sales-orders")[0]
+        try manifest.finishFile(sent.id, status: .prepared, applied: 1, skipped: 0, failed: 0, errorReport: nil)
+        _ = try pipeline(at: 60).run(source)
+        #expect(try sentFiles().count == 1)
+        #expect(try manifest.files(flow: "sales-orders").map(\.status) == [.sent])
+    }
+
+    @Test func dryRunSendsNothing() throws {
+        source.add("WEB-1", lines: [("SKU-A", "1")])
+        let summary = try pipeline(at: 0).run(source, dryRun: true)
+        #expect(summary.files.map(\.outcome) == ["would-send"])
+        #expect(try sentFiles().isEmpty)
+        #expect(try manifest.appliedHash(flow: "sales-orders", key: "WEB-1") == nil)
+    }
+}
