@@ -63,6 +63,20 @@ import Testing
         #expect(config.retry.maxAttempts == 3)
     }
 
+    @Test func columnRenamesAdaptTheTemplatesAndUnknownOnesAreReported() throws {
+        let config = try Configuration.parse(yaml: StarterConfiguration.text(client: "acme") + """
+
+            """, baseDirectory: "/srv")
+        var edited = config
+        edited.mappings.columns["despatches"] = ["Salesorder number": "Order", "Nope": "X"]
+        let (template, unknown) = try #require(edited.template("despatches"))
+        #expect(template.columns[0].name == "Order")
+        #expect(unknown == ["Nope"])
+        let v = TemplateValidator(template: template, header: CSVHeader(["Salesorder number", "Despatch number"]))
+        #expect(!v.fileErrors.contains { $0.column == "Order" })  // the Peoplevox name is still accepted
+        #expect(config.template("unknown") == nil)
+    }
+
     @Test func inlineSecretsAreRefused() {
         let found = problems("""
             client: acme

@@ -159,6 +159,28 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         #expect(FileManager.default.fileExists(atPath: server.exchange + "/error/DESP_9.errors.csv"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: server.exchange + "/error").count == 1)
     }
+
+    @Test func endToEndOutboundRunOverARealSSHServer() throws {
+        try FileManager.default.createDirectory(atPath: server.exchange + "/in", withIntermediateDirectories: true)
+        try ".part leftover".write(toFile: server.exchange + "/in/SO_old.csv.part", atomically: true, encoding: .utf8)
+        let transport = SFTPTransport(settings: SFTPSettings(
+            host: "127.0.0.1", port: server.port, user: server.user, baseDirectory: server.exchange,
+            authentication: .privateKey(path: server.clientKey, passphrase: nil), knownHostsPath: server.knownHosts))
+        defer { transport.close() }
+        let work = server.directory.appendingPathComponent("work-out").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let source = OrderSource()
+        source.add("WEB-1", lines: [("SKU-A", "1"), ("SKU-B", "3")])
+        let pipeline = OutboundPipeline(transport: transport, manifest: try Manifest(path: work + "/state.sqlite"),
+                                        inbox: "in", workDirectory: work,
+                                        clock: { Date(timeIntervalSince1970: 1_795_508_100) })
+        let summary = try pipeline.run(source)
+        #expect(summary.applied == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.exchange + "/in") == ["SO_20261124T081500Z_0001.csv"])
+        #expect(try String(contentsOfFile: server.exchange + "/in/SO_20261124T081500Z_0001.csv", encoding: .utf8)
+                == "SalesOrderNumber,ItemCode,QuantityOrdered,Note\r\nWEB-1,SKU-A,1,\r\nWEB-1,SKU-B,3,\r\n")
+        #expect(try pipeline.run(source).applied == 0)
+    }
 }
 
 @Suite struct JobLockTests {

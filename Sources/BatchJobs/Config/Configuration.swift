@@ -99,6 +99,24 @@ public struct Configuration: Sendable, Hashable {
         public var afterConsecutiveFailures = 3
     }
 
+    /// A Peoplevox template with the client's column renames (`mappings.columns`) applied.
+    ///
+    /// - Parameter key: One of ``templateKeys``.
+    /// - Returns: The template, and the renamed columns that the template does not have (to report).
+    public func template(_ key: String) -> (CSVTemplate, unknown: [String])? {
+        let base: CSVTemplate? = switch key {
+        case "sales_orders": PeoplevoxTemplates.salesOrders
+        case "items": PeoplevoxTemplates.itemTypes
+        case "cancellations": PeoplevoxTemplates.cancellations
+        case "despatches": PeoplevoxTemplates.despatches
+        case "stock": PeoplevoxTemplates.stock
+        case "returns": PeoplevoxTemplates.returns
+        default: nil
+        }
+        guard let base else { return nil }
+        return base.renamingColumns(mappings.columns[key] ?? [:])
+    }
+
     /// The storefront kinds voxbatch knows.
     public static let storefrontKinds = ["file", "woocommerce", "centra", "scayle", "marketplacer", "wair"]
     /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.

@@ -88,9 +88,16 @@ public final class TemplateValidator {
                                             message: "column \"\(name)\" is not part of template \(template.name)"))
             }
         }
-        self.uniqueIndexes = template.uniqueKey.compactMap { header.index(of: $0) }
+        // A key names a template column (found by its name or aliases) or, failing that, a header column.
+        func keyIndex(_ key: String) -> Int? {
+            if let rule = template.columns.first(where: { CSVHeader.normalize($0.name) == CSVHeader.normalize(key) }) {
+                return position(rule)
+            }
+            return header.index(of: key)
+        }
+        self.uniqueIndexes = template.uniqueKey.compactMap(keyIndex)
         if uniqueIndexes.count != template.uniqueKey.count {
-            for key in template.uniqueKey where header.index(of: key) == nil && !fileErrors.contains(where: { $0.column == key }) {
+            for key in template.uniqueKey where keyIndex(key) == nil && !fileErrors.contains(where: { $0.column == key }) {
                 fileErrors.append(FileError(column: key, rule: "missing-column",
                                             message: "unique-key column \"\(key)\" is missing from the header"))
             }
