@@ -270,3 +270,27 @@ func makeFile(_ path: String, megabytes: Int) throws {
         }
     }
 }
+
+extension SFTPTransportTests {
+    @Test func passphraseProtectedKeyWithThePassphraseFromTheEnvironment() throws {
+        let key = server.directory.appendingPathComponent("locked_key").path
+        try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "correct horse", "-f", key)
+        let authorized = server.directory.appendingPathComponent("authorized_keys").path
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: authorized))
+        handle.seekToEndOfFile()
+        handle.write(try Data(contentsOf: URL(fileURLWithPath: key + ".pub")))
+        try handle.close()
+        setenv("VOXBATCH_TEST_KEY_PASSPHRASE", "correct horse", 1)
+        let good = SFTPTransport(settings: settings(server, authentication: .privateKey(
+            path: key, passphrase: .environment("VOXBATCH_TEST_KEY_PASSPHRASE"))))
+        defer { good.close() }
+        #expect(try good.list("").isEmpty == false)
+        setenv("VOXBATCH_TEST_WRONG_PASSPHRASE", "wrong", 1)
+        let bad = SFTPTransport(settings: settings(server, authentication: .privateKey(
+            path: key, passphrase: .environment("VOXBATCH_TEST_WRONG_PASSPHRASE"))))
+        #expect { try bad.connect() } throws: { error in
+            let e = error as? TransportError
+            return e?.code == .configuration && e!.message.contains("wrong passphrase") && !e!.message.contains("correct horse")
+        }
+    }
+}

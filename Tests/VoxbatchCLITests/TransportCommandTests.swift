@@ -57,3 +57,21 @@ import Testing
         #expect(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"))
     }
 }
+
+extension TransportCommandTests {
+    @Test func checkTakesTheWarehouseFromTheConfiguration() throws {
+        let config = server.directory.appendingPathComponent("voxbatch.yml").path
+        try """
+            client: acme
+            warehouse:
+              url: \(url)
+              identity: \(server.clientKey)
+              known_hosts: \(server.knownHosts)
+            storefront: {type: file, folder: shop}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["transport", "check", "--config", config])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("host key verified: ssh-ed25519 SHA256:"))
+        #expect(r.stdout.contains("out/: 1 file(s), 4 bytes"))
+    }
+}

@@ -7,6 +7,12 @@ struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "The configuration file (default: $VOXBATCH_CONFIG or ./voxbatch.yml).")
     var config: String?
 
+    init() {}
+
+    init(config: String?) {
+        self.config = config
+    }
+
     var path: String {
         config ?? ProcessInfo.processInfo.environment["VOXBATCH_CONFIG"] ?? "voxbatch.yml"
     }

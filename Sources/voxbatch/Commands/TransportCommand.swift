@@ -24,8 +24,11 @@ struct TransportCheckCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "sftp://user@host[:port]/folder or file:///folder")
-    var url: String
+    @Argument(help: "sftp://user@host[:port]/folder or file:///folder; omit it to use the configuration's warehouse.")
+    var url: String?
+
+    @Option(help: "Take the warehouse section from this configuration file (default when no URL is given: $VOXBATCH_CONFIG or ./voxbatch.yml).")
+    var config: String?
 
     @Option(help: "Private key file for SFTP (mode 600).")
     var identity: String?
@@ -56,15 +59,19 @@ struct TransportCheckCommand: ParsableCommand {
             throw ValidationError("--host-key-policy must be strict or accept-new")
         }
         let options: TransportOptions
-        do {
-            options = TransportOptions(
-                location: try TransportLocation(url: url), identityFile: identity,
-                passphrase: passphraseEnv.map { .environment($0) },
-                password: passwordEnv.map { .environment($0) } ?? passwordFile.map { .file($0) },
-                knownHostsPath: knownHosts ?? defaultKnownHosts(), hostKeyPolicy: policy)
-        } catch let error as TransportError {
-            printError("voxbatch: \(error.message)")
-            throw Exit.usage
+        if let url, config == nil {
+            do {
+                options = TransportOptions(
+                    location: try TransportLocation(url: url), identityFile: identity,
+                    passphrase: passphraseEnv.map { .environment($0) },
+                    password: passwordEnv.map { .environment($0) } ?? passwordFile.map { .file($0) },
+                    knownHostsPath: knownHosts ?? defaultKnownHosts(), hostKeyPolicy: policy)
+            } catch let error as TransportError {
+                printError("voxbatch: \(error.message)")
+                throw Exit.usage
+            }
+        } else {
+            options = try ConfigOption(config: config).load().warehouse.transport
         }
         var report = TransportReport(url: options.location.description)
         do {
