@@ -190,9 +190,8 @@ func makeFile(_ path: String, megabytes: Int) throws {
             let e = error as? TransportError
             return e?.code == .authenticationFailed && e?.isTransient == false
         }
-        setenv("VOXBATCH_TEST_SFTP_PASSWORD", "not-the-password-\(UUID().uuidString)", 1)
-        let wrongPassword = SFTPTransport(settings: settings(server,
-                                                             authentication: .password(.environment("VOXBATCH_TEST_SFTP_PASSWORD"))))
+        let passwordFile = try secretFile("not-the-password-\(UUID().uuidString)")
+        let wrongPassword = SFTPTransport(settings: settings(server, authentication: .password(.file(passwordFile))))
         #expect { try wrongPassword.connect() } throws: { ($0 as? TransportError)?.code == .authenticationFailed }
     }
 
@@ -272,7 +271,16 @@ func makeFile(_ path: String, megabytes: Int) throws {
 }
 
 extension SFTPTransportTests {
-    @Test func passphraseProtectedKeyWithThePassphraseFromTheEnvironment() throws {
+    /// A secret in a file of mode 600 (tests never call setenv: it races with processes spawned by
+    /// tests running in parallel).
+    func secretFile(_ secret: String) throws -> String {
+        let path = server.directory.appendingPathComponent("secret-\(UUID().uuidString)").path
+        try secret.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
+        return path
+    }
+
+    @Test func passphraseProtectedKeyWithThePassphraseFromAFile() throws {
         let key = server.directory.appendingPathComponent("locked_key").path
         try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "correct horse", "-f", key)
         let authorized = server.directory.appendingPathComponent("authorized_keys").path
@@ -280,14 +288,12 @@ extension SFTPTransportTests {
         handle.seekToEndOfFile()
         handle.write(try Data(contentsOf: URL(fileURLWithPath: key + ".pub")))
         try handle.close()
-        setenv("VOXBATCH_TEST_KEY_PASSPHRASE", "correct horse", 1)
         let good = SFTPTransport(settings: settings(server, authentication: .privateKey(
-            path: key, passphrase: .environment("VOXBATCH_TEST_KEY_PASSPHRASE"))))
+            path: key, passphrase: .file(try secretFile("correct horse")))))
         defer { good.close() }
         #expect(try good.list("").isEmpty == false)
-        setenv("VOXBATCH_TEST_WRONG_PASSPHRASE", "wrong", 1)
         let bad = SFTPTransport(settings: settings(server, authentication: .privateKey(
-            path: key, passphrase: .environment("VOXBATCH_TEST_WRONG_PASSPHRASE"))))
+            path: key, passphrase: .file(try secretFile("wrong")))))
         #expect { try bad.connect() } throws: { error in
             let e = error as? TransportError
             return e?.code == .configuration && e!.message.contains("wrong passphrase") && !e!.message.contains("correct horse")

@@ -208,7 +208,9 @@ public final class ChildProcess {
     private var exited = false
     private var status: Int32 = 0
 
-    public init(_ arguments: [String], outputPath: String? = nil) throws {
+    /// Starts `arguments` with this process's environment plus `environment` (never via setenv: tests run
+    /// in parallel, and changing the environment while another thread spawns a process is a data race).
+    public init(_ arguments: [String], outputPath: String? = nil, environment: [String: String] = [:]) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -220,8 +222,13 @@ public final class ChildProcess {
         var argv = arguments.map { strdup($0) }
         argv.append(nil)
         defer { argv.forEach { free($0) } }
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { $1 }
+        var envp = merged.map { strdup("\($0.key)=\($0.value)") }
+        envp.append(nil)
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
+        let rc = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
         guard rc == 0 else { throw FixtureError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
         self.pid = pid
     }
