@@ -68,4 +68,41 @@ import Testing
         #expect(status == 0)
         try assertExactlyOnce(paths)
     }
+
+    @Test(arguments: [10, 20, 25, 30, 35, 40, 50, 60])
+    func outboundKilledAtARandomMomentNeverSendsAnOrderTwiceOrLosesOne(_ milliseconds: Int) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-crash-out-\(UUID().uuidString)").path
+        for folder in ["exchange/in", "state"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
+        }
+        let orders = 120
+        func run(_ env: [String: String]) throws -> Int32 {
+            let child = try ChildProcess([Self.harness, "--outbound", root + "/exchange", root + "/state", "\(orders)"],
+                                         outputPath: root + "/state/harness.log", environment: env)
+            return child.wait()
+        }
+        _ = try run(["VOXBATCH_CRASH_AFTER_MS": "\(milliseconds)"])
+        var status: Int32 = -1
+        for _ in 0..<3 where status != 0 {
+            // Runs in the same second would produce the same file names; real runs are minutes apart.
+            sleep(1)
+            status = try run([:])
+        }
+        #expect(status == 0)
+        var seen: [String: String] = [:]
+        let names = try FileManager.default.contentsOfDirectory(atPath: root + "/exchange/in")
+        #expect(!names.contains { $0.hasSuffix(".part") })
+        for name in names {
+            let text = try String(contentsOfFile: root + "/exchange/in/" + name, encoding: .utf8)
+            for line in text.split(separator: "\r\n").dropFirst() {
+                let order = String(line.split(separator: ",")[0])
+                if let other = seen[order], other != name { Issue.record("\(order) is in \(other) and \(name)") }
+                seen[order] = name
+            }
+        }
+        #expect(seen.count == orders, "every order sent")
+        let manifest = try Manifest(path: root + "/state/state.sqlite")
+        #expect(try manifest.preparedFiles(flow: "sales-orders").isEmpty)
+        #expect(try manifest.recordCount(flow: "sales-orders") == orders)
+    }
 }

@@ -5,9 +5,11 @@ import Foundation
 import Glibc
 
 // A child process for crash tests: runs the inbound pipeline once over a local exchange, applying
-// despatches to a ledger file (the "storefront"), and kills itself with SIGKILL at a chosen point.
+// despatches to a ledger file (the "storefront"), and kills itself with SIGKILL at a chosen point; or
+// runs the outbound pipeline for a generated set of orders.
 //
 //   voxbatch-crash-harness EXCHANGE STATE_DIR LEDGER
+//   voxbatch-crash-harness --outbound EXCHANGE STATE_DIR ORDERS
 //   VOXBATCH_CRASH_AT_APPLY=N       SIGKILL right after the N-th effect, before its manifest commit
 //   VOXBATCH_CRASH_AFTER_MS=N       SIGKILL after N milliseconds, wherever the run is
 
@@ -48,7 +50,23 @@ final class LedgerFileFlow: InboundFlow {
     }
 }
 
-let args = CommandLine.arguments
+/// Orders WEB-1...WEB-N, two lines each, as a storefront would return them on every run.
+struct GeneratedOrders: OutboundFlow {
+    let name = "sales-orders"
+    let template = CSVTemplate(name: "orders", columns: [ColumnRule("SalesOrderNumber", required: true),
+                                                         ColumnRule("ItemCode", required: true),
+                                                         ColumnRule("QuantityOrdered", .integer(min: 1))])
+    let fileNamePattern = "SO_{timestamp}_{sequence}.csv"
+    let count: Int
+
+    func collect() throws -> [OutboundRecord] {
+        (1...count).map { OutboundRecord(key: "WEB-\($0)", rows: [["WEB-\($0)", "SKU-A", "1"], ["WEB-\($0)", "SKU-B", "2"]]) }
+    }
+}
+
+var args = CommandLine.arguments
+let outbound = args.count > 1 && args[1] == "--outbound"
+if outbound { args.remove(at: 1) }
 guard args.count == 4 else {
     FileHandle.standardError.write(Data("usage: voxbatch-crash-harness EXCHANGE STATE_DIR LEDGER\n".utf8))
     exit(2)
@@ -65,6 +83,15 @@ do {
     let manifest = try Manifest(path: args[2] + "/state.sqlite")
     let work = args[2] + "/work"
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    if outbound {
+        let lock = try JobLock(job: "export-sales-orders", stateDirectory: args[2])
+        let pipeline = OutboundPipeline(transport: transport, manifest: manifest, inbox: "in", workDirectory: work,
+                                        maxRecordsPerFile: 5)
+        let summary = try pipeline.run(GeneratedOrders(count: Int(args[3]) ?? 10))
+        _ = lock
+        print("sent=\(summary.applied) files=\(summary.files.count)")
+        exit(0)
+    }
     let lock = try JobLock(job: "import-despatches", stateDirectory: args[2])
     var pipeline = InboundPipeline(transport: transport, manifest: manifest,
                                    folders: (outbox: "out", archive: "archive", error: "error"),
