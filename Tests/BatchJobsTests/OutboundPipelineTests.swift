@@ -24,7 +24,8 @@ final class OrderSource: OutboundFlow {
 /// The local transport with uploads cut, as a dropped connection would cut them.
 final class CutUploads: FileTransport {
     let inner: LocalFolderTransport
-    var cut = true
+    /// How many uploads fail before they work again.
+    var cuts = Int.max
     init(_ inner: LocalFolderTransport) { self.inner = inner }
     var displayName: String { inner.displayName }
     func list(_ d: String, matching p: String?) throws -> [RemoteFile] { try inner.list(d, matching: p) }
@@ -33,7 +34,10 @@ final class CutUploads: FileTransport {
         try inner.download(p, progress: progress, into: c)
     }
     func upload(localPath: String, to remotePath: String, progress: TransferProgress?) throws -> Int64 {
-        if cut { throw TransportError(.connectionLost, operation: "upload", target: displayName, message: "cut") }
+        if cuts > 0 {
+            cuts -= 1
+            throw TransportError(.connectionLost, operation: "upload", target: displayName, message: "cut")
+        }
         return try inner.upload(localPath: localPath, to: remotePath, progress: progress)
     }
     func rename(_ f: String, to t: String, overwrite: Bool) throws { try inner.rename(f, to: t, overwrite: overwrite) }
@@ -104,9 +108,13 @@ final class CutUploads: FileTransport {
         let cutting = CutUploads(transport)
         var first = pipeline(at: 0)
         first.transport = cutting
+        first.retry = RetryPolicy(maxAttempts: 3)
+        var waits: [Double] = []
+        first.sleep = { waits.append($0) }
         #expect(throws: TransportError.self) { try first.run(source) }
         #expect(try manifest.preparedFiles(flow: "sales-orders").map(\.name) == ["SO_20261124T081500Z_0001.csv"])
         #expect(try sentFiles().isEmpty)
+        #expect(waits.count == 2)
         #expect(try manifest.recentRuns().first?.outcome == "failed")
         source.add("WEB-2", lines: [("SKU-B", "1")])
         let next = try pipeline(at: 600).run(source)
@@ -127,6 +135,19 @@ final class CutUploads: FileTransport {
         _ = try pipeline(at: 60).run(source)
         #expect(try sentFiles().count == 1)
         #expect(try manifest.files(flow: "sales-orders").map(\.status) == [.sent])
+    }
+
+    @Test func aCutThatHealsIsRetriedWithinTheRun() throws {
+        source.add("WEB-1", lines: [("SKU-A", "1")])
+        let cutting = CutUploads(transport)
+        cutting.cuts = 2
+        var p = pipeline(at: 0)
+        p.transport = cutting
+        var waits: [Double] = []
+        p.sleep = { waits.append($0) }
+        #expect(try p.run(source).applied == 1)
+        #expect(waits.count == 2)
+        #expect(try sentFiles().count == 1)
     }
 
     @Test func dryRunSendsNothing() throws {

@@ -21,6 +21,10 @@ public struct InboundPipeline {
     public var logger: Logger
     /// How many applied records are committed together.
     public var batchSize = 200
+    /// How transient transport failures are retried.
+    public var retry = RetryPolicy()
+    /// How retries wait (tests pass a recorder).
+    public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
 
     public init(transport: any FileTransport, manifest: Manifest, folders: (outbox: String, archive: String, error: String),
                 pickup: Pickup, workDirectory: String, csv: CSVConfiguration = .init(),
@@ -39,7 +43,10 @@ public struct InboundPipeline {
         var summary = RunSummary(job: "import-\(flow.name)", dryRun: dryRun)
         let runID = dryRun ? nil : try manifest.startRun(job: summary.job)
         do {
-            for file in try pickup.readyFiles(in: folders.outbox, matching: flow.filePattern) {
+            let ready = try Retry.run(retry, operation: "list \(folders.outbox)", logger: logger, sleep: sleep) {
+                try pickup.readyFiles(in: folders.outbox, matching: flow.filePattern)
+            }
+            for file in ready {
                 summary.files.append(try process(file, flow: flow, runID: runID, dryRun: dryRun))
             }
         } catch {
@@ -149,7 +156,9 @@ public struct InboundPipeline {
         if !dryRun {
             if result.failed > 0 {
                 let remote = folders.error + "/" + errorReportName(file.name)
-                try AtomicDrop(transport: transport).drop(localPath: reportPath, to: remote, overwrite: true)
+                try Retry.run(retry, operation: "drop \(remote)", logger: logger, sleep: sleep) {
+                    try AtomicDrop(transport: transport).drop(localPath: reportPath, to: remote, overwrite: true)
+                }
                 result.errorReport = remote
                 try manifest.raise(kind: "rejected-rows", reference: file.name,
                                    message: "\(result.failed) row(s) of \(file.name) were rejected; fix them from "
@@ -167,22 +176,31 @@ public struct InboundPipeline {
         return result
     }
 
-    /// Downloads to the work folder, hashing as the bytes arrive.
+    /// Downloads to the work folder, hashing as the bytes arrive; a cut transfer starts again.
     private func download(_ file: RemoteFile, to local: String) throws -> String {
-        let sink = try FileDescriptorSink(path: local)
-        var hasher = SHA256()
-        try transport.download(file.path, progress: nil) { chunk in
-            hasher.update(bufferPointer: chunk)
-            try sink.write(chunk)
+        try Retry.run(retry, operation: "download \(file.path)", logger: logger, sleep: sleep) {
+            let sink = try FileDescriptorSink(path: local)
+            var hasher = SHA256()
+            try transport.download(file.path, progress: nil) { chunk in
+                hasher.update(bufferPointer: chunk)
+                try sink.write(chunk)
+            }
+            try sink.sync()
+            return hasher.finalize().map { String(format: "%02x", $0) }.joined()
         }
-        try sink.sync()
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// Moves a processed file; a same-named older file in the target is replaced (it is recorded in the
-    /// manifest already).
+    /// manifest already). A retried move whose first attempt went through is recognised.
     private func move(_ file: RemoteFile, to folder: String) throws {
-        try transport.rename(file.path, to: folder + "/" + file.name, overwrite: true)
+        let target = folder + "/" + file.name
+        try Retry.run(retry, operation: "move \(file.path)", logger: logger, sleep: sleep) {
+            do {
+                try transport.rename(file.path, to: target, overwrite: true)
+            } catch let error as TransportError where error.code == .noSuchFile {
+                guard try transport.stat(file.path) == nil, try transport.stat(target) != nil else { throw error }
+            }
+        }
     }
 
     private func errorReportName(_ name: String) -> String {

@@ -46,6 +46,10 @@ public struct OutboundPipeline {
     public var maxRecordsPerFile: Int
     public var logger: Logger
     public var clock: () -> Date
+    /// How transient transport failures are retried.
+    public var retry = RetryPolicy()
+    /// How retries wait (tests pass a recorder).
+    public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
 
     public init(transport: any FileTransport, manifest: Manifest, inbox: String, workDirectory: String,
                 maxRecordsPerFile: Int = 500, logger: Logger = Logger(label: "voxbatch.outbound"),
@@ -150,7 +154,14 @@ public struct OutboundPipeline {
 
     /// Drops a prepared file and confirms it.
     private func publish(_ local: String, name: String, fileID: Int64, records: Int) throws {
-        try AtomicDrop(transport: transport).drop(localPath: local, to: inbox + "/" + name)
+        try Retry.run(retry, operation: "drop \(name)", logger: logger, sleep: sleep) {
+            // A retry after a drop whose answer was lost finds the complete file already published.
+            if let existing = try transport.stat(inbox + "/" + name),
+               existing.size == (try? FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber)?.int64Value {
+                return
+            }
+            try AtomicDrop(transport: transport).drop(localPath: local, to: inbox + "/" + name)
+        }
         try manifest.finishFile(fileID, status: .sent, applied: records, skipped: 0, failed: 0, errorReport: nil)
         unlink(local)
         logger.info("file sent", metadata: ["file": "\(name)", "records": "\(records)"])
@@ -158,7 +169,9 @@ public struct OutboundPipeline {
 
     /// Finishes what an interrupted run left `prepared`.
     private func recover(_ flow: some OutboundFlow) throws {
-        try AtomicDrop(transport: transport).cleanLeftovers(in: inbox)
+        try Retry.run(retry, operation: "clean \(inbox)", logger: logger, sleep: sleep) {
+            try AtomicDrop(transport: transport).cleanLeftovers(in: inbox)
+        }
         for file in try manifest.preparedFiles(flow: flow.name) {
             if let remote = try transport.stat(inbox + "/" + file.name), remote.size == file.size {
                 try manifest.finishFile(file.id, status: .sent, applied: file.applied, skipped: 0, failed: 0,
