@@ -138,12 +138,16 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         }
     }
 
+    private func makeTransport() -> SFTPTransport {
+        SFTPTransport(settings: SFTPSettings(
+            host: "127.0.0.1", port: server.port, user: server.user, baseDirectory: server.exchange,
+            authentication: .privateKey(path: server.clientKey, passphrase: nil), knownHostsPath: server.knownHosts))
+    }
+
     @Test func endToEndInboundRunOverARealSSHServer() throws {
         try (despatchHeader + despatchRow("WEB-1", "DSP-0001", "SKU-A", "2") + despatchRow("WEB-1", "DSP-0002", "SKU-B", "-1"))
             .write(toFile: server.exchange + "/out/DESP_9.csv", atomically: true, encoding: .utf8)
-        let transport = SFTPTransport(settings: SFTPSettings(
-            host: "127.0.0.1", port: server.port, user: server.user, baseDirectory: server.exchange,
-            authentication: .privateKey(path: server.clientKey, passphrase: nil), knownHostsPath: server.knownHosts))
+        let transport = makeTransport()
         defer { transport.close() }
         let work = server.directory.appendingPathComponent("work").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -163,9 +167,7 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
     @Test func endToEndOutboundRunOverARealSSHServer() throws {
         try FileManager.default.createDirectory(atPath: server.exchange + "/in", withIntermediateDirectories: true)
         try ".part leftover".write(toFile: server.exchange + "/in/SO_old.csv.part", atomically: true, encoding: .utf8)
-        let transport = SFTPTransport(settings: SFTPSettings(
-            host: "127.0.0.1", port: server.port, user: server.user, baseDirectory: server.exchange,
-            authentication: .privateKey(path: server.clientKey, passphrase: nil), knownHostsPath: server.knownHosts))
+        let transport = makeTransport()
         defer { transport.close() }
         let work = server.directory.appendingPathComponent("work-out").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
