@@ -73,13 +73,14 @@ public struct InboundPipeline {
         defer { unlink(local) }
 
         var resumed: FileEntry?
-        if let earlier = try manifest.file(flow: flow.name, sha256: sha), earlier.status == .processing {
+        let earlierWithSameContent = try manifest.file(flow: flow.name, sha256: sha)
+        if let earlier = earlierWithSameContent, earlier.status == .processing {
             // An earlier run died while processing this very file: carry on with it. Records it already
             // committed are skipped below; records applied but not committed are applied again, which the
             // flow's idempotent apply makes harmless.
             logger.notice("resuming a file an interrupted run left unfinished", metadata: ["file": "\(file.name)"])
             resumed = earlier
-        } else if let earlier = try manifest.file(flow: flow.name, sha256: sha) {
+        } else if let earlier = earlierWithSameContent {
             result.outcome = "duplicate"
             logger.notice("duplicate file skipped", metadata: ["file": "\(file.name)", "same_as": "\(earlier.name)"])
             if !dryRun {
