@@ -179,6 +179,19 @@ import Testing
         #expect(summary.valid == 0)
         #expect(summary.fileErrors == ["required column \"qty\" is missing from the header"])
     }
+
+    @Test func headerOnlyFileReportsItsMissingColumnsInTheErrorReportToo() throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("sku", required: true), ColumnRule("qty", required: true)])
+        let sink = MemorySink()
+        let summary = try FileValidation.run(reader: try CSVReader(source: MemorySource("sku\n")), template: t,
+                                             report: ErrorReport(sink: sink))
+        #expect(summary.rows == 0)
+        #expect(summary.fileErrors == ["required column \"qty\" is missing from the header"])
+        #expect(summary.problemCounts == ["missing-column": 1])
+        let lines = sink.text.split(separator: "\r\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines.last?.hasPrefix("0,1,qty,,missing-column,") == true)
+    }
 }
 
 @Suite struct TemplateYAMLTests {

@@ -70,6 +70,18 @@ public enum FileValidation {
             try report.add(row: row, line: line, column: column, value: value, rule: rule, message: message,
                            fields: fields)
         }
+        /// Binds the template to the header and reports the file's own problems, once.
+        func bind(_ header: CSVHeader) throws -> TemplateValidator {
+            let bound = TemplateValidator(template: template, header: header)
+            summary.fileErrors = bound.fileErrors.map(\.message)
+            for fileError in bound.fileErrors {
+                summary.note(kind: fileError.rule, .init(row: 0, line: 1, column: fileError.column, value: "",
+                                                         message: fileError.message))
+                try add(row: 0, line: 1, column: fileError.column, value: "", rule: fileError.rule,
+                        message: fileError.message, fields: [])
+            }
+            return bound
+        }
         while true {
             do {
                 guard try reader.next() else { break }
@@ -86,17 +98,7 @@ public enum FileValidation {
                 if reader.configuration.mode == .strict { throw error }
                 continue
             }
-            if validator == nil {
-                let bound = TemplateValidator(template: template, header: reader.header ?? CSVHeader(template.headerNames))
-                summary.fileErrors = bound.fileErrors.map(\.message)
-                for fileError in bound.fileErrors {
-                    summary.note(kind: fileError.rule, .init(row: 0, line: 1, column: fileError.column, value: "",
-                                                             message: fileError.message))
-                    try add(row: 0, line: 1, column: fileError.column, value: "", rule: fileError.rule,
-                                    message: fileError.message, fields: [])
-                }
-                validator = bound
-            }
+            if validator == nil { validator = try bind(reader.header ?? CSVHeader(template.headerNames)) }
             summary.rows += 1
             errors.removeAll(keepingCapacity: true)
             validator!.validate(reader, into: &errors)
@@ -115,7 +117,7 @@ public enum FileValidation {
             }
         }
         if validator == nil, let header = reader.header {
-            summary.fileErrors = TemplateValidator(template: template, header: header).fileErrors.map(\.message)
+            _ = try bind(header)  // a file with a header and no rows: its header problems still reach the report
         }
         try report?.finish()
         return summary
