@@ -14,19 +14,21 @@ final class LedgerFlow: InboundFlow {
     var applies: [String] = []
     var unknownOrders: Set<String> = []
 
-    func key(of record: CSVReader) -> String {
-        [record.field(named: "Salesorder number"), record.field(named: "Despatch number"),
-         record.field(named: "Item code")].map { $0 ?? "" }.joined(separator: "/")
+    func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+        DespatchLine.decoder(template: template, header: header)
     }
 
-    func apply(_ record: CSVReader, dryRun: Bool) throws -> ApplyOutcome {
-        let order = record.field(named: "Salesorder number") ?? ""
-        if unknownOrders.contains(order) {
-            return .exception(kind: "unknown-order", reference: order, message: "order \(order) is not in the shop",
-                              owner: .customerService)
+    func key(of record: DespatchLine) -> String { record.key }
+
+    func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+        records.map { record in
+            if unknownOrders.contains(record.orderNumber) {
+                return .exception(kind: "unknown-order", reference: record.orderNumber,
+                                  message: "order \(record.orderNumber) is not in the shop", owner: .customerService)
+            }
+            if !dryRun { applies.append(record.key + "=" + String(record.quantity)) }
+            return .applied
         }
-        if !dryRun { applies.append(key(of: record) + "=" + (record.field(named: "No of items") ?? "")) }
-        return .applied
     }
 }
 

@@ -17,7 +17,8 @@ import Testing
 
     @Test(arguments: [("sales-orders.csv", "sales-orders"), ("item-types.csv", "item-types"),
                       ("cancellations.csv", "cancellations"), ("despatches.csv", "despatches"),
-                      ("stock.csv", "stock"), ("returns.csv", "returns")])
+                      ("stock.csv", "stock"), ("returns.csv", "returns"),
+                      ("order-status.csv", "order-status")])
     func everyValidSamplePassesItsTemplate(_ sample: String, _ template: String) throws {
         let summary = try validate(sample, template)
         #expect(summary.rows > 0)
@@ -35,7 +36,7 @@ import Testing
         #expect(PeoplevoxTemplates.named("peoplevox-despatches")?.name == "peoplevox-despatches")
         #expect(PeoplevoxTemplates.named("Despatches")?.name == "peoplevox-despatches")
         #expect(PeoplevoxTemplates.named("nope") == nil)
-        #expect(Set(PeoplevoxTemplates.all.map(\.name)).count == 6)
+        #expect(Set(PeoplevoxTemplates.all.map(\.name)).count == 7)
     }
 
     @Test func salesOrderTemplateUsesPeoplevoxColumnNames() {

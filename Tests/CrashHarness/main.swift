@@ -31,22 +31,25 @@ final class LedgerFileFlow: InboundFlow {
         present = Set(text.split(separator: "\n").map(String.init))
     }
 
-    func key(of record: CSVReader) -> String {
-        [record.field(named: "Salesorder number"), record.field(named: "Despatch number"),
-         record.field(named: "Item code")].map { $0 ?? "" }.joined(separator: "/")
+    func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+        DespatchLine.decoder(template: template, header: header)
     }
 
-    func apply(_ record: CSVReader, dryRun: Bool) throws -> ApplyOutcome {
-        let line = key(of: record) + "=" + (record.field(named: "No of items") ?? "")
-        if present.contains(line) { return .applied }  // already in effect
-        let fd = open(ledger, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        _ = (line + "\n").withCString { write(fd, $0, strlen($0)) }
-        fsync(fd)
-        close(fd)
-        present.insert(line)
-        effects += 1
-        if let crashAt, effects == crashAt { kill(getpid(), SIGKILL) }
-        return .applied
+    func key(of record: DespatchLine) -> String { record.key }
+
+    func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+        records.map { record in
+            let line = record.key + "=" + String(record.quantity)
+            if present.contains(line) { return .applied }  // already in effect
+            let fd = open(ledger, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            _ = (line + "\n").withCString { write(fd, $0, strlen($0)) }
+            fsync(fd)
+            close(fd)
+            present.insert(line)
+            effects += 1
+            if let crashAt, effects == crashAt { kill(getpid(), SIGKILL) }
+            return .applied
+        }
     }
 }
 

@@ -51,6 +51,7 @@ public struct Configuration: Sendable, Hashable {
         public var despatches = "DESP_*.csv"
         public var stock = "STOCK_*.csv"
         public var returns = "RET_*.csv"
+        public var orderStatus = "STATUS_*.csv"
     }
 
     /// The storefront connection.
@@ -66,6 +67,8 @@ public struct Configuration: Sendable, Hashable {
         public var secret: SecretSource?
         /// The order statuses that mean "ready for fulfilment".
         public var readyStatuses: [String]
+        /// The order statuses that mean "cancelled".
+        public var cancelledStatuses = ["cancelled"]
     }
 
     /// Translations between storefront and warehouse vocabularies.
@@ -90,6 +93,8 @@ public struct Configuration: Sendable, Hashable {
         public var refundStates = ["Accepted", "Quarantined"]
         public var restockStates = ["Accepted"]
         public var maxOrdersPerFile = 500
+        /// Warehouse order states in which a cancellation request still stops the order (before picking).
+        public var cancellableStates = ["New"]
     }
 
     /// Alert destinations.
@@ -111,6 +116,7 @@ public struct Configuration: Sendable, Hashable {
         case "despatches": PeoplevoxTemplates.despatches
         case "stock": PeoplevoxTemplates.stock
         case "returns": PeoplevoxTemplates.returns
+        case "order_status": PeoplevoxTemplates.orderStatus
         default: nil
         }
         guard let base else { return nil }
@@ -120,7 +126,8 @@ public struct Configuration: Sendable, Hashable {
     /// The storefront kinds voxbatch knows.
     public static let storefrontKinds = ["file", "woocommerce", "centra", "scayle", "marketplacer", "wair"]
     /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.
-    public static let templateKeys = ["sales_orders", "items", "cancellations", "despatches", "stock", "returns"]
+    public static let templateKeys = ["sales_orders", "items", "cancellations", "despatches", "stock", "returns",
+                                       "order_status"]
 }
 
 /// A configuration file that cannot be used, with every problem and its YAML path.

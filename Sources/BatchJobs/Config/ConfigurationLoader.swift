@@ -154,7 +154,7 @@ private struct ConfigReader {
     func readFiles(_ value: StrictYAML.Value) -> Configuration.FileNames {
         var names = Configuration.FileNames()
         guard let map = value.mapping(allowed: ["sales_orders", "items", "cancellations", "despatches", "stock",
-                                                "returns"]) else { return names }
+                                                "returns", "order_status"]) else { return names }
         func pattern(_ key: String, _ current: String) -> String {
             guard let v = map[key], let text = v.string else { return current }
             if text.contains("/") || text.contains("..") { doc.report(v, "a file name pattern cannot contain / or ..") }
@@ -166,13 +166,14 @@ private struct ConfigReader {
         names.despatches = pattern("despatches", names.despatches)
         names.stock = pattern("stock", names.stock)
         names.returns = pattern("returns", names.returns)
+        names.orderStatus = pattern("order_status", names.orderStatus)
         return names
     }
 
     func readStorefront(_ value: StrictYAML.Value) -> Configuration.Storefront? {
         guard let map = value.mapping(allowed: [
             "type", "folder", "url", "key", "key_env", "key_file", "secret", "secret_env", "secret_file",
-            "ready_statuses",
+            "ready_statuses", "cancelled_statuses",
         ]) else { return nil }
         guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
         if !Configuration.storefrontKinds.contains(kind) {
@@ -190,7 +191,8 @@ private struct ConfigReader {
         }
         return Configuration.Storefront(kind: kind, folder: folder, url: url, key: secret(map, "key"),
                                         secret: secret(map, "secret"),
-                                        readyStatuses: map["ready_statuses"]?.strings ?? ["paid", "processing"])
+                                        readyStatuses: map["ready_statuses"]?.strings ?? ["paid", "processing"],
+                                        cancelledStatuses: map["cancelled_statuses"]?.strings ?? ["cancelled"])
     }
 
     func readMappings(_ value: StrictYAML.Value) -> Configuration.Mappings {
@@ -223,7 +225,8 @@ private struct ConfigReader {
     func readPolicies(_ value: StrictYAML.Value) -> Configuration.Policies {
         var p = Configuration.Policies()
         guard let map = value.mapping(allowed: ["stock_buffer", "stock_buffer_per_sku", "sla_hours", "refund_states",
-                                                "restock_states", "max_orders_per_file"]) else { return p }
+                                                "restock_states", "max_orders_per_file", "cancellable_states"])
+        else { return p }
         if let v = map["stock_buffer"], let n = v.int {
             if n < 0 { doc.report(v, "stock_buffer cannot be negative") } else { p.stockBuffer = n }
         }
@@ -233,6 +236,7 @@ private struct ConfigReader {
         }
         p.refundStates = map["refund_states"]?.strings ?? p.refundStates
         p.restockStates = map["restock_states"]?.strings ?? p.restockStates
+        p.cancellableStates = map["cancellable_states"]?.strings ?? p.cancellableStates
         if let v = map["max_orders_per_file"], let n = v.int {
             if n <= 0 { doc.report(v, "max_orders_per_file must be positive") } else { p.maxOrdersPerFile = n }
         }

@@ -44,6 +44,7 @@ public enum StarterConfiguration {
           despatches: DESP_*.csv
           stock: STOCK_*.csv
           returns: RET_*.csv
+          order_status: STATUS_*.csv   # the warehouse's sales-order states (decides if a cancellation can stop an order)
 
         storefront:
           type: file              # file, woocommerce, centra, scayle, marketplacer, wair
@@ -52,7 +53,8 @@ public enum StarterConfiguration {
           # url: https://shop.example.com
           # key_env: WOO_CONSUMER_KEY
           # secret_env: WOO_CONSUMER_SECRET
-          ready_statuses: [paid, processing]
+          ready_statuses: [paid, processing]   # orders in these states are sent to the warehouse
+          cancelled_statuses: [cancelled]
 
         mappings:
           skus: {}                # storefront SKU: warehouse item code, where they differ
@@ -72,6 +74,7 @@ public enum StarterConfiguration {
           refund_states: [Accepted, Quarantined]
           restock_states: [Accepted]
           max_orders_per_file: 500
+          cancellable_states: [New]   # warehouse states in which a cancellation still stops an order
 
         retry:
           attempts: 5

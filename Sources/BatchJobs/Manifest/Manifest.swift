@@ -171,6 +171,23 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// The hashes of what was applied for each of `keys` that was, in one read.
+    public func appliedHashes(flow: String, keys: [String]) throws -> [String: String] {
+        guard !keys.isEmpty else { return [:] }
+        return try pool.read { db in
+            var found: [String: String] = [:]
+            // SQLite binds at most 32766 parameters; batches are far smaller, but stay safe.
+            for start in stride(from: 0, to: keys.count, by: 500) {
+                let slice = Array(keys[start..<min(keys.count, start + 500)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                let rows = try Row.fetchAll(db, sql: "SELECT key, hash FROM records WHERE flow = ? AND key IN (\(marks))",
+                                            arguments: StatementArguments([flow] + slice))
+                for row in rows { found[row["key"]] = row["hash"] }
+            }
+            return found
+        }
+    }
+
     /// Records applied records and the file's progress in one transaction.
     ///
     /// - Parameters:

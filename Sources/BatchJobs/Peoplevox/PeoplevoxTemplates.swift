@@ -144,8 +144,21 @@ public enum PeoplevoxTemplates {
         uniqueKey: ["Return number", "Item code"]
     )
 
+    /// Sales-order states from the warehouse (a "Sales order status" report), one row per order whose
+    /// state changed: what tells voxbatch whether a cancellation can still stop an order.
+    public static let orderStatus = CSVTemplate(
+        name: "peoplevox-order-status",
+        columns: [
+            ColumnRule("Salesorder number", required: true, maxLength: 50),
+            ColumnRule("Status", required: true, maxLength: 30),
+            ColumnRule("Date", .date(formats: dateFormats), aliases: ["Status date"]),
+        ],
+        uniqueKey: ["Salesorder number"]
+    )
+
     /// Every built-in template.
-    public static let all: [CSVTemplate] = [salesOrders, itemTypes, cancellations, despatches, stock, returns]
+    public static let all: [CSVTemplate] = [salesOrders, itemTypes, cancellations, despatches, stock, returns,
+                                            orderStatus]
 
     /// A built-in template by its full name (`peoplevox-despatches`) or short name (`despatches`).
     public static func named(_ name: String) -> CSVTemplate? {

@@ -4,28 +4,54 @@ import CSVKit
 public enum ApplyOutcome: Sendable, Hashable {
     /// The storefront now reflects the record.
     case applied
-    /// Nothing needed doing (already in effect, or waiting by policy), with the reason.
+    /// Nothing needed pushing, but this version of the record is now the one in effect (a stock level
+    /// that did not change): the manifest remembers it, the run counts it as skipped.
+    case unchanged
+    /// Nothing was done and nothing is remembered (waiting by policy, older than what is in effect),
+    /// with the reason.
     case skipped(String)
     /// The record cannot be applied; a person must act.
     case exception(kind: String, reference: String, message: String, owner: OwnerTeam)
 }
 
+/// The file an inbound flow is reading.
+public struct InboundFile: Sendable, Hashable {
+    public var name: String
+    /// The server's modification time (seconds since 1970).
+    public var modified: Int64
+}
+
 /// One flow from the warehouse to the storefront (despatches, stock, returns): which files, which
-/// layout, how a record is identified, and how it is applied.
+/// layout, how a row becomes a typed record, how a record is identified, and how records are applied.
 ///
 /// `apply` must be idempotent on the storefront side (set absolute values, look before creating), so
 /// that a crash between the effect and its manifest record cannot duplicate it.
 public protocol InboundFlow {
+    /// The typed record a row becomes.
+    associatedtype Record
     /// The flow's name in the manifest (`despatches`).
     var name: String { get }
     /// The layout every row is validated against.
     var template: CSVTemplate { get }
     /// The glob the warehouse's file names match.
     var filePattern: String { get }
-    /// The idempotency key of the record the reader is on (order + package + item, SKU + snapshot...).
-    func key(of record: CSVReader) -> String
-    /// Applies the record; with `dryRun`, only says what it would do.
-    func apply(_ record: CSVReader, dryRun: Bool) throws -> ApplyOutcome
+    /// Prepares to read `file` (binding columns to its header) and returns how a valid row becomes a record.
+    func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> Record
+    /// The record's idempotency key (order + package + item, SKU, return + item...).
+    func key(of record: Record) -> String
+    /// What identifies the applied version of the record; `nil` uses a hash of the row's content.
+    func fingerprint(of record: Record) -> String?
+    /// Records with the same group key that follow each other are applied together (the lines of one
+    /// package); by default every record is its own group.
+    func groupKey(of record: Record) -> String
+    /// Applies records; `previous[i]` is the fingerprint in effect for `records[i]`'s key, if any.
+    /// With `dryRun`, only says what it would do. Returns one outcome per record.
+    func apply(_ records: [Record], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome]
+}
+
+extension InboundFlow {
+    public func fingerprint(of record: Record) -> String? { nil }
+    public func groupKey(of record: Record) -> String { key(of: record) }
 }
 
 /// What one run of a pipeline did.

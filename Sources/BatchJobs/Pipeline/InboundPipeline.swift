@@ -64,7 +64,7 @@ public struct InboundPipeline {
         return summary
     }
 
-    private func process(_ file: RemoteFile, flow: some InboundFlow, runID: Int64?, dryRun: Bool) throws
+    private func process<F: InboundFlow>(_ file: RemoteFile, flow: F, runID: Int64?, dryRun: Bool) throws
         -> RunSummary.FileSummary
     {
         var result = RunSummary.FileSummary(name: file.name, outcome: "")
@@ -98,33 +98,23 @@ public struct InboundPipeline {
         let reportPath = workDirectory + "/" + errorReportName(file.name)
         let reportSink = try FileDescriptorSink(path: reportPath)
         let report = ErrorReport(sink: reportSink)
-        var pending: [(key: String, hash: String)] = []
+        var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, dryRun: dryRun)
         var validation: ValidationSummary
         do {
             let reader = try CSVReader(path: local, configuration: csv)
-            validation = try FileValidation.run(reader: reader, template: flow.template, report: report) { record in
-                let key = flow.key(of: record)
-                let hash = Self.hash(record)
-                if !dryRun, try manifest.appliedHash(flow: flow.name, key: key) == hash {
-                    result.skipped += 1  // applied before with this very content
-                    return
-                }
-                switch try flow.apply(record, dryRun: dryRun) {
-                case .applied:
-                    result.applied += 1
-                    pending.append((key, hash))
-                case .skipped:
-                    result.skipped += 1
-                case .exception(let kind, let reference, let message, let owner):
-                    result.exceptions += 1
-                    if !dryRun { try manifest.raise(kind: kind, reference: reference, message: message, owner: owner) }
-                }
-                if !dryRun && pending.count >= batchSize {
-                    try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
-                                        records: pending)
-                    pending.removeAll()
-                }
+            var decode: ((CSVReader) -> F.Record)?
+            let context = InboundFile(name: file.name, modified: file.modified)
+            validation = try FileValidation.run(reader: reader, template: flow.template, report: report) { row in
+                let decoder = decode ?? flow.decoder(for: context, header: row.header ?? CSVHeader(flow.template.headerNames))
+                decode = decoder
+                let record = decoder(row)
+                let group = flow.groupKey(of: record)
+                // Flush between groups only, so the lines of one package are applied together.
+                if batch.count >= batchSize && group != batch.lastGroup { try batch.flush(into: &result) }
+                batch.add(record, key: flow.key(of: record), fingerprint: flow.fingerprint(of: record) ?? Self.hash(row),
+                          group: group)
             }
+            try batch.flush(into: &result)
         } catch let error as CSVError {
             // Not CSV at all (unreadable, a bad header, binary): the whole file is rejected.
             result.outcome = "rejected"
@@ -139,11 +129,7 @@ public struct InboundPipeline {
             return result
         }
         result.failed = validation.invalid
-        if !validation.fileAccepted { result.failed = max(result.failed, validation.rows) }
-        if !dryRun {
-            try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
-                                records: pending)
-        }
+        if !validation.fileAccepted { result.failed = max(result.failed, validation.rows, 1) }
 
         let status: FileStatus
         if result.failed == 0 {
@@ -217,5 +203,80 @@ public struct InboundPipeline {
             withUnsafeBytes(of: UInt8(0x1F)) { hasher.update(bufferPointer: $0) }
         }
         return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Valid records waiting to be applied: looked up in the manifest together, applied together, and
+/// committed with the file's progress in one transaction.
+struct ApplyBatch<F: InboundFlow> {
+    let flow: F
+    let manifest: Manifest
+    let fileID: Int64
+    let dryRun: Bool
+    private var records: [F.Record] = []
+    private var keys: [String] = []
+    private var fingerprints: [String] = []
+    private(set) var lastGroup: String?
+
+    init(flow: F, manifest: Manifest, fileID: Int64, dryRun: Bool) {
+        self.flow = flow
+        self.manifest = manifest
+        self.fileID = fileID
+        self.dryRun = dryRun
+    }
+
+    var count: Int { records.count }
+
+    mutating func add(_ record: F.Record, key: String, fingerprint: String, group: String) {
+        records.append(record)
+        keys.append(key)
+        fingerprints.append(fingerprint)
+        lastGroup = group
+    }
+
+    /// Applies what is waiting and commits it (with the file's counts) in one manifest transaction.
+    mutating func flush(into result: inout RunSummary.FileSummary) throws {
+        defer {
+            records.removeAll(keepingCapacity: true)
+            keys.removeAll(keepingCapacity: true)
+            fingerprints.removeAll(keepingCapacity: true)
+        }
+        var toApply: [Int] = []
+        let known = records.isEmpty ? [:] : try manifest.appliedHashes(flow: flow.name, keys: keys)
+        do {
+            for i in records.indices {
+                if !dryRun, known[keys[i]] == fingerprints[i] {
+                    result.skipped += 1  // applied before with this very content
+                } else {
+                    toApply.append(i)
+                }
+            }
+        }
+        var committed: [(key: String, hash: String)] = []
+        var exceptions: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []
+        if !toApply.isEmpty {
+            let outcomes = try flow.apply(toApply.map { records[$0] }, previous: toApply.map { known[keys[$0]] },
+                                          dryRun: dryRun)
+            precondition(outcomes.count == toApply.count, "\(flow.name): apply must return one outcome per record")
+            for (i, outcome) in zip(toApply, outcomes) {
+                switch outcome {
+                case .applied:
+                    result.applied += 1
+                    committed.append((keys[i], fingerprints[i]))
+                case .unchanged:
+                    result.skipped += 1
+                    committed.append((keys[i], fingerprints[i]))
+                case .skipped:
+                    result.skipped += 1
+                case .exception(let kind, let reference, let message, let owner):
+                    result.exceptions += 1
+                    exceptions.append((kind, reference, message, owner))
+                }
+            }
+        }
+        guard !dryRun else { return }
+        for e in exceptions { try manifest.raise(kind: e.kind, reference: e.reference, message: e.message, owner: e.owner) }
+        try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
+                            records: committed)
     }
 }

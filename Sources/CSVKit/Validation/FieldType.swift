@@ -96,3 +96,26 @@ public struct CSVTemplate: Sendable, Hashable {
         return (copy, unknown.sorted())
     }
 }
+
+extension CSVTemplate {
+    /// The rule for the column called `name`, by its name or one of its aliases (a renamed column keeps
+    /// its original name as an alias, so code can keep using the original).
+    public func column(named name: String) -> ColumnRule? {
+        let key = CSVHeader.normalize(name)
+        return columns.first { CSVHeader.normalize($0.name) == key }
+            ?? columns.first { $0.aliases.contains { CSVHeader.normalize($0) == key } }
+    }
+
+    /// Where the column called `name` (or any of its aliases) sits in `header`, if it is there.
+    public func position(of name: String, in header: CSVHeader) -> Int? {
+        guard let rule = column(named: name) else { return header.index(of: name) }
+        return ([rule.name] + rule.aliases).lazy.compactMap(header.index(of:)).first
+    }
+
+    /// A row in this layout from values keyed by column name (or alias); missing values are blank.
+    public func row(_ values: [String: String]) -> [String] {
+        columns.map { rule in
+            values[rule.name] ?? rule.aliases.lazy.compactMap { values[$0] }.first ?? ""
+        }
+    }
+}

@@ -50,9 +50,7 @@ public final class TemplateValidator {
             fileErrors.append(FileError(column: duplicate, rule: "duplicate-column",
                                         message: "column \"\(duplicate)\" appears more than once in the header"))
         }
-        func position(_ rule: ColumnRule) -> Int? {
-            ([rule.name] + rule.aliases).lazy.compactMap(header.index(of:)).first
-        }
+        func position(_ rule: ColumnRule) -> Int? { template.position(of: rule.name, in: header) }
         for rule in template.columns {
             guard let index = position(rule) else {
                 if rule.required {
@@ -89,12 +87,7 @@ public final class TemplateValidator {
             }
         }
         // A key names a template column (found by its name or aliases) or, failing that, a header column.
-        func keyIndex(_ key: String) -> Int? {
-            if let rule = template.columns.first(where: { CSVHeader.normalize($0.name) == CSVHeader.normalize(key) }) {
-                return position(rule)
-            }
-            return header.index(of: key)
-        }
+        func keyIndex(_ key: String) -> Int? { template.position(of: key, in: header) }
         self.uniqueIndexes = template.uniqueKey.compactMap(keyIndex)
         if uniqueIndexes.count != template.uniqueKey.count {
             for key in template.uniqueKey where keyIndex(key) == nil && !fileErrors.contains(where: { $0.column == key }) {

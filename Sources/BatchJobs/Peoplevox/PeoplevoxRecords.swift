@@ -1,0 +1,323 @@
+import CSVKit
+
+/// A delivery or invoice address.
+public struct Address: Sendable, Hashable, Codable {
+    public var name: String
+    public var company: String
+    public var line1: String
+    public var line2: String
+    public var city: String
+    public var region: String
+    public var postcode: String
+    /// ISO 3166-1 alpha-2 country code.
+    public var country: String
+
+    public init(name: String = "", company: String = "", line1: String = "", line2: String = "", city: String = "",
+                region: String = "", postcode: String = "", country: String = "") {
+        self.name = name
+        self.company = company
+        self.line1 = line1
+        self.line2 = line2
+        self.city = city
+        self.region = region
+        self.postcode = postcode
+        self.country = country
+    }
+}
+
+/// A sales order as Peoplevox imports it: the order's fields and its lines.
+public struct SalesOrder: Sendable, Hashable {
+    public var number: String
+    public var customer: String
+    public var email: String
+    public var contactName: String
+    public var shipping: Address
+    public var status = "New"
+    public var createdDate: String
+    public var requestedDeliveryDate = ""
+    public var serviceType: String
+    public var channelName: String
+    public var paymentMethod = ""
+    public var shippingCost = ""
+    public var totalSale = ""
+    public var discount = ""
+    public var taxPaid = ""
+    /// Extra Peoplevox columns (custom attributes: gift message, delivery instructions...), by column name.
+    public var extraColumns: [String: String] = [:]
+    public var lines: [Line]
+
+    /// One order line.
+    public struct Line: Sendable, Hashable {
+        public var itemCode: String
+        public var quantity: Int
+        public var salePrice: String
+
+        public init(itemCode: String, quantity: Int, salePrice: String = "") {
+            self.itemCode = itemCode
+            self.quantity = quantity
+            self.salePrice = salePrice
+        }
+    }
+
+    public init(number: String, customer: String, email: String, contactName: String, shipping: Address,
+                createdDate: String, serviceType: String = "", channelName: String = "", lines: [Line]) {
+        self.number = number
+        self.customer = customer
+        self.email = email
+        self.contactName = contactName
+        self.shipping = shipping
+        self.createdDate = createdDate
+        self.serviceType = serviceType
+        self.channelName = channelName
+        self.lines = lines
+    }
+
+    /// The order's rows in `template`'s layout (one per line, the order's fields repeated).
+    public func rows(in template: CSVTemplate) -> [[String]] {
+        var base = extraColumns
+        base["SalesOrderNumber"] = number
+        base["Customer"] = customer
+        base["ShippingAddressLine1"] = shipping.line1
+        base["ShippingAddressLine2"] = shipping.line2
+        base["ShippingAddressCity"] = shipping.city
+        base["ShippingAddressRegion"] = shipping.region
+        base["ShippingAddressPostcode"] = shipping.postcode
+        base["ShippingAddressCountry"] = shipping.country
+        base["IsPartialShipment"] = "false"
+        base["Status"] = status
+        base["RequestedDeliveryDate"] = requestedDeliveryDate
+        base["ShippingCost"] = shippingCost
+        base["Email"] = email
+        base["ContactName"] = contactName
+        base["TotalSale"] = totalSale
+        base["Discount"] = discount
+        base["TaxPaid"] = taxPaid
+        base["CreatedDate"] = createdDate
+        base["PaymentMethod"] = paymentMethod
+        base["ServiceType"] = serviceType
+        base["ChannelName"] = channelName
+        return lines.enumerated().map { i, line in
+            var values = base
+            values["ItemCode"] = line.itemCode
+            values["QuantityOrdered"] = String(line.quantity)
+            values["Line"] = String(i + 1)
+            values["SalePrice"] = line.salePrice
+            return template.row(values)
+        }
+    }
+}
+
+/// An item type (a SKU of the product master) as Peoplevox imports it.
+public struct ItemType: Sendable, Hashable {
+    public var itemCode: String
+    public var name: String
+    public var barcode: String
+    public var retailPrice: String
+    /// Weight in grams.
+    public var weightGrams: String
+    /// Variant attributes (size, colour...), written to Attribute1...3.
+    public var attributes: [String]
+    public var description = ""
+    public var itemGroup = ""
+
+    public init(itemCode: String, name: String, barcode: String = "", retailPrice: String = "", weightGrams: String = "",
+                attributes: [String] = []) {
+        self.itemCode = itemCode
+        self.name = name
+        self.barcode = barcode
+        self.retailPrice = retailPrice
+        self.weightGrams = weightGrams
+        self.attributes = attributes
+    }
+
+    /// The item's row in `template`'s layout.
+    public func row(in template: CSVTemplate) -> [String] {
+        var values = ["ItemCode": itemCode, "Name": name, "Barcode": barcode, "RetailPrice": retailPrice,
+                      "Description": description, "ItemGroup": itemGroup, "UnitOfMeasure": "Each"]
+        if !weightGrams.isEmpty {
+            values["Weight"] = weightGrams
+            values["WeightMeasure"] = "g"
+        }
+        for (i, attribute) in attributes.prefix(3).enumerated() { values["Attribute\(i + 1)"] = attribute }
+        return template.row(values)
+    }
+}
+
+/// A request to cancel an order the warehouse already has.
+public struct CancellationRequest: Sendable, Hashable {
+    public var orderNumber: String
+    public var reason: String
+    public var requestedDate: String
+
+    public init(orderNumber: String, reason: String, requestedDate: String) {
+        self.orderNumber = orderNumber
+        self.reason = reason
+        self.requestedDate = requestedDate
+    }
+
+    /// The request's row in `template`'s layout.
+    public func row(in template: CSVTemplate) -> [String] {
+        template.row(["SalesOrderNumber": orderNumber, "Status": "Cancelled", "Reason": reason,
+                      "RequestedDate": requestedDate])
+    }
+}
+
+/// One despatched item line of a package (a row of the "Despatch summary" report).
+public struct DespatchLine: Sendable, Hashable {
+    public var orderNumber: String
+    /// The package: one order can leave in several despatches (a partial shipment).
+    public var despatchNumber: String
+    public var carrier: String
+    public var service: String
+    /// As written in the file.
+    public var despatchDate: String
+    public var trackingNumber: String
+    public var itemCode: String
+    public var quantity: Int
+
+    public init(orderNumber: String, despatchNumber: String, carrier: String, service: String, despatchDate: String,
+                trackingNumber: String, itemCode: String, quantity: Int) {
+        self.orderNumber = orderNumber
+        self.despatchNumber = despatchNumber
+        self.carrier = carrier
+        self.service = service
+        self.despatchDate = despatchDate
+        self.trackingNumber = trackingNumber
+        self.itemCode = itemCode
+        self.quantity = quantity
+    }
+}
+
+/// A SKU's stock level at a moment (a row of the stock file).
+public struct StockLevel: Sendable, Hashable {
+    public var itemCode: String
+    /// Available to sell, as the warehouse reports it.
+    public var available: Int
+    /// When the warehouse took the snapshot (seconds since 1970, UTC).
+    public var snapshot: Int
+}
+
+/// One returned line.
+public struct ReturnLine: Sendable, Hashable {
+    public var orderNumber: String
+    public var returnNumber: String
+    public var itemCode: String
+    public var quantity: Int
+    /// The warehouse's state for the returned goods (Accepted, Quarantined, Rejected, Pending...).
+    public var status: String
+    public var reason: String
+}
+
+/// A sales order's state in the warehouse (New, Picking, Picked, Packing, Despatched, Cancelled).
+public struct OrderStatusLine: Sendable, Hashable {
+    public var orderNumber: String
+    public var status: String
+    public var date: String
+}
+
+/// Reads typed records from the rows of a validated file, with column positions resolved once per
+/// file from its header (renamed and aliased columns included).
+public struct PeoplevoxRowReader {
+    private let positions: [String: Int]
+    private let dateFormats = PeoplevoxTemplates.dateFormats.map(DateFormat.init)
+
+    /// Binds `columns` (template column names) of `template` to `header`.
+    public init(template: CSVTemplate, header: CSVHeader, columns: [String]) {
+        var positions: [String: Int] = [:]
+        for column in columns { positions[column] = template.position(of: column, in: header) }
+        self.positions = positions
+    }
+
+    /// The text of `column` in the reader's current row ("" when the file has no such column).
+    public func text(_ column: String, _ reader: CSVReader) -> String {
+        guard let i = positions[column] ?? nil, i < reader.fieldCount else { return "" }
+        return reader.field(i).trimmingSpaces
+    }
+
+    /// The whole number in `column`, or 0.
+    public func integer(_ column: String, _ reader: CSVReader) -> Int {
+        Int(text(column, reader)) ?? 0
+    }
+
+    /// The date in `column` as seconds since 1970 (UTC), if it has one.
+    public func date(_ column: String, _ reader: CSVReader) -> Int? {
+        let value = text(column, reader)
+        guard !value.isEmpty else { return nil }
+        return dateFormats.lazy.compactMap { $0.parse(value) }.first?.epochSeconds
+    }
+
+    /// Whether the file has `column`.
+    public func has(_ column: String) -> Bool { (positions[column] ?? nil) != nil }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    var trimmingSpaces: String {
+        guard let first = utf8.first, let last = utf8.last,
+              first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 else { return self }
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return String(s)
+    }
+}
+
+extension DespatchLine {
+    /// Reads despatch lines from rows of a file laid out as `template` with `header`.
+    public static func decoder(template: CSVTemplate, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+        let r = PeoplevoxRowReader(template: template, header: header, columns: [
+            "Salesorder number", "Despatch number", "Carrier", "Service", "Despatch date", "Tracking number",
+            "Item code", "No of items",
+        ])
+        return { row in
+            DespatchLine(orderNumber: r.text("Salesorder number", row), despatchNumber: r.text("Despatch number", row),
+                         carrier: r.text("Carrier", row), service: r.text("Service", row),
+                         despatchDate: r.text("Despatch date", row), trackingNumber: r.text("Tracking number", row),
+                         itemCode: r.text("Item code", row), quantity: r.integer("No of items", row))
+        }
+    }
+
+    /// The idempotency key: order + package + item.
+    public var key: String { orderNumber + "/" + despatchNumber + "/" + itemCode }
+}
+
+extension StockLevel {
+    /// Reads stock levels; a row without its own timestamp takes `fileSnapshot`.
+    public static func decoder(template: CSVTemplate, header: CSVHeader, fileSnapshot: Int)
+        -> (CSVReader) -> StockLevel
+    {
+        let r = PeoplevoxRowReader(template: template, header: header,
+                                   columns: ["Item code", "Available", "On hand", "Allocated", "Timestamp"])
+        let derive = !r.has("Available") && r.has("On hand")
+        return { row in
+            let available = derive ? r.integer("On hand", row) - r.integer("Allocated", row) : r.integer("Available", row)
+            return StockLevel(itemCode: r.text("Item code", row), available: available,
+                              snapshot: r.date("Timestamp", row) ?? fileSnapshot)
+        }
+    }
+}
+
+extension ReturnLine {
+    /// Reads returned lines.
+    public static func decoder(template: CSVTemplate, header: CSVHeader) -> (CSVReader) -> ReturnLine {
+        let r = PeoplevoxRowReader(template: template, header: header, columns: [
+            "Salesorder number", "Return number", "Item code", "Quantity", "Status", "Reason",
+        ])
+        return { row in
+            ReturnLine(orderNumber: r.text("Salesorder number", row), returnNumber: r.text("Return number", row),
+                       itemCode: r.text("Item code", row), quantity: r.integer("Quantity", row),
+                       status: r.text("Status", row), reason: r.text("Reason", row))
+        }
+    }
+}
+
+extension OrderStatusLine {
+    /// Reads order states.
+    public static func decoder(template: CSVTemplate, header: CSVHeader) -> (CSVReader) -> OrderStatusLine {
+        let r = PeoplevoxRowReader(template: template, header: header, columns: ["Salesorder number", "Status", "Date"])
+        return { row in
+            OrderStatusLine(orderNumber: r.text("Salesorder number", row), status: r.text("Status", row),
+                            date: r.text("Date", row))
+        }
+    }
+}
