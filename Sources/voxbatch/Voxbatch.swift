@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 
 @main
 struct Voxbatch: ParsableCommand {
@@ -15,7 +16,8 @@ struct Voxbatch: ParsableCommand {
               4  another run holds the lock
             """,
         version: "0.1.0",
-        subcommands: [InitCommand.self, ConfigCommand.self, ValidateCommand.self, CSVCommand.self, TransportCommand.self]
+        subcommands: [DemoCommand.self, InitCommand.self, ConfigCommand.self, RunCommand.self, AuditCommand.self,
+                      ValidateCommand.self, CSVCommand.self, TransportCommand.self, SimulateWarehouseCommand.self]
     )
 }
 
@@ -23,6 +25,7 @@ extension Voxbatch {
     /// Runs the command, mapping every usage error to exit code 2 as documented (ArgumentParser's own
     /// default is 64).
     static func main() {
+        bootstrapLogging()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -43,4 +46,15 @@ enum Exit {
     static let usage = ExitCode(2)
     static let unavailable = ExitCode(3)
     static let locked = ExitCode(4)
+}
+
+/// Logs go to standard error as plain lines (swift-log); the level comes from `VOXBATCH_LOG_LEVEL`
+/// (trace, debug, info, notice, warning, error; default info).
+func bootstrapLogging() {
+    let level = ProcessInfo.processInfo.environment["VOXBATCH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
 }

@@ -50,6 +50,14 @@ public final class Manifest: Sendable {
                 CREATE UNIQUE INDEX open_exception ON exceptions(kind, reference) WHERE status = 'open';
                 """)
         }
+        m.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE warehouse_items (item_code TEXT PRIMARY KEY, source TEXT NOT NULL, seen INTEGER NOT NULL);
+                CREATE TABLE order_states (
+                    order_number TEXT PRIMARY KEY, state TEXT NOT NULL, state_date TEXT NOT NULL, updated INTEGER NOT NULL);
+                CREATE INDEX open_exceptions_by_reference ON exceptions(reference) WHERE status = 'open';
+                """)
+        }
         return m
     }
 
@@ -197,13 +205,12 @@ public final class Manifest: Sendable {
                        records: [(key: String, hash: String)]) throws {
         try pool.write { db in
             let now = Manifest.now()
-            for record in records {
-                try db.execute(sql: """
-                    INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
-                    file_id = excluded.file_id
-                    """, arguments: [flow, record.key, record.hash, now, file.id])
-            }
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
+                file_id = excluded.file_id
+                """)
+            for record in records { try statement.execute(arguments: [flow, record.key, record.hash, now, file.id]) }
             try db.execute(sql: "UPDATE files SET applied = ?, skipped = ?, failed = ? WHERE id = ?",
                            arguments: [file.applied, file.skipped, file.failed, file.id])
         }
@@ -222,11 +229,20 @@ public final class Manifest: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, 'prepared', ?, ?)
                 """, arguments: [flow, name, size, now, sha256, now, records.count, runID])
             let id = db.lastInsertedRowID
-            for record in records {
-                try db.execute(sql: "INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [flow, record.key, record.hash, now, id])
-            }
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
+                file_id = excluded.file_id
+                """)
+            for record in records { try statement.execute(arguments: [flow, record.key, record.hash, now, id]) }
             return id
+        }
+    }
+
+    /// The keys of the records that went out in (or were applied from) a file.
+    public func recordKeys(fileID: Int64) throws -> [String] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT key FROM records WHERE file_id = ? ORDER BY rowid", arguments: [fileID])
         }
     }
 
@@ -253,7 +269,87 @@ public final class Manifest: Sendable {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE flow = ?", arguments: [flow]) ?? 0 }
     }
 
+    /// The keys of `flow`'s records with the version applied and when (sent, for outbound flows).
+    public func appliedRecords(flow: String) throws -> [(key: String, hash: String, appliedAt: Int64)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT key, hash, applied_at FROM records WHERE flow = ?", arguments: [flow]).map {
+                ($0["key"], $0["hash"], $0["applied_at"])
+            }
+        }
+    }
+
+    /// Records a key as handled without a file (an order withheld because it was cancelled before sending).
+    public func commitWithheld(flow: String, key: String) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, 'withheld', ?, NULL)
+                ON CONFLICT(flow, key) DO NOTHING
+                """, arguments: [flow, key, Manifest.now()])
+        }
+    }
+
+    // MARK: - Warehouse knowledge
+
+    /// Remembers item codes the warehouse has (from its stock files, or sent to it as item types).
+    public func noteWarehouseItems(_ codes: [String], source: String) throws {
+        guard !codes.isEmpty else { return }
+        try pool.write { db in
+            let now = Manifest.now()
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO warehouse_items (item_code, source, seen) VALUES (?, ?, ?)
+                ON CONFLICT(item_code) DO UPDATE SET seen = excluded.seen
+                """)
+            for code in codes { try statement.execute(arguments: [code, source, now]) }
+        }
+    }
+
+    /// Every item code the warehouse is known to have.
+    public func warehouseItems() throws -> Set<String> {
+        try pool.read { db in Set(try String.fetchAll(db, sql: "SELECT item_code FROM warehouse_items")) }
+    }
+
+    /// Records the warehouse's latest state of orders (absolute: the newest report wins).
+    public func setOrderStates(_ states: [(order: String, state: String, date: String)]) throws {
+        guard !states.isEmpty else { return }
+        try pool.write { db in
+            let now = Manifest.now()
+            for s in states {
+                try db.execute(sql: """
+                    INSERT INTO order_states (order_number, state, state_date, updated) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(order_number) DO UPDATE SET state = excluded.state, state_date = excluded.state_date,
+                    updated = excluded.updated
+                    """, arguments: [s.order, s.state, s.date, now])
+            }
+        }
+    }
+
+    /// The warehouse's latest known state of an order.
+    public func orderState(_ order: String) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM order_states WHERE order_number = ?", arguments: [order])
+        }
+    }
+
     // MARK: - Exceptions
+
+    /// Closes the open exceptions about `reference` of the given kinds (the problem went away).
+    public func resolveExceptions(reference: String, kinds: [String], note: String) throws {
+        guard !kinds.isEmpty else { return }
+        try pool.write { db in
+            let marks = Array(repeating: "?", count: kinds.count).joined(separator: ",")
+            try db.execute(sql: """
+                UPDATE exceptions SET status = 'resolved', resolution_note = ?
+                WHERE reference = ? AND status = 'open' AND kind IN (\(marks))
+                """, arguments: StatementArguments([note, reference] + kinds))
+        }
+    }
+
+    /// The references with an open exception of any kind.
+    public func openExceptionReferences() throws -> Set<String> {
+        try pool.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT reference FROM exceptions WHERE status = 'open'"))
+        }
+    }
 
     /// Opens an exception, or counts one more occurrence of the same open one (same kind and reference).
     ///

@@ -60,6 +60,12 @@ public struct RunSummary: Sendable, Hashable, Codable {
     public var files: [FileSummary] = []
     public var dryRun = false
 
+    public init(job: String, files: [FileSummary] = [], dryRun: Bool = false) {
+        self.job = job
+        self.files = files
+        self.dryRun = dryRun
+    }
+
     /// What happened to one file.
     public struct FileSummary: Sendable, Hashable, Codable {
         public var name: String

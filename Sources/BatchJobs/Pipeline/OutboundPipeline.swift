@@ -8,12 +8,32 @@ import Logging
 public struct OutboundRecord: Sendable, Hashable {
     /// The idempotency key (the storefront order id, the SKU...).
     public var key: String
+    /// What people call it (the order number), for exceptions.
+    public var reference: String
     /// Its rows, in the template's column order.
     public var rows: [[String]]
+    /// Why it must not be sent now (a failed pre-flight check), if so: it becomes an exception and is
+    /// tried again on the next run.
+    public var problem: OutboundProblem?
 
-    public init(key: String, rows: [[String]]) {
+    public init(key: String, reference: String? = nil, rows: [[String]], problem: OutboundProblem? = nil) {
         self.key = key
+        self.reference = reference ?? key
         self.rows = rows
+        self.problem = problem
+    }
+}
+
+/// A reason a record cannot be sent, for a person.
+public struct OutboundProblem: Sendable, Hashable {
+    public var kind: String
+    public var message: String
+    public var owner: OwnerTeam
+
+    public init(kind: String, message: String, owner: OwnerTeam) {
+        self.kind = kind
+        self.message = message
+        self.owner = owner
     }
 }
 
@@ -25,8 +45,20 @@ public protocol OutboundFlow {
     var template: CSVTemplate { get }
     /// The file-name template: `{timestamp}` (UTC, `20261124T081500Z`) and `{sequence}` (0001...).
     var fileNamePattern: String { get }
+    /// Whether a record sent before is sent again when its content changed (items: yes; orders: never).
+    var resendsChanged: Bool { get }
+    /// The exception kinds a record's successful send closes (its earlier pre-flight failures).
+    var problemKinds: [String] { get }
     /// What is ready to send now (records already sent are filtered out by the pipeline).
     func collect() throws -> [OutboundRecord]
+    /// Called once a file with these records is confirmed on the server.
+    func sent(keys: [String], in file: String) throws
+}
+
+extension OutboundFlow {
+    public var resendsChanged: Bool { false }
+    public var problemKinds: [String] { [] }
+    public func sent(keys: [String], in file: String) throws {}
 }
 
 /// Storefront → warehouse: collect → validate → write CSV → reserve in the manifest → drop atomically →
@@ -80,24 +112,40 @@ public struct OutboundPipeline {
 
         let header = CSVHeader(flow.template.headerNames)
         let validator = TemplateValidator(template: flow.template, header: header)
-        var ready: [OutboundRecord] = []
+        var ready: [(record: OutboundRecord, hash: String)] = []
         var skipped = 0
         var invalid = 0
-        for record in try flow.collect() {
-            if try manifest.appliedHash(flow: flow.name, key: record.key) != nil {
+        let records = try flow.collect()
+        let known = try manifest.appliedHashes(flow: flow.name, keys: records.map(\.key))
+        var seen: Set<String> = []
+        for record in records {
+            guard seen.insert(record.key).inserted else {
+                skipped += 1  // the storefront returned it twice: one sales order only
+                continue
+            }
+            let hash = Self.hash(record.rows)
+            if let previous = known[record.key], !flow.resendsChanged || previous == hash {
                 skipped += 1  // already sent: never twice
+                continue
+            }
+            if let problem = record.problem {
+                invalid += 1
+                if !dryRun {
+                    try manifest.raise(kind: problem.kind, reference: record.reference, message: problem.message,
+                                       owner: problem.owner)
+                }
                 continue
             }
             var errors: [FieldError] = []
             for (i, row) in record.rows.enumerated() { validator.validate(fields: row, recordNumber: i + 1, into: &errors) }
             if errors.isEmpty {
-                ready.append(record)
+                ready.append((record, hash))
             } else {
                 invalid += 1
                 let reasons = errors.map { "\($0.column) \($0.value.isEmpty ? "" : "\"\($0.value)\" ")\($0.message)" }
                 if !dryRun {
-                    try manifest.raise(kind: "invalid-\(flow.name)", reference: record.key,
-                                       message: "\(record.key) was not sent: " + reasons.joined(separator: "; "),
+                    try manifest.raise(kind: "invalid-\(flow.name)", reference: record.reference,
+                                       message: "\(record.reference) was not sent: " + reasons.joined(separator: "; "),
                                        owner: .operations)
                 }
             }
@@ -129,20 +177,26 @@ public struct OutboundPipeline {
         return summary
     }
 
-    private func send(_ batch: [OutboundRecord], as name: String, flow: some OutboundFlow, runID: Int64?) throws {
+    /// A record's content hash: its fields, unambiguously separated.
+    static func hash(_ rows: [[String]]) -> String {
+        var hasher = SHA256()
+        for row in rows {
+            for field in row { hasher.update(data: Data((field + "\u{1F}").utf8)) }
+            hasher.update(data: Data([0x1E]))
+        }
+        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func send(_ batch: [(record: OutboundRecord, hash: String)], as name: String, flow: some OutboundFlow,
+                      runID: Int64?) throws {
         let local = workDirectory + "/" + name
         let sink = try FileDescriptorSink(path: local)
         let writer = CSVWriter(sink: sink)
         try writer.write(record: flow.template.headerNames)
-        var hashes: [(key: String, hash: String)] = []
-        for record in batch {
-            var hasher = SHA256()
-            for row in record.rows {
-                try writer.write(record: row)
-                for field in row { hasher.update(data: Data((field + "\u{1F}").utf8)) }
-            }
-            hashes.append((record.key, hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()))
+        for (record, _) in batch {
+            for row in record.rows { try writer.write(record: row) }
         }
+        let hashes = batch.map { (key: $0.record.key, hash: $0.hash) }
         try writer.flush()
         try sink.sync()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: local))
@@ -150,6 +204,17 @@ public struct OutboundPipeline {
         let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: Int64(bytes.count), sha256: sha,
                                               runID: runID, records: hashes)
         try publish(local, name: name, fileID: id, records: batch.count)
+        try conclude(flow, keys: batch.map(\.record.key), references: batch.map(\.record.reference), file: name)
+    }
+
+    /// Tells the flow a file is out and closes the pre-flight exceptions of what it carried.
+    private func conclude(_ flow: some OutboundFlow, keys: [String], references: [String], file: String) throws {
+        try flow.sent(keys: keys, in: file)
+        guard !flow.problemKinds.isEmpty else { return }
+        for reference in references {
+            try manifest.resolveExceptions(reference: reference, kinds: flow.problemKinds + ["invalid-\(flow.name)"],
+                                           note: "sent in \(file)")
+        }
     }
 
     /// Drops a prepared file and confirms it.
@@ -182,6 +247,7 @@ public struct OutboundPipeline {
                 logger.notice("dropping a file an interrupted run had prepared", metadata: ["file": "\(file.name)"])
                 try publish(workDirectory + "/" + file.name, name: file.name, fileID: file.id, records: file.applied)
             }
+            try flow.sent(keys: try manifest.recordKeys(fileID: file.id), in: file.name)
         }
     }
 

@@ -1,0 +1,115 @@
+import CSVKit
+import Foundation
+
+/// export-orders: storefront orders ready for fulfilment become Peoplevox sales orders.
+///
+/// Never an order twice: the ledger key is the storefront's order id, so a storefront that returns the
+/// same order again, or a rerun, creates no second sales order. Before anything is sent, each order is
+/// checked the way the warehouse would: every SKU known to the warehouse, a complete delivery address
+/// with a postcode valid for the country, positive quantities. An order that fails goes to the
+/// exception queue with the exact reason and is tried again on the next run; the others are sent.
+public struct ExportOrdersFlow: OutboundFlow {
+    public static let flowName = "sales-orders"
+    public let name = ExportOrdersFlow.flowName
+    public let template: CSVTemplate
+    public let fileNamePattern: String
+    public let problemKinds = ["unknown-sku", "invalid-address", "invalid-quantity"]
+    let storefront: any Storefront
+    let manifest: Manifest
+    let configuration: Configuration
+
+    public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest) {
+        self.configuration = configuration
+        self.storefront = storefront
+        self.manifest = manifest
+        template = configuration.template("sales_orders")!.0
+        fileNamePattern = configuration.files.salesOrders
+    }
+
+    public func collect() throws -> [OutboundRecord] {
+        let orders = try storefront.orders(statuses: configuration.storefront.readyStatuses)
+        guard !orders.isEmpty else { return [] }
+        var warehouseItems = try manifest.warehouseItems()
+        for item in try manifest.appliedRecords(flow: ExportItemsFlow.flowName) { warehouseItems.insert(item.key) }
+        // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
+        let withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
+        return orders.filter { !withheld.contains($0.id) }.map { order in
+            let salesOrder = salesOrder(for: order)
+            return OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
+                                  problem: preflight(order, salesOrder, warehouseItems: warehouseItems))
+        }
+    }
+
+    /// The Peoplevox sales order for a storefront order: SKUs mapped, operational fields carried.
+    func salesOrder(for order: StorefrontOrder) -> SalesOrder {
+        let skus = configuration.mappings.skus
+        var so = SalesOrder(
+            number: order.number, customer: order.shipping.name, email: order.email, contactName: order.shipping.name,
+            shipping: order.shipping, createdDate: Self.peoplevoxDate(order.createdAt), serviceType: order.service,
+            channelName: configuration.client,
+            lines: order.lines.map { SalesOrder.Line(itemCode: skus[$0.sku] ?? $0.sku, quantity: $0.quantity,
+                                                    salePrice: $0.price) })
+        so.shipping.country = PostcodeRules.countryCode(order.shipping.country)
+        so.customer = order.shipping.company.isEmpty ? order.shipping.name : order.shipping.company
+        so.shippingCost = order.shippingCost
+        so.totalSale = order.total
+        var fields = order.fields
+        if !order.customerNote.isEmpty { fields["customer_note"] = order.customerNote }
+        for (column, field) in configuration.mappings.extraColumns {
+            if let value = fields[field], !value.isEmpty { so.extraColumns[column] = value }
+        }
+        return so
+    }
+
+    /// The warehouse's own checks, made before sending so a bad order is caught with a reason.
+    func preflight(_ order: StorefrontOrder, _ so: SalesOrder, warehouseItems: Set<String>) -> OutboundProblem? {
+        if order.lines.isEmpty {
+            return OutboundProblem(kind: "invalid-quantity", message: "order \(order.number) has no lines",
+                                   owner: .customerService)
+        }
+        let unknown = so.lines.map(\.itemCode).filter { !warehouseItems.contains($0) }
+        if !unknown.isEmpty {
+            let list = unknown.map { "\"\($0)\"" }.joined(separator: ", ")
+            return OutboundProblem(kind: "unknown-sku", message: "order \(order.number) was not sent: SKU \(list) "
+                                   + "is not in the warehouse's item list (send it with export-items, or fix the SKU "
+                                   + "mapping), then the order goes out on the next run", owner: .merchandising)
+        }
+        if let bad = so.lines.first(where: { $0.quantity <= 0 }) {
+            return OutboundProblem(kind: "invalid-quantity", message: "order \(order.number) was not sent: quantity "
+                                   + "\(bad.quantity) for SKU \(bad.itemCode) is not positive", owner: .customerService)
+        }
+        var missing: [String] = []
+        let address = so.shipping
+        if address.name.isEmpty { missing.append("name") }
+        if address.line1.isEmpty { missing.append("address line 1") }
+        if address.city.isEmpty { missing.append("town/city") }
+        if address.postcode.isEmpty { missing.append("postcode") }
+        if address.country.count != 2 || !address.country.allSatisfy(\.isLetter) {
+            missing.append(address.country.isEmpty ? "country" : "a country code (got \"\(order.shipping.country)\")")
+        }
+        if !missing.isEmpty {
+            return OutboundProblem(kind: "invalid-address", message: "order \(order.number) was not sent: the delivery "
+                                   + "address has no " + missing.joined(separator: ", "), owner: .customerService)
+        }
+        let valid = Array(address.postcode.utf8).withUnsafeBufferPointer {
+            PostcodeRules.isValid($0, country: address.country)
+        }
+        if valid == false {
+            return OutboundProblem(kind: "invalid-address", message: "order \(order.number) was not sent: postcode "
+                                   + "\"\(address.postcode)\" is not a valid \(address.country) postcode",
+                                   owner: .customerService)
+        }
+        return nil
+    }
+
+    /// An ISO 8601 timestamp as Peoplevox writes dates (`dd/MM/yyyy HH:mm`); other text is kept.
+    static func peoplevoxDate(_ iso: String) -> String {
+        let b = Array(iso.utf8)
+        guard b.count >= 16, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return iso }
+        let s = iso
+        func part(_ from: Int, _ to: Int) -> Substring {
+            s[s.index(s.startIndex, offsetBy: from)..<s.index(s.startIndex, offsetBy: to)]
+        }
+        return "\(part(8, 10))/\(part(5, 7))/\(part(0, 4)) \(part(11, 16))"
+    }
+}

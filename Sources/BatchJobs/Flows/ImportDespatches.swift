@@ -1,0 +1,93 @@
+import CSVKit
+import Foundation
+
+/// import-despatches: each package the warehouse despatched becomes a fulfilment in the storefront,
+/// with its tracking number, carrier (in the storefront's names), date, and the lines it carried.
+///
+/// Partial shipments make one fulfilment per package; the order is complete only when every line has
+/// been despatched in full. Idempotent per order + package + item. A despatch for an order the shop
+/// does not know, for an item the order does not have, or for more than was ordered is an exception.
+public struct ImportDespatchesFlow: InboundFlow {
+    public static let flowName = "despatches"
+    public let name = ImportDespatchesFlow.flowName
+    public let template: CSVTemplate
+    public let filePattern: String
+    let storefront: any Storefront
+    let carriers: [String: String]
+    /// Warehouse item code → storefront SKU.
+    let skus: [String: String]
+
+    public init(configuration: Configuration, storefront: any Storefront) {
+        template = configuration.template("despatches")!.0
+        filePattern = configuration.files.despatches
+        self.storefront = storefront
+        carriers = configuration.mappings.carriers
+        skus = Dictionary(configuration.mappings.skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+        DespatchLine.decoder(template: template, header: header)
+    }
+
+    public func key(of record: DespatchLine) -> String { record.key }
+
+    public func groupKey(of record: DespatchLine) -> String { record.orderNumber + "/" + record.despatchNumber }
+
+    public func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+        var outcomes = [ApplyOutcome](repeating: .applied, count: records.count)
+        var start = 0
+        while start < records.count {
+            var end = start + 1
+            while end < records.count && groupKey(of: records[end]) == groupKey(of: records[start]) { end += 1 }
+            try applyPackage(records, start..<end, into: &outcomes, dryRun: dryRun)
+            start = end
+        }
+        if !dryRun { try storefront.flush() }
+        return outcomes
+    }
+
+    /// Applies the lines of one package.
+    private func applyPackage(_ records: [DespatchLine], _ range: Range<Int>, into outcomes: inout [ApplyOutcome],
+                              dryRun: Bool) throws {
+        let first = records[range.lowerBound]
+        guard var order = try storefront.order(number: first.orderNumber) else {
+            for i in range {
+                outcomes[i] = .exception(
+                    kind: "unknown-order", reference: first.orderNumber,
+                    message: "despatch \(first.despatchNumber) is for order \(first.orderNumber), which the storefront "
+                        + "does not know: check the order number with the warehouse", owner: .customerService)
+            }
+            return
+        }
+        var lines: [(sku: String, quantity: Int)] = []
+        for i in range {
+            let record = records[i]
+            let sku = skus[record.itemCode] ?? record.itemCode
+            guard let li = order.lines.firstIndex(where: { $0.sku == sku }) else {
+                outcomes[i] = .exception(
+                    kind: "despatch-mismatch", reference: record.orderNumber,
+                    message: "despatch \(record.despatchNumber) of order \(record.orderNumber) contains \(record.itemCode), "
+                        + "which the order does not have", owner: .operations)
+                continue
+            }
+            if order.fulfilmentIDs.contains(record.despatchNumber + "/" + sku) { continue }  // in effect already
+            let line = order.lines[li]
+            if line.fulfilled + record.quantity > line.quantity {
+                outcomes[i] = .exception(
+                    kind: "despatch-mismatch", reference: record.orderNumber,
+                    message: "despatch \(record.despatchNumber) of order \(record.orderNumber) ships \(record.quantity) "
+                        + "x \(record.itemCode), but only \(line.quantity - line.fulfilled) of \(line.quantity) "
+                        + "remained to despatch", owner: .operations)
+                continue
+            }
+            order.lines[li].fulfilled += record.quantity
+            lines.append((sku, record.quantity))
+        }
+        guard !lines.isEmpty, !dryRun else { return }
+        try storefront.fulfil(Fulfilment(
+            orderNumber: first.orderNumber, package: first.despatchNumber,
+            carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
+            trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
+            completesOrder: order.isFullyFulfilled))
+    }
+}

@@ -1,0 +1,79 @@
+import CSVKit
+import Foundation
+
+/// import-returns: a returned line is refunded (or credited) in the storefront only once the warehouse
+/// has put it in a final state (default: Accepted, Quarantined), and restocked only when the state is
+/// sellable (default: Accepted). Lines in other states are counted as waiting and applied when a later
+/// file brings them in a final state. Idempotent per return + item.
+public struct ImportReturnsFlow: InboundFlow {
+    public static let flowName = "returns"
+    public let name = ImportReturnsFlow.flowName
+    public let template: CSVTemplate
+    public let filePattern: String
+    let storefront: any Storefront
+    let refundStates: Set<String>
+    let restockStates: Set<String>
+    let skus: [String: String]
+
+    public init(configuration: Configuration, storefront: any Storefront) {
+        var template = configuration.template("returns")!.0
+        // The state names are the client's: any value is read, the policy decides what it means.
+        if let i = template.columns.firstIndex(where: { $0.name == "Status" || $0.aliases.contains("Status") }) {
+            template.columns[i].type = .text
+        }
+        self.template = template
+        filePattern = configuration.files.returns
+        self.storefront = storefront
+        refundStates = Set(configuration.policies.refundStates.map { $0.lowercased() })
+        restockStates = Set(configuration.policies.restockStates.map { $0.lowercased() })
+        skus = Dictionary(configuration.mappings.skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> ReturnLine {
+        ReturnLine.decoder(template: template, header: header)
+    }
+
+    public func key(of record: ReturnLine) -> String { record.returnNumber + "/" + record.itemCode }
+
+    /// A return line is applied once per state: a waiting line is looked at again when its state changes.
+    public func fingerprint(of record: ReturnLine) -> String? { "\(record.status.lowercased())|\(record.quantity)" }
+
+    public func apply(_ records: [ReturnLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+        var outcomes: [ApplyOutcome] = []
+        for record in records {
+            outcomes.append(try apply(record, dryRun: dryRun))
+        }
+        if !dryRun { try storefront.flush() }
+        return outcomes
+    }
+
+    private func apply(_ record: ReturnLine, dryRun: Bool) throws -> ApplyOutcome {
+        let state = record.status.lowercased()
+        guard refundStates.contains(state) else {
+            return .skipped("return \(record.returnNumber) is \(record.status): waiting for a final state")
+        }
+        guard let order = try storefront.order(number: record.orderNumber) else {
+            return .exception(kind: "unknown-order", reference: record.orderNumber,
+                              message: "return \(record.returnNumber) is for order \(record.orderNumber), which the "
+                                + "storefront does not know", owner: .customerService)
+        }
+        let sku = skus[record.itemCode] ?? record.itemCode
+        let refund = Refund(orderNumber: record.orderNumber, returnNumber: record.returnNumber, sku: sku,
+                            quantity: record.quantity, restock: restockStates.contains(state),
+                            reason: record.reason.isEmpty ? record.status : record.reason)
+        if order.refundIDs.contains(refund.id) { return .applied }  // in effect already
+        guard let line = order.lines.first(where: { $0.sku == sku }) else {
+            return .exception(kind: "return-mismatch", reference: record.orderNumber,
+                              message: "return \(record.returnNumber) of order \(record.orderNumber) contains "
+                                + "\(record.itemCode), which the order does not have", owner: .customerService)
+        }
+        if line.refunded + record.quantity > line.quantity {
+            return .exception(kind: "return-mismatch", reference: record.orderNumber,
+                              message: "return \(record.returnNumber) of order \(record.orderNumber) returns "
+                                + "\(record.quantity) x \(record.itemCode), more than the \(line.quantity - line.refunded) "
+                                + "not yet refunded", owner: .customerService)
+        }
+        if !dryRun { try storefront.refund(refund) }
+        return .applied
+    }
+}

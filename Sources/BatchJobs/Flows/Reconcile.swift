@@ -1,0 +1,112 @@
+import FileTransport
+import Foundation
+
+/// reconcile: what should have happened and did not. Paid orders not sent to the warehouse, orders sent
+/// longer ago than the SLA with no despatch, despatches not yet applied to the storefront, and stock
+/// that differs between the storefront and what was last pushed. Each becomes an exception for its
+/// owner team (repeats update the same exception).
+public struct Reconciliation {
+    let storefront: any Storefront
+    let manifest: Manifest
+    let configuration: Configuration
+    let transport: any FileTransport
+    let clock: () -> Date
+
+    public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest,
+                transport: any FileTransport, clock: @escaping () -> Date = Date.init) {
+        self.configuration = configuration
+        self.storefront = storefront
+        self.manifest = manifest
+        self.transport = transport
+        self.clock = clock
+    }
+
+    /// What reconciliation found.
+    public struct Report: Sendable, Hashable, Codable {
+        /// Ready orders not sent (with or without a pre-flight exception).
+        public var notSent: [String] = []
+        /// Orders sent longer ago than the SLA without a despatch.
+        public var pastSLA: [String] = []
+        /// Orders the warehouse reports despatched that have no despatch applied.
+        public var despatchNotApplied: [String] = []
+        /// Despatch files waiting in the warehouse's outbox.
+        public var despatchFilesWaiting: [String] = []
+        /// SKUs whose storefront availability differs from the value last pushed.
+        public var stockDifferences: [StockDifference] = []
+
+        public struct StockDifference: Sendable, Hashable, Codable {
+            public var sku: String
+            public var pushed: Int
+            public var storefront: Int?
+        }
+
+        public var findings: Int {
+            notSent.count + pastSLA.count + despatchNotApplied.count + despatchFilesWaiting.count + stockDifferences.count
+        }
+    }
+
+    /// Looks at both sides and raises an exception for every finding (not with `dryRun`).
+    public func run(dryRun: Bool = false) throws -> Report {
+        var report = Report()
+        let now = Int64(clock().timeIntervalSince1970)
+        let ready = try storefront.orders(statuses: configuration.storefront.readyStatuses)
+        let sent = Dictionary(try manifest.appliedRecords(flow: ExportOrdersFlow.flowName).map { ($0.key, $0.appliedAt) },
+                              uniquingKeysWith: { a, _ in a })
+        let withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
+        let despatched = try DespatchIndex(manifest: manifest)
+        let open = try manifest.openExceptionReferences()
+        var raise: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []
+
+        for order in ready where !withheld.contains(order.id) {
+            guard let sentAt = sent[order.id] else {
+                report.notSent.append(order.number)
+                if !open.contains(order.number) {
+                    raise.append(("not-sent", order.number, "order \(order.number) is \(order.status) in the shop but "
+                                    + "has not been sent to the warehouse: run export-orders", .operations))
+                }
+                continue
+            }
+            let state = try manifest.orderState(order.number)
+            let inWarehouse = state.map { ["cancelled", "despatched"].contains($0.lowercased()) == false } ?? true
+            if now - sentAt > Int64(configuration.policies.slaHours) * 3600, !despatched.contains(order.number),
+               inWarehouse {
+                report.pastSLA.append(order.number)
+                let hours = (now - sentAt) / 3600
+                raise.append(("sla-breach", order.number, "order \(order.number) was sent to the warehouse \(hours) h "
+                                + "ago (SLA \(configuration.policies.slaHours) h) and has no despatch yet"
+                                + (state.map { "; the warehouse shows it as \($0)" } ?? ""), .operations))
+            }
+            if state?.lowercased() == "despatched", !despatched.contains(order.number) {
+                report.despatchNotApplied.append(order.number)
+                raise.append(("despatch-not-applied", order.number, "the warehouse reports order \(order.number) as "
+                                + "despatched, but no despatch has been applied to the storefront", .operations))
+            }
+        }
+
+        let waiting = try transport.list(configuration.warehouse.outbox).filter {
+            RemotePath.matches($0.name, glob: configuration.files.despatches)
+        }
+        for file in waiting {
+            report.despatchFilesWaiting.append(file.name)
+        }
+
+        let levels = try storefront.stockLevels()
+        let reverse = Dictionary(configuration.mappings.skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        for record in try manifest.appliedRecords(flow: ImportStockFlow.flowName) {
+            let parts = record.hash.split(separator: "|")
+            guard parts.count > 1, let pushed = Int(parts[1]) else { continue }
+            let sku = reverse[record.key] ?? record.key
+            let shown = levels[sku]
+            if shown != pushed {
+                report.stockDifferences.append(.init(sku: sku, pushed: pushed, storefront: shown))
+                raise.append(("stock-difference", sku, "the storefront shows \(shown.map(String.init) ?? "no stock") for "
+                                + "\(sku), but \(pushed) was last pushed from the warehouse: run import-stock --full",
+                              .merchandising))
+            }
+        }
+        if !dryRun {
+            for r in raise { try manifest.raise(kind: r.kind, reference: r.reference, message: r.message, owner: r.owner) }
+        }
+        return report
+    }
+}

@@ -1,0 +1,222 @@
+import FileTransport
+import Foundation
+import Logging
+
+/// The jobs voxbatch runs, in the order a day needs them (`run all`).
+public enum JobName: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The product master to the warehouse (new and changed SKUs).
+    case exportItems = "export-items"
+    /// Warehouse stock levels to the storefront.
+    case importStock = "import-stock"
+    /// The warehouse's order states (picking, packing...), used by cancellations and reconciliation.
+    case importOrderStatus = "import-order-status"
+    /// Cancelled orders: withheld, requested, or flagged as too late.
+    case exportCancellations = "export-cancellations"
+    /// Orders ready for fulfilment to the warehouse.
+    case exportOrders = "export-orders"
+    /// Despatches (packages, tracking) to the storefront.
+    case importDespatches = "import-despatches"
+    /// Returns to refunds in the storefront.
+    case importReturns = "import-returns"
+    /// What should have happened and did not.
+    case reconcile
+
+    /// One line for `--help`.
+    public var summary: String {
+        switch self {
+        case .exportItems: "send new and changed SKUs as a Peoplevox item-types file"
+        case .importStock: "set storefront availability from the warehouse's stock files (minus the buffer)"
+        case .importOrderStatus: "read the warehouse's order states (decides whether a cancellation can stop an order)"
+        case .exportCancellations: "withhold, request or flag cancelled orders"
+        case .exportOrders: "send orders ready for fulfilment as Peoplevox sales-order files"
+        case .importDespatches: "apply despatches (packages, tracking, carrier) to the storefront"
+        case .importReturns: "refund returned lines in a final state, restocking sellable ones"
+        case .reconcile: "list unsent orders, orders past the SLA, unapplied despatches and stock differences"
+        }
+    }
+}
+
+/// How a job runs.
+public struct JobOptions: Sendable, Hashable {
+    /// Do everything but the effects; report what would change.
+    public var dryRun = false
+    /// import-stock: push every SKU, changed or not.
+    public var full = false
+
+    public init(dryRun: Bool = false, full: Bool = false) {
+        self.dryRun = dryRun
+        self.full = full
+    }
+}
+
+/// What a job run did, for people and (as JSON) for scripts.
+public struct JobResult: Sendable, Hashable, Codable {
+    public var job: String
+    /// `ok`, `completed-with-exceptions` or `failed`.
+    public var outcome: String
+    public var summary: RunSummary
+    /// For reconcile: what it found.
+    public var reconciliation: Reconciliation.Report?
+    /// For a failed run: why.
+    public var error: String?
+
+    public init(job: String, outcome: String, summary: RunSummary, reconciliation: Reconciliation.Report? = nil,
+                error: String? = nil) {
+        self.job = job
+        self.outcome = outcome
+        self.summary = summary
+        self.reconciliation = reconciliation
+        self.error = error
+    }
+
+    /// Whether something needs a person (rejected rows, exceptions, findings).
+    public var needsAttention: Bool { outcome != "ok" }
+}
+
+/// Runs jobs for one configuration: opens the manifest, the storefront and the warehouse transport
+/// once, takes each job's lock, and composes the flow with its pipeline.
+public final class JobRunner {
+    public let configuration: Configuration
+    public let manifest: Manifest
+    public let storefront: any Storefront
+    private var transport: (any FileTransport)?
+    private let logger: Logger
+    private let clock: () -> Date
+
+    /// Opens the state for `configuration`.
+    ///
+    /// - Parameters:
+    ///   - storefront: A storefront to use instead of the configured one (tests, the demo).
+    /// - Throws: ``StorefrontError`` for an unusable storefront, GRDB errors for an unusable manifest.
+    public init(configuration: Configuration, storefront: (any Storefront)? = nil,
+                logger: Logger = Logger(label: "voxbatch.jobs"), clock: @escaping () -> Date = Date.init) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory + "/work",
+                                                withIntermediateDirectories: true)
+        manifest = try Manifest(path: configuration.stateDirectory + "/manifest.sqlite")
+        self.storefront = try storefront ?? Self.makeStorefront(configuration, clock: clock)
+    }
+
+    deinit { transport?.close() }
+
+    /// The configured storefront.
+    public static func makeStorefront(_ configuration: Configuration, clock: @escaping () -> Date = Date.init) throws
+        -> any Storefront
+    {
+        switch configuration.storefront.kind {
+        case "file":
+            return try FileStorefront(folder: configuration.storefront.folder ?? configuration.stateDirectory + "/shop",
+                                      clock: clock)
+        default:
+            throw StorefrontError(storefront: configuration.storefront.kind,
+                                  message: "this storefront type is not available in this build; use type: file",
+                                  isTransient: false)
+        }
+    }
+
+    /// The warehouse transport, connected on first use.
+    func warehouse() throws -> any FileTransport {
+        if let transport { return transport }
+        let made = try Retry.run(configuration.retry, operation: "connect to the warehouse", logger: logger) {
+            try configuration.warehouse.transport.makeTransport(logger: logger)
+        }
+        transport = made
+        return made
+    }
+
+    /// Runs one job under its lock.
+    ///
+    /// - Throws: ``JobLockError/held(job:pid:path:)`` when another run holds the lock; transport and
+    ///   storefront errors that outlasted the retries.
+    public func run(_ job: JobName, options: JobOptions = .init()) throws -> JobResult {
+        let lock = try JobLock(job: job.rawValue, stateDirectory: configuration.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        let started = Date()
+        var result: JobResult
+        switch job {
+        case .exportItems:
+            result = finish(job, try outbound().run(ExportItemsFlow(configuration: configuration, storefront: storefront),
+                                                    dryRun: options.dryRun))
+        case .exportOrders:
+            var pipeline = try outbound()
+            pipeline.maxRecordsPerFile = configuration.policies.maxOrdersPerFile
+            result = finish(job, try pipeline.run(ExportOrdersFlow(configuration: configuration, storefront: storefront,
+                                                                   manifest: manifest), dryRun: options.dryRun))
+        case .exportCancellations:
+            result = finish(job, try outbound().run(
+                ExportCancellationsFlow(configuration: configuration, storefront: storefront, manifest: manifest,
+                                        clock: clock), dryRun: options.dryRun))
+        case .importStock:
+            result = finish(job, try inbound().run(
+                ImportStockFlow(configuration: configuration, storefront: storefront, manifest: manifest,
+                                full: options.full), dryRun: options.dryRun))
+        case .importOrderStatus:
+            result = finish(job, try inbound().run(ImportOrderStatusFlow(configuration: configuration, manifest: manifest),
+                                                   dryRun: options.dryRun))
+        case .importDespatches:
+            result = finish(job, try inbound().run(ImportDespatchesFlow(configuration: configuration,
+                                                                        storefront: storefront),
+                                                   dryRun: options.dryRun))
+        case .importReturns:
+            result = finish(job, try inbound().run(ImportReturnsFlow(configuration: configuration, storefront: storefront),
+                                                   dryRun: options.dryRun))
+        case .reconcile:
+            result = try reconcile(dryRun: options.dryRun)
+        }
+        logger.info("job finished", metadata: [
+            "job": "\(job.rawValue)", "outcome": "\(result.outcome)", "files": "\(result.summary.files.count)",
+            "applied": "\(result.summary.applied)", "skipped": "\(result.summary.skipped)",
+            "failed": "\(result.summary.failed)", "exceptions": "\(result.summary.exceptions)",
+            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+        ])
+        return result
+    }
+
+    private func finish(_ job: JobName, _ summary: RunSummary) -> JobResult {
+        let attention = summary.failed + summary.exceptions > 0
+        return JobResult(job: job.rawValue, outcome: attention ? "completed-with-exceptions" : "ok", summary: summary)
+    }
+
+    private func outbound() throws -> OutboundPipeline {
+        var pipeline = OutboundPipeline(transport: try warehouse(), manifest: manifest,
+                                        inbox: configuration.warehouse.inbox, workDirectory: try workFolder("outbound"),
+                                        logger: logger, clock: clock)
+        pipeline.retry = configuration.retry
+        return pipeline
+    }
+
+    private func inbound() throws -> InboundPipeline {
+        let transport = try warehouse()
+        let w = configuration.warehouse
+        var pipeline = InboundPipeline(transport: transport, manifest: manifest,
+                                       folders: (outbox: w.outbox, archive: w.archive, error: w.error),
+                                       pickup: Pickup(transport: transport, readiness: w.readiness),
+                                       workDirectory: try workFolder("inbound"), logger: logger)
+        pipeline.retry = configuration.retry
+        return pipeline
+    }
+
+    private func workFolder(_ name: String) throws -> String {
+        let path = configuration.stateDirectory + "/work/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    private func reconcile(dryRun: Bool) throws -> JobResult {
+        let runID = dryRun ? nil : try manifest.startRun(job: JobName.reconcile.rawValue)
+        do {
+            let report = try Reconciliation(configuration: configuration, storefront: storefront, manifest: manifest,
+                                            transport: try warehouse(), clock: clock).run(dryRun: dryRun)
+            let outcome = report.findings > 0 ? "completed-with-exceptions" : "ok"
+            if let runID { try manifest.finishRun(runID, outcome: outcome, applied: 0, skipped: 0, failed: report.findings) }
+            var summary = RunSummary(job: JobName.reconcile.rawValue, dryRun: dryRun)
+            summary.files = []
+            return JobResult(job: JobName.reconcile.rawValue, outcome: outcome, summary: summary, reconciliation: report)
+        } catch {
+            if let runID { try manifest.finishRun(runID, outcome: "failed", applied: 0, skipped: 0, failed: 0, error: "\(error)") }
+            throw error
+        }
+    }
+}

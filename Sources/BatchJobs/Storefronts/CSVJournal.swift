@@ -1,0 +1,92 @@
+import CSVKit
+import Foundation
+
+/// An append-only CSV file that survives crashes: rows are buffered, then appended with one `write`
+/// and made durable with `fsync`; a torn last line left by a crash is cut off when the journal is opened.
+final class CSVJournal {
+    let path: String
+    let header: [String]
+    private var sink = MemorySink()
+    private var writer: CSVWriter
+
+    /// Opens (creating with `header` if needed) the journal at `path`.
+    init(path: String, header: [String]) throws {
+        self.path = path
+        self.header = header
+        writer = CSVWriter(sink: sink, lineEnding: .lf)
+        if !FileManager.default.fileExists(atPath: path) {
+            let first = MemorySink()
+            let w = CSVWriter(sink: first, lineEnding: .lf)
+            try w.write(record: header)
+            try w.flush()
+            try Self.append(first.bytes, to: path)
+        } else {
+            try repairTornTail()
+        }
+    }
+
+    /// Every row, header excluded, as `[column: value]`.
+    func rows() throws -> [[String: String]] {
+        let reader = try CSVReader(path: path)
+        var rows: [[String: String]] = []
+        while try reader.next() {
+            guard let names = reader.header?.names else { continue }
+            var row: [String: String] = [:]
+            for (i, name) in names.enumerated() where i < reader.fieldCount { row[name] = reader.field(i) }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// Buffers a row in the header's order (formula-like text is neutralised).
+    func append(_ values: [String: String]) throws {
+        try writer.write(record: header.map { values[$0] ?? "" })
+    }
+
+    /// Appends the buffered rows and syncs.
+    func flush() throws {
+        try writer.flush()
+        guard !sink.bytes.isEmpty else { return }
+        try Self.append(sink.bytes, to: path)
+        sink = MemorySink()
+        writer = CSVWriter(sink: sink, lineEnding: .lf)
+    }
+
+    private static func append(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorefrontError(storefront: "file", message: "cannot open \(path): \(String(cString: strerror(errno)))", isTransient: false) }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StorefrontError(storefront: "file", message: "cannot write \(path): \(String(cString: strerror(errno)))",
+                                      isTransient: false)
+            }
+            offset += n
+        }
+        guard fsync(fd) == 0 else {
+            throw StorefrontError(storefront: "file", message: "cannot sync \(path): \(String(cString: strerror(errno)))",
+                                  isTransient: false)
+        }
+    }
+
+    /// Cuts a partial last line (a crash mid-append) so the next append starts on a line of its own.
+    private func repairTornTail() throws {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0 else { return }
+        var end = size
+        var byte: UInt8 = 0
+        // Walk back to the last newline; rows are short, so this reads a few hundred bytes at most.
+        while end > 0 {
+            _ = pread(fd, &byte, 1, end - 1)
+            if byte == UInt8(ascii: "\n") { break }
+            end -= 1
+        }
+        if end < size { _ = ftruncate(fd, end) }
+    }
+}

@@ -1,0 +1,299 @@
+import CSVKit
+import Foundation
+
+/// The plain-file storefront: for shops that export orders as files and import updates as files (and
+/// the embedded default).
+///
+/// Its folder:
+/// - `orders/`: the shop's order exports, `*.csv` (one row per order line) or `*.jsonl` (one order per
+///   line), read in name order; a later row for the same order replaces the earlier one (a status change,
+///   such as a cancellation, is a new export of the order).
+/// - `products.csv`: the catalogue (`sku,barcode,name,size,colour,weight_grams,price`).
+/// - `updates/`: what voxbatch tells the shop, as append-only CSV journals the shop imports:
+///   `fulfilments.csv`, `stock.csv`, `refunds.csv` and `cancellations.csv` (formats in the README).
+///
+/// Writes look before they add (a fulfilment line or refund id already in the journal is not written
+/// again), so a rerun after a crash never duplicates one.
+public final class FileStorefront: Storefront {
+    public let folder: String
+    private var ordersByNumber: [String: StorefrontOrder] = [:]
+    private var orderSequence: [String] = []
+    private var stock: [String: Int] = [:]
+    private var catalogue: [Product] = []
+    private let fulfilments: CSVJournal
+    private let stockJournal: CSVJournal
+    private let refunds: CSVJournal
+    private let cancellations: CSVJournal
+    private var cancellationIDs: Set<String> = []
+    private let clock: () -> Date
+
+    /// The columns of `updates/fulfilments.csv`.
+    public static let fulfilmentColumns = ["fulfilment_id", "order_number", "package", "carrier", "service",
+                                           "tracking_number", "despatch_date", "sku", "quantity", "order_complete",
+                                           "recorded_at"]
+    /// The columns of `updates/stock.csv`.
+    public static let stockColumns = ["sku", "available", "recorded_at"]
+    /// The columns of `updates/refunds.csv`.
+    public static let refundColumns = ["refund_id", "order_number", "return_number", "sku", "quantity", "amount",
+                                       "restock", "reason", "recorded_at"]
+    /// The columns of `updates/cancellations.csv`.
+    public static let cancellationColumns = ["order_number", "outcome", "detail", "recorded_at"]
+    /// The columns of an orders CSV file.
+    public static let orderColumns = ["order_id", "order_number", "status", "created_at", "email", "phone", "name",
+                                      "company", "address1", "address2", "city", "region", "postcode", "country",
+                                      "service", "shipping_cost", "total", "customer_note", "sku", "quantity", "price"]
+
+    /// Opens the storefront in `folder` (creating `orders/` and `updates/` when missing) and reads its state.
+    public init(folder: String, clock: @escaping () -> Date = Date.init) throws {
+        self.folder = folder
+        self.clock = clock
+        for sub in ["orders", "updates"] {
+            try FileManager.default.createDirectory(atPath: folder + "/" + sub, withIntermediateDirectories: true)
+        }
+        fulfilments = try CSVJournal(path: folder + "/updates/fulfilments.csv", header: Self.fulfilmentColumns)
+        stockJournal = try CSVJournal(path: folder + "/updates/stock.csv", header: Self.stockColumns)
+        refunds = try CSVJournal(path: folder + "/updates/refunds.csv", header: Self.refundColumns)
+        cancellations = try CSVJournal(path: folder + "/updates/cancellations.csv", header: Self.cancellationColumns)
+        try loadOrders()
+        try loadCatalogue()
+        for row in try fulfilments.rows() {
+            guard let number = row["order_number"], var order = ordersByNumber[number] else { continue }
+            let id = (row["package"] ?? "") + "/" + (row["sku"] ?? "")
+            guard order.fulfilmentIDs.insert(id).inserted else { continue }
+            if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
+                order.lines[i].fulfilled += Int(row["quantity"] ?? "") ?? 0
+            }
+            if row["order_complete"] == "true" { order.status = "completed" }
+            ordersByNumber[number] = order
+        }
+        for row in try refunds.rows() {
+            guard let number = row["order_number"], var order = ordersByNumber[number] else { continue }
+            guard order.refundIDs.insert(row["refund_id"] ?? "").inserted else { continue }
+            if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
+                order.lines[i].refunded += Int(row["quantity"] ?? "") ?? 0
+            }
+            ordersByNumber[number] = order
+        }
+        for row in try stockJournal.rows() {
+            if let sku = row["sku"], let n = Int(row["available"] ?? "") { stock[sku] = n }
+        }
+        for row in try cancellations.rows() {
+            cancellationIDs.insert((row["order_number"] ?? "") + "/" + (row["outcome"] ?? ""))
+        }
+    }
+
+    // MARK: - Reading
+
+    public func orders(statuses: [String]) throws -> [StorefrontOrder] {
+        let wanted = Set(statuses.map { $0.lowercased() })
+        return orderSequence.compactMap { ordersByNumber[$0] }.filter { wanted.contains($0.status.lowercased()) }
+    }
+
+    public func order(number: String) throws -> StorefrontOrder? { ordersByNumber[number] }
+
+    public func products() throws -> [Product] { catalogue }
+
+    public func stockLevels() throws -> [String: Int] { stock }
+
+    // MARK: - Writing
+
+    public func fulfil(_ fulfilment: Fulfilment) throws {
+        guard var order = ordersByNumber[fulfilment.orderNumber] else {
+            throw StorefrontError(storefront: "file", message: "no order \(fulfilment.orderNumber)", isTransient: false)
+        }
+        for line in fulfilment.lines {
+            let id = fulfilment.package + "/" + line.sku
+            guard !order.fulfilmentIDs.contains(id) else { continue }  // recorded before: not twice
+            order.fulfilmentIDs.insert(id)
+            if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
+            try fulfilments.append([
+                "fulfilment_id": fulfilment.orderNumber + "/" + id, "order_number": fulfilment.orderNumber,
+                "package": fulfilment.package, "carrier": fulfilment.carrier, "service": fulfilment.service,
+                "tracking_number": fulfilment.trackingNumber, "despatch_date": fulfilment.despatchDate,
+                "sku": line.sku, "quantity": String(line.quantity),
+                "order_complete": fulfilment.completesOrder && order.isFullyFulfilled ? "true" : "false",
+                "recorded_at": timestamp(),
+            ])
+        }
+        if order.isFullyFulfilled { order.status = "completed" }
+        ordersByNumber[fulfilment.orderNumber] = order
+    }
+
+    public func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String> {
+        let known = Set(catalogue.map(\.sku))
+        var unknown: Set<String> = []
+        let now = timestamp()
+        for level in levels {
+            guard known.contains(level.sku) else {
+                unknown.insert(level.sku)
+                continue
+            }
+            stock[level.sku] = level.quantity
+            try stockJournal.append(["sku": level.sku, "available": String(level.quantity), "recorded_at": now])
+        }
+        return unknown
+    }
+
+    public func refund(_ refund: Refund) throws {
+        guard var order = ordersByNumber[refund.orderNumber] else {
+            throw StorefrontError(storefront: "file", message: "no order \(refund.orderNumber)", isTransient: false)
+        }
+        guard order.refundIDs.insert(refund.id).inserted else { return }  // recorded before: not twice
+        var amount = ""
+        if let i = order.lines.firstIndex(where: { $0.sku == refund.sku }) {
+            order.lines[i].refunded += refund.quantity
+            if let price = Decimal(string: order.lines[i].price) {
+                amount = "\(price * Decimal(refund.quantity))"
+            }
+        }
+        ordersByNumber[refund.orderNumber] = order
+        try refunds.append([
+            "refund_id": refund.id, "order_number": refund.orderNumber, "return_number": refund.returnNumber,
+            "sku": refund.sku, "quantity": String(refund.quantity), "amount": amount,
+            "restock": refund.restock ? "true" : "false", "reason": refund.reason, "recorded_at": timestamp(),
+        ])
+    }
+
+    public func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws {
+        guard cancellationIDs.insert(orderNumber + "/" + outcome.rawValue).inserted else { return }
+        try cancellations.append(["order_number": orderNumber, "outcome": outcome.rawValue, "detail": detail,
+                                  "recorded_at": timestamp()])
+    }
+
+    public func flush() throws {
+        try fulfilments.flush()
+        try stockJournal.flush()
+        try refunds.flush()
+        try cancellations.flush()
+    }
+
+    // MARK: - Loading
+
+    private func timestamp() -> String {
+        ISO8601DateFormatter().string(from: clock())
+    }
+
+    private func loadOrders() throws {
+        let directory = folder + "/orders"
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+            !$0.hasPrefix(".") && ($0.hasSuffix(".csv") || $0.hasSuffix(".jsonl"))
+        }.sorted()
+        for name in names {
+            let orders = name.hasSuffix(".csv") ? try Self.readOrdersCSV(directory + "/" + name)
+                                                : try Self.readOrdersJSONLines(directory + "/" + name)
+            for order in orders {
+                if ordersByNumber[order.number] == nil { orderSequence.append(order.number) }
+                ordersByNumber[order.number] = order
+            }
+        }
+    }
+
+    /// Reads an orders CSV file: one row per line, the order's fields repeated; any column beyond the
+    /// standard ones is kept as a named field (for `mappings.extra_columns`).
+    static func readOrdersCSV(_ path: String) throws -> [StorefrontOrder] {
+        let reader = try CSVReader(path: path)
+        var orders: [StorefrontOrder] = []
+        var index: [String: Int] = [:]
+        var positions: [String: Int] = [:]
+        var extra: [(String, Int)] = []
+        while try reader.next() {
+            if positions.isEmpty, let header = reader.header {
+                for column in orderColumns { positions[column] = header.index(of: column) }
+                extra = header.names.enumerated().filter { !orderColumns.contains($0.element) }.map { ($0.element, $0.offset) }
+            }
+            func value(_ column: String) -> String {
+                guard let i = positions[column], i < reader.fieldCount else { return "" }
+                return reader.field(i).trimmingSpaces
+            }
+            let number = value("order_number").isEmpty ? value("order_id") : value("order_number")
+            guard !number.isEmpty else { continue }
+            let line = StorefrontOrder.Line(sku: value("sku"), quantity: Int(value("quantity")) ?? 0, price: value("price"))
+            if let i = index[number] {
+                orders[i].lines.append(line)
+                continue
+            }
+            var fields: [String: String] = [:]
+            for (name, i) in extra where i < reader.fieldCount { fields[name] = reader.field(i) }
+            let order = StorefrontOrder(
+                id: value("order_id").isEmpty ? number : value("order_id"), number: number, status: value("status"),
+                createdAt: value("created_at"), email: value("email"), phone: value("phone"),
+                shipping: Address(name: value("name"), company: value("company"), line1: value("address1"),
+                                  line2: value("address2"), city: value("city"), region: value("region"),
+                                  postcode: value("postcode"), country: value("country")),
+                service: value("service"), shippingCost: value("shipping_cost"), total: value("total"),
+                customerNote: value("customer_note"), fields: fields, lines: [line])
+            index[number] = orders.count
+            orders.append(order)
+        }
+        return orders
+    }
+
+    /// One order of a JSON Lines file.
+    struct OrderJSON: Codable {
+        var id: String?
+        var number: String
+        var status: String
+        var created_at: String?
+        var email: String?
+        var phone: String?
+        var shipping: AddressJSON
+        var service: String?
+        var shipping_cost: String?
+        var total: String?
+        var customer_note: String?
+        var fields: [String: String]?
+        var lines: [LineJSON]
+
+        struct AddressJSON: Codable {
+            var name: String?, company: String?, address1: String?, address2: String?, city: String?
+            var region: String?, postcode: String?, country: String?
+        }
+
+        struct LineJSON: Codable {
+            var sku: String
+            var quantity: Int
+            var price: String?
+        }
+    }
+
+    static func readOrdersJSONLines(_ path: String) throws -> [StorefrontOrder] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let decoder = JSONDecoder()
+        var orders: [StorefrontOrder] = []
+        for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+            let o: OrderJSON
+            do {
+                o = try decoder.decode(OrderJSON.self, from: line)
+            } catch {
+                throw StorefrontError(storefront: "file", message: "\(path) line \(n + 1) is not an order: \(error)",
+                                      isTransient: false)
+            }
+            let s = o.shipping
+            orders.append(StorefrontOrder(
+                id: o.id ?? o.number, number: o.number, status: o.status, createdAt: o.created_at ?? "",
+                email: o.email ?? "", phone: o.phone ?? "",
+                shipping: Address(name: s.name ?? "", company: s.company ?? "", line1: s.address1 ?? "",
+                                  line2: s.address2 ?? "", city: s.city ?? "", region: s.region ?? "",
+                                  postcode: s.postcode ?? "", country: s.country ?? ""),
+                service: o.service ?? "", shippingCost: o.shipping_cost ?? "", total: o.total ?? "",
+                customerNote: o.customer_note ?? "", fields: o.fields ?? [:],
+                lines: o.lines.map { StorefrontOrder.Line(sku: $0.sku, quantity: $0.quantity, price: $0.price ?? "") }))
+        }
+        return orders
+    }
+
+    private func loadCatalogue() throws {
+        let path = folder + "/products.csv"
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let reader = try CSVReader(path: path)
+        while try reader.next() {
+            func value(_ name: String) -> String { reader.field(named: name)?.trimmingSpaces ?? "" }
+            let sku = value("sku")
+            guard !sku.isEmpty else { continue }
+            catalogue.append(Product(sku: sku, barcode: value("barcode"), name: value("name"),
+                                     attributes: [value("size"), value("colour")].filter { !$0.isEmpty },
+                                     weightGrams: value("weight_grams"), price: value("price")))
+        }
+    }
+}

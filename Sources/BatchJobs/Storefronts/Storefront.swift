@@ -1,0 +1,200 @@
+/// An order as the storefront has it.
+public struct StorefrontOrder: Sendable, Hashable {
+    /// The storefront's own id (the export ledger's key).
+    public var id: String
+    /// The number customers and the warehouse see (Peoplevox's SalesOrderNumber).
+    public var number: String
+    public var status: String
+    /// ISO 8601.
+    public var createdAt: String
+    public var email: String
+    public var phone: String
+    public var shipping: Address
+    /// The shipping service or priority chosen at checkout.
+    public var service: String
+    public var shippingCost: String
+    public var total: String
+    public var customerNote: String
+    /// Any other field the shop exports (gift_message, delivery_instructions...), for `mappings.extra_columns`.
+    public var fields: [String: String]
+    public var lines: [Line]
+    /// Ids of the fulfilment lines already recorded (`PACKAGE/SKU`).
+    public var fulfilmentIDs: Set<String> = []
+    /// Ids of the refund lines already recorded (`RETURN/SKU`).
+    public var refundIDs: Set<String> = []
+
+    /// One order line, with what has been despatched and refunded so far.
+    public struct Line: Sendable, Hashable {
+        public var sku: String
+        public var quantity: Int
+        public var price: String
+        public var fulfilled = 0
+        public var refunded = 0
+
+        public init(sku: String, quantity: Int, price: String = "") {
+            self.sku = sku
+            self.quantity = quantity
+            self.price = price
+        }
+    }
+
+    public init(id: String, number: String, status: String, createdAt: String, email: String, phone: String = "",
+                shipping: Address, service: String = "", shippingCost: String = "", total: String = "",
+                customerNote: String = "", fields: [String: String] = [:], lines: [Line]) {
+        self.id = id
+        self.number = number
+        self.status = status
+        self.createdAt = createdAt
+        self.email = email
+        self.phone = phone
+        self.shipping = shipping
+        self.service = service
+        self.shippingCost = shippingCost
+        self.total = total
+        self.customerNote = customerNote
+        self.fields = fields
+        self.lines = lines
+    }
+
+    /// Whether every line has been despatched in full.
+    public var isFullyFulfilled: Bool { lines.allSatisfy { $0.fulfilled >= $0.quantity } }
+}
+
+/// A product (one SKU) of the storefront's catalogue.
+public struct Product: Sendable, Hashable {
+    public var sku: String
+    public var barcode: String
+    public var name: String
+    /// Variant attributes (size, colour...).
+    public var attributes: [String]
+    public var weightGrams: String
+    public var price: String
+
+    public init(sku: String, barcode: String, name: String, attributes: [String] = [], weightGrams: String = "",
+                price: String = "") {
+        self.sku = sku
+        self.barcode = barcode
+        self.name = name
+        self.attributes = attributes
+        self.weightGrams = weightGrams
+        self.price = price
+    }
+}
+
+/// One package of an order leaving the warehouse.
+public struct Fulfilment: Sendable, Hashable {
+    public var orderNumber: String
+    /// The warehouse's despatch number.
+    public var package: String
+    /// In the storefront's own carrier names.
+    public var carrier: String
+    public var service: String
+    public var trackingNumber: String
+    public var despatchDate: String
+    public var lines: [(sku: String, quantity: Int)]
+    /// Whether, with this package, every line of the order has been despatched.
+    public var completesOrder: Bool
+
+    public init(orderNumber: String, package: String, carrier: String, service: String, trackingNumber: String,
+                despatchDate: String, lines: [(sku: String, quantity: Int)], completesOrder: Bool) {
+        self.orderNumber = orderNumber
+        self.package = package
+        self.carrier = carrier
+        self.service = service
+        self.trackingNumber = trackingNumber
+        self.despatchDate = despatchDate
+        self.lines = lines
+        self.completesOrder = completesOrder
+    }
+
+    public static func == (a: Fulfilment, b: Fulfilment) -> Bool {
+        a.orderNumber == b.orderNumber && a.package == b.package && a.carrier == b.carrier && a.service == b.service
+            && a.trackingNumber == b.trackingNumber && a.despatchDate == b.despatchDate
+            && a.lines.map(\.sku) == b.lines.map(\.sku) && a.lines.map(\.quantity) == b.lines.map(\.quantity)
+            && a.completesOrder == b.completesOrder
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(orderNumber)
+        hasher.combine(package)
+    }
+}
+
+/// A refund (or credit) for returned goods.
+public struct Refund: Sendable, Hashable {
+    public var orderNumber: String
+    public var returnNumber: String
+    public var sku: String
+    public var quantity: Int
+    /// Whether the goods go back into sellable stock.
+    public var restock: Bool
+    public var reason: String
+
+    public init(orderNumber: String, returnNumber: String, sku: String, quantity: Int, restock: Bool, reason: String) {
+        self.orderNumber = orderNumber
+        self.returnNumber = returnNumber
+        self.sku = sku
+        self.quantity = quantity
+        self.restock = restock
+        self.reason = reason
+    }
+
+    /// The refund line's id in the storefront: return number + SKU.
+    public var id: String { returnNumber + "/" + sku }
+}
+
+/// What happened to a cancelled order on the warehouse side, told back to the storefront.
+public enum CancellationOutcome: String, Sendable, Hashable, Codable {
+    /// Never sent to the warehouse: simply not sent.
+    case withheld
+    /// Sent; a cancellation request went to the warehouse before picking.
+    case requested
+    /// Already in picking or later: a person must stop it.
+    case tooLate = "too-late"
+}
+
+/// A shop voxbatch exchanges with: where orders come from and where despatches, stock, refunds and
+/// cancellations go.
+///
+/// Every write must be idempotent (set absolute values; look before creating, by the ids given), so a
+/// retry or a rerun after a crash never duplicates a fulfilment or a refund.
+public protocol Storefront: AnyObject {
+    /// Orders whose status is one of `statuses`.
+    func orders(statuses: [String]) throws -> [StorefrontOrder]
+    /// One order by its number, with what has been fulfilled and refunded.
+    func order(number: String) throws -> StorefrontOrder?
+    /// The catalogue.
+    func products() throws -> [Product]
+    /// Records a package; lines whose `PACKAGE/SKU` the order already has are not added again.
+    func fulfil(_ fulfilment: Fulfilment) throws
+    /// Sets availability for each SKU (absolute values); returns the SKUs the storefront does not know.
+    func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String>
+    /// The availability the storefront shows now, by SKU.
+    func stockLevels() throws -> [String: Int]
+    /// Records a refund; one whose id the order already has is not added again.
+    func refund(_ refund: Refund) throws
+    /// Tells the storefront what became of a cancelled order.
+    func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws
+    /// Makes everything written so far durable (called at the end of each batch).
+    func flush() throws
+}
+
+extension Storefront {
+    public func flush() throws {}
+}
+
+/// A storefront that cannot be reached or refused a request.
+public struct StorefrontError: Error, CustomStringConvertible, Sendable {
+    public var storefront: String
+    public var message: String
+    /// Whether trying again later may work (timeouts, 429, 5xx).
+    public var isTransient: Bool
+
+    public init(storefront: String, message: String, isTransient: Bool) {
+        self.storefront = storefront
+        self.message = message
+        self.isTransient = isTransient
+    }
+
+    public var description: String { "\(storefront): \(message)" }
+}
