@@ -1,0 +1,344 @@
+@testable import BatchJobs
+import CSVKit
+import FileTransport
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct ExportOrdersTests {
+    @Test func anUnknownSKUHoldsBackOnlyItsOrderUntilTheWarehouseKnowsTheSKU() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]),
+                               .init(number: "WEB-2", lines: [("TSH-M", 1), ("LEGACY-9", 2)]),
+                               .init(number: "WEB-3", lines: [("HOD-L", 1)], gift: "Happy birthday")])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 5), ("HOD-L", 5)])
+        try f.run(.importStock)
+        let first = try f.run(.exportOrders)
+        #expect(first.outcome == "completed-with-exceptions")
+        #expect(try f.salesOrdersSent().keys.sorted() == ["WEB-1", "WEB-3"])
+        let unknown = try f.openExceptions("unknown-sku")
+        #expect(unknown.map(\.reference) == ["WEB-2"])
+        #expect(unknown.first?.owner == .merchandising)
+        #expect(unknown.first?.message.contains("\"LEGACY-9\"") == true)
+        // The operational fields travel: the gift message in its mapped attribute, the service type.
+        let rows = try f.rows(ofFileStarting: "SO_")
+        #expect(rows.first { $0["SalesOrderNumber"] == "WEB-3" }?["ServiceType"] == "express")
+        #expect(rows.first { $0["SalesOrderNumber"] == "WEB-3" }?["SalesOrderAttribute1"] == "")  // no mapping given
+        #expect(rows.first { $0["SalesOrderNumber"] == "WEB-1" }?["ShippingAddressPostcode"] == "LS6 2DT")
+
+        // Rerun: the failing order is raised again (one exception, two occurrences), nothing is re-sent.
+        f.now += 300
+        #expect(try f.run(.exportOrders).summary.applied == 0)
+        #expect(try f.openExceptions("unknown-sku").first?.occurrences == 2)
+
+        // The warehouse now reports the SKU: the order goes out, and its exception closes by itself.
+        try f.stockFile("STOCK_2.csv", [("LEGACY-9", 3)], at: "30/11/2026 09:00")
+        try f.run(.importStock)
+        f.now += 300
+        #expect(try f.run(.exportOrders).summary.applied == 1)
+        #expect(try f.salesOrdersSent()["WEB-2"]?.count == 1)
+        #expect(try f.openExceptions("unknown-sku").isEmpty)
+    }
+
+    @Test func extraColumnsAreCarriedByTheYAMLMapping() throws {
+        let f = try FlowFixture(extra: """
+            mappings:
+              extra_columns:
+                SalesOrderAttribute1: gift_message
+            """)
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-3", lines: [("TSH-M", 1)], gift: "Happy birthday")])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 5)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        #expect(try f.rows(ofFileStarting: "SO_").first?["SalesOrderAttribute1"] == "Happy birthday")
+    }
+
+    @Test func missingOrInvalidPostcodesAreExceptionsForCustomerService() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", postcode: "", lines: [("TSH-M", 1)]),
+                               .init(number: "WEB-2", postcode: "LS6", lines: [("TSH-M", 1)]),
+                               .init(number: "WEB-3", postcode: "10115", country: "Germany", lines: [("TSH-M", 1)]),
+                               .init(number: "WEB-4", lines: [("TSH-M", 0)])])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 5)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        #expect(try f.salesOrdersSent().keys.sorted() == ["WEB-3"])
+        let rows = try f.rows(ofFileStarting: "SO_")
+        #expect(rows.first?["ShippingAddressCountry"] == "DE")  // country names become ISO codes
+        let problems = try f.openExceptions()
+        #expect(problems.map(\.kind) == ["invalid-address", "invalid-address", "invalid-quantity"])
+        #expect(problems[0].message.contains("no postcode"))
+        #expect(problems[1].message.contains("\"LS6\" is not a valid GB postcode"))
+        #expect(problems.allSatisfy { $0.owner == .customerService })
+    }
+
+    @Test func anOrderTheShopSendsTwiceBecomesOneSalesOrder() throws {
+        let f = try FlowFixture(extra: "policies:\n  max_orders_per_file: 2")
+        try f.products(["TSH-M"])
+        let orders: [FlowFixture.Order] = (1...5).map { .init(number: "WEB-\($0)", lines: [("TSH-M", 1)]) }
+        try f.orders("a.csv", orders)
+        try f.orders("b.csv", [orders[0], orders[3]])  // exported again
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 50)])
+        try f.run(.importStock)
+        let result = try f.run(.exportOrders)
+        #expect(result.summary.files.count == 3)  // 2 + 2 + 1: the per-file maximum
+        f.now += 60
+        try f.run(.exportOrders)  // a rerun
+        let sent = try f.salesOrdersSent()
+        #expect(sent.count == 5)
+        #expect(sent.values.allSatisfy { $0.count == 1 })
+    }
+
+    @Test func dryRunSendsNothingAndRecordsNothing() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)])])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 5)])
+        try f.run(.importStock)
+        let dry = try f.run(.exportOrders, .init(dryRun: true))
+        #expect(dry.summary.applied == 1 && dry.summary.dryRun)
+        #expect(try f.salesOrdersSent().isEmpty)
+        #expect(try f.run(.exportOrders).summary.applied == 1)
+    }
+}
+
+@Suite struct ImportDespatchesTests {
+    func sentOrder(_ f: FlowFixture, lines: [(String, Int)] = [("TSH-M", 2), ("HOD-L", 1)]) throws {
+        try f.products(["TSH-M", "HOD-L"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: lines)])
+        try f.stockFile("STOCK_0.csv", [("TSH-M", 50), ("HOD-L", 50)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+    }
+
+    @Test func aPartialDespatchMakesOneFulfilmentPerPackageAndCompletesOnlyAtTheEnd() throws {
+        let f = try FlowFixture(extra: "mappings:\n  carriers:\n    DPD: dpd-uk")
+        try sentOrder(f)
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 1))
+        try f.run(.importDespatches)
+        var order = try #require(try f.storefront().order(number: "WEB-1"))
+        #expect(order.status == "paid")
+        #expect(order.lines.map(\.fulfilled) == [1, 0])
+
+        try f.fromWarehouse("DESP_2.csv", despatchColumns + despatch("WEB-1", "DSP-2", "TSH-M", 1)
+                            + despatch("WEB-1", "DSP-2", "HOD-L", 1))
+        try f.run(.importDespatches)
+        order = try #require(try f.storefront().order(number: "WEB-1"))
+        #expect(order.status == "completed")
+        #expect(order.isFullyFulfilled)
+        let journal = try String(contentsOfFile: f.root + "/shop/updates/fulfilments.csv", encoding: .utf8)
+        let lines = journal.split(separator: "\n")
+        #expect(lines.count == 4)  // header + 3 lines in 2 packages
+        #expect(lines[1].contains("DSP-1") && lines[1].contains("dpd-uk") && lines[1].hasSuffix(",false,2026-11-30T08:00:00Z"))
+        #expect(lines[3].contains("DSP-2") && lines[3].contains("HOD-L") && lines[3].contains(",true,"))
+    }
+
+    @Test func unknownOrdersAndOverDespatchesAreExceptionsNotCrashes() throws {
+        let f = try FlowFixture()
+        try sentOrder(f, lines: [("TSH-M", 1)])
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-404", "DSP-9", "TSH-M", 1)
+                            + despatch("WEB-1", "DSP-1", "TSH-M", 3) + despatch("WEB-1", "DSP-1", "SCK-X", 1))
+        let result = try f.run(.importDespatches)
+        #expect(result.summary.exceptions == 3 && result.summary.applied == 0)
+        #expect(try f.openExceptions().map(\.kind).sorted() == ["despatch-mismatch", "unknown-order"])
+        #expect(try f.storefront().order(number: "WEB-1")?.lines.first?.fulfilled == 0)
+    }
+
+    @Test func aCorrectedFileReDroppedUnderTheSameNameAppliesOnlyWhatWasMissing() throws {
+        let f = try FlowFixture()
+        try sentOrder(f)
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 2)
+                            + "WEB-1,DSP-1,DPD,Next Day,30/11/2026 15:10,TRKDSP-1,HOD-L,one\r\n")
+        let first = try f.run(.importDespatches)
+        #expect(first.summary.files.first?.outcome == "partially-applied")
+        #expect(FileManager.default.fileExists(atPath: f.exchange + "/error/DESP_1.errors.csv"))
+        // Ops fix the row from the error report and drop the file again under the same name.
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 2)
+                            + despatch("WEB-1", "DSP-1", "HOD-L", 1))
+        let second = try f.run(.importDespatches)
+        #expect(second.summary.applied == 1 && second.summary.skipped == 1)
+        #expect(try f.storefront().order(number: "WEB-1")?.status == "completed")
+        let files = try f.manifest().files(flow: "despatches")
+        #expect(files.map(\.status) == [.applied, .superseded])
+        let journal = try String(contentsOfFile: f.root + "/shop/updates/fulfilments.csv", encoding: .utf8)
+        #expect(journal.split(separator: "\n").count == 3)  // each line recorded once
+    }
+
+    @Test func theSameFileDroppedAgainUnderAnotherNameIsADuplicate() throws {
+        let f = try FlowFixture()
+        try sentOrder(f)
+        let text = despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 2)
+        try f.fromWarehouse("DESP_1.csv", text)
+        try f.run(.importDespatches)
+        try f.fromWarehouse("DESP_1_copy.csv", text)
+        #expect(try f.run(.importDespatches).summary.files.map(\.outcome) == ["duplicate"])
+        #expect(try f.storefront().order(number: "WEB-1")?.lines.first?.fulfilled == 2)
+    }
+}
+
+@Suite struct ImportStockTests {
+    @Test func availabilityIsTheWarehouseFigureMinusTheBufferNeverBelowZero() throws {
+        let f = try FlowFixture(extra: "policies:\n  stock_buffer: 2\n  stock_buffer_per_sku:\n    HOD-L: 10")
+        try f.products(["TSH-M", "HOD-L", "SCK-S"])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 12), ("HOD-L", 15), ("SCK-S", 1), ("GHOST-1", 4)])
+        let result = try f.run(.importStock)
+        #expect(try f.storefront().stockLevels() == ["TSH-M": 10, "HOD-L": 5, "SCK-S": 0])
+        #expect(result.summary.exceptions == 1)
+        let ghost = try f.openExceptions("unknown-sku-stock")
+        #expect(ghost.map(\.reference) == ["GHOST-1"] && ghost.first?.owner == .merchandising)
+    }
+
+    @Test func onlyChangesArePushedUnlessFull() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L"])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 12), ("HOD-L", 15)], at: "30/11/2026 08:00")
+        try f.run(.importStock)
+        try f.stockFile("STOCK_2.csv", [("TSH-M", 12), ("HOD-L", 9)], at: "30/11/2026 09:00")
+        let delta = try f.run(.importStock)
+        #expect(delta.summary.applied == 1 && delta.summary.skipped == 1)
+        try f.stockFile("STOCK_3.csv", [("TSH-M", 12), ("HOD-L", 9)], at: "30/11/2026 10:00")
+        #expect(try f.run(.importStock, .init(full: true)).summary.applied == 2)
+        let journal = try String(contentsOfFile: f.root + "/shop/updates/stock.csv", encoding: .utf8)
+        #expect(journal.split(separator: "\n").count == 1 + 2 + 1 + 2)
+    }
+
+    @Test func anOlderStockFileArrivingLateNeverOverwritesANewerOne() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M"])
+        try f.stockFile("STOCK_20261130T1000.csv", [("TSH-M", 7)], at: "30/11/2026 10:00")
+        try f.run(.importStock)
+        try f.stockFile("STOCK_20261130T0800.csv", [("TSH-M", 30)], at: "30/11/2026 08:00")
+        let late = try f.run(.importStock)
+        #expect(late.summary.applied == 0 && late.summary.skipped == 1)
+        #expect(try f.storefront().stockLevels()["TSH-M"] == 7)
+        #expect(try f.manifest().files(flow: "stock").count == 2)  // recorded, and skipped
+    }
+
+    @Test func theSnapshotTimeComesFromTheFileNameWhenThereIsNoTimestampColumn() {
+        #expect(ImportStockFlow.snapshot(fromName: "STOCK_20261124T0800.csv") == 1_795_507_200)
+        #expect(ImportStockFlow.snapshot(fromName: "STOCK_20261124T081500Z.csv") == 1_795_508_100)
+        #expect(ImportStockFlow.snapshot(fromName: "stock.csv") == nil)
+    }
+}
+
+@Suite struct ImportReturnsTests {
+    @Test func onlyFinalStatesAreRefundedAndOnlySellableOnesRestocked() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L", "SCK-S"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2), ("HOD-L", 1), ("SCK-S", 1)])])
+        let header = "Salesorder number,Return number,Item code,Quantity,Status,Reason,Return date\r\n"
+        try f.fromWarehouse("RET_1.csv", header + "WEB-1,RMA-1,TSH-M,1,Accepted,Too small,30/11/2026 10:00\r\n"
+                            + "WEB-1,RMA-1,HOD-L,1,Quarantined,Faulty,30/11/2026 10:00\r\n"
+                            + "WEB-1,RMA-1,SCK-S,1,Pending,,30/11/2026 10:00\r\n")
+        let first = try f.run(.importReturns)
+        #expect(first.summary.applied == 2 && first.summary.skipped == 1)
+        var order = try #require(try f.storefront().order(number: "WEB-1"))
+        #expect(order.refundIDs == ["RMA-1/TSH-M", "RMA-1/HOD-L"])
+        let journal = try String(contentsOfFile: f.root + "/shop/updates/refunds.csv", encoding: .utf8)
+        #expect(journal.contains("RMA-1/TSH-M,WEB-1,RMA-1,TSH-M,1,10,true"))
+        #expect(journal.contains("RMA-1/HOD-L,WEB-1,RMA-1,HOD-L,1,10,false"))
+
+        // The pending line reaches a final state in a later file; the others are not refunded twice.
+        try f.fromWarehouse("RET_2.csv", header + "WEB-1,RMA-1,TSH-M,1,Accepted,Too small,30/11/2026 10:00\r\n"
+                            + "WEB-1,RMA-1,SCK-S,1,Accepted,,01/12/2026 09:00\r\n")
+        let second = try f.run(.importReturns)
+        #expect(second.summary.applied == 1 && second.summary.skipped == 1)
+        order = try #require(try f.storefront().order(number: "WEB-1"))
+        #expect(order.refundIDs.count == 3)
+        #expect(order.lines.map(\.refunded) == [1, 1, 1])
+    }
+}
+
+@Suite struct CancellationTests {
+    @Test func aCancellationIsWithheldRequestedOrFlaggedByHowFarTheOrderGot() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M"])
+        let orders: [FlowFixture.Order] = (1...3).map { .init(number: "WEB-\($0)", lines: [("TSH-M", 1)]) }
+        try f.orders("a.csv", orders)
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 50)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        // The warehouse has WEB-1 as New and WEB-2 already in picking; WEB-4 arrives and is cancelled at once.
+        try f.fromWarehouse("STATUS_1.csv", "Salesorder number,Status,Date\r\nWEB-1,New,30/11/2026 08:05\r\n"
+                            + "WEB-2,Picking,30/11/2026 08:20\r\n")
+        try f.run(.importOrderStatus)
+        var cancelled = orders.prefix(2).map { var o = $0; o.status = "cancelled"; return o }
+        cancelled.append(.init(number: "WEB-4", status: "cancelled", lines: [("TSH-M", 1)]))
+        try f.orders("b.csv", cancelled)
+        let result = try f.run(.exportCancellations)
+        #expect(result.summary.applied == 1)
+        let rows = try f.rows(ofFileStarting: "CANCEL_")
+        #expect(rows.map { $0["SalesOrderNumber"] } == ["WEB-1"])
+        #expect(rows.first?["Status"] == "Cancelled")
+        let late = try f.openExceptions("cancel-too-late")
+        #expect(late.map(\.reference) == ["WEB-2"])
+        #expect(late.first?.message.contains("is Picking in the warehouse") == true)
+        let told = try String(contentsOfFile: f.root + "/shop/updates/cancellations.csv", encoding: .utf8)
+        #expect(told.contains("WEB-4,withheld") && told.contains("WEB-1,requested") && told.contains("WEB-2,too-late"))
+        // The withheld order is never sent, even if the shop shows it as paid again.
+        try f.orders("c.csv", [.init(number: "WEB-4", lines: [("TSH-M", 1)])])
+        f.now += 60
+        try f.run(.exportOrders)
+        #expect(try f.salesOrdersSent()["WEB-4"] == nil)
+        // A rerun requests nothing twice.
+        f.now += 60
+        #expect(try f.run(.exportCancellations).summary.applied == 0)
+    }
+}
+
+@Suite struct ReconcileTests {
+    @Test func unsentOrdersAndOrdersPastTheSLAAreFound() throws {
+        let f = try FlowFixture(extra: "policies:\n  sla_hours: 24")
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]),
+                               .init(number: "WEB-2", lines: [("TSH-M", 1)])])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 50)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        try f.orders("b.csv", [.init(number: "WEB-3", lines: [("TSH-M", 1)])])  // arrived after the export
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 1))
+        try f.run(.importDespatches)
+        f.now += 30 * 3600
+        let result = try f.run(.reconcile)
+        let report = try #require(result.reconciliation)
+        #expect(report.notSent == ["WEB-3"])
+        #expect(report.pastSLA == ["WEB-2"])
+        #expect(result.outcome == "completed-with-exceptions")
+        #expect(try f.openExceptions("sla-breach").map(\.reference) == ["WEB-2"])
+        #expect(try f.openExceptions("not-sent").map(\.reference) == ["WEB-3"])
+    }
+}
+
+@Suite(.serialized) final class FlowsOverSFTPTests {
+    let server: SSHServerFixture
+
+    init() throws {
+        server = try SSHServerFixture()
+        for folder in ["in", "out", "archive", "error"] {
+            try FileManager.default.createDirectory(atPath: server.exchange + "/" + folder, withIntermediateDirectories: true)
+        }
+    }
+
+    @Test func exportOrdersAndImportDespatchesOverARealSSHServer() throws {
+        let f = try FlowFixture(warehouseURL: "sftp://\(server.user)@127.0.0.1:\(server.port)\(server.exchange)",
+                                warehouseExtra: "  identity: \(server.clientKey)\n  known_hosts: \(server.knownHosts)")
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2)])])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 50)])  // only read from the local folder: move it to the server
+        try FileManager.default.moveItem(atPath: f.exchange + "/out/STOCK_1.csv", toPath: server.exchange + "/out/STOCK_1.csv")
+        try f.run(.importStock)
+        let sent = try f.run(.exportOrders)
+        #expect(sent.summary.applied == 1)
+        let dropped = try FileManager.default.contentsOfDirectory(atPath: server.exchange + "/in")
+        #expect(dropped.count == 1 && dropped[0].hasPrefix("SO_"))
+        try (despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 2))
+            .write(toFile: server.exchange + "/out/DESP_1.csv", atomically: true, encoding: .utf8)
+        let applied = try f.run(.importDespatches)
+        #expect(applied.summary.applied == 1)
+        #expect(try f.storefront().order(number: "WEB-1")?.status == "completed")
+        #expect(FileManager.default.fileExists(atPath: server.exchange + "/archive/DESP_1.csv"))
+    }
+}
