@@ -115,6 +115,7 @@ public struct OutboundPipeline {
         var ready: [(record: OutboundRecord, hash: String)] = []
         var skipped = 0
         var invalid = 0
+        var held = 0  // failed a pre-flight check: an exception, tried again next run
         let records = try flow.collect()
         let known = try manifest.appliedHashes(flow: flow.name, keys: records.map(\.key))
         var seen: Set<String> = []
@@ -129,7 +130,7 @@ public struct OutboundPipeline {
                 continue
             }
             if let problem = record.problem {
-                invalid += 1
+                held += 1
                 if !dryRun {
                     try manifest.raise(kind: problem.kind, reference: record.reference, message: problem.message,
                                        owner: problem.owner)
@@ -166,13 +167,15 @@ public struct OutboundPipeline {
         if var first = summary.files.first {
             first.skipped = skipped
             first.failed = invalid
+            first.exceptions = held + invalid
             summary.files[0] = first
-        } else if skipped + invalid > 0 {
-            summary.files.append(.init(name: "", outcome: "nothing-to-send", skipped: skipped, failed: invalid))
+        } else if skipped + invalid + held > 0 {
+            summary.files.append(.init(name: "", outcome: "nothing-to-send", skipped: skipped, failed: invalid,
+                                       exceptions: held + invalid))
         }
         if let runID {
-            try manifest.finishRun(runID, outcome: invalid > 0 ? "completed-with-exceptions" : "ok",
-                                   applied: summary.applied, skipped: skipped, failed: invalid)
+            try manifest.finishRun(runID, outcome: invalid + held > 0 ? "completed-with-exceptions" : "ok",
+                                   applied: summary.applied, skipped: skipped, failed: invalid + held)
         }
         return summary
     }
