@@ -342,3 +342,46 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: server.exchange + "/archive/DESP_1.csv"))
     }
 }
+
+@Suite struct FileStorefrontTests {
+    @Test func theSampleShopReadsCSVAndJSONLinesAndALaterExportWins() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-shop-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: root.appendingPathComponent("samples/storefront"), to: copy)
+        let shop = try FileStorefront(folder: copy.path)
+        #expect(try shop.orders(statuses: ["paid"]).map(\.number) == ["WEB-100232", "WEB-100233"])
+        #expect(try shop.orders(statuses: ["cancelled"]).map(\.number) == ["WEB-100231"])
+        let berlin = try #require(try shop.order(number: "WEB-100232"))
+        #expect(berlin.shipping.line1 == "Hauptstraße 8" && berlin.shipping.company == "Becker GmbH")
+        #expect(berlin.fields["delivery_instructions"] == "Leave at reception")
+        #expect(try shop.order(number: "WEB-100233")?.fields["delivery_instructions"] == "Code porte 4521")
+        #expect(try shop.products().count == 4)
+    }
+
+    @Test func aTornLastLineLeftByACrashIsCutOffAndNothingIsRecordedTwice() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2)])])
+        var shop = try f.storefront()
+        try shop.fulfil(Fulfilment(orderNumber: "WEB-1", package: "DSP-1", carrier: "dpd", service: "", trackingNumber: "T1",
+                                   despatchDate: "", lines: [("TSH-M", 1)], completesOrder: false))
+        try shop.flush()
+        let path = f.root + "/shop/updates/fulfilments.csv"
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("WEB-1/DSP-2/TSH-M,WEB-1,DSP-2,dp".utf8))  // the crash cut this row
+        try handle.close()
+        shop = try f.storefront()
+        #expect(try shop.order(number: "WEB-1")?.lines.first?.fulfilled == 1)
+        try shop.fulfil(Fulfilment(orderNumber: "WEB-1", package: "DSP-1", carrier: "dpd", service: "", trackingNumber: "T1",
+                                   despatchDate: "", lines: [("TSH-M", 1)], completesOrder: false))  // a retry
+        try shop.fulfil(Fulfilment(orderNumber: "WEB-1", package: "DSP-2", carrier: "dpd", service: "", trackingNumber: "T2",
+                                   despatchDate: "", lines: [("TSH-M", 1)], completesOrder: true))
+        try shop.flush()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[2].hasPrefix("WEB-1/DSP-2/TSH-M,WEB-1,DSP-2,dpd,"))
+        #expect(try f.storefront().order(number: "WEB-1")?.status == "completed")
+    }
+}
