@@ -49,6 +49,7 @@ public struct ExportCancellationsFlow: OutboundFlow {
                 ?? !despatched.contains(order.number)
             let request = CancellationRequest(orderNumber: order.number, reason: "cancelled in the storefront",
                                               requestedDate: ExportOrdersFlow.peoplevoxDate(Self.iso(clock())))
+            let template = self.template
             var record = OutboundRecord(key: order.id, reference: order.number, rows: [request.row(in: template)])
             if !stoppable {
                 let where_ = state.map { "is \($0) in the warehouse" } ?? "has already been despatched"

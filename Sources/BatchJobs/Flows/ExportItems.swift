@@ -24,6 +24,7 @@ public struct ExportItemsFlow: OutboundFlow {
             let code = skus[product.sku] ?? product.sku
             let item = ItemType(itemCode: code, name: product.name, barcode: product.barcode, retailPrice: product.price,
                                 weightGrams: product.weightGrams, attributes: product.attributes)
+            let template = self.template
             return OutboundRecord(key: code, rows: [item.row(in: template)])
         }
     }

@@ -35,6 +35,7 @@ public struct ExportOrdersFlow: OutboundFlow {
         let withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
         return orders.filter { !withheld.contains($0.id) }.map { order in
             let salesOrder = salesOrder(for: order)
+            let template = self.template
             return OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
                                   problem: preflight(order, salesOrder, warehouseItems: warehouseItems))
         }

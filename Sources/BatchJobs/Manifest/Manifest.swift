@@ -332,15 +332,19 @@ public final class Manifest: Sendable {
 
     // MARK: - Exceptions
 
-    /// Closes the open exceptions about `reference` of the given kinds (the problem went away).
-    public func resolveExceptions(reference: String, kinds: [String], note: String) throws {
-        guard !kinds.isEmpty else { return }
+    /// Closes the open exceptions about any of `references` of the given kinds (the problem went away),
+    /// in one transaction.
+    public func resolveExceptions(references: [String], kinds: [String], note: String) throws {
+        guard !kinds.isEmpty, !references.isEmpty else { return }
         try pool.write { db in
             let marks = Array(repeating: "?", count: kinds.count).joined(separator: ",")
-            try db.execute(sql: """
+            let statement = try db.makeStatement(sql: """
                 UPDATE exceptions SET status = 'resolved', resolution_note = ?
                 WHERE reference = ? AND status = 'open' AND kind IN (\(marks))
-                """, arguments: StatementArguments([note, reference] + kinds))
+                """)
+            for reference in references {
+                try statement.execute(arguments: StatementArguments([note, reference] + kinds))
+            }
         }
     }
 

@@ -105,9 +105,12 @@ public struct InboundPipeline {
             var decode: ((CSVReader) -> F.Record)?
             let context = InboundFile(name: file.name, modified: file.modified)
             validation = try FileValidation.run(reader: reader, template: flow.template, report: report) { row in
-                let decoder = decode ?? flow.decoder(for: context, header: row.header ?? CSVHeader(flow.template.headerNames))
-                decode = decoder
-                let record = decoder(row)
+                // Bound once per file. (Re-assigning `decode ?? ...` on every row would wrap the closure in one
+                // more reabstraction thunk per row: a chain as long as the file.)
+                if decode == nil {
+                    decode = flow.decoder(for: context, header: row.header ?? CSVHeader(flow.template.headerNames))
+                }
+                let record = decode.unsafelyUnwrapped(row)
                 let group = flow.groupKey(of: record)
                 // Flush between groups only, so the lines of one package are applied together.
                 if batch.count >= batchSize && group != batch.lastGroup { try batch.flush(into: &result) }
@@ -173,7 +176,7 @@ public struct InboundPipeline {
                 try sink.write(chunk)
             }
             try sink.sync()
-            return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            return hasher.finalize().hex
         }
     }
 
@@ -202,7 +205,7 @@ public struct InboundPipeline {
             record.withFieldBytes(i) { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
             withUnsafeBytes(of: UInt8(0x1F)) { hasher.update(bufferPointer: $0) }
         }
-        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().prefix(16).hex
     }
 }
 

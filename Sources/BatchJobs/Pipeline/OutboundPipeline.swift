@@ -5,21 +5,27 @@ import Foundation
 import Logging
 
 /// One record to send: an order with its lines, an item, a cancellation.
-public struct OutboundRecord: Sendable, Hashable {
+///
+/// Its rows are rendered when asked for, not kept: a run with 100,000 orders holds the orders, not
+/// three million cells.
+public struct OutboundRecord: Sendable {
     /// The idempotency key (the storefront order id, the SKU...).
     public var key: String
     /// What people call it (the order number), for exceptions.
     public var reference: String
-    /// Its rows, in the template's column order.
-    public var rows: [[String]]
     /// Why it must not be sent now (a failed pre-flight check), if so: it becomes an exception and is
     /// tried again on the next run.
     public var problem: OutboundProblem?
+    private let render: @Sendable () -> [[String]]
 
-    public init(key: String, reference: String? = nil, rows: [[String]], problem: OutboundProblem? = nil) {
+    /// Its rows, in the template's column order.
+    public var rows: [[String]] { render() }
+
+    public init(key: String, reference: String? = nil, rows: @autoclosure @escaping @Sendable () -> [[String]],
+                problem: OutboundProblem? = nil) {
         self.key = key
         self.reference = reference ?? key
-        self.rows = rows
+        self.render = rows
         self.problem = problem
     }
 }
@@ -124,7 +130,8 @@ public struct OutboundPipeline {
                 skipped += 1  // the storefront returned it twice: one sales order only
                 continue
             }
-            let hash = Self.hash(record.rows)
+            let rows = record.rows
+            let hash = Self.hash(rows)
             if let previous = known[record.key], !flow.resendsChanged || previous == hash {
                 skipped += 1  // already sent: never twice
                 continue
@@ -138,7 +145,7 @@ public struct OutboundPipeline {
                 continue
             }
             var errors: [FieldError] = []
-            for (i, row) in record.rows.enumerated() { validator.validate(fields: row, recordNumber: i + 1, into: &errors) }
+            for (i, row) in rows.enumerated() { validator.validate(fields: row, recordNumber: i + 1, into: &errors) }
             if errors.isEmpty {
                 ready.append((record, hash))
             } else {
@@ -183,11 +190,15 @@ public struct OutboundPipeline {
     /// A record's content hash: its fields, unambiguously separated.
     static func hash(_ rows: [[String]]) -> String {
         var hasher = SHA256()
+        let unitSeparator: UInt8 = 0x1F, recordSeparator: UInt8 = 0x1E
         for row in rows {
-            for field in row { hasher.update(data: Data((field + "\u{1F}").utf8)) }
-            hasher.update(data: Data([0x1E]))
+            for var field in row {
+                field.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+                withUnsafeBytes(of: unitSeparator) { hasher.update(bufferPointer: $0) }
+            }
+            withUnsafeBytes(of: recordSeparator) { hasher.update(bufferPointer: $0) }
         }
-        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().prefix(16).hex
     }
 
     private func send(_ batch: [(record: OutboundRecord, hash: String)], as name: String, flow: some OutboundFlow,
@@ -203,7 +214,7 @@ public struct OutboundPipeline {
         try writer.flush()
         try sink.sync()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: local))
-        let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let sha = SHA256.hash(data: bytes).hex
         let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: Int64(bytes.count), sha256: sha,
                                               runID: runID, records: hashes)
         try publish(local, name: name, fileID: id, records: batch.count)
@@ -214,10 +225,8 @@ public struct OutboundPipeline {
     private func conclude(_ flow: some OutboundFlow, keys: [String], references: [String], file: String) throws {
         try flow.sent(keys: keys, in: file)
         guard !flow.problemKinds.isEmpty else { return }
-        for reference in references {
-            try manifest.resolveExceptions(reference: reference, kinds: flow.problemKinds + ["invalid-\(flow.name)"],
-                                           note: "sent in \(file)")
-        }
+        try manifest.resolveExceptions(references: references, kinds: flow.problemKinds + ["invalid-\(flow.name)"],
+                                       note: "sent in \(file)")
     }
 
     /// Drops a prepared file and confirms it.

@@ -80,6 +80,7 @@ public struct DemoShop {
         var badPostcode: [String] = []
         var missingPostcode: [String] = []
         var batches: [[[String]]] = [[], []]
+        let formatter = ISO8601DateFormatter()
         let base = Date(timeIntervalSince1970: 1_796_018_400)  // 2026-11-30 06:00 UTC
         for n in 0..<orders {
             let number = "WEB-\(200_001 + n)"
@@ -106,7 +107,7 @@ public struct DemoShop {
                 unknownOrders.append(number)
             }
             let created = base.addingTimeInterval(Double(n) * 20)
-            let iso = ISO8601DateFormatter().string(from: created)
+            let iso = formatter.string(from: created)
             let gift = n % 23 == 0 ? "Happy birthday, love from us all" : ""
             let instructions = n % 17 == 0 ? "Leave with the neighbour at no. 12" : ""
             var total = Decimal(0)

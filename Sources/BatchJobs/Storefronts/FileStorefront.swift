@@ -16,10 +16,10 @@ import Foundation
 /// again), so a rerun after a crash never duplicates one.
 public final class FileStorefront: Storefront {
     public let folder: String
+    private var ordersLoaded = false
     private var ordersByNumber: [String: StorefrontOrder] = [:]
     private var orderSequence: [String] = []
-    private var stock: [String: Int] = [:]
-    private var catalogue: [Product] = []
+    private var skus: Set<String>?
     private let fulfilments: CSVJournal
     private let stockJournal: CSVJournal
     private let refunds: CSVJournal
@@ -54,8 +54,16 @@ public final class FileStorefront: Storefront {
         stockJournal = try CSVJournal(path: folder + "/updates/stock.csv", header: Self.stockColumns)
         refunds = try CSVJournal(path: folder + "/updates/refunds.csv", header: Self.refundColumns)
         cancellations = try CSVJournal(path: folder + "/updates/cancellations.csv", header: Self.cancellationColumns)
+        for row in try cancellations.rows() {
+            cancellationIDs.insert((row["order_number"] ?? "") + "/" + (row["outcome"] ?? ""))
+        }
+    }
+
+    /// Reads the orders and what was fulfilled and refunded, on first use (a stock import never needs them).
+    private func loadOrdersIfNeeded() throws {
+        guard !ordersLoaded else { return }
+        ordersLoaded = true
         try loadOrders()
-        try loadCatalogue()
         for row in try fulfilments.rows() {
             guard let number = row["order_number"], var order = ordersByNumber[number] else { continue }
             let id = (row["package"] ?? "") + "/" + (row["sku"] ?? "")
@@ -74,30 +82,55 @@ public final class FileStorefront: Storefront {
             }
             ordersByNumber[number] = order
         }
-        for row in try stockJournal.rows() {
-            if let sku = row["sku"], let n = Int(row["available"] ?? "") { stock[sku] = n }
-        }
-        for row in try cancellations.rows() {
-            cancellationIDs.insert((row["order_number"] ?? "") + "/" + (row["outcome"] ?? ""))
-        }
+    }
+
+    /// The SKUs of the catalogue, read once.
+    private func knownSKUs() throws -> Set<String> {
+        if let skus { return skus }
+        var found: Set<String> = []
+        try readCatalogue { reader, sku in found.insert(sku) }
+        skus = found
+        return found
     }
 
     // MARK: - Reading
 
     public func orders(statuses: [String]) throws -> [StorefrontOrder] {
+        try loadOrdersIfNeeded()
         let wanted = Set(statuses.map { $0.lowercased() })
         return orderSequence.compactMap { ordersByNumber[$0] }.filter { wanted.contains($0.status.lowercased()) }
     }
 
-    public func order(number: String) throws -> StorefrontOrder? { ordersByNumber[number] }
+    public func order(number: String) throws -> StorefrontOrder? {
+        try loadOrdersIfNeeded()
+        return ordersByNumber[number]
+    }
 
-    public func products() throws -> [Product] { catalogue }
+    public func products() throws -> [Product] {
+        var products: [Product] = []
+        try readCatalogue { reader, sku in
+            func value(_ name: String) -> String { reader.field(named: name)?.trimmingSpaces ?? "" }
+            products.append(Product(sku: sku, barcode: value("barcode"), name: value("name"),
+                                    attributes: [value("size"), value("colour")].filter { !$0.isEmpty },
+                                    weightGrams: value("weight_grams"), price: value("price")))
+        }
+        return products
+    }
 
-    public func stockLevels() throws -> [String: Int] { stock }
+    /// The availability the journal shows: the latest row per SKU (buffered rows are flushed first).
+    public func stockLevels() throws -> [String: Int] {
+        try stockJournal.flush()
+        var levels: [String: Int] = [:]
+        for row in try stockJournal.rows() {
+            if let sku = row["sku"], let n = Int(row["available"] ?? "") { levels[sku] = n }
+        }
+        return levels
+    }
 
     // MARK: - Writing
 
     public func fulfil(_ fulfilment: Fulfilment) throws {
+        try loadOrdersIfNeeded()
         guard var order = ordersByNumber[fulfilment.orderNumber] else {
             throw StorefrontError(storefront: "file", message: "no order \(fulfilment.orderNumber)", isTransient: false)
         }
@@ -120,7 +153,7 @@ public final class FileStorefront: Storefront {
     }
 
     public func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String> {
-        let known = Set(catalogue.map(\.sku))
+        let known = try knownSKUs()
         var unknown: Set<String> = []
         let now = timestamp()
         for level in levels {
@@ -128,13 +161,13 @@ public final class FileStorefront: Storefront {
                 unknown.insert(level.sku)
                 continue
             }
-            stock[level.sku] = level.quantity
             try stockJournal.append(["sku": level.sku, "available": String(level.quantity), "recorded_at": now])
         }
         return unknown
     }
 
     public func refund(_ refund: Refund) throws {
+        try loadOrdersIfNeeded()
         guard var order = ordersByNumber[refund.orderNumber] else {
             throw StorefrontError(storefront: "file", message: "no order \(refund.orderNumber)", isTransient: false)
         }
@@ -169,8 +202,10 @@ public final class FileStorefront: Storefront {
 
     // MARK: - Loading
 
+    private let formatter = ISO8601DateFormatter()  // making one costs more than using it: keep one
+
     private func timestamp() -> String {
-        ISO8601DateFormatter().string(from: clock())
+        formatter.string(from: clock())
     }
 
     private func loadOrders() throws {
@@ -283,17 +318,17 @@ public final class FileStorefront: Storefront {
         return orders
     }
 
-    private func loadCatalogue() throws {
+    /// Streams `products.csv`, calling `body` for each row with a SKU.
+    private func readCatalogue(_ body: (CSVReader, String) throws -> Void) throws {
         let path = folder + "/products.csv"
         guard FileManager.default.fileExists(atPath: path) else { return }
         let reader = try CSVReader(path: path)
+        var skuIndex: Int?
         while try reader.next() {
-            func value(_ name: String) -> String { reader.field(named: name)?.trimmingSpaces ?? "" }
-            let sku = value("sku")
-            guard !sku.isEmpty else { continue }
-            catalogue.append(Product(sku: sku, barcode: value("barcode"), name: value("name"),
-                                     attributes: [value("size"), value("colour")].filter { !$0.isEmpty },
-                                     weightGrams: value("weight_grams"), price: value("price")))
+            if skuIndex == nil { skuIndex = reader.header?.index(of: "sku") ?? 0 }
+            guard let i = skuIndex, i < reader.fieldCount else { continue }
+            let sku = reader.field(i).trimmingSpaces
+            if !sku.isEmpty { try body(reader, sku) }
         }
     }
 }
