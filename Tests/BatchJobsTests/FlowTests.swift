@@ -385,3 +385,58 @@ import Testing
         #expect(try f.storefront().order(number: "WEB-1")?.status == "completed")
     }
 }
+
+@Suite struct ExportItemsTests {
+    @Test func newAndChangedItemsAreSentOnceAndTheAuditComparesBothSides() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L"])
+        #expect(try f.run(.exportItems).summary.applied == 2)
+        let rows = try f.rows(ofFileStarting: "ITEMS_")
+        #expect(rows.map { $0["ItemCode"] } == ["TSH-M", "HOD-L"])
+        #expect(rows.first?["Weight"] == "200" && rows.first?["WeightMeasure"] == "g" && rows.first?["Attribute1"] == "M")
+        f.now += 3600
+        #expect(try f.run(.exportItems).summary.applied == 0)  // nothing changed
+        try f.products(["TSH-M", "HOD-L", "SCK-S"])
+        f.now += 3600
+        #expect(try f.run(.exportItems).summary.applied == 1)  // only the new one
+
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 4), ("OLD-1", 2)])
+        try f.run(.importStock)
+        let audit = try SKUAudit.run(storefront: try f.storefront(), manifest: try f.manifest(), skus: [:])
+        #expect(audit.storefrontOnly == ["HOD-L", "SCK-S"])
+        #expect(audit.warehouseOnly == ["OLD-1"])
+        #expect(audit.matched == 1)
+    }
+}
+
+@Suite struct WarehouseSimulatorTests {
+    @Test func itRefusesUnknownItemsAndDuplicatesAndCancelsOnlyBeforePicking() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-sim-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        try "ItemCode,Name\r\nTSH-M,Tee\r\n".write(toFile: dir + "/in/ITEMS_1.csv", atomically: true, encoding: .utf8)
+        try "SalesOrderNumber,ItemCode,QuantityOrdered\r\nWEB-1,TSH-M,1\r\nWEB-2,NOPE,1\r\nWEB-3,TSH-M,1\r\n"
+            .write(toFile: dir + "/in/SO_1.csv", atomically: true, encoding: .utf8)
+        var settings = WarehouseSimulator.Settings()
+        settings.pickRate = 0  // nothing starts picking in the first step
+        let simulator = try WarehouseSimulator(exchange: dir, settings: settings)
+        let first = try simulator.step(now: Date(timeIntervalSince1970: 1_796_025_600))
+        #expect(first.itemsImported == 1 && first.ordersAccepted == 2 && first.ordersRefused == ["WEB-2"])
+        #expect(first.filesWritten.contains { $0.hasPrefix("STOCK_") } && first.filesWritten.contains { $0.hasPrefix("STATUS_") })
+        try "SalesOrderNumber,ItemCode,QuantityOrdered\r\nWEB-1,TSH-M,1\r\n"
+            .write(toFile: dir + "/in/SO_2.csv", atomically: true, encoding: .utf8)
+        try "SalesOrderNumber,Status\r\nWEB-3,Cancelled\r\n".write(toFile: dir + "/in/CANCEL_1.csv", atomically: true,
+                                                                  encoding: .utf8)
+        simulator.settings.pickRate = 1
+        let second = try simulator.step(now: Date(timeIntervalSince1970: 1_796_029_200))
+        #expect(second.ordersRefused == ["WEB-1"])  // Peoplevox refuses a number it already has
+        #expect(second.cancelled == 1)
+        #expect(simulator.orderState("WEB-3") == "Cancelled")
+        #expect(simulator.orderState("WEB-1") == "Picking")
+        // The files it writes follow the Peoplevox templates.
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir + "/out") {
+            let template = name.hasPrefix("STOCK") ? PeoplevoxTemplates.stock : PeoplevoxTemplates.orderStatus
+            let summary = try FileValidation.run(reader: try CSVReader(path: dir + "/out/" + name), template: template)
+            #expect(summary.invalid == 0 && summary.fileAccepted, "\(name)")
+        }
+    }
+}
