@@ -17,7 +17,8 @@ struct Voxbatch: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [DemoCommand.self, InitCommand.self, ConfigCommand.self, RunCommand.self, AuditCommand.self,
-                      ValidateCommand.self, CSVCommand.self, TransportCommand.self, SimulateWarehouseCommand.self]
+                      ScheduleCommand.self, ValidateCommand.self, CSVCommand.self, TransportCommand.self,
+                      SimulateWarehouseCommand.self]
     )
 }
 

@@ -123,7 +123,10 @@ final class FlowFixture {
         try Manifest(path: configuration.stateDirectory + "/manifest.sqlite").exceptions(kind: kind)
     }
 
-    func manifest() throws -> Manifest { try Manifest(path: configuration.stateDirectory + "/manifest.sqlite") }
+    func manifest() throws -> Manifest {
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        return try Manifest(path: configuration.stateDirectory + "/manifest.sqlite")
+    }
 }
 
 let despatchColumns = "Salesorder number,Despatch number,Carrier,Service,Despatch date,Tracking number,Item code,No of items\r\n"

@@ -440,3 +440,43 @@ import Testing
         }
     }
 }
+
+@Suite struct StopRequestTests {
+    /// Stops the run after the first file it applies.
+    final class StoppingFlow: InboundFlow {
+        let name = "despatches"
+        let template = PeoplevoxTemplates.despatches
+        let filePattern = "DESP_*.csv"
+        var applied: [String] = []
+        var stop = false
+        func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+            DespatchLine.decoder(template: template, header: header)
+        }
+        func key(of record: DespatchLine) -> String { record.key }
+        func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+            applied += records.map(\.key)
+            stop = true  // SIGTERM arrives while this file is being processed
+            return records.map { _ in .applied }
+        }
+    }
+
+    @Test func aStopRequestFinishesTheCurrentFileAndLeavesTheRest() throws {
+        let f = try FlowFixture()
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 1) + despatch("WEB-1", "DSP-1", "HOD-L", 1))
+        try f.fromWarehouse("DESP_2.csv", despatchColumns + despatch("WEB-2", "DSP-2", "TSH-M", 1))
+        let manifest = try f.manifest()
+        let transport = try LocalFolderTransport(root: f.exchange)
+        var pipeline = InboundPipeline(transport: transport, manifest: manifest,
+                                       folders: (outbox: "out", archive: "archive", error: "error"),
+                                       pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
+                                       workDirectory: f.root)
+        let flow = StoppingFlow()
+        pipeline.shouldStop = { flow.stop }
+        let summary = try pipeline.run(flow)
+        #expect(summary.stopped)
+        #expect(summary.files.map(\.name) == ["DESP_1.csv"])
+        #expect(flow.applied.count == 2)  // the whole first file, nothing of the second
+        #expect(FileManager.default.fileExists(atPath: f.exchange + "/out/DESP_2.csv"))
+        #expect(try manifest.files(flow: "despatches").map(\.status) == [.applied])
+    }
+}

@@ -24,6 +24,8 @@ public struct Configuration: Sendable, Hashable {
     public var alerts: Alerts
     /// The folder for state (SQLite manifests, work files, locks), relative to the config file.
     public var stateDirectory: String
+    /// The schedule file (`schedule:`), for `voxbatch schedule`.
+    public var schedulePath: String?
 
     /// The warehouse's exchange folder and how to reach it.
     public struct Warehouse: Sendable, Hashable {

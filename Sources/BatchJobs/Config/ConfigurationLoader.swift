@@ -61,7 +61,7 @@ private struct ConfigReader {
 
     func read() -> Configuration? {
         guard let root = doc.root.mapping(allowed: [
-            "client", "warehouse", "files", "storefront", "mappings", "policies", "retry", "alerts", "state",
+            "client", "warehouse", "files", "storefront", "mappings", "policies", "retry", "alerts", "state", "schedule",
         ]) else { return nil }
         let client = root.required("client")?.string ?? ""
         let warehouse = root.required("warehouse").flatMap(readWarehouse)
@@ -73,8 +73,11 @@ private struct ConfigReader {
         let alerts = root["alerts"].map(readAlerts) ?? Configuration.Alerts()
         let state = resolve(root["state"]?.string ?? ".voxbatch")
         guard let warehouse, let storefront else { return nil }
-        return Configuration(client: client, warehouse: warehouse, files: files, storefront: storefront,
-                             mappings: mappings, policies: policies, retry: retry, alerts: alerts, stateDirectory: state)
+        var configuration = Configuration(client: client, warehouse: warehouse, files: files, storefront: storefront,
+                                          mappings: mappings, policies: policies, retry: retry, alerts: alerts,
+                                          stateDirectory: state)
+        configuration.schedulePath = root["schedule"]?.string.map(resolve)
+        return configuration
     }
 
     func readWarehouse(_ value: StrictYAML.Value) -> Configuration.Warehouse? {

@@ -59,6 +59,8 @@ public struct RunSummary: Sendable, Hashable, Codable {
     public var job: String
     public var files: [FileSummary] = []
     public var dryRun = false
+    /// Whether the run stopped early on request (SIGTERM), leaving work for the next run.
+    public var stopped = false
 
     public init(job: String, files: [FileSummary] = [], dryRun: Bool = false) {
         self.job = job

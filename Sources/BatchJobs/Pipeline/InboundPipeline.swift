@@ -25,6 +25,8 @@ public struct InboundPipeline {
     public var retry = RetryPolicy()
     /// How retries wait (tests pass a recorder).
     public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
+    /// Whether to stop before the next file (default: a SIGTERM was received).
+    public var shouldStop: () -> Bool = { StopRequest.isRequested }
 
     public init(transport: any FileTransport, manifest: Manifest, folders: (outbox: String, archive: String, error: String),
                 pickup: Pickup, workDirectory: String, csv: CSVConfiguration = .init(),
@@ -47,6 +49,12 @@ public struct InboundPipeline {
                 try pickup.readyFiles(in: folders.outbox, matching: flow.filePattern)
             }
             for file in ready {
+                if shouldStop() {
+                    logger.notice("stop requested: leaving the remaining files for the next run",
+                                  metadata: ["job": "\(summary.job)"])
+                    summary.stopped = true
+                    break
+                }
                 summary.files.append(try process(file, flow: flow, runID: runID, dryRun: dryRun))
             }
         } catch {

@@ -88,6 +88,8 @@ public struct OutboundPipeline {
     public var retry = RetryPolicy()
     /// How retries wait (tests pass a recorder).
     public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
+    /// Whether to stop before the next file (default: a SIGTERM was received).
+    public var shouldStop: () -> Bool = { StopRequest.isRequested }
 
     public init(transport: any FileTransport, manifest: Manifest, inbox: String, workDirectory: String,
                 maxRecordsPerFile: Int = 500, logger: Logger = Logger(label: "voxbatch.outbound"),
@@ -162,6 +164,12 @@ public struct OutboundPipeline {
         var sequence = 1
         var index = 0
         while index < ready.count {
+            if shouldStop() {
+                logger.notice("stop requested: the remaining records go in the next run",
+                              metadata: ["job": "\(summary.job)"])
+                summary.stopped = true
+                break
+            }
             let batch = Array(ready[index..<min(ready.count, index + maxRecordsPerFile)])
             index += batch.count
             let name = fileName(flow.fileNamePattern, sequence: sequence)

@@ -48,9 +48,10 @@ struct RunCommand: ParsableCommand {
         let configuration = try config.load()
         let jobs = job == "all" ? JobName.allCases : [JobName(rawValue: job)!]
         let runner = try JobExecution.openRunner(configuration)
+        StopRequest.installSignalHandlers()  // SIGTERM: finish the current file, then stop
         var results: [JobResult] = []
         var failure: ExitCode?
-        for job in jobs {
+        for job in jobs where !StopRequest.isRequested {
             do {
                 let result = try runner.run(job, options: JobOptions(dryRun: dryRun, full: full))
                 results.append(result)
