@@ -16,7 +16,8 @@ struct Voxbatch: ParsableCommand {
               4  another run holds the lock
             """,
         version: "0.1.0",
-        subcommands: [DemoCommand.self, InitCommand.self, ConfigCommand.self, RunCommand.self, AuditCommand.self,
+        subcommands: [DemoCommand.self, InitCommand.self, ConfigCommand.self, RunCommand.self, StatusCommand.self,
+                      ExceptionsCommand.self, FilesCommand.self, OrderCommand.self, AuditCommand.self,
                       ScheduleCommand.self, ValidateCommand.self, CSVCommand.self, TransportCommand.self,
                       SimulateWarehouseCommand.self]
     )

@@ -97,6 +97,10 @@ public struct Configuration: Sendable, Hashable {
         public var maxOrdersPerFile = 500
         /// Warehouse order states in which a cancellation request still stops the order (before picking).
         public var cancellableStates = ["New"]
+        /// A stock file older than this makes the integration unhealthy (status, alerts).
+        public var stockMaxAgeHours = 24
+        /// A warehouse file waiting unread longer than this makes the integration unhealthy.
+        public var fileWaitMinutes = 60
     }
 
     /// Alert destinations.

@@ -228,7 +228,8 @@ private struct ConfigReader {
     func readPolicies(_ value: StrictYAML.Value) -> Configuration.Policies {
         var p = Configuration.Policies()
         guard let map = value.mapping(allowed: ["stock_buffer", "stock_buffer_per_sku", "sla_hours", "refund_states",
-                                                "restock_states", "max_orders_per_file", "cancellable_states"])
+                                                "restock_states", "max_orders_per_file", "cancellable_states",
+                                                "stock_max_age_hours", "file_wait_minutes"])
         else { return p }
         if let v = map["stock_buffer"], let n = v.int {
             if n < 0 { doc.report(v, "stock_buffer cannot be negative") } else { p.stockBuffer = n }
@@ -240,6 +241,12 @@ private struct ConfigReader {
         p.refundStates = map["refund_states"]?.strings ?? p.refundStates
         p.restockStates = map["restock_states"]?.strings ?? p.restockStates
         p.cancellableStates = map["cancellable_states"]?.strings ?? p.cancellableStates
+        for (key, apply) in [("stock_max_age_hours", { (n: Int) in p.stockMaxAgeHours = n }),
+                             ("file_wait_minutes", { (n: Int) in p.fileWaitMinutes = n })] {
+            if let v = map[key], let n = v.int {
+                if n <= 0 { doc.report(v, "\(key) must be positive") } else { apply(n) }
+            }
+        }
         if let v = map["max_orders_per_file"], let n = v.int {
             if n <= 0 { doc.report(v, "max_orders_per_file must be positive") } else { p.maxOrdersPerFile = n }
         }

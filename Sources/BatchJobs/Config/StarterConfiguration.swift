@@ -75,6 +75,8 @@ public enum StarterConfiguration {
           restock_states: [Accepted]
           max_orders_per_file: 500
           cancellable_states: [New]   # warehouse states in which a cancellation still stops an order
+          stock_max_age_hours: 24     # status and alerts: a stock file older than this is a problem
+          file_wait_minutes: 60       # ...and so is a warehouse file left unread this long
 
         retry:
           attempts: 5

@@ -14,6 +14,7 @@ public struct ExportCancellationsFlow: OutboundFlow {
     public let template: CSVTemplate
     public let fileNamePattern: String
     public let problemKinds = ["cancel-too-late"]
+    public let recordsOrderEvents = true
     let storefront: any Storefront
     let manifest: Manifest
     let configuration: Configuration
@@ -40,6 +41,8 @@ public struct ExportCancellationsFlow: OutboundFlow {
             guard sent[order.id] != nil else {
                 // Never reached the warehouse: withhold it for good.
                 try manifest.commitWithheld(flow: name, key: order.id)
+                try manifest.addOrderEvents([OrderEvent(orderNumber: order.number, kind: "cancellation",
+                                                        detail: "cancelled before it was sent: withheld")])
                 try storefront.recordCancellation(orderNumber: order.number, outcome: .withheld,
                                                   detail: "cancelled before it was sent to the warehouse")
                 continue

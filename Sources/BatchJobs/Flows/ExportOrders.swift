@@ -14,6 +14,8 @@ public struct ExportOrdersFlow: OutboundFlow {
     public let template: CSVTemplate
     public let fileNamePattern: String
     public let problemKinds = ["unknown-sku", "invalid-address", "invalid-quantity"]
+    public let recordsOrderEvents = true
+    public let jobName = JobName.exportOrders.rawValue
     let storefront: any Storefront
     let manifest: Manifest
     let configuration: Configuration

@@ -33,6 +33,13 @@ public struct ImportDespatchesFlow: InboundFlow {
 
     public func groupKey(of record: DespatchLine) -> String { record.orderNumber + "/" + record.despatchNumber }
 
+    public func event(for record: DespatchLine, file: String) -> OrderEvent? {
+        OrderEvent(orderNumber: record.orderNumber, kind: "despatched",
+                   detail: "package \(record.despatchNumber): \(record.quantity) x \(record.itemCode), "
+                    + "\(record.carrier) \(record.service) tracking \(record.trackingNumber), despatched \(record.despatchDate)",
+                   file: file)
+    }
+
     public func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
         var outcomes = [ApplyOutcome](repeating: .applied, count: records.count)
         var start = 0

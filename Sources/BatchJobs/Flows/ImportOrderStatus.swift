@@ -25,6 +25,11 @@ public struct ImportOrderStatusFlow: InboundFlow {
 
     public func fingerprint(of record: OrderStatusLine) -> String? { record.status + "|" + record.date }
 
+    public func event(for record: OrderStatusLine, file: String) -> OrderEvent? {
+        OrderEvent(orderNumber: record.orderNumber, kind: "warehouse-state",
+                   detail: "\(record.status) at \(record.date)", file: file)
+    }
+
     public func apply(_ records: [OrderStatusLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
         let formats = PeoplevoxTemplates.dateFormats.map(DateFormat.init)
         func epoch(_ text: Substring) -> Int? { formats.lazy.compactMap { $0.parse(String(text)) }.first?.epochSeconds }

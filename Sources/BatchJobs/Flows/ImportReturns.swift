@@ -38,6 +38,13 @@ public struct ImportReturnsFlow: InboundFlow {
     /// A return line is applied once per state: a waiting line is looked at again when its state changes.
     public func fingerprint(of record: ReturnLine) -> String? { "\(record.status.lowercased())|\(record.quantity)" }
 
+    public func event(for record: ReturnLine, file: String) -> OrderEvent? {
+        OrderEvent(orderNumber: record.orderNumber, kind: "refunded",
+                   detail: "return \(record.returnNumber): \(record.quantity) x \(record.itemCode) \(record.status)"
+                    + (restockStates.contains(record.status.lowercased()) ? ", restocked" : ", not restocked"),
+                   file: file)
+    }
+
     public func apply(_ records: [ReturnLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
         var outcomes: [ApplyOutcome] = []
         for record in records {

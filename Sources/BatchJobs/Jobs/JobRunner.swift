@@ -195,8 +195,12 @@ public final class JobRunner {
                                        pickup: Pickup(transport: transport, readiness: w.readiness),
                                        workDirectory: try workFolder("inbound"), logger: logger)
         pipeline.retry = configuration.retry
+        pipeline.reportsDirectory = reportsDirectory
         return pipeline
     }
+
+    /// Where copies of the error reports are kept.
+    public var reportsDirectory: String { configuration.stateDirectory + "/reports" }
 
     private func workFolder(_ name: String) throws -> String {
         let path = configuration.stateDirectory + "/work/" + name

@@ -58,6 +58,14 @@ public final class Manifest: Sendable {
                 CREATE INDEX open_exceptions_by_reference ON exceptions(reference) WHERE status = 'open';
                 """)
         }
+        m.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE order_events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, order_number TEXT NOT NULL, kind TEXT NOT NULL,
+                    detail TEXT NOT NULL, file TEXT, at INTEGER NOT NULL);
+                CREATE UNIQUE INDEX order_events_once ON order_events(order_number, kind, detail);
+                """)
+        }
         return m
     }
 
@@ -116,7 +124,8 @@ public final class Manifest: Sendable {
     public func file(flow: String, sha256: String) throws -> FileEntry? {
         try pool.read { db in
             try Row.fetchOne(db, sql: """
-                SELECT * FROM files WHERE flow = ? AND sha256 = ? AND status NOT IN ('duplicate') ORDER BY id LIMIT 1
+                SELECT * FROM files WHERE flow = ? AND sha256 = ? AND status NOT IN ('duplicate', 'reprocess-requested')
+                ORDER BY id LIMIT 1
                 """, arguments: [flow, sha256]).map(Manifest.fileEntry)
         }
     }
@@ -127,6 +136,29 @@ public final class Manifest: Sendable {
             try Row.fetchOne(db, sql: "SELECT * FROM files WHERE flow = ? AND name = ? ORDER BY id DESC LIMIT 1",
                              arguments: [flow, name]).map(Manifest.fileEntry)
         }
+    }
+
+    /// The latest file of any flow called `name`.
+    public func latestFile(name: String) throws -> FileEntry? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE name = ? ORDER BY id DESC LIMIT 1",
+                             arguments: [name]).map(Manifest.fileEntry)
+        }
+    }
+
+    /// Lets a file's content be processed again on purpose (`files reprocess`): earlier entries with the
+    /// same content no longer count as "seen". Records stay, so nothing is applied twice.
+    public func allowReprocessing(flow: String, sha256: String) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE files SET status = 'reprocess-requested' WHERE flow = ? AND sha256 = ? AND status != 'duplicate'
+                """, arguments: [flow, sha256])
+        }
+    }
+
+    /// One exception by id.
+    public func exception(id: Int64) throws -> ExceptionEntry? {
+        try exceptions(openOnly: false).first { $0.id == id }
     }
 
     /// A file by id.
@@ -202,9 +234,10 @@ public final class Manifest: Sendable {
     ///   - file: The file being processed and its counts so far.
     ///   - records: `(key, hash)` of each record just applied.
     public func commit(file: (id: Int64, applied: Int, skipped: Int, failed: Int), flow: String,
-                       records: [(key: String, hash: String)]) throws {
+                       records: [(key: String, hash: String)], events: [OrderEvent] = []) throws {
         try pool.write { db in
             let now = Manifest.now()
+            try Manifest.insert(events, db: db, now: now)
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
@@ -285,6 +318,31 @@ public final class Manifest: Sendable {
                 INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, 'withheld', ?, NULL)
                 ON CONFLICT(flow, key) DO NOTHING
                 """, arguments: [flow, key, Manifest.now()])
+        }
+    }
+
+    // MARK: - Order history
+
+    /// Records what happened to orders (each event once).
+    public func addOrderEvents(_ events: [OrderEvent]) throws {
+        guard !events.isEmpty else { return }
+        try pool.write { db in try Manifest.insert(events, db: db, now: Manifest.now()) }
+    }
+
+    private static func insert(_ events: [OrderEvent], db: Database, now: Int64) throws {
+        guard !events.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO order_events (order_number, kind, detail, file, at) VALUES (?, ?, ?, ?, ?)
+            """)
+        for e in events { try statement.execute(arguments: [e.orderNumber, e.kind, e.detail, e.file, now]) }
+    }
+
+    /// Everything recorded about an order, oldest first.
+    public func orderEvents(_ order: String) throws -> [OrderEvent] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM order_events WHERE order_number = ? ORDER BY id", arguments: [order])
+                .map { OrderEvent(orderNumber: $0["order_number"], kind: $0["kind"], detail: $0["detail"], file: $0["file"],
+                                  at: $0["at"]) }
         }
     }
 

@@ -6,6 +6,8 @@ public enum FileStatus: String, Sendable, Hashable, Codable, CaseIterable {
     /// Written locally with its records reserved, not yet confirmed on the server.
     case prepared
     case sent
+    /// Processed before; ops asked for it to be processed again (`files reprocess`).
+    case reprocessRequested = "reprocess-requested"
 }
 
 /// A file voxbatch has seen, sent or received.
@@ -58,4 +60,25 @@ public struct RunEntry: Sendable, Hashable {
     public var skipped: Int
     public var failed: Int
     public var error: String?
+}
+
+/// Something that happened to an order (sent in a file, despatched in a package, refunded...), for
+/// `voxbatch order`.
+public struct OrderEvent: Sendable, Hashable, Codable {
+    public var orderNumber: String
+    /// `sent`, `despatched`, `refunded`, `warehouse-state`, `cancellation`...
+    public var kind: String
+    public var detail: String
+    /// The file it came in or went out in.
+    public var file: String?
+    /// When it was recorded (seconds since 1970).
+    public var at: Int64
+
+    public init(orderNumber: String, kind: String, detail: String, file: String? = nil, at: Int64 = 0) {
+        self.orderNumber = orderNumber
+        self.kind = kind
+        self.detail = detail
+        self.file = file
+        self.at = at
+    }
 }

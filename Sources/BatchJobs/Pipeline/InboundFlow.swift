@@ -44,6 +44,8 @@ public protocol InboundFlow {
     /// Records with the same group key that follow each other are applied together (the lines of one
     /// package); by default every record is its own group.
     func groupKey(of record: Record) -> String
+    /// What an applied record means for its order's history, if anything (`file` is the file's name).
+    func event(for record: Record, file: String) -> OrderEvent?
     /// Applies records; `previous[i]` is the fingerprint in effect for `records[i]`'s key, if any.
     /// With `dryRun`, only says what it would do. Returns one outcome per record.
     func apply(_ records: [Record], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome]
@@ -52,6 +54,7 @@ public protocol InboundFlow {
 extension InboundFlow {
     public func fingerprint(of record: Record) -> String? { nil }
     public func groupKey(of record: Record) -> String { key(of: record) }
+    public func event(for record: Record, file: String) -> OrderEvent? { nil }
 }
 
 /// What one run of a pipeline did.

@@ -25,6 +25,8 @@ public struct InboundPipeline {
     public var retry = RetryPolicy()
     /// How retries wait (tests pass a recorder).
     public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
+    /// Where a copy of each error report is kept for `voxbatch files show` (none when `nil`).
+    public var reportsDirectory: String?
     /// Whether to stop before the next file (default: a SIGTERM was received).
     public var shouldStop: () -> Bool = { StopRequest.isRequested }
 
@@ -106,7 +108,7 @@ public struct InboundPipeline {
         let reportPath = workDirectory + "/" + errorReportName(file.name)
         let reportSink = try FileDescriptorSink(path: reportPath)
         let report = ErrorReport(sink: reportSink)
-        var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, dryRun: dryRun)
+        var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, fileName: file.name, dryRun: dryRun)
         var validation: ValidationSummary
         do {
             let reader = try CSVReader(path: local, configuration: csv)
@@ -166,6 +168,12 @@ public struct InboundPipeline {
                                     failed: result.failed, errorReport: result.errorReport)
             try move(file, to: status == .rejected ? folders.error : folders.archive)
         }
+        if let reportsDirectory, result.failed > 0, !dryRun {
+            try? FileManager.default.createDirectory(atPath: reportsDirectory, withIntermediateDirectories: true)
+            let kept = reportsDirectory + "/" + errorReportName(file.name)
+            unlink(kept)
+            rename(reportPath, kept)
+        }
         unlink(reportPath)
         logger.info("file processed", metadata: [
             "flow": "\(flow.name)", "file": "\(file.name)", "outcome": "\(result.outcome)",
@@ -223,16 +231,18 @@ struct ApplyBatch<F: InboundFlow> {
     let flow: F
     let manifest: Manifest
     let fileID: Int64
+    let fileName: String
     let dryRun: Bool
     private var records: [F.Record] = []
     private var keys: [String] = []
     private var fingerprints: [String] = []
     private(set) var lastGroup: String?
 
-    init(flow: F, manifest: Manifest, fileID: Int64, dryRun: Bool) {
+    init(flow: F, manifest: Manifest, fileID: Int64, fileName: String, dryRun: Bool) {
         self.flow = flow
         self.manifest = manifest
         self.fileID = fileID
+        self.fileName = fileName
         self.dryRun = dryRun
     }
 
@@ -264,6 +274,7 @@ struct ApplyBatch<F: InboundFlow> {
             }
         }
         var committed: [(key: String, hash: String)] = []
+        var events: [OrderEvent] = []
         var exceptions: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []
         if !toApply.isEmpty {
             let outcomes = try flow.apply(toApply.map { records[$0] }, previous: toApply.map { known[keys[$0]] },
@@ -274,6 +285,7 @@ struct ApplyBatch<F: InboundFlow> {
                 case .applied:
                     result.applied += 1
                     committed.append((keys[i], fingerprints[i]))
+                    if let event = flow.event(for: records[i], file: fileName) { events.append(event) }
                 case .unchanged:
                     result.skipped += 1
                     committed.append((keys[i], fingerprints[i]))
@@ -288,6 +300,6 @@ struct ApplyBatch<F: InboundFlow> {
         guard !dryRun else { return }
         for e in exceptions { try manifest.raise(kind: e.kind, reference: e.reference, message: e.message, owner: e.owner) }
         try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
-                            records: committed)
+                            records: committed, events: events)
     }
 }

@@ -55,6 +55,10 @@ public protocol OutboundFlow {
     var resendsChanged: Bool { get }
     /// The exception kinds a record's successful send closes (its earlier pre-flight failures).
     var problemKinds: [String] { get }
+    /// Whether records are orders whose history should show this send.
+    var recordsOrderEvents: Bool { get }
+    /// The job's name in the manifest's runs (`export-orders`).
+    var jobName: String { get }
     /// What is ready to send now (records already sent are filtered out by the pipeline).
     func collect() throws -> [OutboundRecord]
     /// Called once a file with these records is confirmed on the server.
@@ -64,6 +68,8 @@ public protocol OutboundFlow {
 extension OutboundFlow {
     public var resendsChanged: Bool { false }
     public var problemKinds: [String] { [] }
+    public var recordsOrderEvents: Bool { false }
+    public var jobName: String { "export-\(name)" }
     public func sent(keys: [String], in file: String) throws {}
 }
 
@@ -105,7 +111,7 @@ public struct OutboundPipeline {
 
     /// Sends what is ready; with `dryRun`, only says what would be sent.
     public func run(_ flow: some OutboundFlow, dryRun: Bool = false) throws -> RunSummary {
-        let runID = dryRun ? nil : try manifest.startRun(job: "export-\(flow.name)")
+        let runID = dryRun ? nil : try manifest.startRun(job: flow.jobName)
         do {
             return try run(flow, runID: runID, dryRun: dryRun)
         } catch {
@@ -115,7 +121,7 @@ public struct OutboundPipeline {
     }
 
     private func run(_ flow: some OutboundFlow, runID: Int64?, dryRun: Bool) throws -> RunSummary {
-        var summary = RunSummary(job: "export-\(flow.name)", dryRun: dryRun)
+        var summary = RunSummary(job: flow.jobName, dryRun: dryRun)
         if !dryRun { try recover(flow) }
 
         let header = CSVHeader(flow.template.headerNames)
@@ -232,6 +238,11 @@ public struct OutboundPipeline {
     /// Tells the flow a file is out and closes the pre-flight exceptions of what it carried.
     private func conclude(_ flow: some OutboundFlow, keys: [String], references: [String], file: String) throws {
         try flow.sent(keys: keys, in: file)
+        if flow.recordsOrderEvents {
+            try manifest.addOrderEvents(references.map {
+                OrderEvent(orderNumber: $0, kind: "sent", detail: "\(flow.name) sent to the warehouse in \(file)", file: file)
+            })
+        }
         guard !flow.problemKinds.isEmpty else { return }
         try manifest.resolveExceptions(references: references, kinds: flow.problemKinds + ["invalid-\(flow.name)"],
                                        note: "sent in \(file)")
