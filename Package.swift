@@ -38,6 +38,7 @@ let package = Package(
             name: "FileTransport",
             dependencies: [
                 "CLibSSH2",
+                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,142 @@
+import Foundation
+import Glibc
+
+/// A small HTTP/1.1 server on 127.0.0.1 for tests: it records every request and answers with what the
+/// test's handler returns (one request per connection, `Connection: close`).
+public final class HTTPServerFixture: @unchecked Sendable {
+    /// A request as received.
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [String: String]
+        public var body: Data
+        public var json: Any? { try? JSONSerialization.jsonObject(with: body) }
+    }
+
+    /// A response to send.
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: Data
+
+        public init(status: Int = 200, headers: [String: String] = [:], body: Data = Data()) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+
+        public static func json(_ object: Any, status: Int = 200, headers: [String: String] = [:]) -> Response {
+            var h = headers
+            h["Content-Type"] = "application/json"
+            return Response(status: status, headers: h, body: try! JSONSerialization.data(withJSONObject: object))
+        }
+    }
+
+    public let port: Int
+    private let socket: Int32
+    private let lock = NSLock()
+    private var recorded: [Request] = []
+    private let handler: @Sendable (Request) -> Response
+    private var stopped = false
+
+    /// Starts listening; `handler` answers each request.
+    public init(handler: @escaping @Sendable (Request) -> Response) throws {
+        self.handler = handler
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        socket = fd
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound, listen(fd, 64) == 0 else { throw FixtureError("cannot listen on 127.0.0.1") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    deinit { stop() }
+
+    /// Every request received so far.
+    public var requests: [Request] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recorded
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public func stop() {
+        lock.lock()
+        let wasStopped = stopped
+        stopped = true
+        lock.unlock()
+        if !wasStopped {
+            shutdown(socket, Int32(SHUT_RDWR))
+            close(socket)
+        }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(socket, nil, nil)
+            if client < 0 {
+                lock.lock()
+                let done = stopped
+                lock.unlock()
+                if done { return }
+                continue
+            }
+            Thread.detachNewThread { [self] in serve(client) }
+        }
+    }
+
+    private func serve(_ client: Int32) {
+        defer { close(client) }
+        var buffer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var headerEnd: Int?
+        while headerEnd == nil {
+            let n = read(client, &chunk, chunk.count)
+            guard n > 0 else { return }
+            buffer += chunk[0..<n]
+            if let r = buffer.indices.dropLast(3).first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }) {
+                headerEnd = r + 4
+            }
+        }
+        let head = String(decoding: buffer[0..<headerEnd!], as: UTF8.self).components(separatedBy: "\r\n")
+        let parts = head[0].split(separator: " ")
+        guard parts.count >= 2 else { return }
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() where line.contains(":") {
+            let i = line.firstIndex(of: ":")!
+            headers[line[..<i].lowercased()] = line[line.index(after: i)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        while buffer.count - headerEnd! < length {
+            let n = read(client, &chunk, chunk.count)
+            guard n > 0 else { break }
+            buffer += chunk[0..<n]
+        }
+        let request = Request(method: String(parts[0]), path: String(parts[1]), headers: headers,
+                              body: Data(buffer[headerEnd!..<min(buffer.count, headerEnd! + length)]))
+        lock.lock()
+        recorded.append(request)
+        lock.unlock()
+        let response = handler(request)
+        var text = "HTTP/1.1 \(response.status) X\r\nContent-Length: \(response.body.count)\r\nConnection: close\r\n"
+        for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
+        text += "\r\n"
+        let bytes = Array(text.utf8) + Array(response.body)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+            guard n > 0 else { return }
+            offset += n
+        }
+    }
+}
