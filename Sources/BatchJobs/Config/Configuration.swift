@@ -105,9 +105,21 @@ public struct Configuration: Sendable, Hashable {
 
     /// Alert destinations.
     public struct Alerts: Sendable, Hashable {
+        /// Where alerts are posted (a secret: the URL often carries a token).
         public var webhookURL: SecretSource?
+        /// A shell command run for each alert (the JSON on standard input, VOXBATCH_ALERT_* in the environment).
         public var command: String?
+        /// A job failing this many runs in a row is an incident.
         public var afterConsecutiveFailures = 3
+        /// The webhook body: plain JSON, or Slack- or Teams-compatible.
+        public var format = Format.json
+        /// Open exceptions of these kinds are incidents.
+        public var exceptionKinds = ["rejected-file", "rejected-rows", "unknown-sku", "cancel-too-late",
+                                     "despatch-not-applied"]
+        /// Seconds for each webhook request.
+        public var timeout = 10.0
+
+        public enum Format: String, Sendable, Hashable { case json, slack, teams }
     }
 
     /// A Peoplevox template with the client's column renames (`mappings.columns`) applied.

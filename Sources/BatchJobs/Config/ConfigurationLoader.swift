@@ -262,10 +262,18 @@ private struct ConfigReader {
     func readAlerts(_ value: StrictYAML.Value) -> Configuration.Alerts {
         var a = Configuration.Alerts()
         guard let map = value.mapping(allowed: ["webhook_url", "webhook_url_env", "webhook_url_file", "command",
-                                                "after_consecutive_failures"]) else { return a }
+                                                "after_consecutive_failures", "format", "exception_kinds",
+                                                "timeout"]) else { return a }
         a.webhookURL = secret(map, "webhook_url")
         a.command = map["command"]?.string
         a.afterConsecutiveFailures = map["after_consecutive_failures"]?.int ?? 3
+        if let v = map["format"] {
+            if let f = v.string.flatMap(Configuration.Alerts.Format.init(rawValue:)) { a.format = f } else {
+                doc.report(v, "format must be json, slack or teams")
+            }
+        }
+        a.exceptionKinds = map["exception_kinds"]?.strings ?? a.exceptionKinds
+        a.timeout = map["timeout"]?.double ?? a.timeout
         return a
     }
 }

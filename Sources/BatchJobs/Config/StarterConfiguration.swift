@@ -83,10 +83,12 @@ public enum StarterConfiguration {
           initial_delay: 1
           max_delay: 60
 
-        alerts:
-          # webhook_url_env: VOXBATCH_ALERT_WEBHOOK
-          # command: /usr/local/bin/page-ops
+        alerts:                   # sent once per incident, with a recovery message when it clears
+          # webhook_url_env: VOXBATCH_ALERT_WEBHOOK   # https://hooks.slack.com/... (a secret: by reference only)
+          # format: slack                             # json, slack or teams
+          # command: /usr/local/bin/page-ops          # gets the alert as JSON on standard input
           after_consecutive_failures: 3
+          exception_kinds: [rejected-file, rejected-rows, unknown-sku, cancel-too-late, despatch-not-applied]
 
         state: .voxbatch
         """

@@ -66,8 +66,17 @@ public final class Manifest: Sendable {
                 CREATE UNIQUE INDEX order_events_once ON order_events(order_number, kind, detail);
                 """)
         }
+        m.registerMigration("v4") { db in
+            try db.execute(sql: "CREATE TABLE incidents (key TEXT PRIMARY KEY, title TEXT NOT NULL, opened INTEGER NOT NULL)")
+        }
         return m
     }
+
+    /// Reads in a snapshot (for extensions in this module).
+    func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+
+    /// Writes in a transaction (for extensions in this module).
+    func write<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 

@@ -65,6 +65,7 @@ struct RunCommand: ParsableCommand {
                 if code == Exit.usage { break }  // the configuration is wrong for every job
             }
         }
+        JobExecution.sendAlerts(runner)
         if json { try JobExecution.printJSON(jobs.count == 1 ? AnyEncodable(results[0]) : AnyEncodable(results)) }
         if let failure { throw failure }
         if results.contains(where: \.needsAttention) { throw Exit.rejected }
@@ -81,6 +82,17 @@ enum JobExecution {
             let (code, message) = classify(error)
             printError("voxbatch: \(message)")
             throw code
+        }
+    }
+
+    /// Checks the integration's health and sends the alerts that are due (when alerts are configured).
+    static func sendAlerts(_ runner: JobRunner) {
+        let alerts = runner.configuration.alerts
+        guard alerts.webhookURL != nil || alerts.command != nil else { return }
+        do {
+            try Alerter(configuration: runner.configuration, manifest: runner.manifest).evaluate(runner.health())
+        } catch {
+            Logger(label: "voxbatch.alerts").error("cannot evaluate alerts", metadata: ["error": "\(error)"])
         }
     }
 
