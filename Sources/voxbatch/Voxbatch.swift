@@ -17,7 +17,7 @@ struct Voxbatch: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [DemoCommand.self, InitCommand.self, ConfigCommand.self, RunCommand.self, StatusCommand.self,
-                      ExceptionsCommand.self, FilesCommand.self, OrderCommand.self, AuditCommand.self,
+                      ExceptionsCommand.self, FilesCommand.self, OrderCommand.self, ReportCommand.self, AuditCommand.self,
                       ScheduleCommand.self, ValidateCommand.self, CSVCommand.self, TransportCommand.self,
                       SimulateWarehouseCommand.self]
     )

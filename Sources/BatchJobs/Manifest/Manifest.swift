@@ -115,6 +115,17 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// Runs started since `since` (seconds since 1970), oldest first.
+    public func runs(since: Int64) throws -> [RunEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE started >= ? ORDER BY id", arguments: [since]).map { r in
+                RunEntry(id: r["id"], job: r["job"], started: r["started"], finished: r["finished"],
+                         outcome: r["outcome"], applied: r["applied"], skipped: r["skipped"], failed: r["failed"],
+                         error: r["error"])
+            }
+        }
+    }
+
     // MARK: - Files
 
     /// Records a file and returns its id.

@@ -1,0 +1,189 @@
+import Foundation
+
+/// `voxbatch report --html`: one self-contained page (inline CSS and SVG, no script, no external
+/// asset) for the operations team: health at a glance, the last days' runs as a small chart, open
+/// exceptions by owner with what to do, stuck orders with their age, and recent files with a link to
+/// each error report.
+public struct HTMLReport {
+    let runner: JobRunner
+    let days: Int
+    let now: Date
+
+    public init(runner: JobRunner, days: Int = 7, now: Date = Date()) {
+        self.runner = runner
+        self.days = days
+        self.now = now
+    }
+
+    /// What ops should do about each kind of exception.
+    static let advice: [String: String] = [
+        "unknown-sku": "Send the SKU to the warehouse (export-items) or fix the SKU mapping; the order goes out on the next run.",
+        "invalid-address": "Correct the address in the shop; the order goes out on the next run.",
+        "invalid-quantity": "Correct the order lines in the shop.",
+        "rejected-rows": "Fix the rows listed in the error report and re-drop the file under the same name.",
+        "rejected-file": "Ask the warehouse to resend the file; it is not CSV that can be read.",
+        "cancel-too-late": "Stop the order by hand in Peoplevox or intercept the parcel, and tell the customer.",
+        "unknown-order": "Check the order number with the warehouse.",
+        "despatch-mismatch": "Check the despatch with the warehouse; the order does not have these items or quantities.",
+        "unknown-sku-stock": "Add the product to the shop or map the SKU.",
+        "sla-breach": "Chase the warehouse: the order was sent and has not left.",
+        "not-sent": "Run export-orders, or look for its pre-flight exception.",
+        "despatch-not-applied": "Look for a rejected or waiting despatch file.",
+        "stock-difference": "Run import-stock --full.",
+        "return-mismatch": "Check the return with the warehouse.",
+        "invalid-items": "Complete the product in the shop (name, price...); the item goes out on the next run.",
+    ]
+
+    /// The page.
+    public func render() throws -> String {
+        let health = runner.health(now: now)
+        let manifest = runner.manifest
+        let iso = ISO8601DateFormatter()
+        var html = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>voxbatch — \(esc(health.client))</title>
+            <style>
+            body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2430;background:#f5f6f8}
+            header{padding:18px 28px;color:#fff;background:\(health.healthy ? "#1f7a4d" : "#b3261e")}
+            header h1{margin:0;font-size:22px} header p{margin:4px 0 0}
+            main{padding:8px 28px 40px;max-width:1200px}
+            section{background:#fff;border-radius:8px;padding:14px 18px;margin:16px 0;box-shadow:0 1px 2px #0002}
+            h2{font-size:16px;margin:0 0 10px} table{border-collapse:collapse;width:100%}
+            th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
+            th{font-weight:600;color:#555;font-size:12px;text-transform:uppercase}
+            .ok{color:#1f7a4d;font-weight:600} .bad{color:#b3261e;font-weight:600} .muted{color:#777}
+            .pill{display:inline-block;padding:1px 8px;border-radius:10px;background:#eef;font-size:12px}
+            .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
+            </style></head><body>
+            <header><h1>voxbatch — \(esc(health.client))</h1>
+            <p id="health">\(health.healthy ? "Healthy" : "Needs attention") · checked \(esc(health.checkedAt))</p></header>
+            <main>
+
+            """
+        // Health
+        html += "<section id=\"problems\"><h2>At a glance</h2>"
+        if health.problems.isEmpty {
+            html += "<p class=\"ok\">Nothing needs a person.</p>"
+        } else {
+            html += "<ul>" + health.problems.map { "<li class=\"bad\">\(esc($0))</li>" }.joined() + "</ul>"
+        }
+        html += "<table><tr><th>Job</th><th>Last run</th><th>Outcome</th><th>Applied</th><th>Skipped</th><th>Failed</th></tr>"
+        for job in health.jobs {
+            let cls = job.outcome == "ok" ? "ok" : (job.outcome == nil ? "muted" : "bad")
+            html += "<tr><td>\(esc(job.job))</td><td>\(esc(job.lastRun ?? "never"))</td>"
+                + "<td class=\"\(cls)\">\(esc(job.outcome ?? "—"))</td><td>\(job.applied)</td><td>\(job.skipped)</td>"
+                + "<td>\(job.failed)</td></tr>"
+        }
+        html += "</table><p class=\"muted\">Last stock file: \(esc(health.lastStockFile ?? "none yet"))"
+            + (health.lastStockFileAgeHours.map { ", \($0) h ago" } ?? "") + ". Files waiting in the warehouse outbox: "
+            + (health.warehouseReachable ? "\(health.filesWaiting.count)" : "unknown (unreachable)") + ".</p></section>\n"
+
+        // Chart
+        html += try chart(manifest: manifest)
+
+        // Exceptions by owner
+        let exceptions = try manifest.exceptions()
+        html += "<section id=\"exceptions\"><h2>Open exceptions (\(exceptions.count))</h2>"
+        if exceptions.isEmpty { html += "<p class=\"ok\">None.</p>" }
+        for owner in OwnerTeam.allCases {
+            let mine = exceptions.filter { $0.owner == owner }
+            guard !mine.isEmpty else { continue }
+            html += "<h3>\(esc(owner.rawValue)) <span class=\"pill\">\(mine.count)</span></h3><table>"
+                + "<tr><th>#</th><th>Kind</th><th>Reference</th><th>Reason</th><th>What to do</th><th>Seen</th></tr>"
+            for e in mine.prefix(200) {
+                html += "<tr><td>\(e.id)</td><td>\(esc(e.kind))</td><td>\(esc(e.reference))</td><td>\(esc(e.message))</td>"
+                    + "<td>\(esc(Self.advice[e.kind] ?? "See the message."))</td><td>\(e.occurrences)×</td></tr>"
+            }
+            html += "</table>"
+        }
+        html += "</section>\n"
+
+        // Stuck orders
+        let sent = Dictionary(try manifest.appliedRecords(flow: ExportOrdersFlow.flowName).map { ($0.key, $0.appliedAt) },
+                              uniquingKeysWith: { a, _ in a })
+        html += "<section id=\"stuck\"><h2>Orders past the SLA (\(health.ordersPastSLA.count))</h2>"
+        if health.ordersPastSLA.isEmpty { html += "<p class=\"ok\">None.</p>" } else {
+            html += "<table><tr><th>Order</th><th>Sent</th><th>Age</th><th>Warehouse state</th></tr>"
+            for number in health.ordersPastSLA.prefix(200) {
+                let id = (try? runner.storefront.order(number: number))??.id ?? number
+                let at = sent[id].map { Date(timeIntervalSince1970: Double($0)) }
+                let age = at.map { "\(Int(now.timeIntervalSince($0) / 3600)) h" } ?? "?"
+                html += "<tr><td>\(esc(number))</td><td>\(esc(at.map(iso.string(from:)) ?? "?"))</td><td class=\"bad\">\(age)</td>"
+                    + "<td>\(esc((try? manifest.orderState(number)) ?? nil ?? "—"))</td></tr>"
+            }
+            html += "</table>"
+        }
+        html += "</section>\n"
+
+        // Files
+        html += "<section id=\"files\"><h2>Recent files</h2><table><tr><th>When</th><th>Flow</th><th>File</th>"
+            + "<th>Outcome</th><th>Applied</th><th>Skipped</th><th>Rejected</th><th>Error report</th></tr>"
+        for f in try manifest.files(limit: 50) {
+            let cls = [.applied, .sent].contains(f.status) ? "ok" : ([.rejected, .partiallyApplied].contains(f.status) ? "bad" : "")
+            let report = runner.reportsDirectory + "/" + (f.name.hasSuffix(".csv") ? String(f.name.dropLast(4)) : f.name)
+                + ".errors.csv"
+            let link = f.failed > 0 && FileManager.default.fileExists(atPath: report)
+                ? "<a href=\"\(esc(URL(fileURLWithPath: report).absoluteString))\">\(esc(f.errorReport ?? "error report"))</a>"
+                : (f.errorReport.map(esc) ?? "")
+            html += "<tr><td>\(esc(iso.string(from: Date(timeIntervalSince1970: Double(f.firstSeen)))))</td>"
+                + "<td>\(esc(f.flow))</td><td>\(esc(f.name))</td><td class=\"\(cls)\">\(esc(f.status.rawValue))</td>"
+                + "<td>\(f.applied)</td><td>\(f.skipped)</td><td>\(f.failed)</td><td>\(link)</td></tr>"
+        }
+        html += "</table></section>\n</main></body></html>\n"
+        return html
+    }
+
+    /// Orders out, despatches in and failures per day, as inline SVG bars.
+    private func chart(manifest: Manifest) throws -> String {
+        let day = 86_400
+        let today = Int(now.timeIntervalSince1970) / day
+        let runs = try manifest.runs(since: Int64((today - days + 1) * day))
+        var out = [Int](repeating: 0, count: days), inbound = out, failures = out
+        for run in runs {
+            let i = Int(run.started) / day - (today - days + 1)
+            guard i >= 0 && i < days else { continue }
+            if run.job == JobName.exportOrders.rawValue { out[i] += run.applied }
+            if run.job == JobName.importDespatches.rawValue { inbound[i] += run.applied }
+            failures[i] += (run.outcome == "failed" ? 1 : 0) + run.failed
+        }
+        let top = max(1, (out + inbound + failures).max() ?? 1)
+        let width = 720, height = 160, group = width / days
+        var svg = "<svg id=\"chart\" role=\"img\" aria-label=\"runs per day\" width=\"\(width)\" height=\"\(height + 24)\" "
+            + "viewBox=\"0 0 \(width) \(height + 24)\" xmlns=\"http://www.w3.org/2000/svg\">"
+        let f = DateFormatter()
+        f.dateFormat = "EEE d"
+        f.timeZone = TimeZone(identifier: "UTC")
+        for i in 0..<days {
+            let x = i * group + 8
+            for (j, (value, colour)) in [(out[i], "#3b6fd8"), (inbound[i], "#2f9e6b"), (failures[i], "#d2452f")].enumerated() {
+                let h = value * height / top
+                svg += "<rect x=\"\(x + j * (group - 16) / 3)\" y=\"\(height - h)\" width=\"\((group - 16) / 3 - 2)\" "
+                    + "height=\"\(h)\" fill=\"\(colour)\"><title>\(value)</title></rect>"
+            }
+            let label = f.string(from: Date(timeIntervalSince1970: Double((today - days + 1 + i) * day)))
+            svg += "<text x=\"\(x)\" y=\"\(height + 16)\" font-size=\"11\" fill=\"#555\">\(label)</text>"
+        }
+        svg += "</svg>"
+        return "<section><h2>The last \(days) days</h2>\(svg)<p class=\"legend\"><span style=\"background:#3b6fd8\"></span>"
+            + "orders out (\(out.reduce(0, +)))<span style=\"background:#2f9e6b\"></span>despatch lines in "
+            + "(\(inbound.reduce(0, +)))<span style=\"background:#d2452f\"></span>failures (\(failures.reduce(0, +)))</p></section>\n"
+    }
+
+    private func esc(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for c in text {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

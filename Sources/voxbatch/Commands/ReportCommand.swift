@@ -1,0 +1,30 @@
+import ArgumentParser
+import BatchJobs
+import Foundation
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a self-contained HTML page for the operations team.",
+        discussion: """
+            Health at a glance, the last days' runs as a chart (orders out, despatches in, failures), open \
+            exceptions by owner with what to do, orders past the SLA with their age, and recent files with a \
+            link to each error report. No external assets: the page can be mailed or published as it is.
+            """
+    )
+
+    @OptionGroup var config: ConfigOption
+
+    @Option(help: "Where to write the page.")
+    var html: String
+
+    @Option(help: "How many days the chart covers.")
+    var days = 7
+
+    func run() throws {
+        let runner = try JobExecution.openRunner(try config.load())
+        let page = try HTMLReport(runner: runner, days: max(1, days)).render()
+        try page.write(toFile: html, atomically: true, encoding: .utf8)
+        print("wrote \(html)")
+    }
+}
