@@ -480,3 +480,22 @@ import Testing
         #expect(try manifest.files(flow: "despatches").map(\.status) == [.applied])
     }
 }
+
+@Suite struct ProgressTests {
+    final class Recorder: @unchecked Sendable { var events: [PipelineProgress] = [] }
+
+    @Test func longFilesReportDownloadAndRowProgress() throws {
+        let f = try FlowFixture()
+        let skus = (0..<12_000).map { "SKU-\($0)" }
+        try f.products(skus)
+        try f.stockFile("STOCK_1.csv", skus.map { ($0, 5) })
+        let runner = try f.runner()
+        let recorder = Recorder()
+        runner.progress = { recorder.events.append($0) }
+        try runner.run(.importStock)
+        let rows = recorder.events.filter { $0.phase == .rows }
+        #expect(rows.map(\.rows) == [5000, 10_000])
+        #expect(rows.allSatisfy { $0.total != nil && $0.done > 0 && $0.done <= $0.total! })
+        #expect(recorder.events.contains { $0.phase == .download && $0.file == "STOCK_1.csv" })
+    }
+}

@@ -56,7 +56,7 @@ public final class HTTPServerFixture: @unchecked Sendable {
         }
         guard bound, listen(fd, 64) == 0 else { throw FixtureError("cannot listen on 127.0.0.1") }
         port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread { [self] in acceptLoop() }
+        Thread.detachNewThread { [self] in acceptLoop() }  // holds the fixture until stopped
     }
 
     deinit { stop() }
@@ -75,22 +75,24 @@ public final class HTTPServerFixture: @unchecked Sendable {
         let wasStopped = stopped
         stopped = true
         lock.unlock()
-        if !wasStopped {
-            shutdown(socket, Int32(SHUT_RDWR))
-            close(socket)
-        }
+        // Only shut the socket down: the accept loop closes it when it sees the stop. Closing it here would
+        // free the descriptor number while that thread may still call accept() on it — and accept
+        // connections meant for the next server that gets the same number.
+        if !wasStopped { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {
         while true {
             let client = accept(socket, nil, nil)
-            if client < 0 {
-                lock.lock()
-                let done = stopped
-                lock.unlock()
-                if done { return }
-                continue
+            lock.lock()
+            let done = stopped
+            lock.unlock()
+            if done {
+                if client >= 0 { close(client) }
+                close(socket)
+                return
             }
+            if client < 0 { continue }
             Thread.detachNewThread { [self] in serve(client) }
         }
     }

@@ -78,3 +78,38 @@ import Testing
         #expect(exceptions["unknown-sku"] != nil && exceptions["invalid-address"] != nil)
     }
 }
+
+@Suite struct ProgressDisplayTests {
+    /// A stock file big enough to report progress, in a fresh starter set-up.
+    func setUp() throws -> String {
+        let dir = try CLI.temporaryDirectory()
+        let config = dir.appendingPathComponent("voxbatch.yml").path
+        #expect(try CLI.run(["init", "--config", config]).status == 0)
+        let base = dir.appendingPathComponent(".voxbatch")
+        let skus = (0..<6000).map { "SKU-\($0)" }
+        try ("sku,name\n" + skus.map { "\($0),P\n" }.joined()).write(to: base.appendingPathComponent("shop/products.csv"),
+                                                                     atomically: true, encoding: .utf8)
+        try ("Item code,Available\r\n" + skus.map { "\($0),3\r\n" }.joined())
+            .write(to: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv"), atomically: true, encoding: .utf8)
+        // The starter waits 5 s between listings to see that a file is complete; not here.
+        let yml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "interval: 5", with: "interval: 0")
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
+    @Test func aTerminalShowsProgressAndAPipeOrCronGetsPlainLines() throws {
+        let piped = try CLI.run(["run", "import-stock", "--config", try setUp()])
+        #expect(piped.status == 0)
+        #expect(!piped.stderr.contains("\u{1B}[K") && !piped.stderr.contains("rows/s"))
+
+        // Under a pseudo-terminal (script(1)), the same run draws a progress line.
+        let config = try setUp()
+        let out = try CLI.temporaryDirectory().appendingPathComponent("tty.txt").path
+        let tty = try ChildProcess(["script", "-qfec", "\(CLI.binary.path) run import-stock --config \(config)", out],
+                                   environment: ["TERM": "xterm", "PATH": "/usr/bin:/bin"])
+        #expect(tty.wait() == 0)
+        let screen = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(screen.contains("\u{1B}[K"))
+        #expect(screen.contains("STOCK_20261130T0800.csv: 5000 rows") || screen.contains("STOCK_20261130T0800.csv: downloading"))
+    }
+}

@@ -80,6 +80,8 @@ public final class JobRunner {
     public let manifest: Manifest
     public let storefront: any Storefront
     private var transport: (any FileTransport)?
+    /// Told how long files move (for a progress display on a terminal).
+    public var progress: ((PipelineProgress) -> Void)?
     private let logger: Logger
     private let clock: () -> Date
 
@@ -196,6 +198,7 @@ public final class JobRunner {
                                        workDirectory: try workFolder("inbound"), logger: logger)
         pipeline.retry = configuration.retry
         pipeline.reportsDirectory = reportsDirectory
+        pipeline.progress = progress
         return pipeline
     }
 

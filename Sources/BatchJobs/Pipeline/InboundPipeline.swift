@@ -25,6 +25,8 @@ public struct InboundPipeline {
     public var retry = RetryPolicy()
     /// How retries wait (tests pass a recorder).
     public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
+    /// Told how a file is moving (download bytes, rows processed), for a progress display.
+    public var progress: ((PipelineProgress) -> Void)?
     /// Where a copy of each error report is kept for `voxbatch files show` (none when `nil`).
     public var reportsDirectory: String?
     /// Whether to stop before the next file (default: a SIGTERM was received).
@@ -121,6 +123,10 @@ public struct InboundPipeline {
                     decode = flow.decoder(for: context, header: row.header ?? CSVHeader(flow.template.headerNames))
                 }
                 let record = decode.unsafelyUnwrapped(row)
+                if let progress, row.recordNumber % 5000 == 0 {
+                    progress(PipelineProgress(file: file.name, phase: .rows, done: Int64(row.bytesRead), total: file.size,
+                                              rows: row.recordNumber))
+                }
                 let group = flow.groupKey(of: record)
                 // Flush between groups only, so the lines of one package are applied together.
                 if batch.count >= batchSize && group != batch.lastGroup { try batch.flush(into: &result) }
@@ -187,7 +193,11 @@ public struct InboundPipeline {
         try Retry.run(retry, operation: "download \(file.path)", logger: logger, sleep: sleep) {
             let sink = try FileDescriptorSink(path: local)
             var hasher = SHA256()
-            try transport.download(file.path, progress: nil) { chunk in
+            let report: TransferProgress? = progress.map { progress in
+                { done, total in progress(PipelineProgress(file: file.name, phase: .download, done: done,
+                                                           total: total ?? file.size, rows: 0)) }
+            }
+            try transport.download(file.path, progress: report) { chunk in
                 hasher.update(bufferPointer: chunk)
                 try sink.write(chunk)
             }
@@ -302,4 +312,15 @@ struct ApplyBatch<F: InboundFlow> {
         try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
                             records: committed, events: events)
     }
+}
+
+/// How far a pipeline is with a file.
+public struct PipelineProgress: Sendable {
+    public enum Phase: Sendable { case download, rows }
+    public var file: String
+    public var phase: Phase
+    /// Bytes downloaded, or read by the parser.
+    public var done: Int64
+    public var total: Int64?
+    public var rows: Int
 }

@@ -28,6 +28,8 @@ public final class CSVReader {
     public let configuration: CSVConfiguration
     /// The header, once read (only when ``CSVConfiguration/hasHeader`` is set).
     public var header: CSVHeader? { state.pointee.header }
+    /// Bytes taken from the source so far (after transcoding), for progress displays.
+    public var bytesRead: Int { state.pointee.bytesRead }
     /// The 1-based number of the current data record (the header is not counted).
     public var recordNumber: Int { state.pointee.recordNumber }
     /// The 1-based physical line on which the current record starts.
@@ -64,6 +66,7 @@ public final class CSVReader {
         var scratchCapacity: Int
         var scratchCount = 0
         var issue: Issue?
+        var bytesRead = 0
     }
 
     @usableFromInline var buffer: UnsafeMutablePointer<UInt8> {
@@ -267,7 +270,7 @@ public final class CSVReader {
             capacity = newCapacity
         }
         let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buffer + tail, count: capacity - tail))
-        if n == 0 { atEOF = true } else { tail += n }
+        if n == 0 { atEOF = true } else { tail += n; state.pointee.bytesRead += n }
     }
 
     /// Discards a record longer than the limit, tracking quotes to find where it ends.
@@ -287,6 +290,7 @@ public final class CSVReader {
                     break
                 }
                 tail = n
+                state.pointee.bytesRead += n
                 continue
             }
             let b = buffer[i]

@@ -49,11 +49,15 @@ struct RunCommand: ParsableCommand {
         let jobs = job == "all" ? JobName.allCases : [JobName(rawValue: job)!]
         let runner = try JobExecution.openRunner(configuration)
         StopRequest.installSignalHandlers()  // SIGTERM: finish the current file, then stop
+        let display = json ? nil : ProgressDisplay.forTerminal()
+        if let display { runner.progress = display.update }
+        defer { display?.finish() }
         var results: [JobResult] = []
         var failure: ExitCode?
         for job in jobs where !StopRequest.isRequested {
             do {
                 let result = try runner.run(job, options: JobOptions(dryRun: dryRun, full: full))
+                display?.finish()
                 results.append(result)
                 if !json { JobExecution.printHuman(result) }
             } catch {
