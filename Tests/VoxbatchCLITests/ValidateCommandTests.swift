@@ -71,11 +71,23 @@ import Testing
     }
 
     @Test func everySubcommandHasHelp() throws {
-        for command in [["--help"], ["validate", "--help"], ["csv", "show", "--help"]] {
-            let r = try CLI.run(command)
-            #expect(r.status == 0)
-            #expect(r.stdout.contains("USAGE"))
+        // Walk the whole command tree from the root's SUBCOMMANDS lists.
+        var pending: [[String]] = [[]]
+        var seen = 0
+        while let path = pending.popLast() {
+            let r = try CLI.run(path + ["--help"])
+            #expect(r.status == 0, "\(path)")
+            #expect(r.stdout.contains("USAGE"), "\(path)")
+            seen += 1
+            guard let range = r.stdout.range(of: "SUBCOMMANDS:") else { continue }
+            // A subcommand line: two spaces, a lower-case name, then spaces (wrapped text is indented further).
+            for line in r.stdout[range.upperBound...].split(separator: "\n") where line.hasPrefix("  ") && !line.hasPrefix("   ") {
+                let name = line.dropFirst(2).prefix { $0.isLowercase || $0 == "-" }
+                guard !name.isEmpty, name != "help", line.dropFirst(2 + name.count).first == " " else { continue }
+                pending.append(path + [String(name)])
+            }
         }
+        #expect(seen >= 30)
         #expect(try CLI.run(["--help"]).stdout.contains("4  another run holds the lock"))
     }
 }
