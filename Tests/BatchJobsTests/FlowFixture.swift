@@ -13,7 +13,8 @@ final class FlowFixture {
     /// - Parameters:
     ///   - warehouseURL: the exchange (default: a local folder under the fixture).
     ///   - extra: more YAML (policies, mappings...), appended to the configuration.
-    init(warehouseURL: String = "file://exchange", warehouseExtra: String = "", extra: String = "") throws {
+    init(warehouseURL: String = "file://exchange", warehouseExtra: String = "", extra: String = "",
+         storefront: String = "storefront:\n  type: file\n  folder: shop\n  ready_statuses: [paid]") throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-flow-\(UUID().uuidString)").path
         for sub in ["exchange/in", "exchange/out", "exchange/archive", "exchange/error", "shop/orders"] {
             try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
@@ -26,12 +27,9 @@ final class FlowFixture {
                 readiness: stable
                 interval: 0
             \(warehouseExtra)
-            storefront:
-              type: file
-              folder: shop
-              ready_statuses: [paid]
+            \(storefront)
             retry:
-              attempts: 2
+              attempts: 3
               initial_delay: 0.01
               max_delay: 0.01
             state: state

@@ -71,6 +71,16 @@ public struct Configuration: Sendable, Hashable {
         public var readyStatuses: [String]
         /// The order statuses that mean "cancelled".
         public var cancelledStatuses = ["cancelled"]
+        /// API storefronts: the order meta key that carries tracking (for tracking plugins).
+        public var trackingMetaKey = "_voxbatch_tracking"
+        /// API storefronts: whether despatch notes are shown to the customer.
+        public var notifyCustomer = true
+        /// API storefronts: at most this many requests a second (0: no limit).
+        public var requestsPerSecond = 5.0
+        /// WooCommerce: refunds go back through the payment gateway (`api_refund`), or are only recorded.
+        public var refundPayment = true
+        /// API storefronts: seconds per request.
+        public var timeout = 30.0
     }
 
     /// Translations between storefront and warehouse vocabularies.

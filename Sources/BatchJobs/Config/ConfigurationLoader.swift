@@ -176,7 +176,8 @@ private struct ConfigReader {
     func readStorefront(_ value: StrictYAML.Value) -> Configuration.Storefront? {
         guard let map = value.mapping(allowed: [
             "type", "folder", "url", "key", "key_env", "key_file", "secret", "secret_env", "secret_file",
-            "ready_statuses", "cancelled_statuses",
+            "ready_statuses", "cancelled_statuses", "tracking_meta_key", "notify_customer", "requests_per_second",
+            "refund_payment", "timeout",
         ]) else { return nil }
         guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
         if !Configuration.storefrontKinds.contains(kind) {
@@ -192,10 +193,21 @@ private struct ConfigReader {
         if let url, !url.hasPrefix("https://") && !url.hasPrefix("http://127.0.0.1") && !url.hasPrefix("http://localhost") {
             doc.report(map["url"], "storefront URLs must use https:// (credentials travel with every request)")
         }
-        return Configuration.Storefront(kind: kind, folder: folder, url: url, key: secret(map, "key"),
-                                        secret: secret(map, "secret"),
-                                        readyStatuses: map["ready_statuses"]?.strings ?? ["paid", "processing"],
-                                        cancelledStatuses: map["cancelled_statuses"]?.strings ?? ["cancelled"])
+        if kind == "woocommerce" && (map["key_env"] == nil && map["key_file"] == nil
+                                     || map["secret_env"] == nil && map["secret_file"] == nil) {
+            doc.report(value, "WooCommerce needs key_env/key_file and secret_env/secret_file (the REST API consumer "
+                       + "key and secret)", path: map.path + ".key_env")
+        }
+        var storefront = Configuration.Storefront(
+            kind: kind, folder: folder, url: url, key: secret(map, "key"), secret: secret(map, "secret"),
+            readyStatuses: map["ready_statuses"]?.strings ?? (kind == "woocommerce" ? ["processing"] : ["paid", "processing"]),
+            cancelledStatuses: map["cancelled_statuses"]?.strings ?? ["cancelled"])
+        storefront.trackingMetaKey = map["tracking_meta_key"]?.string ?? storefront.trackingMetaKey
+        storefront.notifyCustomer = map["notify_customer"]?.bool ?? storefront.notifyCustomer
+        storefront.requestsPerSecond = map["requests_per_second"]?.double ?? storefront.requestsPerSecond
+        storefront.refundPayment = map["refund_payment"]?.bool ?? storefront.refundPayment
+        storefront.timeout = map["timeout"]?.double ?? storefront.timeout
+        return storefront
     }
 
     func readMappings(_ value: StrictYAML.Value) -> Configuration.Mappings {

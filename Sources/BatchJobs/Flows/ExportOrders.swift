@@ -13,7 +13,7 @@ public struct ExportOrdersFlow: OutboundFlow {
     public let name = ExportOrdersFlow.flowName
     public let template: CSVTemplate
     public let fileNamePattern: String
-    public let problemKinds = ["unknown-sku", "invalid-address", "invalid-quantity"]
+    public let problemKinds = ["unknown-sku", "missing-sku", "invalid-address", "invalid-quantity"]
     public let recordsOrderEvents = true
     public let jobName = JobName.exportOrders.rawValue
     let storefront: any Storefront
@@ -69,6 +69,10 @@ public struct ExportOrdersFlow: OutboundFlow {
         if order.lines.isEmpty {
             return OutboundProblem(kind: "invalid-quantity", message: "order \(order.number) has no lines",
                                    owner: .customerService)
+        }
+        if let line = order.lines.first(where: { $0.sku.isEmpty }) {
+            return OutboundProblem(kind: "missing-sku", message: "order \(order.number) was not sent: a line (quantity "
+                                   + "\(line.quantity)) has no SKU in the shop; give the product an SKU", owner: .merchandising)
         }
         let unknown = so.lines.map(\.itemCode).filter { !warehouseItems.contains($0) }
         if !unknown.isEmpty {

@@ -111,9 +111,11 @@ public final class JobRunner {
         case "file":
             return try FileStorefront(folder: configuration.storefront.folder ?? configuration.stateDirectory + "/shop",
                                       clock: clock)
+        case "woocommerce":
+            return try WooCommerceStorefront(configuration: configuration.storefront, retry: configuration.retry)
         default:
             throw StorefrontError(storefront: configuration.storefront.kind,
-                                  message: "this storefront type is not available in this build; use type: file",
+                                  message: "this storefront type is not available in this build; use type: file or woocommerce",
                                   isTransient: false)
         }
     }

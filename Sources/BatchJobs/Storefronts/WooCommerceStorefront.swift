@@ -1,0 +1,427 @@
+import FileTransport
+import Foundation
+import Logging
+
+/// A WooCommerce shop through its REST API v3 (`/wp-json/wc/v3/`), with consumer key and secret (HTTP
+/// Basic over HTTPS).
+///
+/// Every write looks before it adds: despatches and cancellations are order notes carrying a
+/// `[voxbatch …]` marker, refunds carry the return number in their reason, so a retry or a rerun after
+/// a crash finds what it already did and adds nothing twice.
+public final class WooCommerceStorefront: Storefront {
+    let base: String
+    let auth: HTTPRequest.BasicAuth
+    let http: HTTPClient
+    let settings: Configuration.Storefront
+    let logger: Logger
+    private var orderCache: [String: (order: StorefrontOrder, raw: WooOrder)] = [:]
+    private var skuMap: [String: WooProduct]?
+    /// Orders whose notes and refunds were read in this run.
+    private var detailed: Set<String> = []
+
+    /// Connects to the shop at `configuration.url` with the key and secret it references.
+    ///
+    /// - Throws: ``StorefrontError`` when the credentials cannot be read.
+    public init(configuration: Configuration.Storefront, retry: RetryPolicy = RetryPolicy(), http: HTTPClient? = nil,
+                logger: Logger = Logger(label: "voxbatch.woocommerce")) throws {
+        guard let url = configuration.url, let key = configuration.key, let secret = configuration.secret else {
+            throw StorefrontError(storefront: "woocommerce", message: "url, key and secret are required", isTransient: false)
+        }
+        do {
+            auth = .init(user: try key.read(), password: try secret.read())
+        } catch {
+            throw StorefrontError(storefront: "woocommerce", message: "cannot read the API credentials: \(error)",
+                                  isTransient: false)
+        }
+        base = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/wp-json/wc/v3"
+        settings = configuration
+        var httpSettings = HTTPSettings()
+        httpSettings.timeout = configuration.timeout
+        httpSettings.requestsPerSecond = configuration.requestsPerSecond
+        httpSettings.retry = retry
+        self.http = http ?? HTTPClient(settings: httpSettings, logger: logger)
+        self.logger = logger
+    }
+
+    // MARK: - HTTP
+
+    private func call(_ method: String, _ path: String, query: [(String, String)] = [], body: Any? = nil) throws
+        -> HTTPResponse
+    {
+        var components = URLComponents(string: base + path)!
+        if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        var request = HTTPRequest(method: method, url: components.string!, headers: ["Accept": "application/json"],
+                                  basicAuth: auth)
+        if let body {
+            request.body = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+            request.headers["Content-Type"] = "application/json"
+        }
+        let response: HTTPResponse
+        do {
+            response = try http.send(request)
+        } catch let error as TransportError {
+            throw StorefrontError(storefront: "woocommerce", message: "\(method) \(path): \(error.message)",
+                                  isTransient: error.isTransient || error.code == .serverBusy)
+        }
+        guard response.isSuccess else {
+            let detail = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["message"] as? String
+            throw StorefrontError(storefront: "woocommerce",
+                                  message: "\(method) \(path): HTTP \(response.status)" + (detail.map { ": \($0)" } ?? ""),
+                                  isTransient: false)
+        }
+        return response
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, _ what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: response.body)
+        } catch {
+            throw StorefrontError(storefront: "woocommerce", message: "\(what): the shop's answer is not the JSON "
+                                  + "WooCommerce sends (\(error))", isTransient: false)
+        }
+    }
+
+    /// Every page of a list endpoint (`per_page=100`, following `X-WP-TotalPages`).
+    private func all<T: Decodable>(_ type: T.Type, _ path: String, query: [(String, String)] = []) throws -> [T] {
+        var items: [T] = []
+        var page = 1
+        while true {
+            let response = try call("GET", path, query: query + [("per_page", "100"), ("page", String(page))])
+            items += try decode([T].self, response, "GET \(path) page \(page)")
+            let pages = Int(response.headers["x-wp-totalpages"] ?? "") ?? 1
+            if page >= pages { return items }
+            page += 1
+        }
+    }
+
+    // MARK: - Orders
+
+    public func orders(statuses: [String]) throws -> [StorefrontOrder] {
+        let raw = try all(WooOrder.self, "/orders", query: [("status", statuses.joined(separator: ",")),
+                                                              ("orderby", "id"), ("order", "asc")])
+        return raw.map { woo in
+            let order = woo.storefrontOrder()
+            if !detailed.contains(order.number) { orderCache[order.number] = (order, woo) }
+            return order
+        }
+    }
+
+    public func order(number: String) throws -> StorefrontOrder? {
+        if detailed.contains(number), let cached = orderCache[number] { return cached.order }
+        let woo: WooOrder
+        if let cached = orderCache[number] {
+            woo = cached.raw
+        } else if let id = Int(number) {
+            do {
+                woo = try decode(WooOrder.self, try call("GET", "/orders/\(id)"), "GET /orders/\(id)")
+            } catch let error as StorefrontError where error.message.contains("HTTP 404") {
+                return nil
+            }
+        } else {
+            let found = try decode([WooOrder].self, try call("GET", "/orders", query: [("search", number)]), "search")
+            guard let match = found.first(where: { $0.number == number }) else { return nil }
+            woo = match
+        }
+        var order = woo.storefrontOrder()
+        // What voxbatch already did: its notes (despatches) and refunds (returns).
+        let notes = try decode([WooNote].self, try call("GET", "/orders/\(woo.id)/notes"), "GET notes")
+        for note in notes {
+            for marker in Self.markers(in: note.note, kind: "fulfilment") {
+                let parts = marker.split(separator: "=")
+                guard parts.count == 2, order.fulfilmentIDs.insert(String(parts[0])).inserted else { continue }
+                let sku = parts[0].split(separator: "/").last.map(String.init) ?? ""
+                if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].fulfilled += Int(parts[1]) ?? 0 }
+            }
+        }
+        let refunds = try decode([WooRefund].self, try call("GET", "/orders/\(woo.id)/refunds"), "GET refunds")
+        for refund in refunds {
+            for marker in Self.markers(in: refund.reason ?? "", kind: "return") {
+                let parts = marker.split(separator: "=")
+                guard parts.count == 2, order.refundIDs.insert(String(parts[0])).inserted else { continue }
+                let sku = parts[0].split(separator: "/").last.map(String.init) ?? ""
+                if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].refunded += Int(parts[1]) ?? 0 }
+            }
+        }
+        orderCache[number] = (order, woo)
+        detailed.insert(number)
+        return order
+    }
+
+    /// The `[voxbatch KIND A=1 B=2]` markers in a note.
+    static func markers(in text: String, kind: String) -> [String] {
+        var found: [String] = []
+        var rest = Substring(text)
+        while let start = rest.range(of: "[voxbatch \(kind) ") {
+            guard let end = rest[start.upperBound...].firstIndex(of: "]") else { break }
+            found += rest[start.upperBound..<end].split(separator: " ").map(String.init)
+            rest = rest[rest.index(after: end)...]
+        }
+        return found
+    }
+
+    public func fulfil(_ fulfilment: Fulfilment) throws {
+        guard let order = try order(number: fulfilment.orderNumber), let raw = orderCache[fulfilment.orderNumber]?.raw else {
+            throw StorefrontError(storefront: "woocommerce", message: "no order \(fulfilment.orderNumber)", isTransient: false)
+        }
+        let new = fulfilment.lines.filter { !order.fulfilmentIDs.contains(fulfilment.package + "/" + $0.sku) }
+        guard !new.isEmpty else { return }  // already recorded: nothing twice
+        let what = new.map { "\($0.quantity) x \($0.sku)" }.joined(separator: ", ")
+        let marker = "[voxbatch fulfilment " + new.map { "\(fulfilment.package)/\($0.sku)=\($0.quantity)" }
+            .joined(separator: " ") + "]"
+        let note = "Despatched \(what) with \(fulfilment.carrier)" + (fulfilment.service.isEmpty ? "" : " \(fulfilment.service)")
+            + (fulfilment.trackingNumber.isEmpty ? "" : ", tracking number \(fulfilment.trackingNumber)")
+            + " (package \(fulfilment.package), \(fulfilment.despatchDate)). \(marker)"
+        _ = try call("POST", "/orders/\(raw.id)/notes", body: ["note": note, "customer_note": settings.notifyCustomer])
+        var update: [String: Any] = [
+            "meta_data": [["key": settings.trackingMetaKey,
+                           "value": ["carrier": fulfilment.carrier, "service": fulfilment.service,
+                                     "tracking_number": fulfilment.trackingNumber, "package": fulfilment.package,
+                                     "date": fulfilment.despatchDate]]],
+        ]
+        var updated = order
+        for line in new {
+            updated.fulfilmentIDs.insert(fulfilment.package + "/" + line.sku)
+            if let i = updated.lines.firstIndex(where: { $0.sku == line.sku }) { updated.lines[i].fulfilled += line.quantity }
+        }
+        if updated.isFullyFulfilled {
+            update["status"] = "completed"
+            updated.status = "completed"
+        }
+        _ = try call("PUT", "/orders/\(raw.id)", body: update)
+        orderCache[fulfilment.orderNumber] = (updated, raw)
+    }
+
+    public func refund(_ refund: Refund) throws {
+        guard let order = try order(number: refund.orderNumber), let raw = orderCache[refund.orderNumber]?.raw else {
+            throw StorefrontError(storefront: "woocommerce", message: "no order \(refund.orderNumber)", isTransient: false)
+        }
+        guard !order.refundIDs.contains(refund.id) else { return }
+        guard let item = raw.line_items.first(where: { $0.sku == refund.sku }) else {
+            throw StorefrontError(storefront: "woocommerce", message: "order \(refund.orderNumber) has no line \(refund.sku)",
+                                  isTransient: false)
+        }
+        let unit = (Decimal(string: item.total ?? "") ?? 0) / Decimal(max(1, item.quantity))
+        var amount = unit * Decimal(refund.quantity)
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &amount, 2, .plain)
+        let total = "\(rounded)"
+        _ = try call("POST", "/orders/\(raw.id)/refunds", body: [
+            "amount": total,
+            "reason": "Return \(refund.returnNumber): \(refund.reason) [voxbatch return \(refund.id)=\(refund.quantity)]",
+            "api_refund": settings.refundPayment,
+            "restock_items": refund.restock,
+            "line_items": [["id": item.id, "quantity": refund.quantity, "refund_total": total]],
+        ])
+        var updated = order
+        updated.refundIDs.insert(refund.id)
+        if let i = updated.lines.firstIndex(where: { $0.sku == refund.sku }) { updated.lines[i].refunded += refund.quantity }
+        orderCache[refund.orderNumber] = (updated, raw)
+    }
+
+    public func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws {
+        guard (try order(number: orderNumber)) != nil, let raw = orderCache[orderNumber]?.raw else { return }
+        let marker = "[voxbatch cancellation \(outcome.rawValue)]"
+        let notes = try decode([WooNote].self, try call("GET", "/orders/\(raw.id)/notes"), "GET notes")
+        guard !notes.contains(where: { $0.note.contains(marker) }) else { return }
+        let text: String
+        switch outcome {
+        case .withheld: text = "Cancelled before it was sent to the warehouse: not sent."
+        case .requested: text = "Cancellation requested from the warehouse (\(detail))."
+        case .tooLate: text = "Too late to cancel in the warehouse (\(detail)): it must be stopped by hand."
+        }
+        _ = try call("POST", "/orders/\(raw.id)/notes", body: ["note": "\(text) \(marker)", "customer_note": false])
+    }
+
+    // MARK: - Catalogue and stock
+
+    /// SKU → product or variation, built from every product page (and each variable product's
+    /// variations), once per run and again when an SKU is missing.
+    private func catalogue(refresh: Bool = false) throws -> [String: WooProduct] {
+        if let skuMap, !refresh { return skuMap }
+        var map: [String: WooProduct] = [:]
+        for product in try all(WooProduct.self, "/products") {
+            if product.type == "variable" {
+                for var variation in try all(WooProduct.self, "/products/\(product.id)/variations") {
+                    variation.parentID = product.id
+                    if variation.name == nil { variation.name = product.name }
+                    if let sku = variation.sku, !sku.isEmpty { map[sku] = variation }
+                }
+            } else if let sku = product.sku, !sku.isEmpty {
+                map[sku] = product
+            }
+        }
+        skuMap = map
+        return map
+    }
+
+    public func products() throws -> [Product] {
+        try catalogue().values.sorted { ($0.sku ?? "") < ($1.sku ?? "") }.map { p in
+            Product(sku: p.sku ?? "", barcode: p.global_unique_id ?? "", name: p.name ?? "",
+                    attributes: (p.attributes ?? []).compactMap(\.option), weightGrams: p.weight ?? "",
+                    price: p.regular_price ?? p.price ?? "")
+        }
+    }
+
+    public func stockLevels() throws -> [String: Int] {
+        try catalogue().compactMapValues { $0.manage_stock == true ? $0.stock_quantity : nil }
+    }
+
+    public func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String> {
+        var map = try catalogue()
+        if levels.contains(where: { map[$0.sku] == nil }) { map = try catalogue(refresh: true) }
+        var unknown: Set<String> = []
+        var byEndpoint: [String: [[String: Any]]] = [:]
+        for level in levels {
+            guard let product = map[level.sku] else {
+                unknown.insert(level.sku)
+                continue
+            }
+            guard product.manage_stock == true else {
+                logger.notice("stock not managed in the shop for this SKU: left alone", metadata: ["sku": "\(level.sku)"])
+                continue
+            }
+            let endpoint = product.parentID.map { "/products/\($0)/variations/batch" } ?? "/products/batch"
+            byEndpoint[endpoint, default: []].append(["id": product.id, "stock_quantity": level.quantity])
+            skuMap?[level.sku]?.stock_quantity = level.quantity
+        }
+        for (endpoint, updates) in byEndpoint.sorted(by: { $0.key < $1.key }) {
+            for start in stride(from: 0, to: updates.count, by: 100) {
+                _ = try call("POST", endpoint, body: ["update": Array(updates[start..<min(updates.count, start + 100)])])
+            }
+        }
+        return unknown
+    }
+}
+
+// MARK: - WooCommerce JSON
+
+struct WooOrder: Decodable {
+    var id: Int
+    var number: String
+    var status: String
+    var date_created_gmt: String?
+    var customer_note: String?
+    var billing: WooAddress?
+    var shipping: WooAddress?
+    var line_items: [WooLine]
+    var shipping_lines: [WooShippingLine]?
+    var meta_data: [WooMeta]?
+    var shipping_total: String?
+    var total: String?
+
+    struct WooAddress: Decodable {
+        var first_name: String?, last_name: String?, company: String?, address_1: String?, address_2: String?
+        var city: String?, state: String?, postcode: String?, country: String?, email: String?, phone: String?
+    }
+
+    struct WooLine: Decodable {
+        var id: Int
+        var name: String?
+        var sku: String?
+        var quantity: Int
+        var total: String?
+        var price: Double?
+    }
+
+    struct WooShippingLine: Decodable {
+        var method_id: String?
+        var method_title: String?
+    }
+
+    func storefrontOrder() -> StorefrontOrder {
+        let s = shipping ?? billing
+        let name = [s?.first_name, s?.last_name].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+        var fields: [String: String] = [:]
+        for meta in meta_data ?? [] where !meta.key.hasPrefix("_") { fields[meta.key] = meta.text }
+        return StorefrontOrder(
+            id: String(id), number: number, status: status, createdAt: (date_created_gmt ?? "") + "Z",
+            email: billing?.email ?? "", phone: billing?.phone ?? "",
+            shipping: Address(name: name, company: s?.company ?? "", line1: s?.address_1 ?? "", line2: s?.address_2 ?? "",
+                              city: s?.city ?? "", region: s?.state ?? "", postcode: s?.postcode ?? "",
+                              country: s?.country ?? ""),
+            service: shipping_lines?.first?.method_title ?? shipping_lines?.first?.method_id ?? "",
+            shippingCost: shipping_total ?? "", total: total ?? "", customerNote: customer_note ?? "", fields: fields,
+            lines: line_items.map { line in
+                StorefrontOrder.Line(sku: line.sku ?? "", quantity: line.quantity,
+                                     price: line.price.map { String(format: "%.2f", $0) } ?? "")
+            })
+    }
+}
+
+struct WooMeta: Decodable {
+    var key: String
+    var value: JSONValue?
+
+    var text: String {
+        switch value {
+        case .string(let s): s
+        case .number(let n): n == n.rounded() ? String(Int(n)) : String(n)
+        case .bool(let b): String(b)
+        default: ""
+        }
+    }
+}
+
+/// Any JSON value (meta values can be anything).
+enum JSONValue: Decodable {
+    case string(String), number(Double), bool(Bool), other
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else { self = .other }
+    }
+}
+
+struct WooNote: Decodable {
+    var id: Int
+    var note: String
+}
+
+struct WooRefund: Decodable {
+    var id: Int
+    var reason: String?
+}
+
+struct WooProduct: Decodable {
+    var id: Int
+    var name: String?
+    var type: String?
+    var sku: String?
+    var price: String?
+    var regular_price: String?
+    var weight: String?
+    var global_unique_id: String?
+    var manage_stock: Bool?
+    var stock_quantity: Int?
+    var attributes: [Attribute]?
+    var parentID: Int?
+
+    struct Attribute: Decodable {
+        var name: String?
+        var option: String?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, type, sku, price, regular_price, weight, global_unique_id, manage_stock, stock_quantity, attributes
+    }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int.self, forKey: .id)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        type = try c.decodeIfPresent(String.self, forKey: .type)
+        sku = try c.decodeIfPresent(String.self, forKey: .sku)
+        price = try c.decodeIfPresent(String.self, forKey: .price)
+        regular_price = try c.decodeIfPresent(String.self, forKey: .regular_price)
+        weight = try c.decodeIfPresent(String.self, forKey: .weight)
+        global_unique_id = try c.decodeIfPresent(String.self, forKey: .global_unique_id)
+        // WooCommerce sends manage_stock as true/false, and "parent" for variations that inherit it.
+        manage_stock = (try? c.decodeIfPresent(Bool.self, forKey: .manage_stock)) ?? nil
+        if manage_stock == nil, (try? c.decodeIfPresent(String.self, forKey: .manage_stock)) == "parent" { manage_stock = true }
+        stock_quantity = try c.decodeIfPresent(Int.self, forKey: .stock_quantity)
+        attributes = try c.decodeIfPresent([Attribute].self, forKey: .attributes)
+    }
+}
