@@ -174,3 +174,17 @@ import Testing
         }
     }
 }
+
+extension WooCommerceTests {
+    @Test func aCancelledOrderNeverSentIsWithheldAndNotedOnce() throws {
+        catalogue()
+        woo.orders = [WooCommerceFixture.order(1001, status: "cancelled", lines: [(1, "TSH-M", 1, "12.00")])]
+        try f.run(.exportCancellations)
+        f.now += 60
+        try f.run(.exportCancellations)
+        #expect(woo.writes == ["POST /wp-json/wc/v3/orders/1001/notes"])
+        #expect((woo.notes[1001]?.first?["note"] as? String)?.contains("[voxbatch cancellation withheld]") == true)
+        let listing = try #require(woo.requests.first { $0.path.hasPrefix("/wp-json/wc/v3/orders?") })
+        #expect(listing.path.contains("status=cancelled") && listing.path.contains("modified_after="))
+    }
+}

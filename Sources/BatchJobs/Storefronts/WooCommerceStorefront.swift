@@ -96,9 +96,18 @@ public final class WooCommerceStorefront: Storefront {
 
     // MARK: - Orders
 
+    /// How far back cancelled orders are looked for (the set of cancelled orders only grows).
+    public var cancelledLookbackDays = 30
+    /// The current time (tests pass a fixed one).
+    public var clock: () -> Date = Date.init
+
     public func orders(statuses: [String]) throws -> [StorefrontOrder] {
-        let raw = try all(WooOrder.self, "/orders", query: [("status", statuses.joined(separator: ",")),
-                                                              ("orderby", "id"), ("order", "asc")])
+        var query = [("status", statuses.joined(separator: ",")), ("orderby", "id"), ("order", "asc")]
+        if Set(statuses) == Set(settings.cancelledStatuses) {
+            let since = clock().addingTimeInterval(-Double(cancelledLookbackDays) * 86_400)
+            query.append(("modified_after", ISO8601DateFormatter().string(from: since)))
+        }
+        let raw = try all(WooOrder.self, "/orders", query: query)
         return raw.map { woo in
             let order = woo.storefrontOrder()
             if !detailed.contains(order.number) { orderCache[order.number] = (order, woo) }
