@@ -43,7 +43,7 @@ public final class CSVWriter {
         self.lineEnding = lineEnding.bytes
         self.guardsFormulas = guardsFormulas
         self.unguardedColumns = unguardedColumns
-        buffer.reserveCapacity(flushThreshold + 4096)
+        buffer.reserveCapacity(16 * 1024)  // grows to the flush threshold only when a file is that big
     }
 
     /// Writes one field of the current record.
