@@ -28,6 +28,7 @@ extension Voxbatch {
     /// default is 64).
     static func main() {
         bootstrapLogging()
+        armFaultInjection()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -58,5 +59,17 @@ func bootstrapLogging() {
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
         return handler
+    }
+}
+
+/// Fault injection for the crash tests and `scripts/crash-soak`: with `VOXBATCH_FAULT_KILL_AFTER_US=N` the
+/// process kills itself with SIGKILL after N microseconds, wherever it is — the harshest crash there is.
+func armFaultInjection() {
+    guard let us = ProcessInfo.processInfo.environment["VOXBATCH_FAULT_KILL_AFTER_US"].flatMap(UInt32.init) else {
+        return
+    }
+    Thread.detachNewThread {
+        usleep(us)
+        kill(getpid(), SIGKILL)
     }
 }

@@ -95,6 +95,18 @@ final class CutUploads: FileTransport {
         #expect(try manifest.fileName(flow: "sales-orders", recordKey: "WEB-3") == "SO_20261124T081500Z_0002.csv")
     }
 
+    /// Found by the crash-injection test: a rerun in the same second as a killed run restarted the
+    /// sequence at 0001 and collided with the file the killed run had already dropped.
+    @Test func aSecondRunInTheSameSecondNeverReusesAFileName() throws {
+        source.add("WEB-1", lines: [("SKU-A", "1")])
+        _ = try pipeline(at: 0).run(source)
+        source.add("WEB-2", lines: [("SKU-A", "1")])
+        let second = try pipeline(at: 0).run(source)
+        #expect(second.files.map(\.name) == ["SO_20261124T081500Z_0002.csv"])
+        #expect(try sentFiles().keys.sorted() == ["SO_20261124T081500Z_0001.csv", "SO_20261124T081500Z_0002.csv"])
+        #expect(OutboundPipeline.suffixed("ITEMS_20261124T081500Z.csv", 2) == "ITEMS_20261124T081500Z_0002.csv")
+    }
+
     @Test func formulaInjectionInOrderFieldsIsNeutralised() throws {
         source.add("WEB-1", lines: [("SKU-A", "1")], note: "=HYPERLINK(\"http://evil.example\")")
         _ = try pipeline(at: 0).run(source)

@@ -178,8 +178,15 @@ public struct OutboundPipeline {
             }
             let batch = Array(ready[index..<min(ready.count, index + maxRecordsPerFile)])
             index += batch.count
-            let name = fileName(flow.fileNamePattern, sequence: sequence)
+            // A name is used once, ever: a run in the same second as an earlier one (a rerun after a crash, a
+            // pattern without {sequence}) moves on to the next free sequence number.
+            var name = fileName(flow.fileNamePattern, sequence: sequence)
             sequence += 1
+            while try manifest.latestFile(name: name) != nil || (!dryRun && transport.stat(inbox + "/" + name) != nil) {
+                let next = fileName(flow.fileNamePattern, sequence: sequence)
+                sequence += 1
+                name = next != name ? next : Self.suffixed(name, sequence)
+            }
             var file = RunSummary.FileSummary(name: name, outcome: dryRun ? "would-send" : "sent")
             file.applied = batch.count
             if !dryRun { try send(batch, as: name, flow: flow, runID: runID) }
@@ -280,6 +287,12 @@ public struct OutboundPipeline {
             }
             try flow.sent(keys: try manifest.recordKeys(fileID: file.id), in: file.name)
         }
+    }
+
+    /// `NAME_0002.csv` from `NAME.csv`, for patterns without `{sequence}`.
+    static func suffixed(_ name: String, _ sequence: Int) -> String {
+        let dot = name.lastIndex(of: ".") ?? name.endIndex
+        return name[..<dot] + String(format: "_%04d", sequence) + name[dot...]
     }
 
     private func fileName(_ pattern: String, sequence: Int) -> String {

@@ -63,6 +63,7 @@ public final class WarehouseSimulator {
         var returnCounter = 50_000
         var rng = SplitMix64(seed: 0)
         var pendingReturns: [[String]] = []
+        var steps = 0
     }
 
     public let exchange: String
@@ -147,7 +148,9 @@ public final class WarehouseSimulator {
             }
             state.orders[number] = order
         }
-        let stamp = Self.fileStamp(now)
+        state.steps += 1
+        // The step number keeps names unique when steps follow each other within a second.
+        let stamp = Self.fileStamp(now) + String(format: "_%04d", state.steps)
         if !statusRows.isEmpty {
             report.filesWritten.append(try write("STATUS_\(stamp).csv", PeoplevoxTemplates.orderStatus.headerNames, statusRows))
         }
