@@ -276,6 +276,16 @@ public final class CSVReader {
     /// Discards a record longer than the limit, tracking quotes to find where it ends.
     private func skipOversizedRecord() throws {
         let startLine = state.pointee.nextLine
+        if configuration.mode == .strict {
+            // Strict mode stops here: no need to read the rest of a record that may be gigabytes long.
+            state.pointee.recordNumber += 1
+            state.pointee.line = startLine
+            count = 0
+            finished = true
+            throw CSVError(code: .recordTooLarge, recordNumber: recordNumber, line: startLine,
+                           message: "record is longer than the limit of \(configuration.maxRecordBytes) bytes; reading "
+                               + "stopped (strict mode)")
+        }
         var inQuotes = false
         var newlines = 0
         var i = head
@@ -307,7 +317,6 @@ public final class CSVReader {
         state.pointee.recordNumber += 1
         state.pointee.line = startLine
         count = 0
-        if configuration.mode == .strict { finished = true }
         throw CSVError(
             code: .recordTooLarge, recordNumber: recordNumber, line: startLine,
             message: "record is longer than the limit of \(configuration.maxRecordBytes) bytes and was skipped"
