@@ -33,7 +33,9 @@ public struct Alerter {
         self.manifest = manifest
         var settings = HTTPSettings()
         settings.timeout = configuration.alerts.timeout
-        settings.retry = RetryPolicy(maxAttempts: 3, initialDelay: 1, maxDelay: 10)
+        settings.retry = RetryPolicy(maxAttempts: min(3, configuration.retry.maxAttempts),
+                                     initialDelay: configuration.retry.initialDelay,
+                                     maxDelay: min(10, configuration.retry.maxDelay))
         self.http = http ?? HTTPClient(settings: settings, logger: logger)
         self.logger = logger
     }
@@ -107,7 +109,9 @@ public struct Alerter {
         if let source = configuration.alerts.webhookURL {
             do {
                 let url = try source.read()
-                let response = try http.send(.json("POST", url, body: try payload(alert)))
+                var request = HTTPRequest.json("POST", url, body: try payload(alert))
+                request.urlIsSecret = true  // a webhook URL carries its token
+                let response = try http.send(request)
                 if response.isSuccess {
                     delivered = true
                 } else {

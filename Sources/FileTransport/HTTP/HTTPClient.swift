@@ -10,6 +10,8 @@ public struct HTTPRequest: Sendable, Hashable {
     public var body: Data?
     /// HTTP Basic credentials (sent only over HTTPS or to loopback); never logged.
     public var basicAuth: BasicAuth?
+    /// The URL itself is a secret (a webhook whose path is its token): logs and errors show only its host.
+    public var urlIsSecret = false
 
     public struct BasicAuth: Sendable, Hashable {
         public var user: String
@@ -99,7 +101,7 @@ public final class HTTPClient: @unchecked Sendable {
             } catch var error as TransportError where error.isTransient && attempt < settings.retry.maxAttempts {
                 error.attempts = attempt
                 let delay = settings.retry.baseDelay(after: attempt)
-                logger.notice("request failed; retrying", metadata: ["url": "\(Self.redacted(request.url))",
+                logger.notice("request failed; retrying", metadata: ["url": "\(Self.shown(request))",
                                                                       "error": "\(error.code)", "delay": "\(delay)"])
                 sleep(delay)
                 attempt += 1
@@ -107,12 +109,12 @@ public final class HTTPClient: @unchecked Sendable {
             }
             guard response.status == 429 || response.status >= 500 else { return response }
             guard attempt < settings.retry.maxAttempts else {
-                throw TransportError(.serverBusy, operation: "\(request.method)", target: Self.redacted(request.url),
+                throw TransportError(.serverBusy, operation: "\(request.method)", target: Self.shown(request),
                                      message: "HTTP \(response.status) after \(attempt) attempts", attempts: attempt)
             }
             let delay = Self.retryAfter(response.headers["retry-after"]).map { min($0, settings.retry.maxDelay * 4) }
                 ?? settings.retry.baseDelay(after: attempt)
-            logger.notice("server busy; retrying", metadata: ["url": "\(Self.redacted(request.url))",
+            logger.notice("server busy; retrying", metadata: ["url": "\(Self.shown(request))",
                                                               "status": "\(response.status)", "delay": "\(delay)"])
             sleep(delay)
             attempt += 1
@@ -127,6 +129,13 @@ public final class HTTPClient: @unchecked Sendable {
         f.locale = Locale(identifier: "en_US_POSIX")
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         return f.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
+    }
+
+    /// The request's URL as logs and errors may show it.
+    static func shown(_ request: HTTPRequest) -> String {
+        guard request.urlIsSecret else { return redacted(request.url) }
+        guard let c = URLComponents(string: request.url), let scheme = c.scheme, let host = c.host else { return "(secret URL)" }
+        return "\(scheme)://\(host)/…"
     }
 
     /// A URL without its query string and user info, for logs and errors.
@@ -144,7 +153,7 @@ public final class HTTPClient: @unchecked Sendable {
         }
         let loopback = ["127.0.0.1", "localhost", "::1"].contains(c.host ?? "")
         guard scheme == "https" || (scheme == "http" && loopback) else {
-            throw TransportError(.configuration, operation: request.method, target: Self.redacted(request.url),
+            throw TransportError(.configuration, operation: request.method, target: Self.shown(request),
                                  message: "only https:// URLs are used (plain http only to this machine)")
         }
     }
@@ -229,11 +238,11 @@ public final class HTTPClient: @unchecked Sendable {
                 kind = .hostKeyMismatch  // the server's certificate could not be verified: never retried
             default: kind = .protocolError
             }
-            throw TransportError(kind, operation: request.method, target: Self.redacted(request.url), message: message)
+            throw TransportError(kind, operation: request.method, target: Self.shown(request), message: message)
         }
         var status = 0
         vb_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
-        logger.debug("http", metadata: ["method": "\(request.method)", "url": "\(Self.redacted(request.url))",
+        logger.debug("http", metadata: ["method": "\(request.method)", "url": "\(Self.shown(request))",
                                        "status": "\(status)", "bytes": "\(collector.body.count)"])
         return HTTPResponse(status: status, headers: collector.headers, body: collector.body)
     }
