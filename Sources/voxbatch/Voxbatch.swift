@@ -27,6 +27,8 @@ extension Voxbatch {
     /// Runs the command, mapping every usage error to exit code 2 as documented (ArgumentParser's own
     /// default is 64).
     static func main() {
+        // A file-size limit (ulimit -f) or a full disk must end in a clear write error, not a signal.
+        signal(SIGXFSZ, SIG_IGN)
         bootstrapLogging()
         armFaultInjection()
         do {

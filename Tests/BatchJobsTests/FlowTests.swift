@@ -499,3 +499,45 @@ import Testing
         #expect(recorder.events.contains { $0.phase == .download && $0.file == "STOCK_1.csv" })
     }
 }
+
+@Suite struct VanishingFileTests {
+    /// Lists a file, then deletes it before it can be downloaded.
+    final class VanishingTransport: FileTransport, @unchecked Sendable {
+        let inner: LocalFolderTransport
+        let root: String
+        init(_ root: String) throws {
+            self.root = root
+            inner = try LocalFolderTransport(root: root)
+        }
+        var displayName: String { inner.displayName }
+        func list(_ d: String, matching p: String?) throws -> [RemoteFile] { try inner.list(d, matching: p) }
+        func stat(_ p: String) throws -> RemoteFile? { try inner.stat(p) }
+        func download(_ p: String, progress: TransferProgress?, into c: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+            if p.hasSuffix("DESP_1.csv") { unlink(root + "/" + p) }
+            return try inner.download(p, progress: progress, into: c)
+        }
+        func upload(localPath: String, to remotePath: String, progress: TransferProgress?) throws -> Int64 {
+            try inner.upload(localPath: localPath, to: remotePath, progress: progress)
+        }
+        func rename(_ f: String, to t: String, overwrite: Bool) throws { try inner.rename(f, to: t, overwrite: overwrite) }
+        func remove(_ p: String) throws { try inner.remove(p) }
+        func makeDirectory(_ p: String) throws { try inner.makeDirectory(p) }
+        func close() {}
+    }
+
+    @Test func aFileDeletedBetweenListingAndDownloadIsLeftAloneAndTheOthersGoOn() throws {
+        let f = try FlowFixture()
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 1))
+        try f.fromWarehouse("DESP_2.csv", despatchColumns + despatch("WEB-2", "DSP-2", "TSH-M", 1))
+        let transport = try VanishingTransport(f.exchange)
+        let manifest = try f.manifest()
+        let pipeline = InboundPipeline(transport: transport, manifest: manifest,
+                                       folders: (outbox: "out", archive: "archive", error: "error"),
+                                       pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
+                                       workDirectory: f.root)
+        let flow = StopRequestTests.StoppingFlow()
+        let summary = try pipeline.run(flow)
+        #expect(summary.files.map(\.outcome) == ["vanished", "applied"])
+        #expect(try manifest.files(flow: "despatches").map(\.name) == ["DESP_2.csv"])
+    }
+}

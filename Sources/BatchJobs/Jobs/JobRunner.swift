@@ -97,7 +97,9 @@ public final class JobRunner {
         self.clock = clock
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory + "/work",
                                                 withIntermediateDirectories: true)
-        manifest = try Manifest(path: configuration.stateDirectory + "/manifest.sqlite")
+        // VOXBATCH_LOCK_WAIT: seconds to wait for another process holding the manifest (default 10).
+        let wait = ProcessInfo.processInfo.environment["VOXBATCH_LOCK_WAIT"].flatMap(Double.init) ?? 10
+        manifest = try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", busyTimeout: wait)
         self.storefront = try storefront ?? Self.makeStorefront(configuration, clock: clock)
     }
 

@@ -15,10 +15,12 @@ public final class Manifest: Sendable {
     /// Opens (creating and migrating if needed) the manifest at `path`.
     ///
     /// - Throws: GRDB's `DatabaseError` when the file cannot be opened (locked, read-only, corrupt).
-    public init(path: String) throws {
+    ///
+    /// - Parameter busyTimeout: How long to wait for another process holding the write lock (seconds).
+    public init(path: String, busyTimeout: Double = 10) throws {
         self.path = path
         var config = GRDB.Configuration()
-        config.busyMode = .timeout(10)  // another process holding the write lock briefly is waited for
+        config.busyMode = .timeout(busyTimeout)  // another process holding the write lock briefly is waited for
         pool = try DatabasePool(path: path, configuration: config)
         try Manifest.migrator.migrate(pool)
     }
@@ -70,6 +72,18 @@ public final class Manifest: Sendable {
             try db.execute(sql: "CREATE TABLE incidents (key TEXT PRIMARY KEY, title TEXT NOT NULL, opened INTEGER NOT NULL)")
         }
         return m
+    }
+
+    /// Whether `error` says another process holds the manifest's lock (SQLite busy or locked).
+    public static func isLocked(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+    }
+
+    /// Whether `error` says the disk is full (or a file-size limit was reached) under the manifest.
+    public static func isDiskFull(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR
     }
 
     /// Reads in a snapshot (for extensions in this module).

@@ -81,7 +81,17 @@ public struct InboundPipeline {
     {
         var result = RunSummary.FileSummary(name: file.name, outcome: "")
         let local = workDirectory + "/" + file.name
-        let sha = try download(file, to: local)
+        let sha: String
+        do {
+            sha = try download(file, to: local)
+        } catch let error as TransportError where error.code == .noSuchFile {
+            // Gone between the listing and the download (the warehouse took it back, or another client
+            // moved it): nothing to record; if it comes back it is a new file to the manifest.
+            unlink(local)
+            logger.notice("file vanished before it could be downloaded", metadata: ["file": "\(file.name)"])
+            result.outcome = "vanished"
+            return result
+        }
         defer { unlink(local) }
 
         var resumed: FileEntry?

@@ -112,6 +112,11 @@ enum JobExecution {
             return (error.isTransient ? Exit.unavailable : Exit.usage, error.description)
         case let error as ConfigError:
             return (Exit.usage, error.description)
+        case let error where Manifest.isDiskFull(error):
+            return (Exit.unavailable, "the disk holding the state folder is full (or a file-size limit was reached): "
+                    + "\(error); free space, then run again — nothing was half-applied")
+        case let error where Manifest.isLocked(error):
+            return (Exit.unavailable, "the manifest is locked by another process (\(error)); try again when it has finished")
         default:
             return (Exit.unavailable, "\(error)")
         }

@@ -1,0 +1,61 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Resources that fail under a job: each ends in a clear error and a clean state, and the next run recovers.
+@Suite struct ResourceFaultTests {
+    /// A starter set-up with a stock file of `rows` rows waiting.
+    func setUp(rows: Int) throws -> (dir: URL, config: String) {
+        let dir = try CLI.temporaryDirectory()
+        let config = dir.appendingPathComponent("voxbatch.yml").path
+        #expect(try CLI.run(["init", "--config", config]).status == 0)
+        let yml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "interval: 5", with: "interval: 0")
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        let base = dir.appendingPathComponent(".voxbatch")
+        let skus = (0..<rows).map { "SKU-\($0)" }
+        try ("sku,name\n" + skus.map { "\($0),P\n" }.joined()).write(to: base.appendingPathComponent("shop/products.csv"),
+                                                                     atomically: true, encoding: .utf8)
+        try ("Item code,Available\r\n" + skus.map { "\($0),3\r\n" }.joined())
+            .write(to: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv"), atomically: true, encoding: .utf8)
+        return (dir, config)
+    }
+
+    @Test func aFullDiskIsAClearErrorAndTheNextRunRecovers() throws {
+        let (dir, config) = try setUp(rows: 20_000)  // ~300 KB: more than the 64 KB the limit allows
+        #expect(try CLI.run(["status", "--config", config]).status <= 1)  // the manifest exists before the limit
+        let log = dir.appendingPathComponent("full.log").path
+        // ulimit -f: every write past 64 KB fails with EFBIG, as on a full disk.
+        let full = try ChildProcess(["/bin/sh", "-c", "ulimit -f 128; exec '\(CLI.binary.path)' run import-stock --config '\(config)'"],
+                                    outputPath: log)
+        let status = full.wait()
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(status == 3, "\(text)")
+        #expect(text.contains("File too large") || text.contains("disk holding the state folder is full"), "\(text)")
+        // The file is still waiting, nothing was recorded as applied, and a run with room finishes it.
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".voxbatch/exchange/out/STOCK_20261130T0800.csv").path))
+        let again = try CLI.run(["run", "import-stock", "--config", config, "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("\"applied\" : 20000"))
+    }
+
+    @Test func aManifestLockedByAnotherProcessIsAClearErrorAndTheNextRunRecovers() throws {
+        let (dir, config) = try setUp(rows: 10)
+        #expect(try CLI.run(["status", "--config", config]).status <= 1)  // creates the manifest
+        let db = dir.appendingPathComponent(".voxbatch/manifest.sqlite").path
+        // Another process holds the write lock for 15 s (longer than voxbatch's 10 s wait).
+        let holder = try ChildProcess(["sqlite3", db, "PRAGMA busy_timeout=100;", "BEGIN IMMEDIATE;",
+                                       "SELECT 1;", ".shell sleep 15", "COMMIT;"])
+        defer {
+            kill(holder.pid, SIGKILL)
+            _ = holder.wait()
+        }
+        usleep(300_000)
+        let blocked = try CLI.run(["run", "import-stock", "--config", config], environment: ["VOXBATCH_LOCK_WAIT": "1"])
+        #expect(blocked.status == 3, "\(blocked.stderr)")
+        #expect(blocked.stderr.contains("the manifest is locked by another process"))
+        kill(holder.pid, SIGKILL)
+        _ = holder.wait()
+        let again = try CLI.run(["run", "import-stock", "--config", config])
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+}
