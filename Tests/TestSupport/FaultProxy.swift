@@ -1,0 +1,152 @@
+import Foundation
+import Glibc
+
+/// A TCP proxy on 127.0.0.1 that forwards to a target port and misbehaves on purpose: for each new
+/// connection it asks `plan` what to do — pass everything, cut the connection after N bytes (in either
+/// direction), or stall (stop forwarding, keeping the connection open) after N bytes.
+public final class FaultProxy: @unchecked Sendable {
+    public enum Fault: Sendable, Equatable {
+        case none
+        case cut(afterBytes: Int)
+        case stall(afterBytes: Int)
+    }
+
+    public let port: Int
+    private let listener: Int32
+    private let targetPort: Int
+    private let plan: @Sendable (Int) -> Fault
+    private let lock = NSLock()
+    private var connections = 0
+    private var stopped = false
+    private var faultsApplied = 0
+
+    /// Starts listening; `plan(n)` decides the fault of the n-th connection (0-based).
+    public init(targetPort: Int, plan: @escaping @Sendable (Int) -> Fault) throws {
+        self.targetPort = targetPort
+        self.plan = plan
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        listener = fd
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok, listen(fd, 16) == 0 else { throw FixtureError("the proxy cannot listen") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// How many connections met a fault.
+    public var faults: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return faultsApplied
+    }
+
+    public func stop() {
+        lock.lock()
+        let was = stopped
+        stopped = true
+        lock.unlock()
+        if !was { shutdown(listener, Int32(SHUT_RDWR)) }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            lock.lock()
+            let done = stopped
+            let n = connections
+            connections += 1
+            lock.unlock()
+            if done {
+                if client >= 0 { close(client) }
+                close(listener)
+                return
+            }
+            guard client >= 0 else { continue }
+            let fault = plan(n)
+            if fault != .none {
+                lock.lock()
+                faultsApplied += 1
+                lock.unlock()
+            }
+            Thread.detachNewThread { [self] in relay(client, fault: fault) }
+        }
+    }
+
+    private func relay(_ client: Int32, fault: Fault) {
+        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(targetPort).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else {
+            close(client)
+            close(server)
+            return
+        }
+        let budget = Budget(fault: fault)
+        let group = DispatchGroup()
+        for (from, to) in [(client, server), (server, client)] {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+                while true {
+                    let n = read(from, &buffer, buffer.count)
+                    guard n > 0 else { break }
+                    guard let ok = budget.allow(n) else {
+                        if case .stall = fault { while true { usleep(100_000); if read(from, &buffer, 1) <= 0 { return } } }
+                        break
+                    }
+                    var offset = 0
+                    while offset < ok {
+                        let w = buffer[offset..<ok].withUnsafeBytes { write(to, $0.baseAddress, $0.count) }
+                        guard w > 0 else { return }
+                        offset += w
+                    }
+                    if ok < n {
+                        if case .stall = fault { while true { usleep(100_000); if read(from, &buffer, 1) <= 0 { return } } }
+                        break
+                    }
+                }
+                shutdown(from, Int32(SHUT_RDWR))
+                shutdown(to, Int32(SHUT_RDWR))
+            }
+        }
+        group.wait()
+        close(client)
+        close(server)
+    }
+}
+
+/// Bytes that may still pass a connection before its fault strikes, shared by both directions.
+private final class Budget: @unchecked Sendable {
+    let fault: FaultProxy.Fault
+    private let lock = NSLock()
+    private var passed = 0
+
+    init(fault: FaultProxy.Fault) { self.fault = fault }
+
+    /// How many of `n` bytes may pass; `nil` once the fault struck.
+    func allow(_ n: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        switch fault {
+        case .none: return n
+        case .cut(let limit), .stall(let limit):
+            guard passed < limit else { return nil }
+            let ok = min(n, limit - passed)
+            passed += ok
+            return ok
+        }
+    }
+}
