@@ -92,6 +92,19 @@ import Testing
         #expect(Set(journal.map { $0.split(separator: ",")[0] }).count == 120)
     }
 
+    @Test func aSlowLinkIsSlowButCorrect() throws {
+        let proxy = try FaultProxy(targetPort: server.port) { _ in .slow(bytesPerSecond: 256 * 1024) }
+        defer { proxy.stop() }
+        let f = try client(through: proxy)
+        try f.products(["SKU-1"])
+        try f.orders("a.csv", (0..<300).map { .init(number: "WEB-\($0)", lines: [("SKU-1", 1)]) })
+        try "Item code,Available\r\nSKU-1,500\r\n".write(toFile: server.exchange + "/out/STOCK_20261130T0800.csv",
+                                                       atomically: true, encoding: .utf8)
+        try f.run(.importStock)
+        #expect(try f.run(.exportOrders).summary.applied == 300)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.exchange + "/in").filter { $0.hasPrefix("SO_") }.count == 1)
+    }
+
     @Test func aStalledConnectionEndsInATimeoutNotAHang() throws {
         let proxy = try FaultProxy(targetPort: server.port) { _ in .stall(afterBytes: 6_000) }
         defer { proxy.stop() }

@@ -188,3 +188,37 @@ extension WooCommerceTests {
         #expect(listing.path.contains("status=cancelled") && listing.path.contains("modified_after="))
     }
 }
+
+extension WooCommerceTests {
+    @Test func cutConnectionsToTheShopNeverAddANoteOrARefundTwice() throws {
+        catalogue()
+        woo.orders = (1...30).map { WooCommerceFixture.order(1000 + $0, lines: [(1, "TSH-M", 1, "12.00")]) }
+        final class Plan: @unchecked Sendable {
+            var rng: UInt64 = 7
+            func next(_ n: Int) -> FaultProxy.Fault {
+                guard n < 60, n % 3 == 1 else { return .none }  // every third connection of the first 60 is cut
+                rng = rng &* 6_364_136_223_846_793_005 &+ 1
+                return .cut(afterBytes: 300 + Int((rng >> 33) % 1500))  // often after the request reached the shop
+            }
+        }
+        let plan = Plan()
+        let proxy = try FaultProxy(targetPort: woo.server.port) { plan.next($0) }
+        defer { proxy.stop() }
+        let yml = try String(contentsOfFile: f.root + "/voxbatch.yml", encoding: .utf8)
+            .replacingOccurrences(of: "127.0.0.1:\(woo.server.port)", with: "127.0.0.1:\(proxy.port)")
+        try yml.write(toFile: f.root + "/voxbatch.yml", atomically: true, encoding: .utf8)
+        let proxied = try Configuration.load(path: f.root + "/voxbatch.yml")
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + (1...30).map { despatch(String(1000 + $0), "DSP-\($0)", "TSH-M", 1) }.joined())
+        var runs = 0
+        while runs < 40 {
+            runs += 1
+            if (try? JobRunner(configuration: proxied, clock: { [f] in f.now }).run(.importDespatches)) != nil { break }
+        }
+        #expect(proxy.faults >= 10)
+        for id in 1001...1030 {
+            let notes = woo.notes[id] ?? []
+            #expect(notes.count == 1, "order \(id) has \(notes.count) despatch notes")
+        }
+        #expect(woo.orders.allSatisfy { $0["status"] as? String == "completed" })
+    }
+}

@@ -9,6 +9,8 @@ public final class FaultProxy: @unchecked Sendable {
         case none
         case cut(afterBytes: Int)
         case stall(afterBytes: Int)
+        /// Forwards everything, at most this many bytes a second in each direction.
+        case slow(bytesPerSecond: Int)
     }
 
     public let port: Int
@@ -107,6 +109,7 @@ public final class FaultProxy: @unchecked Sendable {
                         if case .stall = fault { while true { usleep(100_000); if read(from, &buffer, 1) <= 0 { return } } }
                         break
                     }
+                    if case .slow(let rate) = fault { usleep(UInt32(min(1_000_000, ok * 1_000_000 / max(1, rate)))) }
                     var offset = 0
                     while offset < ok {
                         let w = buffer[offset..<ok].withUnsafeBytes { write(to, $0.baseAddress, $0.count) }
@@ -141,7 +144,7 @@ private final class Budget: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         switch fault {
-        case .none: return n
+        case .none, .slow: return n
         case .cut(let limit), .stall(let limit):
             guard passed < limit else { return nil }
             let ok = min(n, limit - passed)

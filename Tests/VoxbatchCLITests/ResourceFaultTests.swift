@@ -59,3 +59,37 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
     }
 }
+
+/// Permission faults need an unprivileged user (root writes anywhere): voxbatch runs as `nobody` here.
+@Suite struct PermissionFaultTests {
+    @Test func aWarehouseFolderWithoutWritePermissionIsAClearErrorAndTheNextRunRecovers() throws {
+        let dir = try CLI.temporaryDirectory()
+        let config = dir.appendingPathComponent("voxbatch.yml").path
+        #expect(try CLI.run(["init", "--config", config]).status == 0)
+        let base = dir.appendingPathComponent(".voxbatch")
+        try "sku,name\nTSH-M,Tee\n".write(to: base.appendingPathComponent("shop/products.csv"), atomically: true, encoding: .utf8)
+        // A copy of the binary the unprivileged user can run, and the whole set-up given to that user.
+        let binary = dir.appendingPathComponent("voxbatch").path
+        try FileManager.default.copyItem(atPath: CLI.binary.path, toPath: binary)
+        try Shell.run(["chown", "-R", "65534:65534", dir.path])
+        chmod(dir.path, 0o755)
+        let inbox = base.appendingPathComponent("exchange/in").path
+        chmod(inbox, 0o555)  // the warehouse's folder refuses writes
+        func runAsNobody(_ args: [String]) throws -> (Int32, String) {
+            let log = dir.appendingPathComponent("run-\(UUID().uuidString).log").path
+            let child = try ChildProcess(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary] + args,
+                                         outputPath: log, environment: ["HOME": dir.path, "VOXBATCH_LOG_LEVEL": "warning"])
+            let status = child.wait()
+            return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        }
+        let (status, output) = try runAsNobody(["run", "export-items", "--config", config])
+        #expect(status == 3, "\(output)")
+        #expect(output.contains("Permission denied"), "\(output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: inbox).isEmpty)
+        // The folder is writable again: the next run sends the prepared file, once.
+        chmod(inbox, 0o755)
+        let (again, out2) = try runAsNobody(["run", "export-items", "--config", config])
+        #expect(again == 0, "\(out2)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: inbox).filter { $0.hasPrefix("ITEMS_") }.count == 1)
+    }
+}

@@ -111,6 +111,7 @@ public struct Alerter {
                 let url = try source.read()
                 var request = HTTPRequest.json("POST", url, body: try payload(alert))
                 request.urlIsSecret = true  // a webhook URL carries its token
+                request.isIdempotent = true  // a repeated alert is better than a lost one
                 let response = try http.send(request)
                 if response.isSuccess {
                     delivered = true

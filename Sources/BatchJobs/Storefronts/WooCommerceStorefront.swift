@@ -45,13 +45,15 @@ public final class WooCommerceStorefront: Storefront {
 
     // MARK: - HTTP
 
-    private func call(_ method: String, _ path: String, query: [(String, String)] = [], body: Any? = nil) throws
-        -> HTTPResponse
+    /// - Parameter idempotent: a POST that may safely be sent twice (absolute stock values).
+    private func call(_ method: String, _ path: String, query: [(String, String)] = [], body: Any? = nil,
+                      idempotent: Bool = false) throws -> HTTPResponse
     {
         var components = URLComponents(string: base + path)!
         if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         var request = HTTPRequest(method: method, url: components.string!, headers: ["Accept": "application/json"],
                                   basicAuth: auth)
+        if idempotent { request.isIdempotent = true }
         if let body {
             request.body = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
             request.headers["Content-Type"] = "application/json"
@@ -67,7 +69,7 @@ public final class WooCommerceStorefront: Storefront {
             let detail = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["message"] as? String
             throw StorefrontError(storefront: "woocommerce",
                                   message: "\(method) \(path): HTTP \(response.status)" + (detail.map { ": \($0)" } ?? ""),
-                                  isTransient: false)
+                                  isTransient: response.status >= 500 || response.status == 429)
         }
         return response
     }
@@ -295,7 +297,8 @@ public final class WooCommerceStorefront: Storefront {
         }
         for (endpoint, updates) in byEndpoint.sorted(by: { $0.key < $1.key }) {
             for start in stride(from: 0, to: updates.count, by: 100) {
-                _ = try call("POST", endpoint, body: ["update": Array(updates[start..<min(updates.count, start + 100)])])
+                _ = try call("POST", endpoint, body: ["update": Array(updates[start..<min(updates.count, start + 100)])],
+                             idempotent: true)  // absolute quantities: sending twice changes nothing
             }
         }
         return unknown

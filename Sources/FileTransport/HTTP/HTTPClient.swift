@@ -12,6 +12,9 @@ public struct HTTPRequest: Sendable, Hashable {
     public var basicAuth: BasicAuth?
     /// The URL itself is a secret (a webhook whose path is its token): logs and errors show only its host.
     public var urlIsSecret = false
+    /// Whether sending it twice does no harm (GET, PUT, DELETE, HEAD; or set for a POST that is safe).
+    public var isIdempotent: Bool
+
 
     public struct BasicAuth: Sendable, Hashable {
         public var user: String
@@ -29,6 +32,7 @@ public struct HTTPRequest: Sendable, Hashable {
         self.headers = headers
         self.body = body
         self.basicAuth = basicAuth
+        isIdempotent = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"].contains(method.uppercased())
     }
 
     /// A JSON request.
@@ -98,7 +102,9 @@ public final class HTTPClient: @unchecked Sendable {
             let response: HTTPResponse
             do {
                 response = try perform(request)
-            } catch var error as TransportError where error.isTransient && attempt < settings.retry.maxAttempts {
+            } catch var error as TransportError where error.isTransient && attempt < settings.retry.maxAttempts
+                        && (request.isIdempotent || error.code == .connectionFailed) {
+                // A POST that may have reached the server is not sent again blindly: the caller looks first.
                 error.attempts = attempt
                 let delay = settings.retry.baseDelay(after: attempt)
                 logger.notice("request failed; retrying", metadata: ["url": "\(Self.shown(request))",
@@ -107,7 +113,8 @@ public final class HTTPClient: @unchecked Sendable {
                 attempt += 1
                 continue
             }
-            guard response.status == 429 || response.status >= 500 else { return response }
+            // 429 means "not processed"; a 5xx may have half-done a POST, so only idempotent requests retry it.
+            guard response.status == 429 || (response.status >= 500 && request.isIdempotent) else { return response }
             guard attempt < settings.retry.maxAttempts else {
                 throw TransportError(.serverBusy, operation: "\(request.method)", target: Self.shown(request),
                                      message: "HTTP \(response.status) after \(attempt) attempts", attempts: attempt)
@@ -231,9 +238,10 @@ public final class HTTPClient: @unchecked Sendable {
             let kind: TransportError.Code
             switch code {
             case CURLE_OPERATION_TIMEDOUT: kind = .timeout
-            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING,
-                 CURLE_PARTIAL_FILE:
-                kind = .connectionFailed
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST:
+                kind = .connectionFailed  // the request never left
+            case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE:
+                kind = .connectionLost  // it may have reached the server
             case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR:
                 kind = .hostKeyMismatch  // the server's certificate could not be verified: never retried
             default: kind = .protocolError
