@@ -62,11 +62,13 @@ import Testing
 
 /// Permission faults need an unprivileged user (root writes anywhere): voxbatch runs as `nobody` here.
 @Suite struct PermissionFaultTests {
-    @Test func aWarehouseFolderWithoutWritePermissionIsAClearErrorAndTheNextRunRecovers() throws {
+    @Test func foldersWithoutWritePermissionAreClearErrorsAndTheNextRunRecovers() throws {
         let dir = try CLI.temporaryDirectory()
         let config = dir.appendingPathComponent("voxbatch.yml").path
         #expect(try CLI.run(["init", "--config", config]).status == 0)
         let base = dir.appendingPathComponent(".voxbatch")
+        let yml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "interval: 5", with: "interval: 0")
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
         try "sku,name\nTSH-M,Tee\n".write(to: base.appendingPathComponent("shop/products.csv"), atomically: true, encoding: .utf8)
         // A copy of the binary the unprivileged user can run, and the whole set-up given to that user.
         let binary = dir.appendingPathComponent("voxbatch").path
@@ -91,5 +93,22 @@ import Testing
         let (again, out2) = try runAsNobody(["run", "export-items", "--config", config])
         #expect(again == 0, "\(out2)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: inbox).filter { $0.hasPrefix("ITEMS_") }.count == 1)
+
+        // A read-only work folder: a received file cannot be downloaded; it stays waiting, and is taken
+        // once the folder is writable again.
+        try "Item code,Available\r\nTSH-M,4\r\n".write(toFile: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv").path,
+                                                     atomically: true, encoding: .utf8)
+        try Shell.run(["chown", "65534:65534", base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv").path])
+        let work = base.appendingPathComponent("work/inbound").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try Shell.run(["chown", "-R", "65534:65534", base.appendingPathComponent("work").path])
+        chmod(work, 0o555)
+        let (readOnly, out3) = try runAsNobody(["run", "import-stock", "--config", config])
+        #expect(readOnly == 3, "\(out3)")
+        #expect(out3.contains("Permission denied"), "\(out3)")
+        #expect(FileManager.default.fileExists(atPath: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv").path))
+        chmod(work, 0o755)
+        let (recovered, out4) = try runAsNobody(["run", "import-stock", "--config", config])
+        #expect(recovered == 0, "\(out4)")
     }
 }
