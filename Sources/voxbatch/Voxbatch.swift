@@ -29,6 +29,8 @@ extension Voxbatch {
     static func main() {
         // A file-size limit (ulimit -f) or a full disk must end in a clear write error, not a signal.
         signal(SIGXFSZ, SIG_IGN)
+        // A peer that hangs up (the warehouse server, a webhook, `| head`) is an error to report, not a kill.
+        signal(SIGPIPE, SIG_IGN)
         bootstrapLogging()
         armFaultInjection()
         do {

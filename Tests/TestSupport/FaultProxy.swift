@@ -26,6 +26,7 @@ public final class FaultProxy: @unchecked Sendable {
     public init(targetPort: Int, plan: @escaping @Sendable (Int) -> Fault) throws {
         self.targetPort = targetPort
         self.plan = plan
+        signal(SIGPIPE, SIG_IGN)  // a cut connection must not kill the test process
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         listener = fd
         var yes: Int32 = 1
@@ -112,7 +113,7 @@ public final class FaultProxy: @unchecked Sendable {
                     if case .slow(let rate) = fault { usleep(UInt32(min(1_000_000, ok * 1_000_000 / max(1, rate)))) }
                     var offset = 0
                     while offset < ok {
-                        let w = buffer[offset..<ok].withUnsafeBytes { write(to, $0.baseAddress, $0.count) }
+                        let w = buffer[offset..<ok].withUnsafeBytes { send(to, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                         guard w > 0 else { return }
                         offset += w
                     }

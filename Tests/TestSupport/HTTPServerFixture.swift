@@ -42,6 +42,7 @@ public final class HTTPServerFixture: @unchecked Sendable {
     /// Starts listening; `handler` answers each request.
     public init(handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = handler
+        signal(SIGPIPE, SIG_IGN)  // a client that hangs up must not kill the test process
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         socket = fd
         var yes: Int32 = 1
@@ -136,7 +137,7 @@ public final class HTTPServerFixture: @unchecked Sendable {
         let bytes = Array(text.utf8) + Array(response.body)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+            let n = bytes[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { return }
             offset += n
         }

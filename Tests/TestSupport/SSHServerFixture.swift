@@ -57,8 +57,11 @@ public final class SSHServerFixture {
                 """
             let configPath = directory.appendingPathComponent("sshd_config").path
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+            // Its output goes to a file, never to the test's own stdout: if the test process died, a
+            // surviving sshd holding that pipe would keep `swift test` waiting for the end of it.
             let p = try ChildProcess(["/usr/sbin/sshd", "-D", "-f", configPath, "-E",
-                                      directory.appendingPathComponent("sshd.log").path])
+                                      directory.appendingPathComponent("sshd.log").path],
+                                     outputPath: directory.appendingPathComponent("sshd.out").path)
             if SSHServerFixture.waitForPort(candidate, process: p) {
                 process = p
                 port = candidate
