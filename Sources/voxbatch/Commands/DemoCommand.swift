@@ -63,7 +63,10 @@ struct DemoCommand: ParsableCommand {
         }
         print("")
         print("Everything is in \(path): exchange/ (the warehouse side), shop/ (the storefront's files), state/")
-        print("Look around with: voxbatch run reconcile --config \(path)/voxbatch.yml")
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        print("Look around:  \(exe) status --config \(path)/voxbatch.yml")
+        print("              \(exe) order WEB-200002 --config \(path)/voxbatch.yml")
+        print("              \(exe) report --html \(path)/report.html --config \(path)/voxbatch.yml")
     }
 }
 
