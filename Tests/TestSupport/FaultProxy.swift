@@ -26,20 +26,7 @@ public final class FaultProxy: @unchecked Sendable {
     public init(targetPort: Int, plan: @escaping @Sendable (Int) -> Fault) throws {
         self.targetPort = targetPort
         self.plan = plan
-        signal(SIGPIPE, SIG_IGN)  // a cut connection must not kill the test process
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        listener = fd
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard ok, listen(fd, 16) == 0 else { throw FixtureError("the proxy cannot listen") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try LoopbackListener.open(backlog: 16, what: "the proxy")
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 

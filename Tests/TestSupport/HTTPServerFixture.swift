@@ -42,21 +42,7 @@ public final class HTTPServerFixture: @unchecked Sendable {
     /// Starts listening; `handler` answers each request.
     public init(handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = handler
-        signal(SIGPIPE, SIG_IGN)  // a client that hangs up must not kill the test process
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        socket = fd
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound, listen(fd, 64) == 0 else { throw FixtureError("cannot listen on 127.0.0.1") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (socket, port) = try LoopbackListener.open(backlog: 64, what: "the HTTP fixture")
         Thread.detachNewThread { [self] in acceptLoop() }  // holds the fixture until stopped
     }
 
