@@ -87,6 +87,11 @@ public struct Configuration: Sendable, Hashable {
     public struct Mappings: Sendable, Hashable {
         /// Storefront SKU → warehouse item code, where they differ.
         public var skus: [String: String] = [:]
+
+        /// Warehouse item code → storefront SKU (``skus`` read backwards), for what comes from the warehouse.
+        public var storefrontSKUs: [String: String] {
+            Dictionary(skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        }
         /// Warehouse carrier name → storefront carrier name.
         public var carriers: [String: String] = [:]
         /// Warehouse status → storefront status.

@@ -22,7 +22,7 @@ public struct ImportDespatchesFlow: InboundFlow {
         filePattern = configuration.files.despatches
         self.storefront = storefront
         carriers = configuration.mappings.carriers
-        skus = Dictionary(configuration.mappings.skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        skus = configuration.mappings.storefrontSKUs
     }
 
     public func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {

@@ -26,7 +26,7 @@ public struct ImportReturnsFlow: InboundFlow {
         self.storefront = storefront
         refundStates = Set(configuration.policies.refundStates.map { $0.lowercased() })
         restockStates = Set(configuration.policies.restockStates.map { $0.lowercased() })
-        skus = Dictionary(configuration.mappings.skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        skus = configuration.mappings.storefrontSKUs
     }
 
     public func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> ReturnLine {

@@ -28,7 +28,7 @@ public struct ImportStockFlow: InboundFlow {
         self.storefront = storefront
         self.manifest = manifest
         policies = configuration.policies
-        skus = Dictionary(configuration.mappings.skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        skus = configuration.mappings.storefrontSKUs
         self.full = full
     }
 

@@ -91,7 +91,7 @@ public struct Reconciliation {
         }
 
         let levels = try storefront.stockLevels()
-        let reverse = Dictionary(configuration.mappings.skus.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let reverse = configuration.mappings.storefrontSKUs
         for record in try manifest.appliedRecords(flow: ImportStockFlow.flowName) {
             let parts = record.hash.split(separator: "|")
             guard parts.count > 1, let pushed = Int(parts[1]) else { continue }

@@ -209,6 +209,11 @@ public final class JobRunner {
     /// Where copies of the error reports are kept.
     public var reportsDirectory: String { configuration.stateDirectory + "/reports" }
 
+    /// Where the kept copy of a received file's error report is (it exists only if rows were rejected).
+    public func keptErrorReport(for file: String) -> String {
+        reportsDirectory + "/" + InboundPipeline.errorReportName(file)
+    }
+
     private func workFolder(_ name: String) throws -> String {
         let path = configuration.stateDirectory + "/work/" + name
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -118,26 +118,23 @@ public final class Manifest: Sendable {
     /// The most recent runs, newest first.
     public func recentRuns(job: String? = nil, limit: Int = 20) throws -> [RunEntry] {
         try pool.read { db in
-            let rows = try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db, sql: """
                 SELECT * FROM runs WHERE (? IS NULL OR job = ?) ORDER BY id DESC LIMIT ?
-                """, arguments: [job, job, limit])
-            return rows.map { r in
-                RunEntry(id: r["id"], job: r["job"], started: r["started"], finished: r["finished"],
-                         outcome: r["outcome"], applied: r["applied"], skipped: r["skipped"], failed: r["failed"],
-                         error: r["error"])
-            }
+                """, arguments: [job, job, limit]).map(Manifest.runEntry)
         }
     }
 
     /// Runs started since `since` (seconds since 1970), oldest first.
     public func runs(since: Int64) throws -> [RunEntry] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE started >= ? ORDER BY id", arguments: [since]).map { r in
-                RunEntry(id: r["id"], job: r["job"], started: r["started"], finished: r["finished"],
-                         outcome: r["outcome"], applied: r["applied"], skipped: r["skipped"], failed: r["failed"],
-                         error: r["error"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE started >= ? ORDER BY id", arguments: [since])
+                .map(Manifest.runEntry)
         }
+    }
+
+    private static func runEntry(_ r: Row) -> RunEntry {
+        RunEntry(id: r["id"], job: r["job"], started: r["started"], finished: r["finished"], outcome: r["outcome"],
+                 applied: r["applied"], skipped: r["skipped"], failed: r["failed"], error: r["error"])
     }
 
     // MARK: - Files

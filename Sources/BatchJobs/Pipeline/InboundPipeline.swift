@@ -117,7 +117,7 @@ public struct InboundPipeline {
                                                                        status: .processing, runID: runID)
         if !dryRun { try manifest.supersede(flow: flow.name, name: file.name, before: fileID) }
 
-        let reportPath = workDirectory + "/" + errorReportName(file.name)
+        let reportPath = workDirectory + "/" + Self.errorReportName(file.name)
         let reportSink = try FileDescriptorSink(path: reportPath)
         let report = ErrorReport(sink: reportSink)
         var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, fileName: file.name, dryRun: dryRun)
@@ -171,7 +171,7 @@ public struct InboundPipeline {
         result.outcome = status.rawValue
         if !dryRun {
             if result.failed > 0 {
-                let remote = folders.error + "/" + errorReportName(file.name)
+                let remote = folders.error + "/" + Self.errorReportName(file.name)
                 try Retry.run(retry, operation: "drop \(remote)", logger: logger, sleep: sleep) {
                     try AtomicDrop(transport: transport).drop(localPath: reportPath, to: remote, overwrite: true)
                 }
@@ -186,7 +186,7 @@ public struct InboundPipeline {
         }
         if let reportsDirectory, result.failed > 0, !dryRun {
             try? FileManager.default.createDirectory(atPath: reportsDirectory, withIntermediateDirectories: true)
-            let kept = reportsDirectory + "/" + errorReportName(file.name)
+            let kept = reportsDirectory + "/" + Self.errorReportName(file.name)
             unlink(kept)
             rename(reportPath, kept)
         }
@@ -229,7 +229,8 @@ public struct InboundPipeline {
         }
     }
 
-    private func errorReportName(_ name: String) -> String {
+    /// The error report's name for a file: `DESP_1.csv` → `DESP_1.errors.csv`.
+    public static func errorReportName(_ name: String) -> String {
         let base = name.hasSuffix(".csv") ? String(name.dropLast(4)) : name
         return base + ".errors.csv"
     }

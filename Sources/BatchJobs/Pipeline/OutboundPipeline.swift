@@ -289,6 +289,14 @@ public struct OutboundPipeline {
         }
     }
 
+    /// A UTC time as file names carry it: `20261124T081500Z`.
+    static func fileTimestamp(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    }
+
     /// `NAME_0002.csv` from `NAME.csv`, for patterns without `{sequence}`.
     static func suffixed(_ name: String, _ sequence: Int) -> String {
         let dot = name.lastIndex(of: ".") ?? name.endIndex
@@ -296,11 +304,7 @@ public struct OutboundPipeline {
     }
 
     private func fileName(_ pattern: String, sequence: Int) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: clock())
-        let stamp = String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
-        return pattern.replacingOccurrences(of: "{timestamp}", with: stamp)
+        pattern.replacingOccurrences(of: "{timestamp}", with: Self.fileTimestamp(clock()))
             .replacingOccurrences(of: "{sequence}", with: String(format: "%04d", sequence))
     }
 }

@@ -122,8 +122,7 @@ public struct HTMLReport {
             + "<th>Outcome</th><th>Applied</th><th>Skipped</th><th>Rejected</th><th>Error report</th></tr>"
         for f in try manifest.files(limit: 50) {
             let cls = [.applied, .sent].contains(f.status) ? "ok" : ([.rejected, .partiallyApplied].contains(f.status) ? "bad" : "")
-            let report = runner.reportsDirectory + "/" + (f.name.hasSuffix(".csv") ? String(f.name.dropLast(4)) : f.name)
-                + ".errors.csv"
+            let report = runner.keptErrorReport(for: f.name)
             let link = f.failed > 0 && FileManager.default.fileExists(atPath: report)
                 ? "<a href=\"\(esc(URL(fileURLWithPath: report).absoluteString))\">\(esc(f.errorReport ?? "error report"))</a>"
                 : (f.errorReport.map(esc) ?? "")

@@ -150,7 +150,7 @@ public final class WarehouseSimulator {
         }
         state.steps += 1
         // The step number keeps names unique when steps follow each other within a second.
-        let stamp = Self.fileStamp(now) + String(format: "_%04d", state.steps)
+        let stamp = OutboundPipeline.fileTimestamp(now) + String(format: "_%04d", state.steps)
         if !statusRows.isEmpty {
             report.filesWritten.append(try write("STATUS_\(stamp).csv", PeoplevoxTemplates.orderStatus.headerNames, statusRows))
         }
@@ -292,12 +292,5 @@ public final class WarehouseSimulator {
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         return String(format: "%02d/%02d/%04d %02d:%02d", c.day!, c.month!, c.year!, c.hour!, c.minute!)
-    }
-
-    static func fileStamp(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
     }
 }

@@ -77,7 +77,7 @@ struct FilesShowCommand: ParsableCommand {
         }
         let records = try runner.manifest.recordKeys(fileID: entry.id)
         var rejected: [[String: String]] = []
-        let report = runner.reportsDirectory + "/" + (name.hasSuffix(".csv") ? String(name.dropLast(4)) : name) + ".errors.csv"
+        let report = runner.keptErrorReport(for: name)
         if entry.failed > 0, FileManager.default.fileExists(atPath: report) {
             let reader = try CSVReader(path: report)
             while try reader.next() {

@@ -107,7 +107,7 @@ enum JobExecution {
             if case .held = error { return (Exit.locked, error.description) }
             return (Exit.unavailable, error.description)
         case let error as TransportError:
-            return (error.isTransient ? Exit.unavailable : Exit.unavailable, error.description)
+            return (Exit.unavailable, error.description)  // transient or not: the warehouse is out of reach
         case let error as StorefrontError:
             return (error.isTransient ? Exit.unavailable : Exit.usage, error.description)
         case let error as ConfigError:
