@@ -30,9 +30,11 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
+        // CSVKit's SIMD record scanner (AVX2 / SSE2 / portable, chosen at run time).
+        .target(name: "CCSVScan"),
         .target(
             name: "CSVKit",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CCSVScan", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "FileTransport",
@@ -67,6 +69,7 @@ let package = Package(
             name: "CSVKitTests",
             dependencies: [
                 "CSVKit",
+                "CCSVScan",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -50,28 +50,8 @@ enum EncodingSniffer {
     }
 }
 
-/// Fast UTF-8 checks used on every record.
+/// UTF-8 checks for the slow path (finding where a record's text is wrong) and encoding detection.
 enum UTF8Check {
-    /// Whether the bytes contain a NUL or any byte with the high bit set (the rare, slow path).
-    @inline(__always)
-    static func needsCheck(_ p: UnsafePointer<UInt8>, count: Int) -> Bool {
-        var i = 0
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= count {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            if (w & highs) != 0 || ((w &- ones) & ~w & highs) != 0 { return true }
-            i += 8
-        }
-        while i < count {
-            let b = p[i]
-            if b == 0 || b >= 0x80 { return true }
-            i += 1
-        }
-        return false
-    }
-
     /// The offset of the first invalid UTF-8 sequence, or `nil` if all bytes are valid.
     ///
     /// - Parameter allowTruncatedEnd: Accept an incomplete sequence at the very end (a chunk boundary).

@@ -1,3 +1,5 @@
+import CCSVScan
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -38,6 +40,9 @@ public final class CSVReader {
     public var encoding: CSVEncoding { state.pointee.encoding }
 
     private var source: any ByteSource
+    /// Whether the SIMD scanner may try records first: not for delimiters it cannot tell apart from
+    /// quotes and line breaks, nor for field limits under a block (it checks lengths per block).
+    private let scans: Bool
 
     /// The reader's mutable state, kept behind a pointer: accesses through it are plain loads and
     /// stores, whereas each access to a stored `var` of a class pays a dynamic exclusivity check that
@@ -67,6 +72,12 @@ public final class CSVReader {
         var scratchCount = 0
         var issue: Issue?
         var bytesRead = 0
+        /// The current record is known to be free of NUL and non-ASCII bytes (the fast path saw them all).
+        var asciiOnly = false
+        /// The SIMD scanner's memory of the last block it classified.
+        var scanner = vb_csv_scanner(block: -1, masks: vb_masks(), inside: 0, valid: 0)
+        /// Records the SIMD scanner parsed (the others went through ``parse()``), for tests.
+        var scannedRecords = 0
     }
 
     @usableFromInline var buffer: UnsafeMutablePointer<UInt8> {
@@ -150,6 +161,9 @@ public final class CSVReader {
             buffer: .allocate(capacity: capacity), capacity: capacity, bounds: .allocate(capacity: 2 * 64),
             boundsCapacity: 64, scratch: .allocate(capacity: 4096), scratchCapacity: 4096))
         self.source = source
+        let d = configuration.delimiter
+        self.scans = configuration.usesScanner && d != 0x22 && d != 0x0A && d != 0x0D && d < 0x80
+            && configuration.maxFieldBytes >= 64
         try detectEncoding()
     }
 
@@ -185,7 +199,7 @@ public final class CSVReader {
                 continue
             }
             let start = head
-            switch parse() {
+            switch scanRecord() ?? parse() {
             case .needMore:
                 try refill()
             case .blank(let end):
@@ -206,6 +220,9 @@ public final class CSVReader {
         }
         return false
     }
+
+    /// How many records the SIMD scanner parsed so far (the rest went the careful way).
+    var scannedRecords: Int { state.pointee.scannedRecords }
 
     /// The size of the read buffer, which grows only for records longer than a chunk.
     var bufferCapacity: Int { capacity }
@@ -252,6 +269,7 @@ public final class CSVReader {
     // MARK: - Buffer management
 
     private func refill() throws {
+        vb_csv_scanner_reset(&state.pointee.scanner)
         if head > 0 {
             if tail > head { memmove(buffer, buffer + head, tail - head) }
             tail -= head
@@ -406,6 +424,43 @@ public final class CSVReader {
         if issue == nil { issue = Issue(code: code, column: column, message: message, excerptStart: position) }
     }
 
+    /// The fast path: parses a well-formed record with the SIMD scanner (CCSVScan), or returns `nil`
+    /// when the record needs ``parse()`` — a blank line, a record not complete in the buffer, or
+    /// anything unusual (malformed quotes, limits, a CR inside quotes), which the careful parser
+    /// reads and reports exactly.
+    @inline(__always)
+    private func scanRecord() -> Step? {
+        let s = state
+        let base = s.pointee.buffer
+        let head = s.pointee.head
+        let first = base[head]
+        guard scans, first != 0x0A && first != 0x0D else { return nil }
+        var record = vb_csv_record()
+        let maxFields = min(s.pointee.boundsCapacity, configuration.maxFieldCount)
+        let found = vb_csv_scan_record(
+            &s.pointee.scanner, base, head, s.pointee.tail, configuration.delimiter, s.pointee.bounds, maxFields,
+            configuration.maxFieldBytes, &record)
+        guard found == VB_CSV_RECORD else { return nil }
+        s.pointee.count = record.fields
+        s.pointee.scannedRecords += 1
+        s.pointee.scratchCount = 0
+        s.pointee.issue = nil
+        s.pointee.asciiOnly = record.flags & Int32(VB_CSV_CHECK_TEXT) == 0
+        if record.flags & Int32(VB_CSV_HAS_ESCAPES) != 0 { unescapeMarkedFields() }
+        return .record(end: record.end, newlines: record.newlines)
+    }
+
+    /// Moves the fields the scanner marked as holding doubled quotes into scratch, unescaped.
+    private func unescapeMarkedFields() {
+        for index in 0..<count {
+            let start = bounds[2 * index]
+            guard start & VB_CSV_ESCAPED_FIELD != 0 else { continue }
+            let (s, e) = unescape(from: start & ~VB_CSV_ESCAPED_FIELD, to: bounds[2 * index + 1])
+            bounds[2 * index] = s
+            bounds[2 * index + 1] = e
+        }
+    }
+
     /// Parses one record starting at `head`. Restarts from the record's start after a refill, so a
     /// record split across reads is always parsed from contiguous bytes.
     ///
@@ -425,6 +480,7 @@ public final class CSVReader {
         var newlines = 0
         scratchCount = 0
         issue = nil
+        state.pointee.asciiOnly = false
         defer { count = fields }
 
         @inline(__always) func append(_ start: Int, _ stop: Int) {
@@ -639,12 +695,11 @@ public final class CSVReader {
                 code: issue.code, recordNumber: recordNumber, line: line, column: issue.column, excerpt: excerpt,
                 message: issue.message, fields: fields)
         }
-        let raw = UnsafeBufferPointer(start: buffer + recordStart, count: recordEnd - recordStart)
-        guard UTF8Check.needsCheck(raw.baseAddress!, count: raw.count) else { return nil }
         // Delimiters and quotes are ASCII, so the record's raw bytes are valid exactly when every field is:
         // check the whole record once and look field by field only when something is wrong.
-        let hasNUL = memchr(raw.baseAddress!, 0, raw.count) != nil
-        guard hasNUL || UTF8Check.firstInvalid(in: raw) != nil else { return nil }
+        if state.pointee.asciiOnly || vb_text_is_clean(buffer + recordStart, recordEnd - recordStart) != 0 {
+            return nil
+        }
         for index in 0..<count {
             let bytes = fieldBytes(index)
             if let nul = bytes.firstIndex(of: 0) {

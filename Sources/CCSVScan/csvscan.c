@@ -1,0 +1,208 @@
+#include "csvscan.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static inline uint64_t prefix_xor_portable(uint64_t x) {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+static inline void masks_portable(const uint8_t *p, uint8_t delimiter, vb_masks *m) {
+    uint64_t q = 0, d = 0, lf = 0, cr = 0, t = 0;
+    for (int i = 0; i < 64; i++) {
+        uint8_t b = p[i];
+        uint64_t bit = (uint64_t)1 << i;
+        if (b == '"') q |= bit;
+        if (b == delimiter) d |= bit;
+        if (b == '\n') lf |= bit;
+        if (b == '\r') cr |= bit;
+        if (b == 0 || b >= 0x80) t |= bit;
+    }
+    m->quote = q;
+    m->delimiter = d;
+    m->lf = lf;
+    m->cr = cr;
+    m->text = t;
+}
+
+#define VB_SCAN_NAME scan_portable
+#define VB_SCAN_TARGET
+#define VB_SCAN_MASKS masks_portable
+#define VB_SCAN_PREFIX prefix_xor_portable
+#include "scan_record.h"
+#undef VB_SCAN_NAME
+#undef VB_SCAN_TARGET
+#undef VB_SCAN_MASKS
+#undef VB_SCAN_PREFIX
+
+#if defined(__x86_64__)
+
+static inline void masks_sse2(const uint8_t *p, uint8_t delimiter, vb_masks *m) {
+    const __m128i q = _mm_set1_epi8('"'), d = _mm_set1_epi8((char)delimiter);
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), zero = _mm_setzero_si128();
+    uint64_t mq = 0, md = 0, mlf = 0, mcr = 0, mt = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * i));
+        int shift = 16 * i;
+        mq |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q)) << shift;
+        md |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, d)) << shift;
+        mlf |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)) << shift;
+        mcr |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr)) << shift;
+        mt |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, zero))) << shift;
+    }
+    m->quote = mq;
+    m->delimiter = md;
+    m->lf = mlf;
+    m->cr = mcr;
+    m->text = mt;
+}
+
+#define VB_SCAN_NAME scan_sse2
+#define VB_SCAN_TARGET
+#define VB_SCAN_MASKS masks_sse2
+#define VB_SCAN_PREFIX prefix_xor_portable
+#include "scan_record.h"
+#undef VB_SCAN_NAME
+#undef VB_SCAN_TARGET
+#undef VB_SCAN_MASKS
+#undef VB_SCAN_PREFIX
+
+#define VB_AVX2 __attribute__((target("avx2,pclmul")))
+
+VB_AVX2 static inline uint64_t movemask64(__m256i lo, __m256i hi) {
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) | ((uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32);
+}
+
+VB_AVX2 static inline void masks_avx2(const uint8_t *p, uint8_t delimiter, vb_masks *m) {
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)p);
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)(p + 32));
+    const __m256i q = _mm256_set1_epi8('"'), d = _mm256_set1_epi8((char)delimiter);
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r'), zero = _mm256_setzero_si256();
+    m->quote = movemask64(_mm256_cmpeq_epi8(lo, q), _mm256_cmpeq_epi8(hi, q));
+    m->delimiter = movemask64(_mm256_cmpeq_epi8(lo, d), _mm256_cmpeq_epi8(hi, d));
+    m->lf = movemask64(_mm256_cmpeq_epi8(lo, lf), _mm256_cmpeq_epi8(hi, lf));
+    m->cr = movemask64(_mm256_cmpeq_epi8(lo, cr), _mm256_cmpeq_epi8(hi, cr));
+    m->text = movemask64(_mm256_or_si256(lo, _mm256_cmpeq_epi8(lo, zero)),
+                         _mm256_or_si256(hi, _mm256_cmpeq_epi8(hi, zero)));
+}
+
+/// Prefix XOR as one carry-less multiplication by all ones.
+VB_AVX2 static inline uint64_t prefix_xor_clmul(uint64_t x) {
+    __m128i v = _mm_set_epi64x(0, (long long)x);
+    return (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(v, _mm_set1_epi8((char)0xFF), 0));
+}
+
+#define VB_SCAN_NAME scan_avx2
+#define VB_SCAN_TARGET VB_AVX2
+#define VB_SCAN_MASKS masks_avx2
+#define VB_SCAN_PREFIX prefix_xor_clmul
+#include "scan_record.h"
+
+#endif
+
+typedef int (*scan_fn)(vb_csv_scanner *, const uint8_t *, intptr_t, intptr_t, uint8_t, intptr_t *, intptr_t, intptr_t,
+                       vb_csv_record *);
+
+static scan_fn chosen_scan;
+static const char *chosen_kind;
+
+static scan_fn choose(void) {
+    scan_fn fn = scan_portable;
+    const char *kind = "scalar";
+#if defined(__x86_64__)
+    fn = scan_sse2;
+    kind = "sse2";
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul")) {
+        fn = scan_avx2;
+        kind = "avx2";
+    }
+#endif
+    __atomic_store_n(&chosen_kind, kind, __ATOMIC_RELAXED);
+    __atomic_store_n(&chosen_scan, fn, __ATOMIC_RELEASE);
+    return fn;
+}
+
+int vb_csv_scan_record(vb_csv_scanner *scanner, const uint8_t *base, intptr_t start, intptr_t end, uint8_t delimiter,
+                       intptr_t *bounds, intptr_t max_fields, intptr_t max_field_bytes,
+                       vb_csv_record *out) {
+    scan_fn fn = __atomic_load_n(&chosen_scan, __ATOMIC_ACQUIRE);
+    if (fn == 0) fn = choose();
+    return fn(scanner, base, start, end, delimiter, bounds, max_fields, max_field_bytes, out);
+}
+
+int vb_csv_scan_select(const char *kind) {
+    if (strcmp(kind, "best") == 0) {
+        choose();
+        return 1;
+    }
+    scan_fn fn = 0;
+    if (strcmp(kind, "scalar") == 0) fn = scan_portable;
+#if defined(__x86_64__)
+    if (strcmp(kind, "sse2") == 0) fn = scan_sse2;
+    __builtin_cpu_init();
+    if (strcmp(kind, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul")) fn = scan_avx2;
+#endif
+    if (fn == 0) return 0;
+    __atomic_store_n(&chosen_kind, fn == scan_portable ? "scalar" : kind, __ATOMIC_RELAXED);
+    __atomic_store_n(&chosen_scan, fn, __ATOMIC_RELEASE);
+    return 1;
+}
+
+const char *vb_csv_scan_kind(void) {
+    if (__atomic_load_n(&chosen_scan, __ATOMIC_ACQUIRE) == 0) choose();
+    return __atomic_load_n(&chosen_kind, __ATOMIC_RELAXED);
+}
+
+int vb_text_is_clean(const uint8_t *p, intptr_t n) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    intptr_t i = 0;
+    while (i < n) {
+        // Runs of ASCII without NUL, eight bytes at a time.
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w & highs) | ((w - ones) & ~w & highs)) break;
+            i += 8;
+        }
+        if (i >= n) break;
+        uint8_t b = p[i];
+        if (b == 0) return 0;
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        // One multi-byte sequence (Unicode table 3-7: no overlongs, no surrogates, nothing past U+10FFFF).
+        int length;
+        uint8_t lower = 0x80, upper = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF) {
+            length = 2;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            length = 3;
+            if (b == 0xE0) lower = 0xA0;
+            if (b == 0xED) upper = 0x9F;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            length = 4;
+            if (b == 0xF0) lower = 0x90;
+            if (b == 0xF4) upper = 0x8F;
+        } else {
+            return 0;
+        }
+        if (i + length > n) return 0;
+        if (p[i + 1] < lower || p[i + 1] > upper) return 0;
+        for (int k = 2; k < length; k++) {
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF) return 0;
+        }
+        i += length;
+    }
+    return 1;
+}
