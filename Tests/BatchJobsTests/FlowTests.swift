@@ -492,7 +492,7 @@ import Testing
         let runner = try f.runner()
         let recorder = Recorder()
         runner.progress = { recorder.events.append($0) }
-        try runner.run(.importStock)
+        _ = try runner.run(.importStock)
         let rows = recorder.events.filter { $0.phase == .rows }
         #expect(rows.map(\.rows) == [5000, 10_000])
         #expect(rows.allSatisfy { $0.total != nil && $0.done > 0 && $0.done <= $0.total! })

@@ -19,7 +19,7 @@ func makeFile(_ path: String, megabytes: Int) throws {
         state ^= state << 13; state ^= state >> 7; state ^= state << 17
         block[i] = state
     }
-    FileManager.default.createFile(atPath: path, contents: nil)
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     defer { try? handle.close() }
     for index in 0..<megabytes {
@@ -42,7 +42,7 @@ func makeFile(_ path: String, megabytes: Int) throws {
     }
 
     private func downloadToFile(_ transport: SFTPTransport, _ remote: String, _ local: String) throws -> Int64 {
-        FileManager.default.createFile(atPath: local, contents: nil)
+        _ = FileManager.default.createFile(atPath: local, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: local))
         defer { try? handle.close() }
         return try transport.download(remote, progress: nil) { handle.write(Data($0)) }

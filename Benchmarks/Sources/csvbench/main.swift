@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 
 #if canImport(Glibc)
@@ -92,7 +93,8 @@ func runAll(arguments: [String]) throws {
         try Workload.generate(path: path, megabytes: sizeMB)
     }
     let megabytes = Double(fileSize(path)) / 1_000_000
-    print(String(format: "file: %@ (%.1f MB, 20 columns)\n", path, megabytes))
+    print(String(format: "file: %@ (%.1f MB, 20 columns); CSVKit record scanner: %@\n", path, megabytes,
+                 CSVReader.scannerKind))
 
     var results: [Measurement] = []
     results.append(try best("wc -l (read floor)", ["wc", "-l", path], repeats: repeats))

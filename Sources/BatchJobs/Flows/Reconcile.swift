@@ -45,9 +45,36 @@ public struct Reconciliation {
         }
     }
 
+    /// What to look at.
+    public enum Check: Sendable, CaseIterable {
+        /// Ready orders against the manifest: not sent, past the SLA, despatched but not applied.
+        case orders
+        /// Despatch files waiting in the warehouse's outbox.
+        case despatchFiles
+        /// The storefront's stock against what was last pushed (reads the whole catalogue).
+        case stock
+    }
+
     /// Looks at both sides and raises an exception for every finding (not with `dryRun`).
-    public func run(dryRun: Bool = false) throws -> Report {
+    public func run(dryRun: Bool = false, checks: Set<Check> = Set(Check.allCases)) throws -> Report {
         var report = Report()
+        var raise: [Finding] = []
+        if checks.contains(.orders) { try checkOrders(&report, &raise) }
+        if checks.contains(.despatchFiles) {
+            report.despatchFilesWaiting = try transport.list(configuration.warehouse.outbox)
+                .filter { RemotePath.matches($0.name, glob: configuration.files.despatches) }
+                .map(\.name)
+        }
+        if checks.contains(.stock) { try checkStock(&report, &raise) }
+        if !dryRun {
+            for r in raise { try manifest.raise(kind: r.kind, reference: r.reference, message: r.message, owner: r.owner) }
+        }
+        return report
+    }
+
+    private typealias Finding = (kind: String, reference: String, message: String, owner: OwnerTeam)
+
+    private func checkOrders(_ report: inout Report, _ raise: inout [Finding]) throws {
         let now = Int64(clock().timeIntervalSince1970)
         let ready = try storefront.orders(statuses: configuration.storefront.readyStatuses)
         let sent = Dictionary(try manifest.appliedRecords(flow: ExportOrdersFlow.flowName).map { ($0.key, $0.appliedAt) },
@@ -55,7 +82,6 @@ public struct Reconciliation {
         let withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
         let despatched = try DespatchIndex(manifest: manifest)
         let open = try manifest.openExceptionReferences()
-        var raise: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []
 
         for order in ready where !withheld.contains(order.id) {
             guard let sentAt = sent[order.id] else {
@@ -82,14 +108,9 @@ public struct Reconciliation {
                                 + "despatched, but no despatch has been applied to the storefront", .operations))
             }
         }
+    }
 
-        let waiting = try transport.list(configuration.warehouse.outbox).filter {
-            RemotePath.matches($0.name, glob: configuration.files.despatches)
-        }
-        for file in waiting {
-            report.despatchFilesWaiting.append(file.name)
-        }
-
+    private func checkStock(_ report: inout Report, _ raise: inout [Finding]) throws {
         let levels = try storefront.stockLevels()
         let reverse = configuration.mappings.storefrontSKUs
         for record in try manifest.appliedRecords(flow: ImportStockFlow.flowName) {
@@ -104,9 +125,5 @@ public struct Reconciliation {
                               .merchandising))
             }
         }
-        if !dryRun {
-            for r in raise { try manifest.raise(kind: r.kind, reference: r.reference, message: r.message, owner: r.owner) }
-        }
-        return report
     }
 }

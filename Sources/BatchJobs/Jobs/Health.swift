@@ -63,10 +63,14 @@ extension JobRunner {
             }
             report.jobs.append(status)
         }
+        // One connection to the warehouse for the whole check.
+        var transport: (any FileTransport)?
         do {
             let patterns = [configuration.files.despatches, configuration.files.stock, configuration.files.returns,
                             configuration.files.orderStatus]
-            for file in try warehouse().list(configuration.warehouse.outbox) where !file.isDirectory
+            let opened = try warehouse()
+            transport = opened
+            for file in try opened.list(configuration.warehouse.outbox) where !file.isDirectory
                 && patterns.contains(where: { RemotePath.matches(file.name, glob: $0) }) {
                 let age = Int(now.timeIntervalSince1970) - Int(file.modified)
                 report.filesWaiting.append(.init(name: file.name, ageMinutes: max(0, age / 60)))
@@ -86,9 +90,11 @@ extension JobRunner {
             report.exceptionsByOwner[e.owner.rawValue, default: 0] += 1
         }
         if !exceptions.isEmpty { report.problems.append("\(exceptions.count) open exception(s)") }
-        if let t = try? warehouse(),
+        // Only the orders part of reconciliation: the outbox is listed above, and the stock check reads
+        // the storefront's whole catalogue, too much for a monitoring probe.
+        if let transport,
            let found = try? Reconciliation(configuration: configuration, storefront: storefront, manifest: manifest,
-                                          transport: t, clock: { now }).run(dryRun: true) {
+                                          transport: transport, clock: { now }).run(dryRun: true, checks: [.orders]) {
             report.ordersPastSLA = found.pastSLA
             if !found.pastSLA.isEmpty {
                 report.problems.append("\(found.pastSLA.count) order(s) past the \(policies.slaHours) h SLA")

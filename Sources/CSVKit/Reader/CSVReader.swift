@@ -221,6 +221,9 @@ public final class CSVReader {
         return false
     }
 
+    /// The SIMD variant the record scanner uses on this CPU: `avx2`, `sse2` or `scalar`.
+    public static var scannerKind: String { String(cString: vb_csv_scan_kind()) }
+
     /// How many records the SIMD scanner parsed so far (the rest went the careful way).
     var scannedRecords: Int { state.pointee.scannedRecords }
 

@@ -45,6 +45,7 @@ public enum Retry {
     ///   - body: The operation.
     /// - Returns: What `body` returns.
     /// - Throws: The last error; a ``TransportError`` carries the number of attempts made.
+    @discardableResult
     public static func run<T>(
         _ policy: RetryPolicy, operation: String, logger: Logger? = nil,
         sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }, _ body: () throws -> T
