@@ -6,6 +6,13 @@
 #include <immintrin.h>
 #endif
 
+/// One bit per byte of a 64-byte block.
+typedef struct {
+    uint64_t quote, delimiter, lf, cr;
+    /// Bytes >= 0x80 or NUL.
+    uint64_t text;
+} vb_masks;
+
 static inline uint64_t prefix_xor_portable(uint64_t x) {
     x ^= x << 1;
     x ^= x << 2;
@@ -38,7 +45,7 @@ static inline void masks_portable(const uint8_t *p, uint8_t delimiter, vb_masks 
 #define VB_SCAN_TARGET
 #define VB_SCAN_MASKS masks_portable
 #define VB_SCAN_PREFIX prefix_xor_portable
-#include "scan_record.h"
+#include "scan_records.h"
 #undef VB_SCAN_NAME
 #undef VB_SCAN_TARGET
 #undef VB_SCAN_MASKS
@@ -70,7 +77,7 @@ static inline void masks_sse2(const uint8_t *p, uint8_t delimiter, vb_masks *m) 
 #define VB_SCAN_TARGET
 #define VB_SCAN_MASKS masks_sse2
 #define VB_SCAN_PREFIX prefix_xor_portable
-#include "scan_record.h"
+#include "scan_records.h"
 #undef VB_SCAN_NAME
 #undef VB_SCAN_TARGET
 #undef VB_SCAN_MASKS
@@ -105,12 +112,12 @@ VB_AVX2 static inline uint64_t prefix_xor_clmul(uint64_t x) {
 #define VB_SCAN_TARGET VB_AVX2
 #define VB_SCAN_MASKS masks_avx2
 #define VB_SCAN_PREFIX prefix_xor_clmul
-#include "scan_record.h"
+#include "scan_records.h"
 
 #endif
 
-typedef int (*scan_fn)(vb_csv_scanner *, const uint8_t *, intptr_t, intptr_t, uint8_t, intptr_t *, intptr_t, intptr_t,
-                       vb_csv_record *);
+typedef intptr_t (*scan_fn)(const uint8_t *, intptr_t, intptr_t, uint8_t, intptr_t, intptr_t, intptr_t *, intptr_t,
+                            vb_csv_record *, intptr_t);
 
 static scan_fn chosen_scan;
 static const char *chosen_kind;
@@ -132,12 +139,13 @@ static scan_fn choose(void) {
     return fn;
 }
 
-int vb_csv_scan_record(vb_csv_scanner *scanner, const uint8_t *base, intptr_t start, intptr_t end, uint8_t delimiter,
-                       intptr_t *bounds, intptr_t max_fields, intptr_t max_field_bytes,
-                       vb_csv_record *out) {
+intptr_t vb_csv_scan_records(const uint8_t *base, intptr_t start, intptr_t end, uint8_t delimiter,
+                             intptr_t max_field_bytes, intptr_t max_fields, intptr_t *bounds,
+                             intptr_t bounds_capacity, vb_csv_record *records, intptr_t records_capacity) {
     scan_fn fn = __atomic_load_n(&chosen_scan, __ATOMIC_ACQUIRE);
     if (fn == 0) fn = choose();
-    return fn(scanner, base, start, end, delimiter, bounds, max_fields, max_field_bytes, out);
+    return fn(base, start, end, delimiter, max_field_bytes, max_fields, bounds, bounds_capacity, records,
+              records_capacity);
 }
 
 int vb_csv_scan_select(const char *kind) {

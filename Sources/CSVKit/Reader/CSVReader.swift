@@ -74,11 +74,21 @@ public final class CSVReader {
         var bytesRead = 0
         /// The current record is known to be free of NUL and non-ASCII bytes (the fast path saw them all).
         var asciiOnly = false
-        /// The SIMD scanner's memory of the last block it classified.
-        var scanner = vb_csv_scanner(block: -1, masks: vb_masks(), inside: 0, valid: 0)
+        /// The current record's field bounds: `bounds`, or a record's slice of `batchBounds`.
+        @usableFromInline var current: UnsafeMutablePointer<Int>
+        // Records the SIMD scanner found ahead, and their fields' bounds.
+        var batchBounds: UnsafeMutablePointer<Int>
+        var batch: UnsafeMutablePointer<vb_csv_record>
+        var batchCount = 0
+        var batchNext = 0
+        var batchField = 0
         /// Records the SIMD scanner parsed (the others went through ``parse()``), for tests.
         var scannedRecords = 0
     }
+
+    /// How many records and fields the SIMD scanner finds per call.
+    static let batchRecords = 1024
+    static let batchFields = 16 * 1024
 
     @usableFromInline var buffer: UnsafeMutablePointer<UInt8> {
         get { state.pointee.buffer }
@@ -157,9 +167,11 @@ public final class CSVReader {
         self.configuration = configuration
         let capacity = max(256, min(configuration.chunkSize, configuration.maxRecordBytes))
         self.state = .allocate(capacity: 1)
+        let bounds = UnsafeMutablePointer<Int>.allocate(capacity: 2 * 64)
         state.initialize(to: State(
-            buffer: .allocate(capacity: capacity), capacity: capacity, bounds: .allocate(capacity: 2 * 64),
-            boundsCapacity: 64, scratch: .allocate(capacity: 4096), scratchCapacity: 4096))
+            buffer: .allocate(capacity: capacity), capacity: capacity, bounds: bounds, boundsCapacity: 64,
+            scratch: .allocate(capacity: 4096), scratchCapacity: 4096, current: bounds,
+            batchBounds: .allocate(capacity: 2 * Self.batchFields), batch: .allocate(capacity: Self.batchRecords)))
         self.source = source
         let d = configuration.delimiter
         self.scans = configuration.usesScanner && d != 0x22 && d != 0x0A && d != 0x0D && d < 0x80
@@ -178,6 +190,8 @@ public final class CSVReader {
         buffer.deallocate()
         bounds.deallocate()
         scratch.deallocate()
+        state.pointee.batchBounds.deallocate()
+        state.pointee.batch.deallocate()
         state.deinitialize(count: 1)
         state.deallocate()
     }
@@ -199,7 +213,20 @@ public final class CSVReader {
                 continue
             }
             let start = head
-            switch scanRecord() ?? parse() {
+            if scans && nextScannedRecord() {
+                if count == 0 {  // a blank line
+                    state.pointee.nextLine += 1
+                    continue
+                }
+                if configuration.hasHeader && header == nil {
+                    try readHeader(recordStart: start)
+                    continue
+                }
+                state.pointee.recordNumber += 1
+                try checkRecord(recordStart: start, recordEnd: head)
+                return true
+            }
+            switch parse() {
             case .needMore:
                 try refill()
             case .blank(let end):
@@ -259,7 +286,7 @@ public final class CSVReader {
 
     @inlinable @inline(__always)
     func fieldBytes(_ index: Int) -> UnsafeBufferPointer<UInt8> {
-        let bounds = state.pointee.bounds
+        let bounds = state.pointee.current
         let s = bounds[2 * index]
         let e = bounds[2 * index + 1]
         if s & CSVReader.scratchFlag != 0 {
@@ -272,7 +299,8 @@ public final class CSVReader {
     // MARK: - Buffer management
 
     private func refill() throws {
-        vb_csv_scanner_reset(&state.pointee.scanner)
+        state.pointee.batchCount = 0  // offsets move
+        state.pointee.batchNext = 0
         if head > 0 {
             if tail > head { memmove(buffer, buffer + head, tail - head) }
             tail -= head
@@ -427,40 +455,48 @@ public final class CSVReader {
         if issue == nil { issue = Issue(code: code, column: column, message: message, excerptStart: position) }
     }
 
-    /// The fast path: parses a well-formed record with the SIMD scanner (CCSVScan), or returns `nil`
-    /// when the record needs ``parse()`` — a blank line, a record not complete in the buffer, or
-    /// anything unusual (malformed quotes, limits, a CR inside quotes), which the careful parser
-    /// reads and reports exactly.
+    /// The fast path: takes the next record the SIMD scanner (CCSVScan) found, scanning ahead when
+    /// none is left. `false` when the record needs ``parse()``: not complete in the buffer, or anything
+    /// unusual (malformed quotes, limits, a CR inside quotes), which the careful parser reads and
+    /// reports exactly. A blank line comes back as a record without fields.
     @inline(__always)
-    private func scanRecord() -> Step? {
+    private func nextScannedRecord() -> Bool {
         let s = state
-        let base = s.pointee.buffer
-        let head = s.pointee.head
-        let first = base[head]
-        guard scans, first != 0x0A && first != 0x0D else { return nil }
-        var record = vb_csv_record()
-        let maxFields = min(s.pointee.boundsCapacity, configuration.maxFieldCount)
-        let found = vb_csv_scan_record(
-            &s.pointee.scanner, base, head, s.pointee.tail, configuration.delimiter, s.pointee.bounds, maxFields,
-            configuration.maxFieldBytes, &record)
-        guard found == VB_CSV_RECORD else { return nil }
+        if s.pointee.batchNext == s.pointee.batchCount {
+            s.pointee.batchCount = vb_csv_scan_records(
+                s.pointee.buffer, s.pointee.head, s.pointee.tail, configuration.delimiter, configuration.maxFieldBytes,
+                configuration.maxFieldCount, s.pointee.batchBounds, Self.batchFields, s.pointee.batch,
+                Self.batchRecords)
+            s.pointee.batchNext = 0
+            s.pointee.batchField = 0
+            if s.pointee.batchCount == 0 { return false }
+        }
+        let record = s.pointee.batch[s.pointee.batchNext]
+        s.pointee.batchNext += 1
+        s.pointee.current = s.pointee.batchBounds + 2 * s.pointee.batchField
+        s.pointee.batchField += record.fields
         s.pointee.count = record.fields
+        s.pointee.head = record.end
+        if record.fields == 0 { return true }
         s.pointee.scannedRecords += 1
         s.pointee.scratchCount = 0
         s.pointee.issue = nil
         s.pointee.asciiOnly = record.flags & Int32(VB_CSV_CHECK_TEXT) == 0
         if record.flags & Int32(VB_CSV_HAS_ESCAPES) != 0 { unescapeMarkedFields() }
-        return .record(end: record.end, newlines: record.newlines)
+        s.pointee.line = s.pointee.nextLine
+        s.pointee.nextLine += 1 + Int(record.newlines)
+        return true
     }
 
     /// Moves the fields the scanner marked as holding doubled quotes into scratch, unescaped.
     private func unescapeMarkedFields() {
+        let fields = state.pointee.current
         for index in 0..<count {
-            let start = bounds[2 * index]
+            let start = fields[2 * index]
             guard start & VB_CSV_ESCAPED_FIELD != 0 else { continue }
-            let (s, e) = unescape(from: start & ~VB_CSV_ESCAPED_FIELD, to: bounds[2 * index + 1])
-            bounds[2 * index] = s
-            bounds[2 * index + 1] = e
+            let (s, e) = unescape(from: start & ~VB_CSV_ESCAPED_FIELD, to: fields[2 * index + 1])
+            fields[2 * index] = s
+            fields[2 * index + 1] = e
         }
     }
 
@@ -484,7 +520,12 @@ public final class CSVReader {
         scratchCount = 0
         issue = nil
         state.pointee.asciiOnly = false
-        defer { count = fields }
+        state.pointee.batchCount = 0  // quotes may be read differently from here on: scan afresh
+        state.pointee.batchNext = 0
+        defer {
+            count = fields
+            state.pointee.current = bounds
+        }
 
         @inline(__always) func append(_ start: Int, _ stop: Int) {
             if fields < bcap && fields < maxFieldCount && stop - start <= maxFieldBytes && start & CSVReader.scratchFlag == 0 {
