@@ -190,6 +190,23 @@ extension WooCommerceTests {
 }
 
 extension WooCommerceTests {
+    @Test func aCancellationRequestIsNotedFromOneListingOfCancelledOrders() throws {
+        catalogue()
+        woo.orders = [WooCommerceFixture.order(1001, lines: [(1, "TSH-M", 1, "12.00")])]
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 50)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        woo.orders = [WooCommerceFixture.order(1001, status: "cancelled", lines: [(1, "TSH-M", 1, "12.00")])]
+        let before = woo.requests.count
+        try f.run(.exportCancellations)
+        let run = woo.requests.dropFirst(before)
+        #expect(run.filter { $0.method == "GET" && $0.path.contains("status=cancelled") }.count == 1)
+        #expect(run.filter { $0.method == "POST" }.map(\.path) == ["/wp-json/wc/v3/orders/1001/notes"])
+        #expect((woo.notes[1001]?.last?["note"] as? String)?.contains("[voxbatch cancellation requested]") == true)
+    }
+}
+
+extension WooCommerceTests {
     @Test func cutConnectionsToTheShopNeverAddANoteOrARefundTwice() throws {
         catalogue()
         woo.orders = (1...30).map { WooCommerceFixture.order(1000 + $0, lines: [(1, "TSH-M", 1, "12.00")]) }

@@ -70,11 +70,14 @@ public struct ExportCancellationsFlow: OutboundFlow {
         return records
     }
 
-    public func sent(keys: [String], in file: String) throws {
-        let cancelled = try storefront.orders(statuses: configuration.storefront.cancelledStatuses)
-        let numbers = Dictionary(cancelled.map { ($0.id, $0.number) }, uniquingKeysWith: { a, _ in a })
-        for key in keys {
-            let number = numbers[key] ?? key
+    public func sent(keys: [String], references: [String]?, in file: String) throws {
+        // The order numbers came with the records; only a file confirmed after a crash needs them looked up.
+        let numbers = try references ?? {
+            let cancelled = try storefront.orders(statuses: configuration.storefront.cancelledStatuses)
+            let byID = Dictionary(cancelled.map { ($0.id, $0.number) }, uniquingKeysWith: { a, _ in a })
+            return keys.map { byID[$0] ?? $0 }
+        }()
+        for number in numbers {
             try storefront.recordCancellation(orderNumber: number, outcome: .requested, detail: "requested in \(file)")
         }
         try storefront.flush()

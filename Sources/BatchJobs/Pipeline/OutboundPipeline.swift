@@ -61,8 +61,10 @@ public protocol OutboundFlow {
     var jobName: String { get }
     /// What is ready to send now (records already sent are filtered out by the pipeline).
     func collect() throws -> [OutboundRecord]
-    /// Called once a file with these records is confirmed on the server.
-    func sent(keys: [String], in file: String) throws
+    /// Called once a file with these records is confirmed on the server. `references` are the records'
+    /// references in the same order, or `nil` when an interrupted run's file is confirmed later (the
+    /// manifest keeps only keys).
+    func sent(keys: [String], references: [String]?, in file: String) throws
 }
 
 extension OutboundFlow {
@@ -70,7 +72,7 @@ extension OutboundFlow {
     public var problemKinds: [String] { [] }
     public var recordsOrderEvents: Bool { false }
     public var jobName: String { "export-\(name)" }
-    public func sent(keys: [String], in file: String) throws {}
+    public func sent(keys: [String], references: [String]?, in file: String) throws {}
 }
 
 /// Storefront → warehouse: collect → validate → write CSV → reserve in the manifest → drop atomically →
@@ -244,7 +246,7 @@ public struct OutboundPipeline {
 
     /// Tells the flow a file is out and closes the pre-flight exceptions of what it carried.
     private func conclude(_ flow: some OutboundFlow, keys: [String], references: [String], file: String) throws {
-        try flow.sent(keys: keys, in: file)
+        try flow.sent(keys: keys, references: references, in: file)
         if flow.recordsOrderEvents {
             try manifest.addOrderEvents(references.map {
                 OrderEvent(orderNumber: $0, kind: "sent", detail: "\(flow.name) sent to the warehouse in \(file)", file: file)
@@ -285,7 +287,7 @@ public struct OutboundPipeline {
                 logger.notice("dropping a file an interrupted run had prepared", metadata: ["file": "\(file.name)"])
                 try publish(workDirectory + "/" + file.name, name: file.name, fileID: file.id, records: file.applied)
             }
-            try flow.sent(keys: try manifest.recordKeys(fileID: file.id), in: file.name)
+            try flow.sent(keys: try manifest.recordKeys(fileID: file.id), references: nil, in: file.name)
         }
     }
 
