@@ -62,9 +62,9 @@ public final class CSVReader {
         var finished = false
         var nextLine = 1
         var expectedFieldCount: Int?
-        // The current record: two bounds per field. A start with `scratchFlag` set points into `scratch`,
-        // which holds the unescaped text of quoted fields that contained doubled quotes.
-        @usableFromInline var bounds: UnsafeMutablePointer<Int>
+        // Field bounds written by the careful parser, two per field. A start with `scratchFlag` set points
+        // into `scratch`, which holds the unescaped text of quoted fields that contained doubled quotes.
+        var bounds: UnsafeMutablePointer<Int>
         var boundsCapacity: Int
         @usableFromInline var count = 0
         @usableFromInline var scratch: UnsafeMutablePointer<UInt8>
@@ -74,7 +74,7 @@ public final class CSVReader {
         var bytesRead = 0
         /// The current record is known to be free of NUL and non-ASCII bytes (the fast path saw them all).
         var asciiOnly = false
-        /// The current record's field bounds: `bounds`, or a record's slice of `batchBounds`.
+        /// The current record's field bounds (same layout): `bounds`, or its slice of `batchBounds`.
         @usableFromInline var current: UnsafeMutablePointer<Int>
         // Records the SIMD scanner found ahead, and their fields' bounds.
         var batchBounds: UnsafeMutablePointer<Int>
