@@ -2,7 +2,7 @@ import CCSVScan
 import PropertyBased
 import Testing
 
-@testable import CSVKit
+@_spi(Testing) @testable import CSVKit
 
 /// The SIMD scanner (CCSVScan) must read every input exactly as the careful Swift parser does: the same
 /// records, fields, line numbers and errors. Each instruction-set variant is checked on this machine.

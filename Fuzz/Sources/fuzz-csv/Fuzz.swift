@@ -1,9 +1,10 @@
-import CSVKit
+@_spi(Testing) import CSVKit
 
 /// One libFuzzer input: the first byte picks a configuration (delimiter, header, mode, encoding, tiny
 /// chunks), the rest is a CSV file. Each input is read to the end and validated against a template with
 /// every column type, through an error report; the reader must never crash, hang or allocate without
-/// bound, whatever the bytes.
+/// bound, whatever the bytes. And the SIMD scanner must read it exactly as the careful parser does:
+/// every record, line number and error the same (a difference stops the fuzzer like a crash).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
@@ -19,6 +20,13 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     configuration.maxFieldCount = 64
     configuration.chunkSize = 4096  // the default 1 MiB buffer would dominate every run
     let chunk = selector & 64 == 0 ? Int.max : 1 + Int(selector >> 7) * 6
+    var careful = configuration
+    careful.usesScanner = false
+    let scanned = events(bytes, configuration, chunk: chunk)
+    let expected = events(bytes, careful, chunk: chunk)
+    if scanned != expected {
+        fatalError("the scanner and the careful parser disagree:\n\(scanned)\n\(expected)")
+    }
     do {
         let reader = try CSVReader(source: MemorySource(bytes, chunkLimit: chunk), configuration: configuration)
         let template = CSVTemplate(name: "fuzz", columns: [
@@ -40,6 +48,27 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // A reported error is a correct outcome; only crashes, hangs and leaks are findings.
     }
     return 0
+}
+
+/// Everything a reader reports for `bytes`, in order: records with their numbers and lines, and errors.
+func events(_ bytes: [UInt8], _ configuration: CSVConfiguration, chunk: Int) -> [String] {
+    guard let reader = try? CSVReader(source: MemorySource(bytes, chunkLimit: chunk), configuration: configuration)
+    else { return ["cannot open"] }
+    var events: [String] = []
+    while true {
+        do {
+            guard try reader.next() else { break }
+            events.append("record \(reader.recordNumber) line \(reader.line): \(reader.fields)")
+        } catch let error as CSVError {
+            events.append("error \(error.code) record \(error.recordNumber) line \(error.line) column "
+                          + "\(error.column ?? 0) \(error.excerpt) \(error.fields)")
+            if configuration.mode == .strict { break }
+        } catch {
+            events.append("error \(error)")
+            break
+        }
+    }
+    return events
 }
 
 // SwiftPM links an executable's entry point as `fuzz_csv_main` (renamed to `main` at link time), which

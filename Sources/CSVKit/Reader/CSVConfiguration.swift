@@ -26,9 +26,9 @@ public struct CSVConfiguration: Sendable, Hashable {
     public var maxFieldCount: Int
     /// The size of each read from the source.
     public var chunkSize: Int
-    /// Whether records go through the SIMD scanner first; tests turn it off to compare it with the
-    /// careful parser, which reads every record the same way, only slower.
-    var usesScanner = true
+    /// Whether records go through the SIMD scanner first; tests and the fuzzer turn it off to compare
+    /// it with the careful parser, which reads every record the same way, only slower.
+    @_spi(Testing) public var usesScanner = true
 
     /// Creates a configuration; the defaults suit warehouse files.
     public init(
