@@ -122,21 +122,37 @@ typedef intptr_t (*scan_fn)(const uint8_t *, intptr_t, intptr_t, uint8_t, intptr
 static scan_fn chosen_scan;
 static const char *chosen_kind;
 
-static scan_fn choose(void) {
-    scan_fn fn = scan_portable;
-    const char *kind = "scalar";
+/// The variants, widest first.
+static const char *const kinds[] = {"avx2", "sse2", "scalar"};
+
+/// The scanner for `kind` (one of `kinds`), or 0 when this CPU cannot run it.
+static scan_fn variant(const char *kind) {
+    if (strcmp(kind, "scalar") == 0) return scan_portable;
 #if defined(__x86_64__)
-    fn = scan_sse2;
-    kind = "sse2";
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul")) {
-        fn = scan_avx2;
-        kind = "avx2";
+    if (strcmp(kind, "sse2") == 0) return scan_sse2;
+    if (strcmp(kind, "avx2") == 0) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul")) return scan_avx2;
     }
 #endif
+    return 0;
+}
+
+static void use(scan_fn fn, const char *kind) {
     __atomic_store_n(&chosen_kind, kind, __ATOMIC_RELAXED);
     __atomic_store_n(&chosen_scan, fn, __ATOMIC_RELEASE);
-    return fn;
+}
+
+/// Uses the widest variant this CPU can run.
+static scan_fn choose(void) {
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        scan_fn fn = variant(kinds[i]);
+        if (fn != 0) {
+            use(fn, kinds[i]);
+            return fn;
+        }
+    }
+    return 0;  // not reached: the portable variant runs everywhere
 }
 
 intptr_t vb_csv_scan_records(const uint8_t *base, intptr_t start, intptr_t end, uint8_t delimiter,
@@ -153,17 +169,14 @@ int vb_csv_scan_select(const char *kind) {
         choose();
         return 1;
     }
-    scan_fn fn = 0;
-    if (strcmp(kind, "scalar") == 0) fn = scan_portable;
-#if defined(__x86_64__)
-    if (strcmp(kind, "sse2") == 0) fn = scan_sse2;
-    __builtin_cpu_init();
-    if (strcmp(kind, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul")) fn = scan_avx2;
-#endif
-    if (fn == 0) return 0;
-    __atomic_store_n(&chosen_kind, fn == scan_portable ? "scalar" : kind, __ATOMIC_RELAXED);
-    __atomic_store_n(&chosen_scan, fn, __ATOMIC_RELEASE);
-    return 1;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcmp(kind, kinds[i]) != 0) continue;
+        scan_fn fn = variant(kinds[i]);
+        if (fn == 0) return 0;
+        use(fn, kinds[i]);  // our own string: the caller's may not outlive the call
+        return 1;
+    }
+    return 0;
 }
 
 const char *vb_csv_scan_kind(void) {
@@ -171,20 +184,22 @@ const char *vb_csv_scan_kind(void) {
     return __atomic_load_n(&chosen_kind, __ATOMIC_RELAXED);
 }
 
-int vb_text_is_clean(const uint8_t *p, intptr_t n) {
+intptr_t vb_utf8_first_invalid(const uint8_t *p, intptr_t n, int allow_truncated_end, int reject_nul) {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     intptr_t i = 0;
     while (i < n) {
-        // Runs of ASCII without NUL, eight bytes at a time.
+        // Runs of ASCII (without NUL, when NUL counts as invalid), eight bytes at a time.
         while (i + 8 <= n) {
             uint64_t w;
             memcpy(&w, p + i, 8);
-            if ((w & highs) | ((w - ones) & ~w & highs)) break;
+            uint64_t stop = w & highs;
+            if (reject_nul) stop |= (w - ones) & ~w & highs;
+            if (stop) break;
             i += 8;
         }
         if (i >= n) break;
         uint8_t b = p[i];
-        if (b == 0) return 0;
+        if (b == 0 && reject_nul) return i;
         if (b < 0x80) {
             i++;
             continue;
@@ -203,14 +218,14 @@ int vb_text_is_clean(const uint8_t *p, intptr_t n) {
             if (b == 0xF0) lower = 0x90;
             if (b == 0xF4) upper = 0x8F;
         } else {
-            return 0;
+            return i;
         }
-        if (i + length > n) return 0;
-        if (p[i + 1] < lower || p[i + 1] > upper) return 0;
-        for (int k = 2; k < length; k++) {
-            if (p[i + k] < 0x80 || p[i + k] > 0xBF) return 0;
+        for (int k = 1; k < length; k++) {
+            if (i + k >= n) return allow_truncated_end ? -1 : i;
+            uint8_t c = p[i + k];
+            if (c < (k == 1 ? lower : 0x80) || c > (k == 1 ? upper : 0xBF)) return i;
         }
         i += length;
     }
-    return 1;
+    return -1;
 }

@@ -43,8 +43,10 @@ intptr_t vb_csv_scan_records(const uint8_t *base, intptr_t start, intptr_t end, 
                              intptr_t max_field_bytes, intptr_t max_fields, intptr_t *bounds,
                              intptr_t bounds_capacity, vb_csv_record *records, intptr_t records_capacity);
 
-/// 1 when `p[0 ..< n]` is valid UTF-8 without a NUL byte, else 0 (the caller then finds out where).
-int vb_text_is_clean(const uint8_t *p, intptr_t n);
+/// The offset of the first invalid UTF-8 sequence in `p[0 ..< n]` (or of the first NUL, with
+/// `reject_nul`), or -1 when there is none. With `allow_truncated_end`, a sequence cut by the end of
+/// the bytes (a chunk boundary) is not invalid.
+intptr_t vb_utf8_first_invalid(const uint8_t *p, intptr_t n, int allow_truncated_end, int reject_nul);
 
 /// The SIMD width in use ("avx2", "sse2" or "scalar"), for benchmarks and diagnostics.
 const char *vb_csv_scan_kind(void);

@@ -1,3 +1,5 @@
+import CCSVScan
+
 /// The text encodings voxbatch reads.
 ///
 /// Everything is converted to UTF-8 before parsing, so the parser and validators work on one encoding.
@@ -50,46 +52,15 @@ enum EncodingSniffer {
     }
 }
 
-/// UTF-8 checks for the slow path (finding where a record's text is wrong) and encoding detection.
+/// UTF-8 checks for encoding detection and for finding where a record's text is wrong (the
+/// validator itself is in C, shared with the reader's check of whole records).
 enum UTF8Check {
     /// The offset of the first invalid UTF-8 sequence, or `nil` if all bytes are valid.
     ///
     /// - Parameter allowTruncatedEnd: Accept an incomplete sequence at the very end (a chunk boundary).
     static func firstInvalid(in bytes: UnsafeBufferPointer<UInt8>, allowTruncatedEnd: Bool = false) -> Int? {
-        var i = 0
-        let n = bytes.count
         guard let base = bytes.baseAddress else { return nil }
-        let raw = UnsafeRawPointer(base)
-        while i < n {
-            // ASCII runs, eight bytes at a time.
-            while i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
-                i += 8
-            }
-            guard i < n else { break }
-            let b = bytes[i]
-            if b < 0x80 { i += 1; continue }
-            let length: Int
-            var lower: UInt8 = 0x80
-            var upper: UInt8 = 0xBF
-            switch b {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; lower = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; upper = 0x9F
-            case 0xF0: length = 4; lower = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; upper = 0x8F
-            default: return i
-            }
-            for k in 1..<length {
-                if i + k >= n { return allowTruncatedEnd ? nil : i }
-                let c = bytes[i + k]
-                let lo: UInt8 = k == 1 ? lower : 0x80
-                let hi: UInt8 = k == 1 ? upper : 0xBF
-                if c < lo || c > hi { return i }
-            }
-            i += length
-        }
-        return nil
+        let offset = vb_utf8_first_invalid(base, bytes.count, allowTruncatedEnd ? 1 : 0, 0)
+        return offset < 0 ? nil : offset
     }
 }

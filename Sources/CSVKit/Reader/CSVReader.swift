@@ -213,20 +213,7 @@ public final class CSVReader {
                 continue
             }
             let start = head
-            if scans && nextScannedRecord() {
-                if count == 0 {  // a blank line
-                    state.pointee.nextLine += 1
-                    continue
-                }
-                if configuration.hasHeader && header == nil {
-                    try readHeader(recordStart: start)
-                    continue
-                }
-                state.pointee.recordNumber += 1
-                try checkRecord(recordStart: start, recordEnd: head)
-                return true
-            }
-            switch parse() {
+            switch (scans ? nextScannedRecord() : nil) ?? parse() {
             case .needMore:
                 try refill()
             case .blank(let end):
@@ -456,11 +443,11 @@ public final class CSVReader {
     }
 
     /// The fast path: takes the next record the SIMD scanner (CCSVScan) found, scanning ahead when
-    /// none is left. `false` when the record needs ``parse()``: not complete in the buffer, or anything
+    /// none is left. `nil` when the record needs ``parse()``: not complete in the buffer, or anything
     /// unusual (malformed quotes, limits, a CR inside quotes), which the careful parser reads and
-    /// reports exactly. A blank line comes back as a record without fields.
+    /// reports exactly.
     @inline(__always)
-    private func nextScannedRecord() -> Bool {
+    private func nextScannedRecord() -> Step? {
         let s = state
         if s.pointee.batchNext == s.pointee.batchCount {
             s.pointee.batchCount = vb_csv_scan_records(
@@ -469,23 +456,20 @@ public final class CSVReader {
                 Self.batchRecords)
             s.pointee.batchNext = 0
             s.pointee.batchField = 0
-            if s.pointee.batchCount == 0 { return false }
+            if s.pointee.batchCount == 0 { return nil }
         }
         let record = s.pointee.batch[s.pointee.batchNext]
         s.pointee.batchNext += 1
+        if record.fields == 0 { return .blank(end: record.end) }
         s.pointee.current = s.pointee.batchBounds + 2 * s.pointee.batchField
         s.pointee.batchField += record.fields
         s.pointee.count = record.fields
-        s.pointee.head = record.end
-        if record.fields == 0 { return true }
         s.pointee.scannedRecords += 1
         s.pointee.scratchCount = 0
         s.pointee.issue = nil
         s.pointee.asciiOnly = record.flags & Int32(VB_CSV_CHECK_TEXT) == 0
         if record.flags & Int32(VB_CSV_HAS_ESCAPES) != 0 { unescapeMarkedFields() }
-        s.pointee.line = s.pointee.nextLine
-        s.pointee.nextLine += 1 + Int(record.newlines)
-        return true
+        return .record(end: record.end, newlines: Int(record.newlines))
     }
 
     /// Moves the fields the scanner marked as holding doubled quotes into scratch, unescaped.
@@ -741,7 +725,7 @@ public final class CSVReader {
         }
         // Delimiters and quotes are ASCII, so the record's raw bytes are valid exactly when every field is:
         // check the whole record once and look field by field only when something is wrong.
-        if state.pointee.asciiOnly || vb_text_is_clean(buffer + recordStart, recordEnd - recordStart) != 0 {
+        if state.pointee.asciiOnly || vb_utf8_first_invalid(buffer + recordStart, recordEnd - recordStart, 0, 1) < 0 {
             return nil
         }
         for index in 0..<count {
