@@ -7,37 +7,13 @@ import Testing
 /// The SIMD scanner (CCSVScan) must read every input exactly as the careful Swift parser does: the same
 /// records, fields, line numbers and errors. Each instruction-set variant is checked on this machine.
 @Suite(.serialized) struct ScannerTests {
-    /// Everything a reader reports, in order.
-    enum Event: Equatable, CustomStringConvertible {
-        case record(fields: [String], number: Int, line: Int)
-        case error(CSVError.Code, number: Int, line: Int, column: Int?, excerpt: String)
-
-        var description: String {
-            switch self {
-            case .record(let fields, let number, let line): "record \(number) line \(line): \(fields)"
-            case .error(let code, let number, let line, let column, let excerpt):
-                "error \(code) record \(number) line \(line) column \(String(describing: column)) '\(excerpt)'"
-            }
-        }
-    }
+    typealias Event = ReadEvent
 
     static func events(_ bytes: [UInt8], scanner: Bool, chunk: Int, header: Bool = false,
                        mode: CSVConfiguration.Mode = .lenient) throws -> (events: [Event], scanned: Int) {
         var config = CSVConfiguration(hasHeader: header, encoding: .utf8, mode: mode, chunkSize: 256)
         config.usesScanner = scanner
-        let reader = try CSVReader(source: MemorySource(bytes, chunkLimit: chunk), configuration: config)
-        var events: [Event] = []
-        while true {
-            do {
-                guard try reader.next() else { break }
-                events.append(.record(fields: reader.fields, number: reader.recordNumber, line: reader.line))
-            } catch let error as CSVError {
-                events.append(.error(error.code, number: error.recordNumber, line: error.line, column: error.column,
-                                     excerpt: error.excerpt))
-                if mode == .strict { break }
-            }
-        }
-        return (events, reader.scannedRecords)
+        return try readEvents(bytes: bytes, config, chunk: chunk)
     }
 
     /// The variants this CPU can run, widest first (probing selects them; "best" restores the default).

@@ -14,19 +14,49 @@ func readAll(_ text: String, _ config: CSVConfiguration = .init(hasHeader: false
 func readAll(bytes: [UInt8], _ config: CSVConfiguration = .init(hasHeader: false), chunk: Int = .max) throws
     -> Outcome
 {
-    let reader = try CSVReader(source: MemorySource(bytes, chunkLimit: chunk), configuration: config)
     var outcome = Outcome()
-    while true {
-        do {
-            guard try reader.next() else { break }
-            outcome.records.append(reader.fields)
-            outcome.lines.append(reader.line)
-        } catch let error as CSVError {
-            outcome.errors.append(error.code)
-            if config.mode == .strict { break }
+    for event in try readEvents(bytes: bytes, config, chunk: chunk).events {
+        switch event {
+        case .record(let fields, _, let line):
+            outcome.records.append(fields)
+            outcome.lines.append(line)
+        case .error(let code, _, _, _, _):
+            outcome.errors.append(code)
         }
     }
     return outcome
+}
+
+/// Everything a reader reports, in order.
+enum ReadEvent: Equatable, CustomStringConvertible {
+    case record(fields: [String], number: Int, line: Int)
+    case error(CSVError.Code, number: Int, line: Int, column: Int?, excerpt: String)
+
+    var description: String {
+        switch self {
+        case .record(let fields, let number, let line): "record \(number) line \(line): \(fields)"
+        case .error(let code, let number, let line, let column, let excerpt):
+            "error \(code) record \(number) line \(line) column \(String(describing: column)) '\(excerpt)'"
+        }
+    }
+}
+
+/// Reads every record of `bytes` through chunks of `chunk` bytes (going on after errors in lenient
+/// mode), and how many records the SIMD scanner parsed.
+func readEvents(bytes: [UInt8], _ config: CSVConfiguration, chunk: Int) throws -> (events: [ReadEvent], scanned: Int) {
+    let reader = try CSVReader(source: MemorySource(bytes, chunkLimit: chunk), configuration: config)
+    var events: [ReadEvent] = []
+    while true {
+        do {
+            guard try reader.next() else { break }
+            events.append(.record(fields: reader.fields, number: reader.recordNumber, line: reader.line))
+        } catch let error as CSVError {
+            events.append(.error(error.code, number: error.recordNumber, line: error.line, column: error.column,
+                                 excerpt: error.excerpt))
+            if config.mode == .strict { break }
+        }
+    }
+    return (events, reader.scannedRecords)
 }
 
 /// The first error reading `text`, if any.
