@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "voxbatch",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "voxbatch", targets: ["voxbatch"]),
         .library(name: "CSVKit", targets: ["CSVKit"]),

@@ -26,6 +26,10 @@ public struct CSVConfiguration: Sendable, Hashable {
     public var maxFieldCount: Int
     /// The size of each read from the source.
     public var chunkSize: Int
+    /// Whether the next chunk is read on another thread while the current one is parsed. The source
+    /// is then called from that thread (one read at a time, in order); turn this off for a source that
+    /// must stay on the caller's thread.
+    public var readsAhead: Bool
     /// Whether records go through the SIMD scanner first; tests and the fuzzer turn it off to compare
     /// it with the careful parser, which reads every record the same way, only slower.
     @_spi(Testing) public var usesScanner = true
@@ -40,7 +44,8 @@ public struct CSVConfiguration: Sendable, Hashable {
         maxFieldBytes: Int = 1 << 20,
         maxRecordBytes: Int = 8 << 20,
         maxFieldCount: Int = 10_000,
-        chunkSize: Int = 1 << 20
+        chunkSize: Int = 1 << 20,
+        readsAhead: Bool = true
     ) {
         self.delimiter = delimiter
         self.hasHeader = hasHeader
@@ -51,6 +56,7 @@ public struct CSVConfiguration: Sendable, Hashable {
         self.maxRecordBytes = maxRecordBytes
         self.maxFieldCount = maxFieldCount
         self.chunkSize = chunkSize
+        self.readsAhead = readsAhead
     }
 
     /// Parses a delimiter as users write it: `,` `;` `|` `tab` or `\t`.

@@ -40,6 +40,9 @@ public final class CSVReader {
     public var encoding: CSVEncoding { state.pointee.encoding }
 
     private var source: any ByteSource
+    /// Reads the next chunk on another thread while this one is parsed (``CSVConfiguration/readsAhead``);
+    /// it then owns the source.
+    private var readAhead: ReadAhead?
     /// Whether the SIMD scanner may try records first: not for delimiters it cannot tell apart from
     /// quotes and line breaks, nor for field limits under a block (it checks lengths per block).
     private let scans: Bool
@@ -56,6 +59,13 @@ public final class CSVReader {
         var encoding = CSVEncoding.utf8
         @usableFromInline var buffer: UnsafeMutablePointer<UInt8>
         var capacity: Int
+        /// With read-ahead: the buffer the next chunk is read into, at `headroom`. The few bytes of a
+        /// record cut by the chunk's end are copied in front of them, so records stay contiguous.
+        var spare: UnsafeMutablePointer<UInt8>?
+        var spareCapacity = 0
+        var headroom = 0
+        /// How many bytes each read asks for.
+        var chunk: Int
         var head = 0
         var tail = 0
         var atEOF = false
@@ -89,6 +99,9 @@ public final class CSVReader {
     /// How many records and fields the SIMD scanner finds per call.
     static let batchRecords = 1024
     static let batchFields = 16 * 1024
+    /// The most bytes of a cut record carried over in front of the next chunk (with read-ahead); a
+    /// longer record has the chunk appended to it instead.
+    static let headroom = 64 * 1024
 
     @usableFromInline var buffer: UnsafeMutablePointer<UInt8> {
         get { state.pointee.buffer }
@@ -165,11 +178,15 @@ public final class CSVReader {
     /// - Throws: ``CSVError`` when the first bytes cannot be read.
     public init(source: some ByteSource, configuration: CSVConfiguration = .init()) throws {
         self.configuration = configuration
-        let capacity = max(256, min(configuration.chunkSize, configuration.maxRecordBytes))
+        let chunk = max(256, min(configuration.chunkSize, configuration.maxRecordBytes))
+        // With read-ahead, room in front of each chunk for the end of a record cut by the previous one.
+        let headroom = configuration.readsAhead ? min(chunk, Self.headroom) : 0
+        let capacity = headroom + chunk
         self.state = .allocate(capacity: 1)
         let bounds = UnsafeMutablePointer<Int>.allocate(capacity: 2 * 64)
         state.initialize(to: State(
-            buffer: .allocate(capacity: capacity), capacity: capacity, bounds: bounds, boundsCapacity: 64,
+            buffer: .allocate(capacity: capacity), capacity: capacity, headroom: headroom, chunk: chunk,
+            bounds: bounds, boundsCapacity: 64,
             scratch: .allocate(capacity: 4096), scratchCapacity: 4096, current: bounds,
             batchBounds: .allocate(capacity: 2 * Self.batchFields), batch: .allocate(capacity: Self.batchRecords)))
         self.source = source
@@ -177,6 +194,15 @@ public final class CSVReader {
         self.scans = configuration.usesScanner && d != 0x22 && d != 0x0A && d != 0x0D && d < 0x80
             && configuration.maxFieldBytes >= 64
         try detectEncoding()
+        if configuration.readsAhead {
+            let ahead = ReadAhead(source: self.source)
+            self.source = HandedOverSource()
+            let spare = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            state.pointee.spare = spare
+            state.pointee.spareCapacity = capacity
+            ahead.start(into: UnsafeMutableRawBufferPointer(start: spare + headroom, count: chunk))
+            readAhead = ahead
+        }
     }
 
     /// Creates a reader over a file.
@@ -187,6 +213,13 @@ public final class CSVReader {
     }
 
     deinit {
+        if let spare = state.pointee.spare {
+            if let readAhead, readAhead.pending {
+                readAhead.deallocateAfterPendingRead(spare)
+            } else {
+                spare.deallocate()
+            }
+        }
         buffer.deallocate()
         bounds.deallocate()
         scratch.deallocate()
@@ -241,8 +274,8 @@ public final class CSVReader {
     /// How many records the SIMD scanner parsed so far (the rest went the careful way).
     var scannedRecords: Int { state.pointee.scannedRecords }
 
-    /// The size of the read buffer, which grows only for records longer than a chunk.
-    var bufferCapacity: Int { capacity }
+    /// The size of the read buffers, which grow only for records longer than a chunk.
+    var bufferCapacity: Int { capacity + state.pointee.spareCapacity }
 
     /// The number of fields in the current record.
     @inlinable public var fieldCount: Int { state.pointee.count }
@@ -285,28 +318,89 @@ public final class CSVReader {
 
     // MARK: - Buffer management
 
+    /// Reads more bytes after `tail`, keeping those from `head` on, or sets `atEOF` at the end of the
+    /// input; a record longer than the limit is skipped (and reported) instead.
     private func refill() throws {
+        if tail - head >= configuration.maxRecordBytes {
+            try skipOversizedRecord()
+            return
+        }
+        try pull()
+    }
+
+    private func pull() throws {
         state.pointee.batchCount = 0  // offsets move
         state.pointee.batchNext = 0
+        if let readAhead {
+            try pullAhead(readAhead)
+            return
+        }
         if head > 0 {
             if tail > head { memmove(buffer, buffer + head, tail - head) }
             tail -= head
             head = 0
         }
-        if tail == capacity {
-            guard capacity < configuration.maxRecordBytes else {
-                try skipOversizedRecord()
-                return
-            }
-            let newCapacity = min(capacity * 2, configuration.maxRecordBytes)
-            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-            grown.update(from: buffer, count: tail)
-            buffer.deallocate()
-            buffer = grown
-            capacity = newCapacity
-        }
+        if tail == capacity { grow(to: min(capacity * 2, configuration.maxRecordBytes)) }
         let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buffer + tail, count: capacity - tail))
         if n == 0 { atEOF = true } else { tail += n; state.pointee.bytesRead += n }
+    }
+
+    /// Takes the chunk read ahead into `spare` and starts reading the next one into the buffer it leaves.
+    private func pullAhead(_ readAhead: ReadAhead) throws {
+        let s = state
+        let headroom = s.pointee.headroom
+        let spare = s.pointee.spare!
+        guard readAhead.pending else {  // the end was reached before
+            atEOF = true
+            return
+        }
+        let n: Int
+        do {
+            n = try readAhead.wait()
+        } catch {
+            // Like a direct read: the next call tries the source again.
+            readAhead.start(into: UnsafeMutableRawBufferPointer(start: spare + headroom, count: s.pointee.chunk))
+            throw error
+        }
+        guard n > 0 else {
+            atEOF = true
+            return
+        }
+        state.pointee.bytesRead += n
+        let carried = tail - head
+        if carried <= headroom {
+            // The usual case: the cut record's start goes in front of the new chunk, and the buffers swap.
+            (spare + headroom - carried).update(from: buffer + head, count: carried)
+            s.pointee.spare = buffer
+            let spareCapacity = s.pointee.spareCapacity
+            s.pointee.spareCapacity = capacity
+            capacity = spareCapacity
+            buffer = spare
+            head = headroom - carried
+            tail = headroom + n
+        } else {
+            // A record longer than the headroom: the new chunk is appended to it (copying n bytes, not
+            // the whole record again for every chunk).
+            if head > 0 {
+                memmove(buffer, buffer + head, carried)
+                tail = carried
+                head = 0
+            }
+            if tail + n > capacity { grow(to: max(tail + n, min(capacity * 2, configuration.maxRecordBytes + s.pointee.chunk))) }
+            (buffer + tail).update(from: spare + headroom, count: n)
+            tail += n
+        }
+        let next = s.pointee.spare! + headroom
+        readAhead.start(into: UnsafeMutableRawBufferPointer(start: next, count: s.pointee.chunk))
+    }
+
+    /// Moves the buffer's bytes into a larger one.
+    private func grow(to newCapacity: Int) {
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: buffer, count: tail)
+        buffer.deallocate()
+        buffer = grown
+        capacity = newCapacity
     }
 
     /// Discards a record longer than the limit, tracking quotes to find where it ends.
@@ -327,16 +421,10 @@ public final class CSVReader {
         var i = head
         while true {
             if i >= tail {
-                head = 0
-                tail = 0
-                i = 0
-                let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
-                if n == 0 {
-                    atEOF = true
-                    break
-                }
-                tail = n
-                state.pointee.bytesRead += n
+                head = tail  // what was read of the record is dropped
+                try pull()
+                i = head
+                if atEOF { break }
                 continue
             }
             let b = buffer[i]
