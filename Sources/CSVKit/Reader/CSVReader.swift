@@ -345,6 +345,11 @@ public final class CSVReader {
         if n == 0 { atEOF = true } else { tail += n; state.pointee.bytesRead += n }
     }
 
+    /// Where records starting at `head` are looked for: at most ``CSVConfiguration/maxRecordBytes`` on.
+    /// Without read-ahead the buffer never holds more; with it, a record longer than the limit must not
+    /// be read either: it is found incomplete in the window, and ``refill()`` skips and reports it.
+    private var recordWindowEnd: Int { min(tail, head + configuration.maxRecordBytes) }
+
     /// Takes the chunk read ahead into `spare` and starts reading the next one into the buffer it leaves.
     private func pullAhead(_ readAhead: ReadAhead) throws {
         let s = state
@@ -539,7 +544,7 @@ public final class CSVReader {
         let s = state
         if s.pointee.batchNext == s.pointee.batchCount {
             s.pointee.batchCount = vb_csv_scan_records(
-                s.pointee.buffer, s.pointee.head, s.pointee.tail, configuration.delimiter, configuration.maxFieldBytes,
+                s.pointee.buffer, s.pointee.head, recordWindowEnd, configuration.delimiter, configuration.maxFieldBytes,
                 configuration.maxFieldCount, s.pointee.batchBounds, Self.batchFields, s.pointee.batch,
                 Self.batchRecords)
             s.pointee.batchNext = 0
@@ -579,8 +584,8 @@ public final class CSVReader {
     /// per-field cost to a few instructions (no exclusivity checks on class properties in the loop).
     private func parse() -> Step {
         let base = buffer
-        let end = tail
-        let eof = atEOF
+        let end = recordWindowEnd
+        let eof = atEOF && end == tail
         let delimiter = configuration.delimiter
         let maxFieldBytes = configuration.maxFieldBytes
         let maxFieldCount = configuration.maxFieldCount

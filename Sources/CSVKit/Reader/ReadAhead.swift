@@ -14,12 +14,16 @@ import Synchronization
 /// for a thread. Either way the source is called one read at a time and in order, so it needs no
 /// locking of its own.
 final class ReadAhead: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "voxbatch.csvkit.read-ahead", qos: .userInitiated)
+    /// Where reads run (internal so that tests can suspend it).
+    let queue = DispatchQueue(label: "voxbatch.csvkit.read-ahead", qos: .userInitiated)
     private let done = DispatchSemaphore(value: 0)
     /// Used by whoever claimed the current request.
     private var source: any ByteSource
     /// Written on `queue` before `done` is signalled, read by the reader after waiting for it.
     private var result: Result<Int, any Error> = .success(0)
+    /// An error the source threw after some bytes of a request had been read: those bytes are handed
+    /// over first, and the error is thrown by the next request, where a direct read would throw it.
+    private var deferredError: (any Error)?
     /// The current request: its number times four, plus who claimed it (0 nobody, 1 the queue, 2 the reader).
     private let claim = Atomic<Int>(0)
     private var request = 0
@@ -66,10 +70,20 @@ final class ReadAhead: @unchecked Sendable {
     /// source that returns a few bytes per call (a pipe, a generator) would otherwise pay a handover
     /// between threads for each of them.
     private func fill(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if let error = deferredError {
+            deferredError = nil
+            throw error
+        }
         var filled = 0
         let wanted = min(buffer.count, Self.minimumFill)
         while filled < wanted {
-            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            let n: Int
+            do {
+                n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            } catch where filled > 0 {
+                deferredError = error
+                break
+            }
             if n == 0 { break }
             filled += n
         }
