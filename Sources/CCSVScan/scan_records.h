@@ -17,6 +17,7 @@ static intptr_t VB_SCAN_NAME(const uint8_t *base, intptr_t start, intptr_t end, 
                              intptr_t max_field_bytes, intptr_t max_fields, intptr_t *bounds,
                              intptr_t bounds_capacity, vb_csv_record *records, intptr_t records_capacity) {
     if (max_field_bytes < 64) return 0;  // limits that small: the careful parser checks each field
+    if (records_capacity <= 0) return 0;
     intptr_t nrecords = 0;
     intptr_t nbounds = 0;         // fields written, all records
     intptr_t record_first = 0;    // the current record's first field

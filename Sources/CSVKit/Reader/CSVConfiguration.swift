@@ -33,6 +33,9 @@ public struct CSVConfiguration: Sendable, Hashable {
     /// Whether records go through the SIMD scanner first; tests and the fuzzer turn it off to compare
     /// it with the careful parser, which reads every record the same way, only slower.
     @_spi(Testing) public var usesScanner = true
+    /// Tests: with read-ahead, the reader waits for the read-ahead thread to scan each whole chunk (it
+    /// normally takes over the scanning when it gets there first), so that its records are always used.
+    @_spi(Testing) public var readAheadScansWholeChunks = false
 
     /// Creates a configuration; the defaults suit warehouse files.
     public init(

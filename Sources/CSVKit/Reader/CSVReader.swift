@@ -86,12 +86,22 @@ public final class CSVReader {
         var asciiOnly = false
         /// The current record's field bounds (same layout): `bounds`, or its slice of `batchBounds`.
         @usableFromInline var current: UnsafeMutablePointer<Int>
-        // Records the SIMD scanner found ahead, and their fields' bounds.
+        // Records the SIMD scanner found ahead, and their fields' bounds: in `ownBounds` and `ownBatch`
+        // when this thread scanned them, in `found` when the read-ahead thread did.
         var batchBounds: UnsafeMutablePointer<Int>
         var batch: UnsafeMutablePointer<vb_csv_record>
         var batchCount = 0
         var batchNext = 0
         var batchField = 0
+        let ownBounds: UnsafeMutablePointer<Int>
+        let ownBatch: UnsafeMutablePointer<vb_csv_record>
+        /// With read-ahead and the scanner: what the read-ahead thread found in `buffer`, and the arrays
+        /// it is filling for `spare`.
+        var found: Found?
+        var spareFound: Found?
+        /// Where the records in `found` begin; -1 when there are none (or they cannot be used).
+        var foundStart = -1
+        var foundCount = 0
         /// Records the SIMD scanner parsed (the others went through ``parse()``), for tests.
         var scannedRecords = 0
     }
@@ -99,6 +109,24 @@ public final class CSVReader {
     /// How many records and fields the SIMD scanner finds per call.
     static let batchRecords = 1024
     static let batchFields = 16 * 1024
+
+    /// Arrays the read-ahead thread writes the records it finds in a chunk to.
+    struct Found {
+        let bounds: UnsafeMutablePointer<Int>
+        let records: UnsafeMutablePointer<vb_csv_record>
+        let boundsCapacity: Int
+        let recordsCapacity: Int
+
+        /// Room for about a chunk's worth of records.
+        init(chunk: Int) {
+            boundsCapacity = max(CSVReader.batchFields, chunk / 8)
+            recordsCapacity = max(CSVReader.batchRecords, chunk / 64)
+            bounds = .allocate(capacity: 2 * boundsCapacity)
+            records = .allocate(capacity: recordsCapacity)
+        }
+
+        var memory: [UnsafeMutableRawPointer] { [UnsafeMutableRawPointer(bounds), UnsafeMutableRawPointer(records)] }
+    }
     /// The most bytes of a cut record carried over in front of the next chunk (with read-ahead); a
     /// longer record has the chunk appended to it instead.
     static let headroom = 64 * 1024
@@ -184,11 +212,13 @@ public final class CSVReader {
         let capacity = headroom + chunk
         self.state = .allocate(capacity: 1)
         let bounds = UnsafeMutablePointer<Int>.allocate(capacity: 2 * 64)
+        let ownBounds = UnsafeMutablePointer<Int>.allocate(capacity: 2 * Self.batchFields)
+        let ownBatch = UnsafeMutablePointer<vb_csv_record>.allocate(capacity: Self.batchRecords)
         state.initialize(to: State(
             buffer: .allocate(capacity: capacity), capacity: capacity, headroom: headroom, chunk: chunk,
             bounds: bounds, boundsCapacity: 64,
             scratch: .allocate(capacity: 4096), scratchCapacity: 4096, current: bounds,
-            batchBounds: .allocate(capacity: 2 * Self.batchFields), batch: .allocate(capacity: Self.batchRecords)))
+            batchBounds: ownBounds, batch: ownBatch, ownBounds: ownBounds, ownBatch: ownBatch))
         self.source = source
         let d = configuration.delimiter
         self.scans = configuration.usesScanner && d != 0x22 && d != 0x0A && d != 0x0D && d < 0x80
@@ -200,8 +230,13 @@ public final class CSVReader {
             let spare = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
             state.pointee.spare = spare
             state.pointee.spareCapacity = capacity
-            ahead.start(into: UnsafeMutableRawBufferPointer(start: spare + headroom, count: chunk))
+            if scans {
+                state.pointee.found = Found(chunk: chunk)
+                state.pointee.spareFound = Found(chunk: chunk)
+            }
+            ahead.waitsForWholeScan = configuration.readAheadScansWholeChunks
             readAhead = ahead
+            startReadingAhead()
         }
     }
 
@@ -214,17 +249,19 @@ public final class CSVReader {
 
     deinit {
         if let spare = state.pointee.spare {
+            let memory = [UnsafeMutableRawPointer(spare)] + (state.pointee.spareFound?.memory ?? [])
             if let readAhead, readAhead.pending {
-                readAhead.deallocateAfterPendingRead(spare)
+                readAhead.deallocateAfterPendingRead(memory)
             } else {
-                spare.deallocate()
+                for pointer in memory { pointer.deallocate() }
             }
         }
+        for pointer in state.pointee.found?.memory ?? [] { pointer.deallocate() }
         buffer.deallocate()
         bounds.deallocate()
         scratch.deallocate()
-        state.pointee.batchBounds.deallocate()
-        state.pointee.batch.deallocate()
+        state.pointee.ownBounds.deallocate()
+        state.pointee.ownBatch.deallocate()
         state.deinitialize(count: 1)
         state.deallocate()
     }
@@ -353,18 +390,18 @@ public final class CSVReader {
     /// Takes the chunk read ahead into `spare` and starts reading the next one into the buffer it leaves.
     private func pullAhead(_ readAhead: ReadAhead) throws {
         let s = state
-        let headroom = s.pointee.headroom
-        let spare = s.pointee.spare!
+        s.pointee.foundStart = -1
         guard readAhead.pending else {  // the end was reached before
             atEOF = true
             return
         }
         let n: Int
+        let scanned: ReadAhead.Scanned
         do {
-            n = try readAhead.wait()
+            (n, scanned) = try readAhead.wait()
         } catch {
             // Like a direct read: the next call tries the source again.
-            readAhead.start(into: UnsafeMutableRawBufferPointer(start: spare + headroom, count: s.pointee.chunk))
+            startReadingAhead()
             throw error
         }
         guard n > 0 else {
@@ -372,20 +409,30 @@ public final class CSVReader {
             return
         }
         state.pointee.bytesRead += n
+        let headroom = s.pointee.headroom
+        let spare = s.pointee.spare!
         let carried = tail - head
         if carried <= headroom {
             // The usual case: the cut record's start goes in front of the new chunk, and the buffers swap.
             (spare + headroom - carried).update(from: buffer + head, count: carried)
+            // The read-ahead thread's records are right if the chunk did not begin inside quotes.
+            if scanned.records > 0 && Self.quoteCount(buffer + head, carried) % 2 == 0 {
+                s.pointee.foundStart = scanned.start
+                s.pointee.foundCount = scanned.records
+            }
             s.pointee.spare = buffer
             let spareCapacity = s.pointee.spareCapacity
             s.pointee.spareCapacity = capacity
             capacity = spareCapacity
             buffer = spare
+            let found = s.pointee.found
+            s.pointee.found = s.pointee.spareFound
+            s.pointee.spareFound = found
             head = headroom - carried
             tail = headroom + n
         } else {
             // A record longer than the headroom: the new chunk is appended to it (copying n bytes, not
-            // the whole record again for every chunk).
+            // the whole record again for every chunk), and what the thread found there is of no use.
             if head > 0 {
                 memmove(buffer, buffer + head, carried)
                 tail = carried
@@ -395,8 +442,28 @@ public final class CSVReader {
             (buffer + tail).update(from: spare + headroom, count: n)
             tail += n
         }
-        let next = s.pointee.spare! + headroom
-        readAhead.start(into: UnsafeMutableRawBufferPointer(start: next, count: s.pointee.chunk))
+        startReadingAhead()
+    }
+
+    /// Asks the read-ahead thread for the next chunk, in `spare`, and for the records in it.
+    private func startReadingAhead() {
+        let s = state
+        let spare = s.pointee.spare!
+        let headroom = s.pointee.headroom
+        let job = s.pointee.spareFound.map { found in
+            ReadAhead.ScanJob(
+                base: spare, from: headroom, delimiter: configuration.delimiter,
+                maxFieldBytes: configuration.maxFieldBytes, maxFieldCount: configuration.maxFieldCount,
+                maxRecordBytes: configuration.maxRecordBytes, bounds: found.bounds,
+                boundsCapacity: found.boundsCapacity, records: found.records, recordsCapacity: found.recordsCapacity)
+        }
+        readAhead!.start(into: UnsafeMutableRawBufferPointer(start: spare + headroom, count: s.pointee.chunk), then: job)
+    }
+
+    private static func quoteCount(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int {
+        var quotes = 0
+        for i in 0..<count where bytes[i] == 0x22 { quotes += 1 }
+        return quotes
     }
 
     /// Moves the buffer's bytes into a larger one.
@@ -543,14 +610,39 @@ public final class CSVReader {
     private func nextScannedRecord() -> Step? {
         let s = state
         if s.pointee.batchNext == s.pointee.batchCount {
-            s.pointee.batchCount = vb_csv_scan_records(
-                s.pointee.buffer, s.pointee.head, recordWindowEnd, configuration.delimiter, configuration.maxFieldBytes,
-                configuration.maxFieldCount, s.pointee.batchBounds, Self.batchFields, s.pointee.batch,
-                Self.batchRecords)
             s.pointee.batchNext = 0
             s.pointee.batchField = 0
+            var end = recordWindowEnd
+            if s.pointee.foundStart >= 0 {
+                if head == s.pointee.foundStart, let found = s.pointee.found {
+                    // The read-ahead thread's records start here: take them.
+                    s.pointee.batchBounds = found.bounds
+                    s.pointee.batch = found.records
+                    s.pointee.batchCount = s.pointee.foundCount
+                    s.pointee.foundStart = -1
+                    return takeScannedRecord()
+                }
+                if head > s.pointee.foundStart {
+                    s.pointee.foundStart = -1  // not a record start after all
+                } else {
+                    end = min(end, s.pointee.foundStart)  // scan only up to them
+                }
+            }
+            s.pointee.batchBounds = s.pointee.ownBounds
+            s.pointee.batch = s.pointee.ownBatch
+            s.pointee.batchCount = vb_csv_scan_records(
+                s.pointee.buffer, s.pointee.head, end, configuration.delimiter, configuration.maxFieldBytes,
+                configuration.maxFieldCount, s.pointee.batchBounds, Self.batchFields, s.pointee.batch,
+                Self.batchRecords)
             if s.pointee.batchCount == 0 { return nil }
         }
+        return takeScannedRecord()
+    }
+
+    /// Makes the next record of the batch the current one.
+    @inline(__always)
+    private func takeScannedRecord() -> Step {
+        let s = state
         let record = s.pointee.batch[s.pointee.batchNext]
         s.pointee.batchNext += 1
         if record.fields == 0 { return .blank(end: record.end) }

@@ -1,3 +1,4 @@
+import CCSVScan
 import Dispatch
 import Synchronization
 
@@ -13,6 +14,12 @@ import Synchronization
 /// whose cores are all busy, the reader then reads as if there were no read-ahead instead of waiting
 /// for a thread. Either way the source is called one read at a time and in order, so it needs no
 /// locking of its own.
+///
+/// After a read, the thread also finds records in the new chunk with the SIMD scanner (a
+/// ``ScanJob``), until the reader needs the chunk: then both cores share the scanning. It cannot know
+/// whether the chunk begins inside a quoted field (that depends on the end of the record the previous
+/// chunk cut), so it assumes it does not, and starts at the first line break after that. The reader
+/// uses those records only when the assumption held and it reaches that very offset itself.
 final class ReadAhead: @unchecked Sendable {
     /// Where reads run (internal so that tests can suspend it).
     let queue = DispatchQueue(label: "voxbatch.csvkit.read-ahead", qos: .userInitiated)
@@ -21,6 +28,11 @@ final class ReadAhead: @unchecked Sendable {
     private var source: any ByteSource
     /// Written on `queue` before `done` is signalled, read by the reader after waiting for it.
     private var result: Result<Int, any Error> = .success(0)
+    private var scanned = Scanned()
+    /// Set when the reader needs the chunk: the thread stops scanning after its current batch.
+    private let hurry = Atomic<Bool>(false)
+    /// Tests: the reader always waits for the thread, and lets it scan the whole chunk.
+    var waitsForWholeScan = false
     /// An error the source threw after some bytes of a request had been read: those bytes are handed
     /// over first, and the error is thrown by the next request, where a direct read would throw it.
     private var deferredError: (any Error)?
@@ -35,36 +47,108 @@ final class ReadAhead: @unchecked Sendable {
         self.source = source
     }
 
-    /// Starts reading into `buffer`, which belongs to this object until ``wait()`` returns.
-    func start(into buffer: UnsafeMutableRawBufferPointer) {
+    /// Records found in a chunk after a read.
+    struct Scanned {
+        /// The offset of the first one (where the reader must be to use them).
+        var start = 0
+        var records = 0
+    }
+
+    /// Records to look for after a read, and where to write them. The arrays, like the buffer, belong
+    /// to this object until ``wait()`` returns.
+    struct ScanJob: @unchecked Sendable {
+        /// The start of the buffer (offsets are from here); the read lands at `from`.
+        var base: UnsafePointer<UInt8>
+        var from: Int
+        var delimiter: UInt8
+        var maxFieldBytes: Int
+        var maxFieldCount: Int
+        var maxRecordBytes: Int
+        var bounds: UnsafeMutablePointer<Int>
+        var boundsCapacity: Int
+        var records: UnsafeMutablePointer<vb_csv_record>
+        var recordsCapacity: Int
+    }
+
+    /// Starts reading into `buffer`, which belongs to this object until ``wait()`` returns, and then
+    /// scanning the new bytes for records if there is a `job`.
+    func start(into buffer: UnsafeMutableRawBufferPointer, then job: ScanJob? = nil) {
         precondition(!pending, "one read at a time")
         pending = true
         request += 1
         self.buffer = buffer
         let queued = request << 2
+        hurry.store(false, ordering: .relaxed)
         claim.store(queued, ordering: .releasing)
         let target = Target(buffer: buffer)
         queue.async { [self] in
             guard claim.compareExchange(expected: queued, desired: queued | 1, ordering: .acquiring).exchanged
             else { return }  // the reader did it
             result = Result { try fill(target.buffer) }
+            scanned = Scanned()
+            if case .success(let count) = result, count > 0, let job { scanned = scan(job, count: count) }
             done.signal()
         }
     }
 
-    /// Returns the number of bytes the current request read (0 at the end), reading them now if the
-    /// queue has not begun.
+    /// Returns the number of bytes the current request read (0 at the end) and the records found in
+    /// them, reading them now (and finding none) if the queue has not begun.
     ///
     /// - Throws: What the source threw.
-    func wait() throws -> Int {
+    func wait() throws -> (count: Int, scanned: Scanned) {
         precondition(pending, "no read in flight")
         pending = false
         let queued = request << 2
-        if claim.compareExchange(expected: queued, desired: queued | 2, ordering: .acquiring).exchanged {
-            return try fill(buffer)
+        if !waitsForWholeScan {
+            hurry.store(true, ordering: .relaxed)
+            if claim.compareExchange(expected: queued, desired: queued | 2, ordering: .acquiring).exchanged {
+                return (try fill(buffer), Scanned())
+            }
         }
         done.wait()
-        return try result.get()
+        return (try result.get(), scanned)
+    }
+
+    /// Finds records in the `count` bytes read, in batches, until done or hurried.
+    private func scan(_ job: ScanJob, count: Int) -> Scanned {
+        let end = job.from + count
+        guard let first = Self.firstLineEnd(job.base, from: job.from, to: end) else { return Scanned() }
+        var position = first
+        var records = 0
+        var fields = 0
+        while records < job.recordsCapacity && !hurry.load(ordering: .relaxed) {
+            let found = vb_csv_scan_records(
+                job.base, position, min(end, position + job.maxRecordBytes), job.delimiter, job.maxFieldBytes,
+                job.maxFieldCount, job.bounds + 2 * fields, job.boundsCapacity - fields, job.records + records,
+                min(Self.scanBatch, job.recordsCapacity - records))
+            guard found > 0 else { break }
+            for index in records..<records + found { fields += job.records[index].fields }
+            records += found
+            position = job.records[records - 1].end
+        }
+        return Scanned(start: first, records: records)
+    }
+
+    /// Records per scanner call on the thread: how long the reader may wait when it hurries it.
+    static let scanBatch = 256
+
+    /// The offset just past the first line break in `base[from ..< end]`, reading as if `from` were
+    /// outside quotes; `nil` if there is none (or a CR ends the bytes: is an LF next?).
+    static func firstLineEnd(_ base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int? {
+        var quoted = false
+        var i = from
+        while i < end {
+            switch base[i] {
+            case 0x22: quoted.toggle()
+            case 0x0A where !quoted: return i + 1
+            case 0x0D where !quoted:
+                guard i + 1 < end else { return nil }
+                return base[i + 1] == 0x0A ? i + 2 : i + 1
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
     /// Reads until `buffer` holds at least ``minimumFill`` bytes (or is full), or the source ends: a
     /// source that returns a few bytes per call (a pipe, a generator) would otherwise pay a handover
@@ -94,11 +178,12 @@ final class ReadAhead: @unchecked Sendable {
     /// therefore arrive in batches of this size.
     static let minimumFill = 64 * 1024
 
-    /// Frees `buffer` once the read in flight, if any, is done with it, without waiting for it: a
-    /// reader dropped early must not block on a slow pipe.
-    func deallocateAfterPendingRead(_ buffer: UnsafeMutablePointer<UInt8>) {
-        let target = Target(buffer: UnsafeMutableRawBufferPointer(start: buffer, count: 0))
-        queue.async { target.buffer.baseAddress?.deallocate() }
+    /// Frees what a request may be writing once the request in flight, if any, is done with it,
+    /// without waiting for it: a reader dropped early must not block on a slow pipe.
+    func deallocateAfterPendingRead(_ memory: [UnsafeMutableRawPointer]) {
+        hurry.store(true, ordering: .relaxed)
+        let targets = memory.map { Target(buffer: UnsafeMutableRawBufferPointer(start: $0, count: 0)) }
+        queue.async { for target in targets { target.buffer.baseAddress?.deallocate() } }
     }
 
     /// A buffer handed to the queue: the reader does not touch it meanwhile.
