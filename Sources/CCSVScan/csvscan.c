@@ -229,3 +229,25 @@ intptr_t vb_utf8_first_invalid(const uint8_t *p, intptr_t n, int allow_truncated
     }
     return -1;
 }
+
+intptr_t vb_count_byte(const uint8_t *p, intptr_t n, uint8_t byte) {
+    intptr_t count = 0;
+    intptr_t i = 0;
+#if defined(__x86_64__)
+    // Per-lane counters (a match subtracts -1), summed every 255 blocks before a lane can overflow.
+    const __m128i target = _mm_set1_epi8((char)byte), zero = _mm_setzero_si128();
+    while (i + 16 <= n) {
+        __m128i lanes = _mm_setzero_si128();
+        intptr_t stop = i + 255 * 16;
+        if (stop > n) stop = n;
+        for (; i + 16 <= stop; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+            lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(v, target));
+        }
+        __m128i sums = _mm_sad_epu8(lanes, zero);
+        count += _mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+    }
+#endif
+    for (; i < n; i++) count += p[i] == byte;
+    return count;
+}

@@ -1,3 +1,4 @@
+import CCSVScan
 import Dispatch
 import PropertyBased
 import Testing
@@ -44,6 +45,37 @@ import Darwin
             let scannedAhead = try Self.events(bytes, readsAhead: true, wholeChunks: true, chunkSize: chunkSize,
                                                chunk: chunk, maxRecordBytes: maxRecordBytes, mode: mode)
             #expect(scannedAhead == direct, "whole chunks: chunkSize \(chunkSize), reads of \(chunk), limit \(maxRecordBytes), \(mode)")
+        }
+    }
+
+    /// With whole chunks scanned ahead, the records of a well-formed file come from the read-ahead
+    /// thread, except the one cut by each chunk's end; also where chunks begin inside quoted fields.
+    @Test func theReadAheadThreadFindsMostRecords() throws {
+        let sink = MemorySink()
+        let writer = CSVWriter(sink: sink, guardsFormulas: false)
+        for i in 1...5000 { try writer.write(record: ["ORD-\(i)", "Zoë, \"Z\" Brontë", "\(i % 7)", "two\nlines"]) }
+        try writer.flush()
+        var config = CSVConfiguration(hasHeader: false, encoding: .utf8, chunkSize: 4096)
+        config.readAheadScansWholeChunks = true
+        let reader = try CSVReader(source: MemorySource(sink.bytes), configuration: config)
+        var records = 0
+        while try reader.next() {
+            #expect(reader.field(0) == "ORD-\(records + 1)")
+            #expect(reader.field(1) == "Zoë, \"Z\" Brontë")
+            records += 1
+        }
+        #expect(records == 5000)
+        #expect(reader.scannedRecords == 5000)
+        // The reader itself reads only the record each chunk cut (whether or not it was cut inside quotes).
+        let chunks = (sink.bytes.count + 4095) / 4096
+        #expect(reader.recordsFoundAhead >= 5000 - chunks)
+    }
+
+    @Test func countsBytesAcrossBlocksAndLaneLimits() {
+        for length in [0, 1, 15, 16, 17, 255 * 16 - 1, 255 * 16, 255 * 16 + 17, 100_000] {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 % 3 == 0 ? 0x22 : $0) }
+            let expected = bytes.filter { $0 == 0x22 }.count
+            #expect(bytes.withUnsafeBufferPointer { vb_count_byte($0.baseAddress, $0.count, 0x22) } == expected)
         }
     }
 

@@ -48,6 +48,9 @@ intptr_t vb_csv_scan_records(const uint8_t *base, intptr_t start, intptr_t end, 
 /// the bytes (a chunk boundary) is not invalid.
 intptr_t vb_utf8_first_invalid(const uint8_t *p, intptr_t n, int allow_truncated_end, int reject_nul);
 
+/// How many bytes of `p[0 ..< n]` equal `byte`.
+intptr_t vb_count_byte(const uint8_t *p, intptr_t n, uint8_t byte);
+
 /// The SIMD width in use ("avx2", "sse2" or "scalar"), for benchmarks and diagnostics.
 const char *vb_csv_scan_kind(void);
 

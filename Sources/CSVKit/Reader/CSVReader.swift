@@ -104,6 +104,8 @@ public final class CSVReader {
         var foundCount = 0
         /// Records the SIMD scanner parsed (the others went through ``parse()``), for tests.
         var scannedRecords = 0
+        /// Records of those the read-ahead thread found, for tests.
+        var recordsFoundAhead = 0
     }
 
     /// How many records and fields the SIMD scanner finds per call.
@@ -225,7 +227,7 @@ public final class CSVReader {
             && configuration.maxFieldBytes >= 64
         try detectEncoding()
         if configuration.readsAhead {
-            let ahead = ReadAhead(source: self.source)
+            let ahead = ReadAhead(source: self.source, countsQuotes: scans)
             self.source = HandedOverSource()
             let spare = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
             state.pointee.spare = spare
@@ -310,6 +312,8 @@ public final class CSVReader {
 
     /// How many records the SIMD scanner parsed so far (the rest went the careful way).
     var scannedRecords: Int { state.pointee.scannedRecords }
+    /// How many of those the read-ahead thread found.
+    var recordsFoundAhead: Int { state.pointee.recordsFoundAhead }
 
     /// The size of the read buffers, which grow only for records longer than a chunk.
     var bufferCapacity: Int { capacity + state.pointee.spareCapacity }
@@ -415,8 +419,8 @@ public final class CSVReader {
         if carried <= headroom {
             // The usual case: the cut record's start goes in front of the new chunk, and the buffers swap.
             (spare + headroom - carried).update(from: buffer + head, count: carried)
-            // The read-ahead thread's records are right if the chunk did not begin inside quotes.
-            if scanned.records > 0 && Self.quoteCount(buffer + head, carried) % 2 == 0 {
+            // The read-ahead thread's records are right if it knew whether the chunk began inside quotes.
+            if scanned.records > 0 && (vb_count_byte(buffer + head, carried, 0x22) % 2 == 1) == scanned.startsQuoted {
                 s.pointee.foundStart = scanned.start
                 s.pointee.foundCount = scanned.records
             }
@@ -458,12 +462,6 @@ public final class CSVReader {
                 boundsCapacity: found.boundsCapacity, records: found.records, recordsCapacity: found.recordsCapacity)
         }
         readAhead!.start(into: UnsafeMutableRawBufferPointer(start: spare + headroom, count: s.pointee.chunk), then: job)
-    }
-
-    private static func quoteCount(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int {
-        var quotes = 0
-        for i in 0..<count where bytes[i] == 0x22 { quotes += 1 }
-        return quotes
     }
 
     /// Moves the buffer's bytes into a larger one.
@@ -619,6 +617,7 @@ public final class CSVReader {
                     s.pointee.batchBounds = found.bounds
                     s.pointee.batch = found.records
                     s.pointee.batchCount = s.pointee.foundCount
+                    s.pointee.recordsFoundAhead += s.pointee.foundCount
                     s.pointee.foundStart = -1
                     return takeScannedRecord()
                 }
@@ -872,26 +871,32 @@ public final class CSVReader {
         state.pointee.expectedFieldCount = count
     }
 
+    @inline(__always)
     private func checkRecord(recordStart: Int, recordEnd: Int) throws {
-        if let error = recordError(recordStart: recordStart, recordEnd: recordEnd) {
+        let s = state
+        // The common record (no parse issue, all ASCII) is checked here without a call.
+        if s.pointee.issue != nil || !s.pointee.asciiOnly,
+           let error = recordError(recordStart: recordStart, recordEnd: recordEnd) {
             if configuration.mode == .strict { finished = true }
             throw error
         }
         guard configuration.requiresUniformFieldCount else { return }
-        guard let expected = state.pointee.expectedFieldCount else {
-            state.pointee.expectedFieldCount = count
+        guard let expected = s.pointee.expectedFieldCount else {
+            s.pointee.expectedFieldCount = count
             return
         }
-        if count != expected {
-            if configuration.mode == .strict { finished = true }
-            let excerpt = count > expected ? CSVError.excerpt(fieldBytes(expected)) : ""
-            throw CSVError(
-                code: .fieldCountMismatch, recordNumber: recordNumber, line: line,
-                column: count > expected ? expected + 1 : count, excerpt: excerpt,
-                message: "record has \(count) fields, expected \(expected)" + (count > expected
-                    ? " (an unquoted delimiter in a value?)" : " (a missing delimiter or a cut line?)"),
-                fields: fields)
-        }
+        if count != expected { try fieldCountMismatch(expected: expected) }
+    }
+
+    private func fieldCountMismatch(expected: Int) throws {
+        if configuration.mode == .strict { finished = true }
+        let excerpt = count > expected ? CSVError.excerpt(fieldBytes(expected)) : ""
+        throw CSVError(
+            code: .fieldCountMismatch, recordNumber: recordNumber, line: line,
+            column: count > expected ? expected + 1 : count, excerpt: excerpt,
+            message: "record has \(count) fields, expected \(expected)" + (count > expected
+                ? " (an unquoted delimiter in a value?)" : " (a missing delimiter or a cut line?)"),
+            fields: fields)
     }
 
     /// The first problem with the record just parsed: a parse issue, a NUL byte or invalid UTF-8.

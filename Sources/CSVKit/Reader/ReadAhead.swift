@@ -16,10 +16,12 @@ import Synchronization
 /// locking of its own.
 ///
 /// After a read, the thread also finds records in the new chunk with the SIMD scanner (a
-/// ``ScanJob``), until the reader needs the chunk: then both cores share the scanning. It cannot know
-/// whether the chunk begins inside a quoted field (that depends on the end of the record the previous
-/// chunk cut), so it assumes it does not, and starts at the first line break after that. The reader
-/// uses those records only when the assumption held and it reaches that very offset itself.
+/// ``ScanJob``), until the reader needs the chunk: then both cores share the scanning. Where the
+/// first record of the chunk starts depends on whether the chunk begins inside a quoted field. In
+/// well-formed CSV it does exactly when the input so far holds an odd number of quotes, which the
+/// thread counts; it starts after the first line break outside quotes. The reader checks that against
+/// the record the chunk cut, and uses those records only when they agree and it reaches that very
+/// offset itself.
 final class ReadAhead: @unchecked Sendable {
     /// Where reads run (internal so that tests can suspend it).
     let queue = DispatchQueue(label: "voxbatch.csvkit.read-ahead", qos: .userInitiated)
@@ -29,6 +31,9 @@ final class ReadAhead: @unchecked Sendable {
     /// Written on `queue` before `done` is signalled, read by the reader after waiting for it.
     private var result: Result<Int, any Error> = .success(0)
     private var scanned = Scanned()
+    /// Whether the bytes read so far hold an odd number of quotes (counted only when `countsQuotes`).
+    private var oddQuotes = false
+    private let countsQuotes: Bool
     /// Set when the reader needs the chunk: the thread stops scanning after its current batch.
     private let hurry = Atomic<Bool>(false)
     /// Tests: the reader always waits for the thread, and lets it scan the whole chunk.
@@ -43,8 +48,10 @@ final class ReadAhead: @unchecked Sendable {
     /// Whether a read was started and its result not yet taken (the reader's thread only).
     private(set) var pending = false
 
-    init(source: any ByteSource) {
+    /// - Parameter countsQuotes: Whether scan jobs will follow reads (the quotes read are then counted).
+    init(source: any ByteSource, countsQuotes: Bool = false) {
         self.source = source
+        self.countsQuotes = countsQuotes
     }
 
     /// Records found in a chunk after a read.
@@ -52,6 +59,8 @@ final class ReadAhead: @unchecked Sendable {
         /// The offset of the first one (where the reader must be to use them).
         var start = 0
         var records = 0
+        /// Whether the thread took the chunk to begin inside a quoted field.
+        var startsQuoted = false
     }
 
     /// Records to look for after a read, and where to write them. The arrays, like the buffer, belong
@@ -84,9 +93,12 @@ final class ReadAhead: @unchecked Sendable {
         queue.async { [self] in
             guard claim.compareExchange(expected: queued, desired: queued | 1, ordering: .acquiring).exchanged
             else { return }  // the reader did it
+            let startsQuoted = oddQuotes
             result = Result { try fill(target.buffer) }
             scanned = Scanned()
-            if case .success(let count) = result, count > 0, let job { scanned = scan(job, count: count) }
+            if case .success(let count) = result, count > 0, let job {
+                scanned = scan(job, count: count, startsQuoted: startsQuoted)
+            }
             done.signal()
         }
     }
@@ -110,9 +122,11 @@ final class ReadAhead: @unchecked Sendable {
     }
 
     /// Finds records in the `count` bytes read, in batches, until done or hurried.
-    private func scan(_ job: ScanJob, count: Int) -> Scanned {
+    private func scan(_ job: ScanJob, count: Int, startsQuoted: Bool) -> Scanned {
         let end = job.from + count
-        guard let first = Self.firstLineEnd(job.base, from: job.from, to: end) else { return Scanned() }
+        guard let first = Self.firstLineEnd(job.base, from: job.from, to: end, quoted: startsQuoted) else {
+            return Scanned()
+        }
         var position = first
         var records = 0
         var fields = 0
@@ -126,16 +140,16 @@ final class ReadAhead: @unchecked Sendable {
             records += found
             position = job.records[records - 1].end
         }
-        return Scanned(start: first, records: records)
+        return Scanned(start: first, records: records, startsQuoted: startsQuoted)
     }
 
     /// Records per scanner call on the thread: how long the reader may wait when it hurries it.
     static let scanBatch = 256
 
-    /// The offset just past the first line break in `base[from ..< end]`, reading as if `from` were
-    /// outside quotes; `nil` if there is none (or a CR ends the bytes: is an LF next?).
-    static func firstLineEnd(_ base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int? {
-        var quoted = false
+    /// The offset just past the first line break outside quotes in `base[from ..< end]`, where `from`
+    /// is inside quotes if `quoted`; `nil` if there is none (or a CR ends the bytes: is an LF next?).
+    static func firstLineEnd(_ base: UnsafePointer<UInt8>, from: Int, to end: Int, quoted: Bool) -> Int? {
+        var quoted = quoted
         var i = from
         while i < end {
             switch base[i] {
@@ -170,6 +184,9 @@ final class ReadAhead: @unchecked Sendable {
             }
             if n == 0 { break }
             filled += n
+        }
+        if countsQuotes, let start = buffer.baseAddress {
+            if vb_count_byte(start.assumingMemoryBound(to: UInt8.self), filled, 0x22) % 2 == 1 { oddQuotes.toggle() }
         }
         return filled
     }
