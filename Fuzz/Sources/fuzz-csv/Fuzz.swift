@@ -4,7 +4,8 @@
 /// chunks), the rest is a CSV file. Each input is read to the end and validated against a template with
 /// every column type, through an error report; the reader must never crash, hang or allocate without
 /// bound, whatever the bytes. And the SIMD scanner must read it exactly as the careful parser does:
-/// every record, line number and error the same (a difference stops the fuzzer like a crash).
+/// every record, line number and error the same (a difference stops the fuzzer like a crash), and so must
+/// the read-ahead thread when it scans whole chunks.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
@@ -22,10 +23,17 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let chunk = selector & 64 == 0 ? Int.max : 1 + Int(selector >> 7) * 6
     var careful = configuration
     careful.usesScanner = false
-    let scanned = events(bytes, configuration, chunk: chunk)
+    careful.readsAhead = false
+    var wholeChunks = configuration
+    wholeChunks.readAheadScansWholeChunks = true
     let expected = events(bytes, careful, chunk: chunk)
+    let scanned = events(bytes, configuration, chunk: chunk)
     if scanned != expected {
         fatalError("the scanner and the careful parser disagree:\n\(scanned)\n\(expected)")
+    }
+    let scannedAhead = events(bytes, wholeChunks, chunk: chunk)
+    if scannedAhead != expected {
+        fatalError("records found by the read-ahead thread differ:\n\(scannedAhead)\n\(expected)")
     }
     do {
         let reader = try CSVReader(source: MemorySource(bytes, chunkLimit: chunk), configuration: configuration)

@@ -26,9 +26,9 @@ public struct CSVConfiguration: Sendable, Hashable {
     public var maxFieldCount: Int
     /// The size of each read from the source.
     public var chunkSize: Int
-    /// Whether the next chunk is read on another thread while the current one is parsed. The source
-    /// is then called from that thread (one read at a time, in order); turn this off for a source that
-    /// must stay on the caller's thread.
+    /// Whether the next chunk is read (and its records found) on another thread while the current one
+    /// is parsed. The source is then called from that thread (one read at a time, in order); turn this
+    /// off for a source that must stay on the caller's thread.
     public var readsAhead: Bool
     /// Whether records go through the SIMD scanner first; tests and the fuzzer turn it off to compare
     /// it with the careful parser, which reads every record the same way, only slower.

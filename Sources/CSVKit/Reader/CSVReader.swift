@@ -8,10 +8,11 @@ import Darwin
 
 /// A streaming RFC 4180 reader that yields one record at a time without loading the file.
 ///
-/// The reader pulls large chunks from a ``ByteSource`` into one buffer and parses records in place:
+/// The reader pulls large chunks from a ``ByteSource`` into a buffer and parses records in place:
 /// unquoted fields and quoted fields without doubled quotes are views into that buffer, so reading a
 /// field costs no allocation unless the caller asks for a `String`. Memory is bounded by
-/// ``CSVConfiguration/maxRecordBytes`` whatever the file size.
+/// ``CSVConfiguration/maxRecordBytes`` whatever the file size. By default the next chunk is read, and
+/// its records found, on a second core meanwhile (``CSVConfiguration/readsAhead``).
 ///
 /// ```swift
 /// let reader = try CSVReader(path: "orders.csv")

@@ -9,7 +9,7 @@ import Synchronization
 /// the parsing thread's critical path.
 ///
 /// The reader hands its source over and never touches it again. It asks for one read at a time
-/// (``start(into:)``) into a buffer it does not touch until ``wait()`` has returned. A read the queue
+/// (``start(into:then:)``) into a buffer it does not touch until ``wait()`` has returned. A read the queue
 /// has not begun when the reader needs it is done by the reader itself, in ``wait()``: on a machine
 /// whose cores are all busy, the reader then reads as if there were no read-ahead instead of waiting
 /// for a thread. Either way the source is called one read at a time and in order, so it needs no
@@ -67,16 +67,16 @@ final class ReadAhead: @unchecked Sendable {
     /// to this object until ``wait()`` returns.
     struct ScanJob: @unchecked Sendable {
         /// The start of the buffer (offsets are from here); the read lands at `from`.
-        var base: UnsafePointer<UInt8>
-        var from: Int
-        var delimiter: UInt8
-        var maxFieldBytes: Int
-        var maxFieldCount: Int
-        var maxRecordBytes: Int
-        var bounds: UnsafeMutablePointer<Int>
-        var boundsCapacity: Int
-        var records: UnsafeMutablePointer<vb_csv_record>
-        var recordsCapacity: Int
+        let base: UnsafePointer<UInt8>
+        let from: Int
+        let delimiter: UInt8
+        let maxFieldBytes: Int
+        let maxFieldCount: Int
+        let maxRecordBytes: Int
+        let bounds: UnsafeMutablePointer<Int>
+        let boundsCapacity: Int
+        let records: UnsafeMutablePointer<vb_csv_record>
+        let recordsCapacity: Int
     }
 
     /// Starts reading into `buffer`, which belongs to this object until ``wait()`` returns, and then
@@ -164,6 +164,7 @@ final class ReadAhead: @unchecked Sendable {
         }
         return nil
     }
+
     /// Reads until `buffer` holds at least ``minimumFill`` bytes (or is full), or the source ends: a
     /// source that returns a few bytes per call (a pipe, a generator) would otherwise pay a handover
     /// between threads for each of them.
