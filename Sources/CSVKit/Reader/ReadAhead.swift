@@ -43,6 +43,8 @@ final class ReadAhead: @unchecked Sendable {
     private var deferredError: (any Error)?
     /// The current request: its number times four, plus who claimed it (0 nobody, 1 the queue, 2 the reader).
     private let claim = Atomic<Int>(0)
+    /// The last request the queue finished (set just before `done` is signalled).
+    private let finished = Atomic<Int>(0)
     private var request = 0
     private var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     /// Whether a read was started and its result not yet taken (the reader's thread only).
@@ -99,6 +101,7 @@ final class ReadAhead: @unchecked Sendable {
             if case .success(let count) = result, count > 0, let job {
                 scanned = scan(job, count: count, startsQuoted: startsQuoted)
             }
+            finished.store(queued >> 2, ordering: .releasing)
             done.signal()
         }
     }
@@ -117,6 +120,10 @@ final class ReadAhead: @unchecked Sendable {
                 return (try fill(buffer), Scanned())
             }
         }
+        // The queue is busy with this request: it is usually a batch away from done, sooner than a
+        // thread can be put to sleep and woken again.
+        var spins = 0
+        while finished.load(ordering: .acquiring) != request && spins < Self.spinLimit { spins += 1 }
         done.wait()
         return (try result.get(), scanned)
     }
@@ -144,7 +151,9 @@ final class ReadAhead: @unchecked Sendable {
     }
 
     /// Records per scanner call on the thread: how long the reader may wait when it hurries it.
-    static let scanBatch = 256
+    static let scanBatch = 64
+    /// How long the reader polls for the request to finish before it sleeps (a few microseconds).
+    static let spinLimit = 20_000
 
     /// The offset just past the first line break outside quotes in `base[from ..< end]`, where `from`
     /// is inside quotes if `quoted`; `nil` if there is none (or a CR ends the bytes: is an LF next?).
