@@ -189,7 +189,7 @@ extension Manifest {
     func openIncident(_ key: String, title: String) throws {
         try write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO incidents (key, title, opened) VALUES (?, ?, ?)",
-                           arguments: [key, title, Manifest.now()])
+                           arguments: [key, title, now()])
         }
     }
 

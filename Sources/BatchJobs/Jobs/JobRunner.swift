@@ -99,7 +99,7 @@ public final class JobRunner {
                                                 withIntermediateDirectories: true)
         // VOXBATCH_LOCK_WAIT: seconds to wait for another process holding the manifest (default 10).
         let wait = ProcessInfo.processInfo.environment["VOXBATCH_LOCK_WAIT"].flatMap(Double.init) ?? 10
-        manifest = try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", busyTimeout: wait)
+        manifest = try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", busyTimeout: wait, clock: clock)
         self.storefront = try storefront ?? Self.makeStorefront(configuration, clock: clock)
     }
 

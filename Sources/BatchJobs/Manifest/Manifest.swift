@@ -11,14 +11,20 @@ public final class Manifest: Sendable {
     private let pool: DatabasePool
     /// The database file.
     public let path: String
+    /// The time rows are stamped with: the job's clock, so that a job on simulated time (the demo, tests)
+    /// compares like with like. Called from whichever thread uses the manifest.
+    nonisolated(unsafe) private let clock: () -> Date
 
     /// Opens (creating and migrating if needed) the manifest at `path`.
     ///
     /// - Throws: GRDB's `DatabaseError` when the file cannot be opened (locked, read-only, corrupt).
     ///
-    /// - Parameter busyTimeout: How long to wait for another process holding the write lock (seconds).
-    public init(path: String, busyTimeout: Double = 10) throws {
+    /// - Parameters:
+    ///   - busyTimeout: How long to wait for another process holding the write lock (seconds).
+    ///   - clock: The time to stamp rows with.
+    public init(path: String, busyTimeout: Double = 10, clock: @escaping () -> Date = Date.init) throws {
         self.path = path
+        self.clock = clock
         var config = GRDB.Configuration()
         config.busyMode = .timeout(busyTimeout)  // another process holding the write lock briefly is waited for
         pool = try DatabasePool(path: path, configuration: config)
@@ -92,14 +98,15 @@ public final class Manifest: Sendable {
     /// Writes in a transaction (for extensions in this module).
     func write<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+    /// The current time in Unix seconds, by the manifest's clock.
+    func now() -> Int64 { Int64(clock().timeIntervalSince1970) }
 
     // MARK: - Runs
 
     /// Records the start of a job run and returns its id.
     public func startRun(job: String) throws -> Int64 {
         try pool.write { db in
-            try db.execute(sql: "INSERT INTO runs (job, started) VALUES (?, ?)", arguments: [job, Manifest.now()])
+            try db.execute(sql: "INSERT INTO runs (job, started) VALUES (?, ?)", arguments: [job, now()])
             return db.lastInsertedRowID
         }
     }
@@ -111,7 +118,7 @@ public final class Manifest: Sendable {
         try pool.write { db in
             try db.execute(sql: """
                 UPDATE runs SET finished = ?, outcome = ?, applied = ?, skipped = ?, failed = ?, error = ? WHERE id = ?
-                """, arguments: [Manifest.now(), outcome, applied, skipped, failed, error, id])
+                """, arguments: [now(), outcome, applied, skipped, failed, error, id])
         }
     }
 
@@ -146,7 +153,7 @@ public final class Manifest: Sendable {
             try db.execute(sql: """
                 INSERT INTO files (flow, name, size, modified, sha256, first_seen, status, run_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [flow, name, size, modified, sha256, Manifest.now(), status.rawValue, runID])
+                """, arguments: [flow, name, size, modified, sha256, now(), status.rawValue, runID])
             return db.lastInsertedRowID
         }
     }
@@ -267,7 +274,7 @@ public final class Manifest: Sendable {
     public func commit(file: (id: Int64, applied: Int, skipped: Int, failed: Int), flow: String,
                        records: [(key: String, hash: String)], events: [OrderEvent] = []) throws {
         try pool.write { db in
-            let now = Manifest.now()
+            let now = now()
             try Manifest.insert(events, db: db, now: now)
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
@@ -287,7 +294,7 @@ public final class Manifest: Sendable {
     public func prepareOutbound(flow: String, name: String, size: Int64, sha256: String, runID: Int64?,
                                 records: [(key: String, hash: String)]) throws -> Int64 {
         try pool.write { db in
-            let now = Manifest.now()
+            let now = now()
             try db.execute(sql: """
                 INSERT INTO files (flow, name, size, modified, sha256, first_seen, status, applied, run_id)
                 VALUES (?, ?, ?, ?, ?, ?, 'prepared', ?, ?)
@@ -348,7 +355,7 @@ public final class Manifest: Sendable {
             try db.execute(sql: """
                 INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, 'withheld', ?, NULL)
                 ON CONFLICT(flow, key) DO NOTHING
-                """, arguments: [flow, key, Manifest.now()])
+                """, arguments: [flow, key, now()])
         }
     }
 
@@ -357,7 +364,7 @@ public final class Manifest: Sendable {
     /// Records what happened to orders (each event once).
     public func addOrderEvents(_ events: [OrderEvent]) throws {
         guard !events.isEmpty else { return }
-        try pool.write { db in try Manifest.insert(events, db: db, now: Manifest.now()) }
+        try pool.write { db in try Manifest.insert(events, db: db, now: now()) }
     }
 
     private static func insert(_ events: [OrderEvent], db: Database, now: Int64) throws {
@@ -383,7 +390,7 @@ public final class Manifest: Sendable {
     public func noteWarehouseItems(_ codes: [String], source: String) throws {
         guard !codes.isEmpty else { return }
         try pool.write { db in
-            let now = Manifest.now()
+            let now = now()
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO warehouse_items (item_code, source, seen) VALUES (?, ?, ?)
                 ON CONFLICT(item_code) DO UPDATE SET seen = excluded.seen
@@ -401,7 +408,7 @@ public final class Manifest: Sendable {
     public func setOrderStates(_ states: [(order: String, state: String, date: String)]) throws {
         guard !states.isEmpty else { return }
         try pool.write { db in
-            let now = Manifest.now()
+            let now = now()
             for s in states {
                 try db.execute(sql: """
                     INSERT INTO order_states (order_number, state, state_date, updated) VALUES (?, ?, ?, ?)
@@ -450,7 +457,7 @@ public final class Manifest: Sendable {
     @discardableResult
     public func raise(kind: String, reference: String, message: String, owner: OwnerTeam) throws -> Int64 {
         try pool.write { db in
-            let now = Manifest.now()
+            let now = now()
             if let id = try Int64.fetchOne(db, sql: """
                 SELECT id FROM exceptions WHERE kind = ? AND reference = ? AND status = 'open'
                 """, arguments: [kind, reference]) {
