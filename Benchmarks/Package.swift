@@ -4,7 +4,7 @@ import PackageDescription
 
 let package = Package(
     name: "voxbatch-benchmarks",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "voxbatch", path: ".."),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", exact: "0.10.0"),

@@ -49,6 +49,13 @@ public struct Demo {
         init(_ now: Date) { self.now = now }
     }
 
+    /// Midnight (UTC) of the demo's first day: the latest one from which all its 33 hours are past, so
+    /// that `status` and `report` right after the demo see a day that has just happened (the manifest
+    /// keeps the jobs' simulated times).
+    static func firstDay(now: Date) -> Date {
+        Date(timeIntervalSince1970: ((now.timeIntervalSince1970 - 33 * 3600) / 86_400).rounded(.down) * 86_400)
+    }
+
     /// Runs the whole day. `progress` receives one line per phase.
     public func run(progress: (String) -> Void = { _ in }) throws -> Report {
         let started = Date()
@@ -59,8 +66,9 @@ public struct Demo {
         let configPath = folder + "/voxbatch.yml"
         try Self.configuration.write(toFile: configPath, atomically: true, encoding: .utf8)
         let configuration = try Configuration.load(path: configPath)
-        let (contents, batches) = try shop.generate(into: folder + "/shop")
-        let clock = Clock(Date(timeIntervalSince1970: 1_796_022_000))  // 2026-11-30 07:00 UTC
+        let day = Self.firstDay(now: started)
+        let (contents, batches) = try shop.generate(into: folder + "/shop", day: day)
+        let clock = Clock(day.addingTimeInterval(7 * 3600))
         let simulator = try WarehouseSimulator(exchange: folder + "/exchange")
 
         var runner = try JobRunner(configuration: configuration, logger: logger, clock: { clock.now })
@@ -68,11 +76,12 @@ public struct Demo {
             for job in jobs { _ = try runner.run(job) }
         }
         func at(_ hour: Double, _ what: String) {
-            clock.now = Date(timeIntervalSince1970: 1_795_996_800 + hour * 3600)  // hours after 2026-11-30 00:00 UTC
+            clock.now = day.addingTimeInterval(hour * 3600)
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = TimeZone(identifier: "UTC")!
-            let c = calendar.dateComponents([.day, .hour, .minute], from: clock.now)
-            progress(String(format: "%@ %02d:%02d  %@", c.day == 30 ? "Mon" : "Tue", c.hour!, c.minute!, what))
+            let c = calendar.dateComponents([.weekday, .hour, .minute], from: clock.now)
+            let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][c.weekday! - 1]
+            progress(String(format: "%@ %02d:%02d  %@", weekday, c.hour!, c.minute!, what))
         }
 
         at(7, "morning orders arrive; items, stock and orders go to the warehouse")

@@ -30,8 +30,8 @@ public struct DemoShop {
     }
 
     /// Writes `products.csv` into `folder` and returns the orders to release in two batches (morning,
-    /// afternoon) as rows of the orders CSV layout.
-    public func generate(into folder: String) throws -> (Contents, batches: [[[String]]]) {
+    /// afternoon) as rows of the orders CSV layout, placed from 06:00 on `day` (a UTC midnight).
+    public func generate(into folder: String, day: Date) throws -> (Contents, batches: [[[String]]]) {
         var rng = SplitMix64(seed: seed)
         func next() -> UInt64 { rng.next() }
         func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
@@ -81,7 +81,7 @@ public struct DemoShop {
         var missingPostcode: [String] = []
         var batches: [[[String]]] = [[], []]
         let formatter = ISO8601DateFormatter()
-        let base = Date(timeIntervalSince1970: 1_796_018_400)  // 2026-11-30 06:00 UTC
+        let base = day.addingTimeInterval(6 * 3600)  // orders placed from 06:00
         for n in 0..<orders {
             let number = "WEB-\(200_001 + n)"
             let person = pick(people)
