@@ -71,6 +71,19 @@ import Darwin
         #expect(reader.recordsFoundAhead >= 5000 - chunks)
     }
 
+    /// Limits as large as `Int.max` (no limit at all) must not overflow the buffer arithmetic.
+    @Test(arguments: [false, true]) func limitsOfIntMaxAreNoLimit(readsAhead: Bool) throws {
+        let long = String(repeating: "x", count: 3000)
+        let text = (1...200).map { "\($0),\"\(long)\"\n" }.joined()
+        var config = CSVConfiguration(hasHeader: false, maxFieldBytes: .max, maxRecordBytes: .max, maxFieldCount: .max,
+                                      chunkSize: 1024, readsAhead: readsAhead)
+        config.readAheadScansWholeChunks = readsAhead
+        let outcome = try readAll(text, config, chunk: 700)
+        #expect(outcome.errors.isEmpty)
+        #expect(outcome.records.count == 200)
+        #expect(outcome.records.last == ["200", long])
+    }
+
     @Test func countsBytesAcrossBlocksAndLaneLimits() {
         for length in [0, 1, 15, 16, 17, 255 * 16 - 1, 255 * 16, 255 * 16 + 17, 100_000] {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 % 3 == 0 ? 0x22 : $0) }

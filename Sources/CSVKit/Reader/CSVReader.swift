@@ -390,7 +390,12 @@ public final class CSVReader {
     /// Where records starting at `head` are looked for: at most ``CSVConfiguration/maxRecordBytes`` on.
     /// Without read-ahead the buffer never holds more; with it, a record longer than the limit must not
     /// be read either: it is found incomplete in the window, and ``refill()`` skips and reports it.
-    private var recordWindowEnd: Int { min(tail, head + configuration.maxRecordBytes) }
+    private var recordWindowEnd: Int { Self.offset(head, plus: configuration.maxRecordBytes, atMost: tail) }
+
+    /// `start + count`, or `limit` if that is smaller; no overflow for limits such as `Int.max`.
+    static func offset(_ start: Int, plus count: Int, atMost limit: Int) -> Int {
+        limit - start <= count ? limit : start + count
+    }
 
     /// Takes the chunk read ahead into `spare` and starts reading the next one into the buffer it leaves.
     private func pullAhead(_ readAhead: ReadAhead) throws {
@@ -443,7 +448,10 @@ public final class CSVReader {
                 tail = carried
                 head = 0
             }
-            if tail + n > capacity { grow(to: max(tail + n, min(capacity * 2, configuration.maxRecordBytes + s.pointee.chunk))) }
+            if tail + n > capacity {
+                let most = Self.offset(configuration.maxRecordBytes, plus: s.pointee.chunk, atMost: .max)
+                grow(to: max(tail + n, min(capacity * 2, most)))
+            }
             (buffer + tail).update(from: spare + headroom, count: n)
             tail += n
         }

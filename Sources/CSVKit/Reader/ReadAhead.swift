@@ -139,7 +139,8 @@ final class ReadAhead: @unchecked Sendable {
         var fields = 0
         while records < job.recordsCapacity && !hurry.load(ordering: .relaxed) {
             let found = vb_csv_scan_records(
-                job.base, position, min(end, position + job.maxRecordBytes), job.delimiter, job.maxFieldBytes,
+                job.base, position, CSVReader.offset(position, plus: job.maxRecordBytes, atMost: end), job.delimiter,
+                job.maxFieldBytes,
                 job.maxFieldCount, job.bounds + 2 * fields, job.boundsCapacity - fields, job.records + records,
                 min(Self.scanBatch, job.recordsCapacity - records))
             guard found > 0 else { break }
