@@ -103,7 +103,7 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
     @Test func aFileThatIsNotCSVIsRejectedWhole() throws {
         var bytes = Array("Salesorder number,\"Despatch".utf8)
         bytes += [0, 0, 0xFF, 0xFE, 0x0A]
-        FileManager.default.createFile(atPath: root + "/exchange/out/DESP_bin.csv", contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: root + "/exchange/out/DESP_bin.csv", contents: Data(bytes)))
         let summary = try pipeline.run(flow)
         #expect(summary.files.map(\.outcome) == ["rejected"])
         #expect(FileManager.default.fileExists(atPath: root + "/exchange/error/DESP_bin.csv"))

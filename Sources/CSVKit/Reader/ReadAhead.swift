@@ -2,6 +2,12 @@ import CCSVScan
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads the next chunk from a source on another thread while the reader parses the current one.
 ///
 /// Reading a file copies every byte from the kernel's page cache, which on its own takes about a
@@ -153,8 +159,9 @@ final class ReadAhead: @unchecked Sendable {
 
     /// Records per scanner call on the thread: how long the reader may wait when it hurries it.
     static let scanBatch = 64
-    /// How long the reader polls for the request to finish before it sleeps (a few microseconds).
-    static let spinLimit = 20_000
+    /// How long the reader polls for the request to finish before it sleeps (a few microseconds); not at
+    /// all on a single CPU, where the queue cannot finish while the reader polls.
+    static let spinLimit = sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 ? 20_000 : 0
 
     /// The offset just past the first line break outside quotes in `base[from ..< end]`, where `from`
     /// is inside quotes if `quoted`; `nil` if there is none (or a CR ends the bytes: is an LF next?).
