@@ -377,11 +377,7 @@ public final class CSVReader {
             try pullAhead(readAhead)
             return
         }
-        if head > 0 {
-            if tail > head { memmove(buffer, buffer + head, tail - head) }
-            tail -= head
-            head = 0
-        }
+        compact()
         if tail == capacity { grow(to: min(capacity * 2, configuration.maxRecordBytes)) }
         let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buffer + tail, count: capacity - tail))
         if n == 0 { atEOF = true } else { tail += n; state.pointee.bytesRead += n }
@@ -443,11 +439,7 @@ public final class CSVReader {
         } else {
             // A record longer than the headroom: the new chunk is appended to it (copying n bytes, not
             // the whole record again for every chunk), and what the thread found there is of no use.
-            if head > 0 {
-                memmove(buffer, buffer + head, carried)
-                tail = carried
-                head = 0
-            }
+            compact()
             if tail + n > capacity {
                 let most = Self.offset(configuration.maxRecordBytes, plus: s.pointee.chunk, atMost: .max)
                 grow(to: max(tail + n, min(capacity * 2, most)))
@@ -471,6 +463,14 @@ public final class CSVReader {
                 boundsCapacity: found.boundsCapacity, records: found.records, recordsCapacity: found.recordsCapacity)
         }
         readAhead!.start(into: UnsafeMutableRawBufferPointer(start: spare + headroom, count: s.pointee.chunk), then: job)
+    }
+
+    /// Moves the bytes from `head` on to the start of the buffer.
+    private func compact() {
+        guard head > 0 else { return }
+        if tail > head { memmove(buffer, buffer + head, tail - head) }
+        tail -= head
+        head = 0
     }
 
     /// Moves the buffer's bytes into a larger one.
@@ -869,7 +869,7 @@ public final class CSVReader {
     // MARK: - Record checks
 
     private func readHeader(recordStart: Int) throws {
-        if let error = recordError(recordStart: recordStart, recordEnd: head) {
+        if recordNeedsCheck, let error = recordError(recordStart: recordStart, recordEnd: head) {
             finished = true
             throw CSVError(
                 code: error.code, recordNumber: 0, line: error.line, column: error.column, excerpt: error.excerpt,
@@ -883,9 +883,7 @@ public final class CSVReader {
     @inline(__always)
     private func checkRecord(recordStart: Int, recordEnd: Int) throws {
         let s = state
-        // The common record (no parse issue, all ASCII) is checked here without a call.
-        if s.pointee.issue != nil || !s.pointee.asciiOnly,
-           let error = recordError(recordStart: recordStart, recordEnd: recordEnd) {
+        if recordNeedsCheck, let error = recordError(recordStart: recordStart, recordEnd: recordEnd) {
             if configuration.mode == .strict { finished = true }
             throw error
         }
@@ -908,7 +906,13 @@ public final class CSVReader {
             fields: fields)
     }
 
-    /// The first problem with the record just parsed: a parse issue, a NUL byte or invalid UTF-8.
+    /// Whether the record just parsed may hold a problem: the common one (no parse issue, all ASCII, as
+    /// the scanner saw it) is passed without a call to ``recordError(recordStart:recordEnd:)``.
+    @inline(__always)
+    private var recordNeedsCheck: Bool { state.pointee.issue != nil || !state.pointee.asciiOnly }
+
+    /// The first problem with the record just parsed, asked only when ``recordNeedsCheck``: a parse
+    /// issue, a NUL byte or invalid UTF-8.
     private func recordError(recordStart: Int, recordEnd: Int) -> CSVError? {
         if let issue {
             let excerpt: String
@@ -924,9 +928,7 @@ public final class CSVReader {
         }
         // Delimiters and quotes are ASCII, so the record's raw bytes are valid exactly when every field is:
         // check the whole record once and look field by field only when something is wrong.
-        if state.pointee.asciiOnly || vb_utf8_first_invalid(buffer + recordStart, recordEnd - recordStart, 0, 1) < 0 {
-            return nil
-        }
+        if vb_utf8_first_invalid(buffer + recordStart, recordEnd - recordStart, 0, 1) < 0 { return nil }
         for index in 0..<count {
             let bytes = fieldBytes(index)
             if let nul = bytes.firstIndex(of: 0) {

@@ -217,8 +217,13 @@ final class ReadAhead: @unchecked Sendable {
     /// without waiting for it: a reader dropped early must not block on a slow pipe.
     func deallocateAfterPendingRead(_ memory: [UnsafeMutableRawPointer]) {
         hurry.store(true, ordering: .relaxed)
-        let targets = memory.map { Target(buffer: UnsafeMutableRawBufferPointer(start: $0, count: 0)) }
-        queue.async { for target in targets { target.buffer.baseAddress?.deallocate() } }
+        let owned = Owned(pointers: memory)
+        queue.async { for pointer in owned.pointers { pointer.deallocate() } }
+    }
+
+    /// Memory handed to the queue to free: the reader is gone.
+    private struct Owned: @unchecked Sendable {
+        let pointers: [UnsafeMutableRawPointer]
     }
 
     /// A buffer handed to the queue: the reader does not touch it meanwhile.
