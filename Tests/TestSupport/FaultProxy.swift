@@ -26,7 +26,7 @@ public final class FaultProxy: @unchecked Sendable {
     public init(targetPort: Int, plan: @escaping @Sendable (Int) -> Fault) throws {
         self.targetPort = targetPort
         self.plan = plan
-        (listener, port) = try LoopbackListener.open(backlog: 16, what: "the proxy")
+        (listener, port) = try Loopback.listen(backlog: 16, what: "the proxy")
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -70,17 +70,8 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     private func relay(_ client: Int32, fault: Fault) {
-        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(targetPort).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else {
+        guard let server = Loopback.connect(port: targetPort) else {
             close(client)
-            close(server)
             return
         }
         let budget = Budget(fault: fault)

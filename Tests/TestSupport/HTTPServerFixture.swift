@@ -42,7 +42,7 @@ public final class HTTPServerFixture: @unchecked Sendable {
     /// Starts listening; `handler` answers each request.
     public init(handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = handler
-        (socket, port) = try LoopbackListener.open(backlog: 64, what: "the HTTP fixture")
+        (socket, port) = try Loopback.listen(backlog: 64, what: "the HTTP fixture")
         Thread.detachNewThread { [self] in acceptLoop() }  // holds the fixture until stopped
     }
 

@@ -36,7 +36,7 @@ public final class SSHServerFixture {
 
         var lastError: Error?
         for _ in 0..<5 {
-            let candidate = SSHServerFixture.freePort()
+            let candidate = try SSHServerFixture.freePort()
             let config = """
                 Port \(candidate)
                 ListenAddress 127.0.0.1
@@ -111,38 +111,20 @@ public final class SSHServerFixture {
         if hashed { try Shell.run("ssh-keygen", "-q", "-H", "-f", knownHosts) }
     }
 
-    private static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = bind(fd, $0, length)
-                _ = getsockname(fd, $0, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
+    /// A port nothing listens on right now, for sshd (which must bind it itself).
+    private static func freePort() throws -> Int {
+        let (fd, port) = try Loopback.listen(backlog: 1, what: "a port probe")
+        close(fd)
+        return port
     }
 
     private static func waitForPort(_ port: Int, process: ChildProcess) -> Bool {
         for _ in 0..<100 {
             if !process.isRunning { return false }
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
+            if let fd = Loopback.connect(port: port) {
+                close(fd)
+                return true
             }
-            close(fd)
-            if ok { return true }
             usleep(50_000)
         }
         return false
