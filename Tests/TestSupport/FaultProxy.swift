@@ -13,21 +13,27 @@ public final class FaultProxy: @unchecked Sendable {
         case slow(bytesPerSecond: Int)
     }
 
-    public let port: Int
-    private let listener: Int32
+    public var port: Int { acceptor.port }
+    private let acceptor: LoopbackAcceptor
     private let targetPort: Int
     private let plan: @Sendable (Int) -> Fault
     private let lock = NSLock()
-    private var connections = 0
-    private var stopped = false
     private var faultsApplied = 0
 
     /// Starts listening; `plan(n)` decides the fault of the n-th connection (0-based).
     public init(targetPort: Int, plan: @escaping @Sendable (Int) -> Fault) throws {
         self.targetPort = targetPort
         self.plan = plan
-        (listener, port) = try Loopback.listen(backlog: 16, what: "the proxy")
-        Thread.detachNewThread { [self] in acceptLoop() }
+        acceptor = try LoopbackAcceptor(backlog: 16, what: "the proxy")
+        acceptor.start { [self] client, number in
+            let fault = plan(number)
+            if fault != .none {
+                lock.lock()
+                faultsApplied += 1
+                lock.unlock()
+            }
+            Thread.detachNewThread { [self] in relay(client, fault: fault) }
+        }
     }
 
     /// How many connections met a fault.
@@ -37,37 +43,7 @@ public final class FaultProxy: @unchecked Sendable {
         return faultsApplied
     }
 
-    public func stop() {
-        lock.lock()
-        let was = stopped
-        stopped = true
-        lock.unlock()
-        if !was { shutdown(listener, Int32(SHUT_RDWR)) }
-    }
-
-    private func acceptLoop() {
-        while true {
-            let client = accept(listener, nil, nil)
-            lock.lock()
-            let done = stopped
-            let n = connections
-            connections += 1
-            lock.unlock()
-            if done {
-                if client >= 0 { close(client) }
-                close(listener)
-                return
-            }
-            guard client >= 0 else { continue }
-            let fault = plan(n)
-            if fault != .none {
-                lock.lock()
-                faultsApplied += 1
-                lock.unlock()
-            }
-            Thread.detachNewThread { [self] in relay(client, fault: fault) }
-        }
-    }
+    public func stop() { acceptor.stop() }
 
     private func relay(_ client: Int32, fault: Fault) {
         guard let server = Loopback.connect(port: targetPort) else {

@@ -32,18 +32,17 @@ public final class HTTPServerFixture: @unchecked Sendable {
         }
     }
 
-    public let port: Int
-    private let socket: Int32
+    public var port: Int { acceptor.port }
+    private let acceptor: LoopbackAcceptor
     private let lock = NSLock()
     private var recorded: [Request] = []
     private let handler: @Sendable (Request) -> Response
-    private var stopped = false
 
     /// Starts listening; `handler` answers each request.
     public init(handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = handler
-        (socket, port) = try Loopback.listen(backlog: 64, what: "the HTTP fixture")
-        Thread.detachNewThread { [self] in acceptLoop() }  // holds the fixture until stopped
+        acceptor = try LoopbackAcceptor(backlog: 64, what: "the HTTP fixture")
+        acceptor.start { [self] client, _ in Thread.detachNewThread { [self] in serve(client) } }
     }
 
     deinit { stop() }
@@ -57,32 +56,7 @@ public final class HTTPServerFixture: @unchecked Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    public func stop() {
-        lock.lock()
-        let wasStopped = stopped
-        stopped = true
-        lock.unlock()
-        // Only shut the socket down: the accept loop closes it when it sees the stop. Closing it here would
-        // free the descriptor number while that thread may still call accept() on it — and accept
-        // connections meant for the next server that gets the same number.
-        if !wasStopped { shutdown(socket, Int32(SHUT_RDWR)) }
-    }
-
-    private func acceptLoop() {
-        while true {
-            let client = accept(socket, nil, nil)
-            lock.lock()
-            let done = stopped
-            lock.unlock()
-            if done {
-                if client >= 0 { close(client) }
-                close(socket)
-                return
-            }
-            if client < 0 { continue }
-            Thread.detachNewThread { [self] in serve(client) }
-        }
-    }
+    public func stop() { acceptor.stop() }
 
     private func serve(_ client: Int32) {
         defer { close(client) }

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// TCP on 127.0.0.1 for the test servers and proxies.
@@ -42,5 +43,50 @@ enum Loopback {
         if connected { return fd }
         close(fd)
         return nil
+    }
+}
+
+/// A loopback listener whose own thread accepts connections and hands each to a handler, with its
+/// 0-based number, until ``stop()``.
+final class LoopbackAcceptor: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(backlog: Int32, what: String) throws {
+        (listener, port) = try Loopback.listen(backlog: backlog, what: what)
+    }
+
+    /// Starts accepting; `handle` runs on the accepting thread (it holds what it captures until stopped).
+    func start(_ handle: @escaping @Sendable (_ client: Int32, _ number: Int) -> Void) {
+        Thread.detachNewThread { [self] in
+            var number = 0
+            while true {
+                let client = accept(listener, nil, nil)
+                lock.lock()
+                let done = stopped
+                lock.unlock()
+                if done {
+                    if client >= 0 { close(client) }
+                    close(listener)
+                    return
+                }
+                guard client >= 0 else { continue }
+                handle(client, number)
+                number += 1
+            }
+        }
+    }
+
+    func stop() {
+        lock.lock()
+        let wasStopped = stopped
+        stopped = true
+        lock.unlock()
+        // Only shut the socket down: the accepting thread closes it when it sees the stop. Closing it here
+        // would free the descriptor number while that thread may still call accept() on it — and accept
+        // connections meant for the next server that gets the same number.
+        if !wasStopped { shutdown(listener, Int32(SHUT_RDWR)) }
     }
 }
