@@ -13,9 +13,7 @@ import Testing
 
     init() throws {
         server = try SSHServerFixture()
-        for folder in ["in", "out", "archive", "error"] {
-            try FileManager.default.createDirectory(atPath: server.exchange + "/" + folder, withIntermediateDirectories: true)
-        }
+        try server.makeFolders()
     }
 
     /// A client whose warehouse is the sshd behind `proxy`.

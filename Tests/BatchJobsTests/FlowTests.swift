@@ -317,9 +317,7 @@ import Testing
 
     init() throws {
         server = try SSHServerFixture()
-        for folder in ["in", "out", "archive", "error"] {
-            try FileManager.default.createDirectory(atPath: server.exchange + "/" + folder, withIntermediateDirectories: true)
-        }
+        try server.makeFolders()
     }
 
     @Test func exportOrdersAndImportDespatchesOverARealSSHServer() throws {

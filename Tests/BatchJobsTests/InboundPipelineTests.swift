@@ -135,9 +135,7 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
 
     init() throws {
         server = try SSHServerFixture()
-        for folder in ["out", "archive", "error"] {
-            try FileManager.default.createDirectory(atPath: server.exchange + "/" + folder, withIntermediateDirectories: true)
-        }
+        try server.makeFolders(["out", "archive", "error"])
     }
 
     private func makeTransport() -> SFTPTransport {

@@ -36,9 +36,7 @@ func makeFile(_ path: String, megabytes: Int) throws {
         server = try SSHServerFixture()
         work = server.directory.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        for folder in ["in", "out", "archive", "error"] {
-            try FileManager.default.createDirectory(atPath: server.exchange + "/" + folder, withIntermediateDirectories: true)
-        }
+        try server.makeFolders()
     }
 
     private func downloadToFile(_ transport: SFTPTransport, _ remote: String, _ local: String) throws -> Int64 {

@@ -102,6 +102,13 @@ public final class SSHServerFixture {
 
     /// Writes known_hosts with a freshly generated key of `type` for this server: from the client's side,
     /// exactly what a changed host key (or an attacker in the middle) looks like.
+    /// Creates folders under `exchange` (by default the warehouse's usual four).
+    public func makeFolders(_ names: [String] = ["in", "out", "archive", "error"]) throws {
+        for name in names {
+            try FileManager.default.createDirectory(atPath: exchange + "/" + name, withIntermediateDirectories: true)
+        }
+    }
+
     public func trustWrongKey(type: String = "ed25519", hashed: Bool = false) throws {
         let other = directory.appendingPathComponent("other_key_\(UUID().uuidString)").path
         try Shell.run("ssh-keygen", "-q", "-t", type, "-N", "", "-f", other)

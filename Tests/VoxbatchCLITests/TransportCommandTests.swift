@@ -7,9 +7,7 @@ import Testing
 
     init() throws {
         server = try SSHServerFixture()
-        for folder in ["in", "out"] {
-            try FileManager.default.createDirectory(atPath: server.exchange + "/" + folder, withIntermediateDirectories: true)
-        }
+        try server.makeFolders(["in", "out"])
         try "a,b\n".write(toFile: server.exchange + "/out/DESP_1.csv", atomically: true, encoding: .utf8)
     }
 
