@@ -56,4 +56,37 @@ enum CLI {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
+
+    /// A starter set-up (`voxbatch init`) in a fresh folder, where files are taken as complete at once
+    /// (the starter waits 5 s between listings), with `edits` made to its YAML.
+    static func starter(edits: [(String, String)] = []) throws -> (dir: URL, config: String) {
+        let dir = try temporaryDirectory()
+        let config = dir.appendingPathComponent("voxbatch.yml").path
+        let created = try run(["init", "--config", config])
+        guard created.status == 0 else { throw CLIError("voxbatch init failed: \(created.stderr)") }
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        for (old, new) in [("interval: 5", "interval: 0")] + edits {
+            yml = yml.replacingOccurrences(of: old, with: new)
+        }
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        return (dir, config)
+    }
+
+    /// A starter set-up whose shop has `rows` products, and a stock file of them waiting in the
+    /// warehouse's outbox.
+    static func starterWithStock(rows: Int) throws -> (dir: URL, config: String) {
+        let (dir, config) = try starter()
+        let base = dir.appendingPathComponent(".voxbatch")
+        let skus = (0..<rows).map { "SKU-\($0)" }
+        try ("sku,name\n" + skus.map { "\($0),P\n" }.joined()).write(to: base.appendingPathComponent("shop/products.csv"),
+                                                                     atomically: true, encoding: .utf8)
+        try ("Item code,Available\r\n" + skus.map { "\($0),3\r\n" }.joined())
+            .write(to: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv"), atomically: true, encoding: .utf8)
+        return (dir, config)
+    }
+
+    struct CLIError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
 }

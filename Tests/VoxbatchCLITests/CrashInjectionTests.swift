@@ -24,13 +24,7 @@ struct CrashWorkload {
     init(orders: Int, seed: UInt64) throws {
         self.orders = orders
         rng = seed
-        dir = try CLI.temporaryDirectory()
-        config = dir.appendingPathComponent("voxbatch.yml").path
-        #expect(try CLI.run(["init", "--config", config]).status == 0)
-        let yml = try String(contentsOfFile: config, encoding: .utf8)
-            .replacingOccurrences(of: "interval: 5", with: "interval: 0")
-            .replacingOccurrences(of: "max_orders_per_file: 500", with: "max_orders_per_file: 40")
-        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        (dir, config) = try CLI.starter(edits: [("max_orders_per_file: 500", "max_orders_per_file: 40")])
         let shop = dir.appendingPathComponent(".voxbatch/shop")
         let skus = (0..<40).map { "SKU-\($0)" }
         try ("sku,name,price\n" + skus.map { "\($0),Product \($0),10.00\n" }.joined())

@@ -5,20 +5,7 @@ import Testing
 /// Resources that fail under a job: each ends in a clear error and a clean state, and the next run recovers.
 @Suite struct ResourceFaultTests {
     /// A starter set-up with a stock file of `rows` rows waiting.
-    func setUp(rows: Int) throws -> (dir: URL, config: String) {
-        let dir = try CLI.temporaryDirectory()
-        let config = dir.appendingPathComponent("voxbatch.yml").path
-        #expect(try CLI.run(["init", "--config", config]).status == 0)
-        let yml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "interval: 5", with: "interval: 0")
-        try yml.write(toFile: config, atomically: true, encoding: .utf8)
-        let base = dir.appendingPathComponent(".voxbatch")
-        let skus = (0..<rows).map { "SKU-\($0)" }
-        try ("sku,name\n" + skus.map { "\($0),P\n" }.joined()).write(to: base.appendingPathComponent("shop/products.csv"),
-                                                                     atomically: true, encoding: .utf8)
-        try ("Item code,Available\r\n" + skus.map { "\($0),3\r\n" }.joined())
-            .write(to: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv"), atomically: true, encoding: .utf8)
-        return (dir, config)
-    }
+    func setUp(rows: Int) throws -> (dir: URL, config: String) { try CLI.starterWithStock(rows: rows) }
 
     @Test func aFullDiskIsAClearErrorAndTheNextRunRecovers() throws {
         let (dir, config) = try setUp(rows: 20_000)  // ~300 KB: more than the 64 KB the limit allows
@@ -63,12 +50,8 @@ import Testing
 /// Permission faults need an unprivileged user (root writes anywhere): voxbatch runs as `nobody` here.
 @Suite struct PermissionFaultTests {
     @Test func foldersWithoutWritePermissionAreClearErrorsAndTheNextRunRecovers() throws {
-        let dir = try CLI.temporaryDirectory()
-        let config = dir.appendingPathComponent("voxbatch.yml").path
-        #expect(try CLI.run(["init", "--config", config]).status == 0)
+        let (dir, config) = try CLI.starter()
         let base = dir.appendingPathComponent(".voxbatch")
-        let yml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "interval: 5", with: "interval: 0")
-        try yml.write(toFile: config, atomically: true, encoding: .utf8)
         try "sku,name\nTSH-M,Tee\n".write(to: base.appendingPathComponent("shop/products.csv"), atomically: true, encoding: .utf8)
         // A copy of the binary the unprivileged user can run, and the whole set-up given to that user.
         let binary = dir.appendingPathComponent("voxbatch").path

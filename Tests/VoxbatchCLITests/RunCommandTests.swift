@@ -81,21 +81,7 @@ import Testing
 
 @Suite struct ProgressDisplayTests {
     /// A stock file big enough to report progress, in a fresh starter set-up.
-    func setUp() throws -> String {
-        let dir = try CLI.temporaryDirectory()
-        let config = dir.appendingPathComponent("voxbatch.yml").path
-        #expect(try CLI.run(["init", "--config", config]).status == 0)
-        let base = dir.appendingPathComponent(".voxbatch")
-        let skus = (0..<6000).map { "SKU-\($0)" }
-        try ("sku,name\n" + skus.map { "\($0),P\n" }.joined()).write(to: base.appendingPathComponent("shop/products.csv"),
-                                                                     atomically: true, encoding: .utf8)
-        try ("Item code,Available\r\n" + skus.map { "\($0),3\r\n" }.joined())
-            .write(to: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv"), atomically: true, encoding: .utf8)
-        // The starter waits 5 s between listings to see that a file is complete; not here.
-        let yml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "interval: 5", with: "interval: 0")
-        try yml.write(toFile: config, atomically: true, encoding: .utf8)
-        return config
-    }
+    func setUp() throws -> String { try CLI.starterWithStock(rows: 6000).config }
 
     @Test func aTerminalShowsProgressAndAPipeOrCronGetsPlainLines() throws {
         let piped = try CLI.run(["run", "import-stock", "--config", try setUp()])
