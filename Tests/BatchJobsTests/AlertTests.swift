@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 
 @Suite struct AlertTests {
-    @Test func anIncidentIsAlertedOnceAndItsRecoveryFollows() throws {
+    @Test(arguments: Epoch.allCases)
+    func anIncidentIsAlertedOnceAndItsRecoveryFollows(epoch: Epoch) throws {
         let server = try HTTPServerFixture { _ in .init(status: 200) }
         let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-alert-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
@@ -13,7 +14,7 @@ import Testing
         try (server.baseURL + "/hooks/T000/B000/XXXX").write(toFile: urlFile, atomically: true, encoding: .utf8)
         chmod(urlFile, 0o600)
         let commandOut = secrets.appendingPathComponent("command.jsonl").path
-        let f = try FlowFixture(extra: """
+        let f = try FlowFixture(epoch: epoch, extra: """
             alerts:
               webhook_url_file: \(urlFile)
               format: slack
@@ -56,8 +57,9 @@ import Testing
         #expect(opened?["state"] as? String == "opened" && opened?["count"] as? Int == 1)
     }
 
-    @Test func aJobFailingRunsInARowIsAnIncidentInTeamsFormat() throws {
-        let f = try FlowFixture(extra: """
+    @Test(arguments: Epoch.allCases)
+    func aJobFailingRunsInARowIsAnIncidentInTeamsFormat(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch, extra: """
             alerts:
               format: teams
               after_consecutive_failures: 2

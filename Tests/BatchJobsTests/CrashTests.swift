@@ -42,7 +42,7 @@ import Testing
         let lines = try String(contentsOfFile: paths.ledger, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(lines.count == Self.rows - 2, "every valid record once: \(lines.count)")
         #expect(Set(lines).count == lines.count, "no record twice")
-        let manifest = try Manifest(path: paths.state + "/state.sqlite")
+        let manifest = try Manifest(path: paths.state + "/state.sqlite", clock: { Epoch.fixtureDay.start })  // read only
         #expect(try manifest.recordCount(flow: "despatches") == Self.rows - 2)
         let files = try manifest.files(flow: "despatches")
         #expect(files.first?.status == .partiallyApplied)
@@ -101,7 +101,7 @@ import Testing
             }
         }
         #expect(seen.count == orders, "every order sent")
-        let manifest = try Manifest(path: root + "/state/state.sqlite")
+        let manifest = try Manifest(path: root + "/state/state.sqlite", clock: { Epoch.fixtureDay.start })  // read only
         #expect(try manifest.preparedFiles(flow: "sales-orders").isEmpty)
         #expect(try manifest.recordCount(flow: "sales-orders") == orders)
     }

@@ -1,20 +1,32 @@
 @testable import BatchJobs
 import CSVKit
 import Foundation
+import TestSupport
 
 /// A client set up on the embedded default in a temporary folder: a local exchange, a plain-file
 /// storefront, state; with helpers to write the shop's and the warehouse's files and to read results
 /// back from the files themselves.
+///
+/// Everything runs on the fixture's clock (`now`), which starts at 08:00 UTC on the day of its epoch;
+/// every date in the files it writes (orders, stock snapshots, despatches) and every file's modification
+/// time comes from that clock, so a test's results are the same on whichever day it runs.
 final class FlowFixture {
     let root: String
     let configuration: Configuration
-    var now = Date(timeIntervalSince1970: 1_796_025_600)  // 2026-11-30 08:00 UTC
+    /// The day the test runs on.
+    let epoch: Epoch
+    /// The clock jobs, the manifest and the storefront run on.
+    var now: Date
 
     /// - Parameters:
+    ///   - epoch: the day the clock starts on (08:00 UTC).
     ///   - warehouseURL: the exchange (default: a local folder under the fixture).
     ///   - extra: more YAML (policies, mappings...), appended to the configuration.
-    init(warehouseURL: String = "file://exchange", warehouseExtra: String = "", extra: String = "",
+    init(epoch: Epoch = .fixtureDay, warehouseURL: String = "file://exchange", warehouseExtra: String = "",
+         extra: String = "",
          storefront: String = "storefront:\n  type: file\n  folder: shop\n  ready_statuses: [paid]") throws {
+        self.epoch = epoch
+        now = epoch.start
         root = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-flow-\(UUID().uuidString)").path
         for sub in ["exchange/in", "exchange/out", "exchange/archive", "exchange/error", "shop/orders"] {
             try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
@@ -41,6 +53,17 @@ final class FlowFixture {
 
     var exchange: String { root + "/exchange" }
 
+    /// The clock as a closure, for the parts built by hand.
+    var clock: () -> Date { { [unowned self] in self.now } }
+
+    /// The epoch's day plus `hours` (8 is the clock's start), in a format of the fixtures' files.
+    func day(_ hours: Double, _ pattern: String = "dd/MM/yyyy HH:mm") -> String {
+        UTC.format(epoch.start.addingTimeInterval((hours - 8) * 3600), pattern)
+    }
+
+    /// The epoch's day plus `hours` as a file-name stamp (`20261130T1000`).
+    func stamp(_ hours: Double) -> String { day(hours, "yyyyMMdd'T'HHmm") }
+
     func products(_ skus: [String]) throws {
         let rows = skus.map { "\($0),50600000\($0.count),Product \($0),M,Navy,200,10.00" }
         try ("sku,barcode,name,size,colour,weight_grams,price\n" + rows.joined(separator: "\n") + "\n")
@@ -60,26 +83,36 @@ final class FlowFixture {
         var text = (FileStorefront.orderColumns + ["gift_message"]).joined(separator: ",") + "\n"
         for o in orders {
             for (sku, qty) in o.lines {
-                text += "\(o.number),\(o.number),\(o.status),2026-11-30T07:15:00Z,a@example.com,,Amelia Hart,,"
+                text += "\(o.number),\(o.number),\(o.status),\(day(7.25, "yyyy-MM-dd'T'HH:mm:ss'Z'")),a@example.com,,Amelia Hart,,"
                     + "14 Mill Lane,,Leeds,,\(o.postcode),\(o.country),express,3.95,20.00,,\(sku),\(qty),10.00,\(o.gift)\n"
             }
         }
         try text.write(toFile: root + "/shop/orders/" + file, atomically: true, encoding: .utf8)
     }
 
-    /// Writes a file into the warehouse's outbox (`out/`).
+    /// Writes a file into the warehouse's outbox (`out/`), modified now by the fixture's clock (the
+    /// warehouse wrote it at the time the test is at).
     func fromWarehouse(_ name: String, _ text: String) throws {
-        try text.write(toFile: exchange + "/out/" + name, atomically: true, encoding: .utf8)
+        let path = exchange + "/out/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: now], ofItemAtPath: path)
     }
 
-    /// A stock file with one row per `(sku, available)`, snapshot in its Timestamp column.
-    func stockFile(_ name: String, _ levels: [(String, Int)], at timestamp: String = "30/11/2026 08:00") throws {
+    /// A stock file with one row per `(sku, available)`, snapshot in its Timestamp column (default: the
+    /// clock's start, 08:00).
+    func stockFile(_ name: String, _ levels: [(String, Int)], at timestamp: String? = nil) throws {
+        let timestamp = timestamp ?? day(8)
         try fromWarehouse(name, "Item code,Available,On hand,Allocated,Timestamp\r\n"
                           + levels.map { "\($0.0),\($0.1),\($0.1),0,\(timestamp)\r\n" }.joined())
     }
 
+    /// A despatch row dated 15:10 on the fixture's day.
+    func despatch(_ order: String, _ package: String, _ sku: String, _ qty: Int, carrier: String = "DPD") -> String {
+        BatchJobsTests.despatch(order, package, sku, qty, carrier: carrier, date: day(15 + 1 / 6.0))
+    }
+
     func runner() throws -> JobRunner {
-        try JobRunner(configuration: configuration, clock: { [unowned self] in self.now })
+        try JobRunner(configuration: configuration, clock: clock)
     }
 
     @discardableResult
@@ -88,7 +121,7 @@ final class FlowFixture {
     }
 
     /// The storefront as it reads back from its own files.
-    func storefront() throws -> FileStorefront { try FileStorefront(folder: root + "/shop") }
+    func storefront() throws -> FileStorefront { try FileStorefront(folder: root + "/shop", clock: clock) }
 
     /// Every sales-order file dropped for the warehouse: order number → the files it appears in.
     func salesOrdersSent() throws -> [String: [String]] {
@@ -118,17 +151,19 @@ final class FlowFixture {
     }
 
     func openExceptions(_ kind: String? = nil) throws -> [ExceptionEntry] {
-        try Manifest(path: configuration.stateDirectory + "/manifest.sqlite").exceptions(kind: kind)
+        try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", clock: clock).exceptions(kind: kind)
     }
 
     func manifest() throws -> Manifest {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        return try Manifest(path: configuration.stateDirectory + "/manifest.sqlite")
+        return try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", clock: clock)
     }
 }
 
 let despatchColumns = "Salesorder number,Despatch number,Carrier,Service,Despatch date,Tracking number,Item code,No of items\r\n"
 
-func despatch(_ order: String, _ package: String, _ sku: String, _ qty: Int, carrier: String = "DPD") -> String {
-    "\(order),\(package),\(carrier),Next Day,30/11/2026 15:10,TRK\(package),\(sku),\(qty)\r\n"
+/// A despatch row (for tests that do not run on a ``FlowFixture``'s clock, the fixtures' day).
+func despatch(_ order: String, _ package: String, _ sku: String, _ qty: Int, carrier: String = "DPD",
+              date: String = "30/11/2026 15:10") -> String {
+    "\(order),\(package),\(carrier),Next Day,\(date),TRK\(package),\(sku),\(qty)\r\n"
 }

@@ -6,8 +6,9 @@ import TestSupport
 import Testing
 
 @Suite struct ExportOrdersTests {
-    @Test func anUnknownSKUHoldsBackOnlyItsOrderUntilTheWarehouseKnowsTheSKU() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func anUnknownSKUHoldsBackOnlyItsOrderUntilTheWarehouseKnowsTheSKU(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M", "HOD-L"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]),
                                .init(number: "WEB-2", lines: [("TSH-M", 1), ("LEGACY-9", 2)]),
@@ -33,7 +34,7 @@ import Testing
         #expect(try f.openExceptions("unknown-sku").first?.occurrences == 2)
 
         // The warehouse now reports the SKU: the order goes out, and its exception closes by itself.
-        try f.stockFile("STOCK_2.csv", [("LEGACY-9", 3)], at: "30/11/2026 09:00")
+        try f.stockFile("STOCK_2.csv", [("LEGACY-9", 3)], at: f.day(9))
         try f.run(.importStock)
         f.now += 300
         #expect(try f.run(.exportOrders).summary.applied == 1)
@@ -41,8 +42,9 @@ import Testing
         #expect(try f.openExceptions("unknown-sku").isEmpty)
     }
 
-    @Test func extraColumnsAreCarriedByTheYAMLMapping() throws {
-        let f = try FlowFixture(extra: """
+    @Test(arguments: Epoch.allCases)
+    func extraColumnsAreCarriedByTheYAMLMapping(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch, extra: """
             mappings:
               extra_columns:
                 SalesOrderAttribute1: gift_message
@@ -55,8 +57,9 @@ import Testing
         #expect(try f.rows(ofFileStarting: "SO_").first?["SalesOrderAttribute1"] == "Happy birthday")
     }
 
-    @Test func missingOrInvalidPostcodesAreExceptionsForCustomerService() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func missingOrInvalidPostcodesAreExceptionsForCustomerService(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", postcode: "", lines: [("TSH-M", 1)]),
                                .init(number: "WEB-2", postcode: "LS6", lines: [("TSH-M", 1)]),
@@ -75,8 +78,9 @@ import Testing
         #expect(problems.allSatisfy { $0.owner == .customerService })
     }
 
-    @Test func anOrderTheShopSendsTwiceBecomesOneSalesOrder() throws {
-        let f = try FlowFixture(extra: "policies:\n  max_orders_per_file: 2")
+    @Test(arguments: Epoch.allCases)
+    func anOrderTheShopSendsTwiceBecomesOneSalesOrder(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch, extra: "policies:\n  max_orders_per_file: 2")
         try f.products(["TSH-M"])
         let orders: [FlowFixture.Order] = (1...5).map { .init(number: "WEB-\($0)", lines: [("TSH-M", 1)]) }
         try f.orders("a.csv", orders)
@@ -92,8 +96,9 @@ import Testing
         #expect(sent.values.allSatisfy { $0.count == 1 })
     }
 
-    @Test func dryRunSendsNothingAndRecordsNothing() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func dryRunSendsNothingAndRecordsNothing(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)])])
         try f.stockFile("STOCK_1.csv", [("TSH-M", 5)])
@@ -114,17 +119,18 @@ import Testing
         try f.run(.exportOrders)
     }
 
-    @Test func aPartialDespatchMakesOneFulfilmentPerPackageAndCompletesOnlyAtTheEnd() throws {
-        let f = try FlowFixture(extra: "mappings:\n  carriers:\n    DPD: dpd-uk")
+    @Test(arguments: Epoch.allCases)
+    func aPartialDespatchMakesOneFulfilmentPerPackageAndCompletesOnlyAtTheEnd(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch, extra: "mappings:\n  carriers:\n    DPD: dpd-uk")
         try sentOrder(f)
-        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 1))
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 1))
         try f.run(.importDespatches)
         var order = try #require(try f.storefront().order(number: "WEB-1"))
         #expect(order.status == "paid")
         #expect(order.lines.map(\.fulfilled) == [1, 0])
 
-        try f.fromWarehouse("DESP_2.csv", despatchColumns + despatch("WEB-1", "DSP-2", "TSH-M", 1)
-                            + despatch("WEB-1", "DSP-2", "HOD-L", 1))
+        try f.fromWarehouse("DESP_2.csv", despatchColumns + f.despatch("WEB-1", "DSP-2", "TSH-M", 1)
+                            + f.despatch("WEB-1", "DSP-2", "HOD-L", 1))
         try f.run(.importDespatches)
         order = try #require(try f.storefront().order(number: "WEB-1"))
         #expect(order.status == "completed")
@@ -132,32 +138,34 @@ import Testing
         let journal = try String(contentsOfFile: f.root + "/shop/updates/fulfilments.csv", encoding: .utf8)
         let lines = journal.split(separator: "\n")
         #expect(lines.count == 4)  // header + 3 lines in 2 packages
-        #expect(lines[1].contains("DSP-1") && lines[1].contains("dpd-uk") && lines[1].hasSuffix(",false,2026-11-30T08:00:00Z"))
+        #expect(lines[1].contains("DSP-1") && lines[1].contains("dpd-uk") && lines[1].hasSuffix(",false,\(f.day(8, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"))
         #expect(lines[3].contains("DSP-2") && lines[3].contains("HOD-L") && lines[3].contains(",true,"))
     }
 
-    @Test func unknownOrdersAndOverDespatchesAreExceptionsNotCrashes() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func unknownOrdersAndOverDespatchesAreExceptionsNotCrashes(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try sentOrder(f, lines: [("TSH-M", 1)])
-        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-404", "DSP-9", "TSH-M", 1)
-                            + despatch("WEB-1", "DSP-1", "TSH-M", 3) + despatch("WEB-1", "DSP-1", "SCK-X", 1))
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-404", "DSP-9", "TSH-M", 1)
+                            + f.despatch("WEB-1", "DSP-1", "TSH-M", 3) + f.despatch("WEB-1", "DSP-1", "SCK-X", 1))
         let result = try f.run(.importDespatches)
         #expect(result.summary.exceptions == 3 && result.summary.applied == 0)
         #expect(try f.openExceptions().map(\.kind).sorted() == ["despatch-mismatch", "unknown-order"])
         #expect(try f.storefront().order(number: "WEB-1")?.lines.first?.fulfilled == 0)
     }
 
-    @Test func aCorrectedFileReDroppedUnderTheSameNameAppliesOnlyWhatWasMissing() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func aCorrectedFileReDroppedUnderTheSameNameAppliesOnlyWhatWasMissing(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try sentOrder(f)
-        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 2)
-                            + "WEB-1,DSP-1,DPD,Next Day,30/11/2026 15:10,TRKDSP-1,HOD-L,one\r\n")
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2)
+                            + "WEB-1,DSP-1,DPD,Next Day,\(f.day(15 + 1 / 6.0)),TRKDSP-1,HOD-L,one\r\n")
         let first = try f.run(.importDespatches)
         #expect(first.summary.files.first?.outcome == "partially-applied")
         #expect(FileManager.default.fileExists(atPath: f.exchange + "/error/DESP_1.errors.csv"))
         // Ops fix the row from the error report and drop the file again under the same name.
-        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 2)
-                            + despatch("WEB-1", "DSP-1", "HOD-L", 1))
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2)
+                            + f.despatch("WEB-1", "DSP-1", "HOD-L", 1))
         let second = try f.run(.importDespatches)
         #expect(second.summary.applied == 1 && second.summary.skipped == 1)
         #expect(try f.storefront().order(number: "WEB-1")?.status == "completed")
@@ -167,10 +175,11 @@ import Testing
         #expect(journal.split(separator: "\n").count == 3)  // each line recorded once
     }
 
-    @Test func theSameFileDroppedAgainUnderAnotherNameIsADuplicate() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func theSameFileDroppedAgainUnderAnotherNameIsADuplicate(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try sentOrder(f)
-        let text = despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 2)
+        let text = despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2)
         try f.fromWarehouse("DESP_1.csv", text)
         try f.run(.importDespatches)
         try f.fromWarehouse("DESP_1_copy.csv", text)
@@ -180,8 +189,9 @@ import Testing
 }
 
 @Suite struct ImportStockTests {
-    @Test func availabilityIsTheWarehouseFigureMinusTheBufferNeverBelowZero() throws {
-        let f = try FlowFixture(extra: "policies:\n  stock_buffer: 2\n  stock_buffer_per_sku:\n    HOD-L: 10")
+    @Test(arguments: Epoch.allCases)
+    func availabilityIsTheWarehouseFigureMinusTheBufferNeverBelowZero(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch, extra: "policies:\n  stock_buffer: 2\n  stock_buffer_per_sku:\n    HOD-L: 10")
         try f.products(["TSH-M", "HOD-L", "SCK-S"])
         try f.stockFile("STOCK_1.csv", [("TSH-M", 12), ("HOD-L", 15), ("SCK-S", 1), ("GHOST-1", 4)])
         let result = try f.run(.importStock)
@@ -191,26 +201,28 @@ import Testing
         #expect(ghost.map(\.reference) == ["GHOST-1"] && ghost.first?.owner == .merchandising)
     }
 
-    @Test func onlyChangesArePushedUnlessFull() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func onlyChangesArePushedUnlessFull(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M", "HOD-L"])
-        try f.stockFile("STOCK_1.csv", [("TSH-M", 12), ("HOD-L", 15)], at: "30/11/2026 08:00")
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 12), ("HOD-L", 15)], at: f.day(8))
         try f.run(.importStock)
-        try f.stockFile("STOCK_2.csv", [("TSH-M", 12), ("HOD-L", 9)], at: "30/11/2026 09:00")
+        try f.stockFile("STOCK_2.csv", [("TSH-M", 12), ("HOD-L", 9)], at: f.day(9))
         let delta = try f.run(.importStock)
         #expect(delta.summary.applied == 1 && delta.summary.skipped == 1)
-        try f.stockFile("STOCK_3.csv", [("TSH-M", 12), ("HOD-L", 9)], at: "30/11/2026 10:00")
+        try f.stockFile("STOCK_3.csv", [("TSH-M", 12), ("HOD-L", 9)], at: f.day(10))
         #expect(try f.run(.importStock, .init(full: true)).summary.applied == 2)
         let journal = try String(contentsOfFile: f.root + "/shop/updates/stock.csv", encoding: .utf8)
         #expect(journal.split(separator: "\n").count == 1 + 2 + 1 + 2)
     }
 
-    @Test func anOlderStockFileArrivingLateNeverOverwritesANewerOne() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func anOlderStockFileArrivingLateNeverOverwritesANewerOne(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M"])
-        try f.stockFile("STOCK_20261130T1000.csv", [("TSH-M", 7)], at: "30/11/2026 10:00")
+        try f.stockFile("STOCK_\(f.stamp(10)).csv", [("TSH-M", 7)], at: f.day(10))
         try f.run(.importStock)
-        try f.stockFile("STOCK_20261130T0800.csv", [("TSH-M", 30)], at: "30/11/2026 08:00")
+        try f.stockFile("STOCK_\(f.stamp(8)).csv", [("TSH-M", 30)], at: f.day(8))
         let late = try f.run(.importStock)
         #expect(late.summary.applied == 0 && late.summary.skipped == 1)
         #expect(try f.storefront().stockLevels()["TSH-M"] == 7)
@@ -225,14 +237,15 @@ import Testing
 }
 
 @Suite struct ImportReturnsTests {
-    @Test func onlyFinalStatesAreRefundedAndOnlySellableOnesRestocked() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func onlyFinalStatesAreRefundedAndOnlySellableOnesRestocked(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M", "HOD-L", "SCK-S"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2), ("HOD-L", 1), ("SCK-S", 1)])])
         let header = "Salesorder number,Return number,Item code,Quantity,Status,Reason,Return date\r\n"
-        try f.fromWarehouse("RET_1.csv", header + "WEB-1,RMA-1,TSH-M,1,Accepted,Too small,30/11/2026 10:00\r\n"
-                            + "WEB-1,RMA-1,HOD-L,1,Quarantined,Faulty,30/11/2026 10:00\r\n"
-                            + "WEB-1,RMA-1,SCK-S,1,Pending,,30/11/2026 10:00\r\n")
+        try f.fromWarehouse("RET_1.csv", header + "WEB-1,RMA-1,TSH-M,1,Accepted,Too small,\(f.day(10))\r\n"
+                            + "WEB-1,RMA-1,HOD-L,1,Quarantined,Faulty,\(f.day(10))\r\n"
+                            + "WEB-1,RMA-1,SCK-S,1,Pending,,\(f.day(10))\r\n")
         let first = try f.run(.importReturns)
         #expect(first.summary.applied == 2 && first.summary.skipped == 1)
         var order = try #require(try f.storefront().order(number: "WEB-1"))
@@ -242,8 +255,8 @@ import Testing
         #expect(journal.contains("RMA-1/HOD-L,WEB-1,RMA-1,HOD-L,1,10,false"))
 
         // The pending line reaches a final state in a later file; the others are not refunded twice.
-        try f.fromWarehouse("RET_2.csv", header + "WEB-1,RMA-1,TSH-M,1,Accepted,Too small,30/11/2026 10:00\r\n"
-                            + "WEB-1,RMA-1,SCK-S,1,Accepted,,01/12/2026 09:00\r\n")
+        try f.fromWarehouse("RET_2.csv", header + "WEB-1,RMA-1,TSH-M,1,Accepted,Too small,\(f.day(10))\r\n"
+                            + "WEB-1,RMA-1,SCK-S,1,Accepted,,\(f.day(33))\r\n")
         let second = try f.run(.importReturns)
         #expect(second.summary.applied == 1 && second.summary.skipped == 1)
         order = try #require(try f.storefront().order(number: "WEB-1"))
@@ -253,8 +266,9 @@ import Testing
 }
 
 @Suite struct CancellationTests {
-    @Test func aCancellationIsWithheldRequestedOrFlaggedByHowFarTheOrderGot() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func aCancellationIsWithheldRequestedOrFlaggedByHowFarTheOrderGot(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M"])
         let orders: [FlowFixture.Order] = (1...3).map { .init(number: "WEB-\($0)", lines: [("TSH-M", 1)]) }
         try f.orders("a.csv", orders)
@@ -262,8 +276,8 @@ import Testing
         try f.run(.importStock)
         try f.run(.exportOrders)
         // The warehouse has WEB-1 as New and WEB-2 already in picking; WEB-4 arrives and is cancelled at once.
-        try f.fromWarehouse("STATUS_1.csv", "Salesorder number,Status,Date\r\nWEB-1,New,30/11/2026 08:05\r\n"
-                            + "WEB-2,Picking,30/11/2026 08:20\r\n")
+        try f.fromWarehouse("STATUS_1.csv", "Salesorder number,Status,Date\r\nWEB-1,New,\(f.day(8 + 5 / 60.0))\r\n"
+                            + "WEB-2,Picking,\(f.day(8 + 20 / 60.0))\r\n")
         try f.run(.importOrderStatus)
         var cancelled = orders.prefix(2).map { var o = $0; o.status = "cancelled"; return o }
         cancelled.append(.init(number: "WEB-4", status: "cancelled", lines: [("TSH-M", 1)]))
@@ -290,8 +304,9 @@ import Testing
 }
 
 @Suite struct ReconcileTests {
-    @Test func unsentOrdersAndOrdersPastTheSLAAreFound() throws {
-        let f = try FlowFixture(extra: "policies:\n  sla_hours: 24")
+    @Test(arguments: Epoch.allCases)
+    func unsentOrdersAndOrdersPastTheSLAAreFound(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch, extra: "policies:\n  sla_hours: 24")
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]),
                                .init(number: "WEB-2", lines: [("TSH-M", 1)])])
@@ -299,7 +314,7 @@ import Testing
         try f.run(.importStock)
         try f.run(.exportOrders)
         try f.orders("b.csv", [.init(number: "WEB-3", lines: [("TSH-M", 1)])])  // arrived after the export
-        try f.fromWarehouse("DESP_1.csv", despatchColumns + despatch("WEB-1", "DSP-1", "TSH-M", 1))
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 1))
         try f.run(.importDespatches)
         f.now += 30 * 3600
         let result = try f.run(.reconcile)
@@ -347,7 +362,7 @@ import Testing
             .deletingLastPathComponent()
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-shop-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: root.appendingPathComponent("samples/storefront"), to: copy)
-        let shop = try FileStorefront(folder: copy.path)
+        let shop = try FileStorefront(folder: copy.path, clock: { Epoch.fixtureDay.start })
         #expect(try shop.orders(statuses: ["paid"]).map(\.number) == ["WEB-100232", "WEB-100233"])
         #expect(try shop.orders(statuses: ["cancelled"]).map(\.number) == ["WEB-100231"])
         let berlin = try #require(try shop.order(number: "WEB-100232"))
@@ -357,8 +372,9 @@ import Testing
         #expect(try shop.products().count == 4)
     }
 
-    @Test func aTornLastLineLeftByACrashIsCutOffAndNothingIsRecordedTwice() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func aTornLastLineLeftByACrashIsCutOffAndNothingIsRecordedTwice(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2)])])
         var shop = try f.storefront()
@@ -385,8 +401,9 @@ import Testing
 }
 
 @Suite struct ExportItemsTests {
-    @Test func newAndChangedItemsAreSentOnceAndTheAuditComparesBothSides() throws {
-        let f = try FlowFixture()
+    @Test(arguments: Epoch.allCases)
+    func newAndChangedItemsAreSentOnceAndTheAuditComparesBothSides(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
         try f.products(["TSH-M", "HOD-L"])
         #expect(try f.run(.exportItems).summary.applied == 2)
         let rows = try f.rows(ofFileStarting: "ITEMS_")
@@ -408,7 +425,8 @@ import Testing
 }
 
 @Suite struct WarehouseSimulatorTests {
-    @Test func itRefusesUnknownItemsAndDuplicatesAndCancelsOnlyBeforePicking() throws {
+    @Test(arguments: Epoch.allCases)
+    func itRefusesUnknownItemsAndDuplicatesAndCancelsOnlyBeforePicking(epoch: Epoch) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-sim-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
         try "ItemCode,Name\r\nTSH-M,Tee\r\n".write(toFile: dir + "/in/ITEMS_1.csv", atomically: true, encoding: .utf8)
@@ -417,7 +435,7 @@ import Testing
         var settings = WarehouseSimulator.Settings()
         settings.pickRate = 0  // nothing starts picking in the first step
         let simulator = try WarehouseSimulator(exchange: dir, settings: settings)
-        let first = try simulator.step(now: Date(timeIntervalSince1970: 1_796_025_600))
+        let first = try simulator.step(now: epoch.start)
         #expect(first.itemsImported == 1 && first.ordersAccepted == 2 && first.ordersRefused == ["WEB-2"])
         #expect(first.filesWritten.contains { $0.hasPrefix("STOCK_") } && first.filesWritten.contains { $0.hasPrefix("STATUS_") })
         try "SalesOrderNumber,ItemCode,QuantityOrdered\r\nWEB-1,TSH-M,1\r\n"
@@ -425,7 +443,7 @@ import Testing
         try "SalesOrderNumber,Status\r\nWEB-3,Cancelled\r\n".write(toFile: dir + "/in/CANCEL_1.csv", atomically: true,
                                                                   encoding: .utf8)
         simulator.settings.pickRate = 1
-        let second = try simulator.step(now: Date(timeIntervalSince1970: 1_796_029_200))
+        let second = try simulator.step(now: epoch.start.addingTimeInterval(3600))
         #expect(second.ordersRefused == ["WEB-1"])  // Peoplevox refuses a number it already has
         #expect(second.cancelled == 1)
         #expect(simulator.orderState("WEB-3") == "Cancelled")

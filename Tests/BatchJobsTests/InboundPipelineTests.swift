@@ -51,7 +51,7 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
             try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
         }
         transport = try LocalFolderTransport(root: root + "/exchange")
-        manifest = try Manifest(path: root + "/state.sqlite")
+        manifest = try Manifest(path: root + "/state.sqlite", clock: { Epoch.fixtureDay.start })
         pipeline = InboundPipeline(transport: transport, manifest: manifest,
                                    folders: (outbox: "out", archive: "archive", error: "error"),
                                    pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
@@ -152,7 +152,7 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         let work = server.directory.appendingPathComponent("work").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let flow = LedgerFlow()
-        let pipeline = InboundPipeline(transport: transport, manifest: try Manifest(path: work + "/state.sqlite"),
+        let pipeline = InboundPipeline(transport: transport, manifest: try Manifest(path: work + "/state.sqlite", clock: { Epoch.fixtureDay.start }),
                                        folders: (outbox: "out", archive: "archive", error: "error"),
                                        pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
                                        workDirectory: work)
@@ -173,9 +173,9 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let source = OrderSource()
         source.add("WEB-1", lines: [("SKU-A", "1"), ("SKU-B", "3")])
-        let pipeline = OutboundPipeline(transport: transport, manifest: try Manifest(path: work + "/state.sqlite"),
-                                        inbox: "in", workDirectory: work,
-                                        clock: { Date(timeIntervalSince1970: 1_795_508_100) })
+        let clock = { Date(timeIntervalSince1970: 1_795_508_100) }
+        let pipeline = OutboundPipeline(transport: transport, manifest: try Manifest(path: work + "/state.sqlite", clock: clock),
+                                        inbox: "in", workDirectory: work, clock: clock)
         let summary = try pipeline.run(source)
         #expect(summary.applied == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: server.exchange + "/in") == ["SO_20261124T081500Z_0001.csv"])

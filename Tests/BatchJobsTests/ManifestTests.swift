@@ -1,6 +1,7 @@
 @testable import BatchJobs
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 @Suite struct ManifestTests {
@@ -11,7 +12,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-manifest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         path = dir.appendingPathComponent("state.sqlite").path
-        manifest = try Manifest(path: path)
+        manifest = try Manifest(path: path, clock: { Epoch.fixtureDay.start })
     }
 
     @Test func usesWriteAheadLogging() throws {
@@ -82,7 +83,7 @@ import Testing
 
     @Test func reopeningKeepsEverything() throws {
         _ = try manifest.raise(kind: "k", reference: "r", message: "m", owner: .technical)
-        let reopened = try Manifest(path: path)
+        let reopened = try Manifest(path: path, clock: { Epoch.fixtureDay.start })
         #expect(try reopened.exceptions().count == 1)
     }
 }

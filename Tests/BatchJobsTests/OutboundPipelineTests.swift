@@ -59,7 +59,7 @@ final class CutUploads: FileTransport {
             try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
         }
         transport = try LocalFolderTransport(root: root + "/exchange")
-        manifest = try Manifest(path: root + "/state.sqlite")
+        manifest = try Manifest(path: root + "/state.sqlite", clock: { Date(timeIntervalSince1970: 1_795_508_100) })
     }
 
     func pipeline(at time: TimeInterval, maxPerFile: Int = 500) -> OutboundPipeline {

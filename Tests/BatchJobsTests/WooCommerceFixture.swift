@@ -24,10 +24,12 @@ final class WooCommerceFixture: @unchecked Sendable {
     /// Writes (anything but GET), as `METHOD path`.
     var writes: [String] { requests.filter { $0.method != "GET" }.map { "\($0.method) \($0.path)" } }
 
+    /// An order as `GET /orders` returns it; `at` is when it was created and last modified (GMT, without
+    /// a zone, as WooCommerce writes `date_created_gmt` and `date_modified_gmt`).
     static func order(_ id: Int, status: String = "processing", lines: [(id: Int, sku: String, qty: Int, total: String)],
-                      postcode: String = "LS6 2DT") -> [String: Any] {
+                      postcode: String = "LS6 2DT", at: String = "2026-11-30T07:15:00") -> [String: Any] {
         [
-            "id": id, "number": String(id), "status": status, "date_created_gmt": "2026-11-30T07:15:00",
+            "id": id, "number": String(id), "status": status, "date_created_gmt": at, "date_modified_gmt": at,
             "customer_note": "Leave with the neighbour",
             "billing": ["first_name": "Amelia", "last_name": "Hart", "email": "amelia@example.com", "phone": "+44 7700 900123"],
             "shipping": ["first_name": "Amelia", "last_name": "Hart", "company": "", "address_1": "14 Mill Lane", "address_2": "",
@@ -64,6 +66,14 @@ final class WooCommerceFixture: @unchecked Sendable {
         case ("GET", 1, "orders"):
             let statuses = Set((query["status"] ?? "").split(separator: ",").map(String.init))
             if let search = query["search"] { return .json(orders.filter { $0["number"] as? String == search }) }
+            // `modified_after`: "Limit response to resources modified after a given ISO8601 compliant date"
+            // (https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders).
+            if let after = query["modified_after"] {
+                guard let since = Self.gmt(after) else { return .json(["code": "rest_invalid_param"], status: 400) }
+                return page(orders.filter {
+                    statuses.contains($0["status"] as! String) && (Self.gmt($0["date_modified_gmt"] as? String) ?? .distantPast) > since
+                })
+            }
             return page(orders.filter { statuses.contains($0["status"] as! String) })
         case ("GET", 2, "orders"):
             guard let o = orders.first(where: { String($0["id"] as! Int) == parts[1] }) else {
@@ -105,6 +115,13 @@ final class WooCommerceFixture: @unchecked Sendable {
         default:
             return .json(["code": "rest_no_route"], status: 404)
         }
+    }
+
+    /// A WooCommerce date: ISO 8601 with or without a zone (GMT when none is given).
+    static func gmt(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let iso = ISO8601DateFormatter()
+        return iso.date(from: text) ?? iso.date(from: text + "Z")
     }
 
     private func batch(_ list: inout [[String: Any]], _ request: HTTPServerFixture.Request) -> HTTPServerFixture.Response {

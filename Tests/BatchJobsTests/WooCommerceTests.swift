@@ -9,14 +9,19 @@ import Testing
     let f: FlowFixture
 
     init() throws {
-        woo = try WooCommerceFixture()
+        (woo, f) = try Self.setUp(epoch: .fixtureDay)
+    }
+
+    /// A WooCommerce fixture server and a client of it whose clock starts on `epoch`.
+    static func setUp(epoch: Epoch) throws -> (WooCommerceFixture, FlowFixture) {
+        let woo = try WooCommerceFixture()
         let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-woo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
         for (name, value) in [("key", "ck_test"), ("secret", "cs_test")] {
             try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
             chmod(secrets.appendingPathComponent(name).path, 0o600)
         }
-        f = try FlowFixture(extra: "mappings:\n  extra_columns:\n    SalesOrderAttribute1: gift_message", storefront: """
+        let f = try FlowFixture(epoch: epoch, extra: "mappings:\n  extra_columns:\n    SalesOrderAttribute1: gift_message", storefront: """
             storefront:
               type: woocommerce
               url: \(woo.server.baseURL)
@@ -25,6 +30,7 @@ import Testing
               tracking_meta_key: _wc_shipment_tracking_items
               requests_per_second: 0
             """)
+        return (woo, f)
     }
 
     /// A catalogue: a simple product, a variable product with two variations, one without managed stock.
@@ -190,6 +196,21 @@ extension WooCommerceTests {
 }
 
 extension WooCommerceTests {
+    /// Cancelled orders are looked for from 30 days before the job's clock: an order cancelled this morning
+    /// is found on any day (a look-back from the wall clock would miss it on a day years away).
+    @Test(arguments: Epoch.allCases)
+    func cancelledOrdersAreLookedForBackFromTheJobsClock(epoch: Epoch) throws {
+        let (woo, f) = try Self.setUp(epoch: epoch)
+        woo.orders = [WooCommerceFixture.order(1001, status: "cancelled", lines: [(1, "TSH-M", 1, "12.00")],
+                                               at: f.day(7.25, "yyyy-MM-dd'T'HH:mm:ss"))]
+        try f.run(.exportCancellations)
+        let listing = try #require(woo.requests.first { $0.path.hasPrefix("/wp-json/wc/v3/orders?") })
+        let query = URLComponents(string: listing.path)?.queryItems ?? []
+        let since = try #require(query.first { $0.name == "modified_after" }?.value)
+        #expect(WooCommerceFixture.gmt(since) == f.now.addingTimeInterval(-30 * 86_400))
+        #expect(woo.writes == ["POST /wp-json/wc/v3/orders/1001/notes"])
+    }
+
     @Test func aCancellationRequestIsNotedFromOneListingOfCancelledOrders() throws {
         catalogue()
         woo.orders = [WooCommerceFixture.order(1001, lines: [(1, "TSH-M", 1, "12.00")])]

@@ -83,13 +83,15 @@ if let ms = env["VOXBATCH_CRASH_AFTER_MS"].flatMap(Int.init) {
 }
 do {
     let transport = try LocalFolderTransport(root: args[1])
-    let manifest = try Manifest(path: args[2] + "/state.sqlite")
+    // A process entry point, like the CLI's: it runs on the real time and hands it down.
+    let clock: () -> Date = Date.init
+    let manifest = try Manifest(path: args[2] + "/state.sqlite", clock: clock)
     let work = args[2] + "/work"
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     if outbound {
         let lock = try JobLock(job: "export-sales-orders", stateDirectory: args[2])
         let pipeline = OutboundPipeline(transport: transport, manifest: manifest, inbox: "in", workDirectory: work,
-                                        maxRecordsPerFile: 5)
+                                        maxRecordsPerFile: 5, clock: clock)
         let summary = try pipeline.run(GeneratedOrders(count: Int(args[3]) ?? 10))
         _ = lock
         print("sent=\(summary.applied) files=\(summary.files.count)")

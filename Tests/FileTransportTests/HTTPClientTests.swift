@@ -8,11 +8,11 @@ import Testing
         var seconds: [Double] = []
     }
 
-    func client(_ sleeps: Sleeps) -> HTTPClient {
+    func client(_ sleeps: Sleeps, clock: @escaping () -> Date = { Epoch.fixtureDay.start }) -> HTTPClient {
         var settings = HTTPSettings()
         settings.timeout = 5
         settings.retry = RetryPolicy(maxAttempts: 3, initialDelay: 0.5, maxDelay: 4, jitter: 0)
-        let client = HTTPClient(settings: settings)
+        let client = HTTPClient(settings: settings, clock: clock)
         client.sleep = { sleeps.seconds.append($0) }
         return client
     }
@@ -44,6 +44,28 @@ import Testing
         #expect(try client(sleeps).send(HTTPRequest(url: server.baseURL + "/orders")).status == 200)
         #expect(sleeps.seconds == [2])
         #expect(server.requests.count == 2)
+    }
+
+    /// A `Retry-After` date is counted from the answer's own `Date` (the server's clock, so a skew between the
+    /// machines does not matter), else from the caller's clock, never from the wall clock.
+    @Test(arguments: Epoch.allCases)
+    func aRetryAfterDateIsCountedFromTheServersDateElseFromTheCallersClock(epoch: Epoch) throws {
+        let http = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let serverNow = epoch.start.addingTimeInterval(-3600)  // the server's clock is an hour behind ours
+        let answers = [
+            HTTPServerFixture.Response.json([], status: 429, headers: [
+                "Retry-After": UTC.format(serverNow.addingTimeInterval(3), http), "Date": UTC.format(serverNow, http)]),
+            .json([], status: 429, headers: ["Retry-After": UTC.format(epoch.start.addingTimeInterval(2), http)]),
+            .json([]),
+        ]
+        let count = Sleeps()
+        let server = try HTTPServerFixture { _ in
+            count.seconds.append(0)
+            return answers[min(count.seconds.count, answers.count) - 1]
+        }
+        let sleeps = Sleeps()
+        #expect(try client(sleeps, clock: { epoch.start }).send(HTTPRequest(url: server.baseURL + "/orders")).status == 200)
+        #expect(sleeps.seconds == [3, 2])
     }
 
     @Test func a500IsRetriedWithBackoffAndGivesUpWithAClearError() throws {

@@ -36,7 +36,7 @@ public struct Alerter {
         settings.retry = RetryPolicy(maxAttempts: min(3, configuration.retry.maxAttempts),
                                      initialDelay: configuration.retry.initialDelay,
                                      maxDelay: min(10, configuration.retry.maxDelay))
-        self.http = http ?? HTTPClient(settings: settings, logger: logger)
+        self.http = http ?? HTTPClient(settings: settings, logger: logger, clock: manifest.clock)
         self.logger = logger
     }
 

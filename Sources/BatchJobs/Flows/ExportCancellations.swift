@@ -21,7 +21,7 @@ public struct ExportCancellationsFlow: OutboundFlow {
     let clock: () -> Date
 
     public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest,
-                clock: @escaping () -> Date = Date.init) {
+                clock: @escaping () -> Date) {
         self.configuration = configuration
         self.storefront = storefront
         self.manifest = manifest

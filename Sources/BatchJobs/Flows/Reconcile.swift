@@ -13,7 +13,7 @@ public struct Reconciliation {
     let clock: () -> Date
 
     public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest,
-                transport: any FileTransport, clock: @escaping () -> Date = Date.init) {
+                transport: any FileTransport, clock: @escaping () -> Date) {
         self.configuration = configuration
         self.storefront = storefront
         self.manifest = manifest

@@ -40,8 +40,12 @@ public struct HealthReport: Sendable, Hashable, Codable {
 }
 
 extension JobRunner {
-    /// Looks at the manifest, the warehouse folder and the storefront, and judges the integration's health.
-    public func health(now: Date = Date()) -> HealthReport {
+    /// Looks at the manifest, the warehouse folder and the storefront, and judges the integration's health
+    /// now, by the runner's clock.
+    public func health() -> HealthReport { health(now: clock()) }
+
+    /// The integration's health as judged at `now` (a report for a given moment).
+    public func health(now: Date) -> HealthReport {
         let iso = ISO8601DateFormatter()
         var report = HealthReport(client: configuration.client, checkedAt: iso.string(from: now), healthy: true)
         let policies = configuration.policies

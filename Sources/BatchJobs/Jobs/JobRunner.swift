@@ -83,15 +83,19 @@ public final class JobRunner {
     /// Told how long files move (for a progress display on a terminal).
     public var progress: ((PipelineProgress) -> Void)?
     private let logger: Logger
-    private let clock: () -> Date
+    /// The time every decision of this runner's jobs and checks is taken at: the clock the command was
+    /// given (the wall clock at the CLI's entry point, a pinned or simulated one in the demo and tests).
+    public let clock: () -> Date
 
     /// Opens the state for `configuration`.
     ///
     /// - Parameters:
     ///   - storefront: A storefront to use instead of the configured one (tests, the demo).
+    ///   - clock: The time jobs, health checks and manifest stamps use. There is no default: whoever
+    ///     creates a runner says which time it runs on.
     /// - Throws: ``StorefrontError`` for an unusable storefront, GRDB errors for an unusable manifest.
     public init(configuration: Configuration, storefront: (any Storefront)? = nil,
-                logger: Logger = Logger(label: "voxbatch.jobs"), clock: @escaping () -> Date = Date.init) throws {
+                logger: Logger = Logger(label: "voxbatch.jobs"), clock: @escaping () -> Date) throws {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
@@ -106,7 +110,7 @@ public final class JobRunner {
     deinit { transport?.close() }
 
     /// The configured storefront.
-    public static func makeStorefront(_ configuration: Configuration, clock: @escaping () -> Date = Date.init) throws
+    public static func makeStorefront(_ configuration: Configuration, clock: @escaping () -> Date) throws
         -> any Storefront
     {
         switch configuration.storefront.kind {
@@ -114,7 +118,8 @@ public final class JobRunner {
             return try FileStorefront(folder: configuration.storefront.folder ?? configuration.stateDirectory + "/shop",
                                       clock: clock)
         case "woocommerce":
-            return try WooCommerceStorefront(configuration: configuration.storefront, retry: configuration.retry)
+            return try WooCommerceStorefront(configuration: configuration.storefront, retry: configuration.retry,
+                                             clock: clock)
         default:
             throw StorefrontError(storefront: configuration.storefront.kind,
                                   message: "this storefront type is not available in this build; use type: file or woocommerce",
@@ -139,7 +144,7 @@ public final class JobRunner {
     public func run(_ job: JobName, options: JobOptions = .init()) throws -> JobResult {
         let lock = try JobLock(job: job.rawValue, stateDirectory: configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
-        let started = Date()
+        let stopwatch = Stopwatch()  // a duration for the log, not a time decision
         var result: JobResult
         switch job {
         case .exportItems:
@@ -175,7 +180,7 @@ public final class JobRunner {
             "job": "\(job.rawValue)", "outcome": "\(result.outcome)", "files": "\(result.summary.files.count)",
             "applied": "\(result.summary.applied)", "skipped": "\(result.summary.skipped)",
             "failed": "\(result.summary.failed)", "exceptions": "\(result.summary.exceptions)",
-            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+            "seconds": "\(String(format: "%.2f", stopwatch.seconds))",
         ])
         return result
     }

@@ -13,7 +13,7 @@ public final class Manifest: Sendable {
     public let path: String
     /// The time rows are stamped with: the job's clock, so that a job on simulated time (the demo, tests)
     /// compares like with like. Called from whichever thread uses the manifest.
-    nonisolated(unsafe) private let clock: () -> Date
+    nonisolated(unsafe) public let clock: () -> Date
 
     /// Opens (creating and migrating if needed) the manifest at `path`.
     ///
@@ -22,7 +22,7 @@ public final class Manifest: Sendable {
     /// - Parameters:
     ///   - busyTimeout: How long to wait for another process holding the write lock (seconds).
     ///   - clock: The time to stamp rows with.
-    public init(path: String, busyTimeout: Double = 10, clock: @escaping () -> Date = Date.init) throws {
+    public init(path: String, busyTimeout: Double = 10, clock: @escaping () -> Date) throws {
         self.path = path
         self.clock = clock
         var config = GRDB.Configuration()

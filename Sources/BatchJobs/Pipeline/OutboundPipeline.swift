@@ -101,7 +101,7 @@ public struct OutboundPipeline {
 
     public init(transport: any FileTransport, manifest: Manifest, inbox: String, workDirectory: String,
                 maxRecordsPerFile: Int = 500, logger: Logger = Logger(label: "voxbatch.outbound"),
-                clock: @escaping () -> Date = Date.init) {
+                clock: @escaping () -> Date) {
         self.transport = transport
         self.manifest = manifest
         self.inbox = inbox

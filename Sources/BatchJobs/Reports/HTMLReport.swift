@@ -9,10 +9,11 @@ public struct HTMLReport {
     let days: Int
     let now: Date
 
-    public init(runner: JobRunner, days: Int = 7, now: Date = Date()) {
+    /// A report of the last `days` days up to `now` (default: the runner's clock, never the wall clock).
+    public init(runner: JobRunner, days: Int = 7, now: Date? = nil) {
         self.runner = runner
         self.days = days
-        self.now = now
+        self.now = now ?? runner.clock()
     }
 
     /// What ops should do about each kind of exception.

@@ -1,3 +1,4 @@
+import FileTransport
 import Foundation
 import Logging
 
@@ -56,9 +57,10 @@ public struct Demo {
         Date(timeIntervalSince1970: ((now.timeIntervalSince1970 - 33 * 3600) / 86_400).rounded(.down) * 86_400)
     }
 
-    /// Runs the whole day. `progress` receives one line per phase.
-    public func run(progress: (String) -> Void = { _ in }) throws -> Report {
-        let started = Date()
+    /// Runs the whole day: the latest one all of whose 33 hours are past at `now`. `progress` receives one
+    /// line per phase.
+    public func run(now: Date, progress: (String) -> Void = { _ in }) throws -> Report {
+        let stopwatch = Stopwatch()  // how long the demo took, for the summary
         let fm = FileManager.default
         for sub in ["exchange/in", "exchange/out", "exchange/archive", "exchange/error", "shop/orders"] {
             try fm.createDirectory(atPath: folder + "/" + sub, withIntermediateDirectories: true)
@@ -66,7 +68,7 @@ public struct Demo {
         let configPath = folder + "/voxbatch.yml"
         try Self.configuration.write(toFile: configPath, atomically: true, encoding: .utf8)
         let configuration = try Configuration.load(path: configPath)
-        let day = Self.firstDay(now: started)
+        let day = Self.firstDay(now: now)
         let (contents, batches) = try shop.generate(into: folder + "/shop", day: day)
         let clock = Clock(day.addingTimeInterval(7 * 3600))
         let simulator = try WarehouseSimulator(exchange: folder + "/exchange")
@@ -130,10 +132,10 @@ public struct Demo {
             try run(.importOrderStatus, .importDespatches, .importReturns, .importStock)
         }
         try run(.exportCancellations, .reconcile)
-        return try report(runner: runner, contents: contents, started: started)
+        return try report(runner: runner, contents: contents, stopwatch: stopwatch)
     }
 
-    private func report(runner: JobRunner, contents: DemoShop.Contents, started: Date) throws -> Report {
+    private func report(runner: JobRunner, contents: DemoShop.Contents, stopwatch: Stopwatch) throws -> Report {
         var r = Report()
         r.folder = folder
         r.products = contents.skus.count
@@ -169,7 +171,7 @@ public struct Demo {
             entry.count += 1
             r.exceptions[e.kind] = entry
         }
-        r.seconds = Date().timeIntervalSince(started)
+        r.seconds = stopwatch.seconds
         return r
     }
 

@@ -87,9 +87,10 @@ public final class WarehouseSimulator {
         }
     }
 
-    /// One round of warehouse work; returns what it did.
+    /// One round of warehouse work at `now` (the simulated warehouse's time: its dates, file names and the
+    /// files' modification times); returns what it did.
     @discardableResult
-    public func step(now: Date = Date()) throws -> StepReport {
+    public func step(now: Date) throws -> StepReport {
         var report = StepReport()
         let t = now.timeIntervalSince1970
         try importFiles(&report, now: t)
@@ -152,13 +153,13 @@ public final class WarehouseSimulator {
         // The step number keeps names unique when steps follow each other within a second.
         let stamp = OutboundPipeline.fileTimestamp(now) + String(format: "_%04d", state.steps)
         if !statusRows.isEmpty {
-            report.filesWritten.append(try write("STATUS_\(stamp).csv", PeoplevoxTemplates.orderStatus.headerNames, statusRows))
+            report.filesWritten.append(try write("STATUS_\(stamp).csv", PeoplevoxTemplates.orderStatus.headerNames, statusRows, at: now))
         }
         if !despatchRows.isEmpty {
-            report.filesWritten.append(try write("DESP_\(stamp).csv", PeoplevoxTemplates.despatches.headerNames, despatchRows))
+            report.filesWritten.append(try write("DESP_\(stamp).csv", PeoplevoxTemplates.despatches.headerNames, despatchRows, at: now))
         }
         if !returnRows.isEmpty {
-            report.filesWritten.append(try write("RET_\(stamp).csv", PeoplevoxTemplates.returns.headerNames, returnRows))
+            report.filesWritten.append(try write("RET_\(stamp).csv", PeoplevoxTemplates.returns.headerNames, returnRows, at: now))
         }
         if !state.onHand.isEmpty {
             let allocated = allocatedUnits()
@@ -167,7 +168,7 @@ public final class WarehouseSimulator {
                 let held = allocated[sku] ?? 0
                 return [sku, String(max(0, onHand - held)), String(onHand), String(held), date]
             }
-            report.filesWritten.append(try write("STOCK_\(stamp).csv", PeoplevoxTemplates.stock.headerNames, rows))
+            report.filesWritten.append(try write("STOCK_\(stamp).csv", PeoplevoxTemplates.stock.headerNames, rows, at: now))
         }
         try save()
         return report
@@ -264,7 +265,9 @@ public final class WarehouseSimulator {
         return held
     }
 
-    private func write(_ name: String, _ header: [String], _ rows: [[String]]) throws -> String {
+    /// Publishes a file in `out/` (written aside, then renamed), modified at `at`: the simulated warehouse
+    /// wrote it at its own time, so a file's age is judged on the same clock as everything else.
+    private func write(_ name: String, _ header: [String], _ rows: [[String]], at: Date) throws -> String {
         let sink = MemorySink()
         let writer = CSVWriter(sink: sink)
         try writer.write(record: header)
@@ -273,6 +276,7 @@ public final class WarehouseSimulator {
         let final = exchange + "/out/" + name
         let temporary = final + ".part"
         try Data(sink.bytes).write(to: URL(fileURLWithPath: temporary))
+        try FileManager.default.setAttributes([.modificationDate: at], ofItemAtPath: temporary)
         guard rename(temporary, final) == 0 else {
             throw StorefrontError(storefront: "simulator", message: "cannot publish \(final)", isTransient: false)
         }

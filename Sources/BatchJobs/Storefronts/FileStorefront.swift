@@ -44,7 +44,7 @@ public final class FileStorefront: Storefront {
                                       "service", "shipping_cost", "total", "customer_note", "sku", "quantity", "price"]
 
     /// Opens the storefront in `folder` (creating `orders/` and `updates/` when missing) and reads its state.
-    public init(folder: String, clock: @escaping () -> Date = Date.init) throws {
+    public init(folder: String, clock: @escaping () -> Date) throws {
         self.folder = folder
         self.clock = clock
         for sub in ["orders", "updates"] {

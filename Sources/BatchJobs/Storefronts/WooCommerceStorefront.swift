@@ -21,9 +21,11 @@ public final class WooCommerceStorefront: Storefront {
 
     /// Connects to the shop at `configuration.url` with the key and secret it references.
     ///
+    /// - Parameter clock: The job's clock (how far back cancelled orders are looked for is counted from it).
     /// - Throws: ``StorefrontError`` when the credentials cannot be read.
     public init(configuration: Configuration.Storefront, retry: RetryPolicy = RetryPolicy(), http: HTTPClient? = nil,
-                logger: Logger = Logger(label: "voxbatch.woocommerce")) throws {
+                logger: Logger = Logger(label: "voxbatch.woocommerce"), clock: @escaping () -> Date) throws {
+        self.clock = clock
         guard let url = configuration.url, let key = configuration.key, let secret = configuration.secret else {
             throw StorefrontError(storefront: "woocommerce", message: "url, key and secret are required", isTransient: false)
         }
@@ -39,7 +41,7 @@ public final class WooCommerceStorefront: Storefront {
         httpSettings.timeout = configuration.timeout
         httpSettings.requestsPerSecond = configuration.requestsPerSecond
         httpSettings.retry = retry
-        self.http = http ?? HTTPClient(settings: httpSettings, logger: logger)
+        self.http = http ?? HTTPClient(settings: httpSettings, logger: logger, clock: clock)
         self.logger = logger
     }
 
@@ -100,8 +102,8 @@ public final class WooCommerceStorefront: Storefront {
 
     /// How far back cancelled orders are looked for (the set of cancelled orders only grows).
     public var cancelledLookbackDays = 30
-    /// The current time (tests pass a fixed one).
-    public var clock: () -> Date = Date.init
+    /// The job's clock.
+    public let clock: () -> Date
 
     public func orders(statuses: [String]) throws -> [StorefrontOrder] {
         var query = [("status", statuses.joined(separator: ",")), ("orderby", "id"), ("order", "asc")]

@@ -76,16 +76,24 @@ public final class HTTPClient: @unchecked Sendable {
     private let logger: Logger
     private let handle: UnsafeMutableRawPointer
     private let lock = NSLock()
-    private var lastRequest: Date = .distantPast
+    /// When the last request went out, on the monotonic clock (for the rate limit).
+    private var lastRequest: Stopwatch?
+    /// The caller's clock, for a `Retry-After` date when the answer carries no `Date` of its own.
+    private let clock: () -> Date
     /// How the client waits (tests pass a recorder).
     public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    public init(settings: HTTPSettings = HTTPSettings(), logger: Logger = Logger(label: "voxbatch.http")) {
+    /// - Parameter clock: The job's clock; read only to turn a `Retry-After` date into a delay when the
+    ///   response has no `Date` header (the server's own clock is preferred: it makes the delay immune to
+    ///   skew between the two machines).
+    public init(settings: HTTPSettings = HTTPSettings(), logger: Logger = Logger(label: "voxbatch.http"),
+                clock: @escaping () -> Date) {
         _ = Self.globalInit
         self.settings = settings
         self.logger = logger
+        self.clock = clock
         handle = curl_easy_init()
     }
 
@@ -119,7 +127,9 @@ public final class HTTPClient: @unchecked Sendable {
                 throw TransportError(.serverBusy, operation: "\(request.method)", target: Self.shown(request),
                                      message: "HTTP \(response.status) after \(attempt) attempts", attempts: attempt)
             }
-            let delay = Self.retryAfter(response.headers["retry-after"]).map { min($0, settings.retry.maxDelay * 4) }
+            let delay = Self.retryAfter(response.headers["retry-after"],
+                                        now: Self.httpDate(response.headers["date"]) ?? clock())
+                .map { min($0, settings.retry.maxDelay * 4) }
                 ?? settings.retry.baseDelay(after: attempt)
             logger.notice("server busy; retrying", metadata: ["url": "\(Self.shown(request))",
                                                               "status": "\(response.status)", "delay": "\(delay)"])
@@ -128,14 +138,21 @@ public final class HTTPClient: @unchecked Sendable {
         }
     }
 
-    /// Seconds from a `Retry-After` header (seconds or an HTTP date).
-    static func retryAfter(_ value: String?) -> Double? {
+    /// Seconds from a `Retry-After` header: a number of seconds, or an HTTP date counted from `now`.
+    static func retryAfter(_ value: String?, now: Date) -> Double? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if let seconds = Double(value) { return max(0, seconds) }
+        return httpDate(value).map { max(0, $0.timeIntervalSince(now)) }
+    }
+
+    /// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
+    static func httpDate(_ value: String?) -> Date? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return f.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
+        return f.date(from: value)
     }
 
     /// The request's URL as logs and errors may show it.
@@ -167,9 +184,11 @@ public final class HTTPClient: @unchecked Sendable {
 
     private func throttle() {
         guard settings.requestsPerSecond > 0 else { return }
-        let gap = 1 / settings.requestsPerSecond - Date().timeIntervalSince(lastRequest)
-        if gap > 0 { sleep(gap) }
-        lastRequest = Date()
+        if let lastRequest {
+            let gap = 1 / settings.requestsPerSecond - lastRequest.seconds
+            if gap > 0 { sleep(gap) }
+        }
+        lastRequest = Stopwatch()
     }
 
     /// Collects a response body and headers from libcurl's callbacks.

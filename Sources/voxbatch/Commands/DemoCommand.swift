@@ -39,7 +39,7 @@ struct DemoCommand: ParsableCommand {
         var logger = Logger(label: "voxbatch.demo")
         logger.logLevel = verbose ? .info : .warning
         demo.logger = logger
-        let report = try demo.run { line in if !json { print(line) } }
+        let report = try demo.run(now: CommandClock.now()) { line in if !json { print(line) } }
         if json {
             try JobExecution.printJSON(report)
             return
@@ -106,7 +106,7 @@ struct SimulateWarehouseCommand: ParsableCommand {
         settings.seed = seed
         let simulator = try WarehouseSimulator(exchange: exchange, settings: settings)
         for step in 1...max(1, steps) {
-            let report = try simulator.step()
+            let report = try simulator.step(now: CommandClock.now())
             if json {
                 try JobExecution.printJSON(report)
             } else {

@@ -1,12 +1,13 @@
 import BatchJobs
+import FileTransport
 import Foundation
 import Glibc
 
 /// A one-line progress display on standard error (bytes or rows, rate, time left), shown only when
 /// standard error is a terminal: under cron or in a pipe voxbatch stays with plain log lines.
 final class ProgressDisplay {
-    private var lastDraw = Date.distantPast
-    private var started: (file: String, phase: PipelineProgress.Phase, at: Date)?
+    private var lastDraw: Stopwatch?
+    private var started: (file: String, phase: PipelineProgress.Phase, at: Stopwatch)?
     private var drawn = false
 
     /// A display if standard error is a terminal, else `nil`.
@@ -16,11 +17,10 @@ final class ProgressDisplay {
     }
 
     func update(_ p: PipelineProgress) {
-        let now = Date()
-        if started?.file != p.file || started?.phase != p.phase { started = (p.file, p.phase, now) }
-        guard now.timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = now
-        let elapsed = max(0.001, now.timeIntervalSince(started!.at))
+        if started?.file != p.file || started?.phase != p.phase { started = (p.file, p.phase, Stopwatch()) }
+        guard (lastDraw?.seconds ?? .infinity) > 0.1 else { return }
+        lastDraw = Stopwatch()
+        let elapsed = max(0.001, started!.at.seconds)
         var line = "\(p.file): "
         switch p.phase {
         case .download:

@@ -81,7 +81,8 @@ enum JobExecution {
     static func openRunner(_ configuration: Configuration, storefront: (any Storefront)? = nil,
                            logger: Logger = Logger(label: "voxbatch")) throws -> JobRunner {
         do {
-            return try JobRunner(configuration: configuration, storefront: storefront, logger: logger)
+            return try JobRunner(configuration: configuration, storefront: storefront, logger: logger,
+                                 clock: CommandClock.now)
         } catch {
             let (code, message) = classify(error)
             printError("voxbatch: \(message)")

@@ -52,7 +52,7 @@ struct ScheduleNextCommand: ParsableCommand {
 
     func run() throws {
         let (_, schedule) = try options.load()
-        let now = Date()
+        let now = CommandClock.now()
         let runs = schedule.nextRuns(after: now)
         let local = DateFormatter()
         local.timeZone = schedule.timeZone
@@ -141,13 +141,14 @@ struct ScheduleRunCommand: ParsableCommand {
         let scheduler = Scheduler(schedule: schedule, logger: logger) { entry in
             try ChildRun(executable: exe, arguments: entry.arguments + ["--config", configPath])
         }
-        scheduler.start(now: Date())
+        scheduler.start(now: CommandClock.now())
         logger.notice("scheduler started", metadata: [
             "entries": "\(schedule.entries.count)", "timezone": "\(schedule.timeZone.identifier)",
         ])
         while !StopRequest.isRequested {
-            scheduler.step(now: Date())
-            let wait = min(1.0, max(0.05, (scheduler.nextDue ?? Date().addingTimeInterval(1)).timeIntervalSinceNow))
+            let now = CommandClock.now()
+            scheduler.step(now: now)
+            let wait = min(1.0, max(0.05, (scheduler.nextDue ?? now.addingTimeInterval(1)).timeIntervalSince(now)))
             usleep(UInt32(wait * 1_000_000))
         }
         logger.notice("stop requested: waiting for running jobs to finish their current file")
