@@ -24,9 +24,24 @@ enum CommandClock {
     }()
     private static let sinceStart = Stopwatch()
 
+    /// Reads `VOXBATCH_NOW` before the command runs, so a value that cannot be read is a usage error
+    /// whatever the command (not only one that happens to ask the time).
+    static func prepare() {
+        _ = start
+        _ = sinceStart
+    }
+
     /// The command's current time.
     static func now() -> Date {
         let start = start
         return start.pinned ? start.date.addingTimeInterval(sinceStart.seconds) : Date()
+    }
+
+    /// The environment for a command this one starts (the scheduler's jobs): on a pinned clock, the
+    /// child's clock starts at this command's current time, not where this one started.
+    static func childEnvironment() -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if start.pinned { environment["VOXBATCH_NOW"] = ISO8601DateFormatter().string(from: now()) }
+        return environment
     }
 }

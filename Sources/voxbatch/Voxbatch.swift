@@ -32,6 +32,7 @@ extension Voxbatch {
         // A peer that hangs up (the warehouse server, a webhook, `| head`) is an error to report, not a kill.
         signal(SIGPIPE, SIG_IGN)
         bootstrapLogging()
+        CommandClock.prepare()
         armFaultInjection()
         do {
             var command = try parseAsRoot()

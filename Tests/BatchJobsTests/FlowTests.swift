@@ -448,8 +448,10 @@ import Testing
         #expect(second.cancelled == 1)
         #expect(simulator.orderState("WEB-3") == "Cancelled")
         #expect(simulator.orderState("WEB-1") == "Picking")
-        // The files it writes follow the Peoplevox templates.
+        // The files it writes follow the Peoplevox templates, and were written at the warehouse's time.
         for name in try FileManager.default.contentsOfDirectory(atPath: dir + "/out") {
+            let modified = try FileManager.default.attributesOfItem(atPath: dir + "/out/" + name)[.modificationDate] as? Date
+            #expect([epoch.start, epoch.start.addingTimeInterval(3600)].contains(modified), "\(name): \(String(describing: modified))")
             let template = name.hasPrefix("STOCK") ? PeoplevoxTemplates.stock : PeoplevoxTemplates.orderStatus
             let summary = try FileValidation.run(reader: try CSVReader(path: dir + "/out/" + name), template: template)
             #expect(summary.invalid == 0 && summary.fileAccepted, "\(name)")

@@ -55,7 +55,9 @@ import Testing
         try "sku,name\nTSH-M,Tee\n".write(to: base.appendingPathComponent("shop/products.csv"), atomically: true, encoding: .utf8)
         // A copy of the binary the unprivileged user can run, and the whole set-up given to that user.
         let binary = dir.appendingPathComponent("voxbatch").path
-        try FileManager.default.copyItem(atPath: CLI.binary.path, toPath: binary)
+        // Copied by `cp`, not in this process: a process another test spawns meanwhile would inherit the
+        // copy's open write descriptor, and executing the binary would then fail with "Text file busy".
+        try Shell.run(["cp", CLI.binary.path, binary])
         try Shell.run(["chown", "-R", "65534:65534", dir.path])
         chmod(dir.path, 0o755)
         let inbox = base.appendingPathComponent("exchange/in").path

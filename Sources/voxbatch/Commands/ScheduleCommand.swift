@@ -170,7 +170,9 @@ final class ChildRun: ScheduledRun {
         var pid: pid_t = 0
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let result = posix_spawn(&pid, executable, nil, nil, argv, environ)
+        let envp = CommandClock.childEnvironment().map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let result = posix_spawn(&pid, executable, nil, nil, argv, envp)
         guard result == 0 else { throw POSIXError(.init(rawValue: result) ?? .EIO) }
         self.pid = pid
     }

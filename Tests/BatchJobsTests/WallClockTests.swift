@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+
+/// The epoch-parameterized suites catch a wall-clock read on the paths they run; this catches one on a
+/// path no test runs yet. The CLI's `CommandClock` is the one place that may read the real time;
+/// durations use the monotonic `Stopwatch`.
+@Suite struct WallClockTests {
+    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Sources")
+    static let allowed: Set<String> = ["voxbatch/CommandClock.swift"]
+    static let reads = ["Date()", "Date.init", "Date.now", "timeIntervalSinceNow", "Date(timeIntervalSinceNow",
+                        "CFAbsoluteTimeGetCurrent", "gettimeofday", "time(nil)"]
+
+    @Test func onlyTheCommandClockReadsTheWallClock() throws {
+        let files = try FileManager.default.subpathsOfDirectory(atPath: Self.sources.path)
+            .filter { $0.hasSuffix(".swift") && !Self.allowed.contains($0) }
+        #expect(files.count > 50)  // the sources were found
+        var found: [String] = []
+        for file in files {
+            let text = try String(contentsOfFile: Self.sources.appendingPathComponent(file).path, encoding: .utf8)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.components(separatedBy: "//").first ?? ""
+                for read in Self.reads where code.contains(read) { found.append("Sources/\(file):\(n + 1): \(read)") }
+            }
+        }
+        #expect(found.isEmpty, "wall-clock reads outside CommandClock:\n\(found.joined(separator: "\n"))")
+    }
+}
