@@ -77,17 +77,27 @@ final class FlowFixture {
         var country = "GB"
         var lines: [(String, Int)]
         var gift = ""
+        var name = "Amelia Hart"
+        var company = ""
+        var address1 = "14 Mill Lane"
+        var instructions = ""
     }
 
+    /// An orders file of the plain-file storefront, written as a shop's export would write it (values
+    /// verbatim, quoted where CSV needs it).
     func orders(_ file: String, _ orders: [Order]) throws {
-        var text = (FileStorefront.orderColumns + ["gift_message"]).joined(separator: ",") + "\n"
+        let sink = MemorySink()
+        let writer = CSVWriter(sink: sink, lineEnding: .lf, guardsFormulas: false)
+        try writer.write(record: FileStorefront.orderColumns + ["gift_message", "delivery_instructions"])
         for o in orders {
             for (sku, qty) in o.lines {
-                text += "\(o.number),\(o.number),\(o.status),\(day(7.25, "yyyy-MM-dd'T'HH:mm:ss'Z'")),a@example.com,,Amelia Hart,,"
-                    + "14 Mill Lane,,Leeds,,\(o.postcode),\(o.country),express,3.95,20.00,,\(sku),\(qty),10.00,\(o.gift)\n"
+                try writer.write(record: [o.number, o.number, o.status, day(7.25, "yyyy-MM-dd'T'HH:mm:ss'Z'"), "a@example.com",
+                                          "", o.name, o.company, o.address1, "", "Leeds", "", o.postcode, o.country, "express",
+                                          "3.95", "20.00", "", sku, String(qty), "10.00", o.gift, o.instructions])
             }
         }
-        try text.write(toFile: root + "/shop/orders/" + file, atomically: true, encoding: .utf8)
+        try writer.flush()
+        try Data(sink.bytes).write(to: URL(fileURLWithPath: root + "/shop/orders/" + file))
     }
 
     /// Writes a file into the warehouse's outbox (`out/`), modified now by the fixture's clock (the

@@ -96,6 +96,59 @@ import Testing
         #expect(sent.values.allSatisfy { $0.count == 1 })
     }
 
+    /// The shop's values reach the warehouse byte for byte, whatever they start with; the warehouse's
+    /// despatch file, made from that sales order, brings them back and completes the order.
+    @Test func valuesThatStartLikeFormulasRoundTripVerbatimThroughTheWarehouse() throws {
+        let f = try FlowFixture(extra: """
+            mappings:
+              extra_columns:
+                SalesOrderAttribute1: gift_message
+                SalesOrderAttribute2: delivery_instructions
+            """)
+        try f.products(["-TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("-TSH-M", 2)], gift: "+ happy birthday", name: "-Ann Lee",
+                                     company: "@Home Ltd", address1: "=1 High St", instructions: "- ring twice -")])
+        try f.run(.exportItems)
+        var settings = WarehouseSimulator.Settings()
+        settings.pickRate = 1
+        settings.splitRate = 0
+        let simulator = try WarehouseSimulator(exchange: f.exchange, settings: settings)
+        try simulator.step(now: f.now)  // takes the item
+        #expect(try f.run(.exportOrders).summary.applied == 1)
+
+        let sent = try #require(try f.rows(ofFileStarting: "SO_").first)
+        #expect(sent["Customer"] == "@Home Ltd" && sent["ContactName"] == "-Ann Lee")
+        #expect(sent["ShippingAddressLine1"] == "=1 High St" && sent["ItemCode"] == "-TSH-M")
+        #expect(sent["SalesOrderAttribute1"] == "+ happy birthday" && sent["SalesOrderAttribute2"] == "- ring twice -")
+        let raw = try String(contentsOfFile: f.exchange + "/in/" + (try FileManager.default.contentsOfDirectory(atPath: f.exchange + "/in")
+            .first { $0.hasPrefix("SO_") } ?? ""), encoding: .utf8)
+        #expect(!raw.contains("'"), "\(raw)")
+
+        f.now += 3600
+        try simulator.step(now: f.now)  // the order is accepted and picked
+        f.now += 3600
+        try simulator.step(now: f.now)  // and despatched
+        let despatch = try #require(try FileManager.default.contentsOfDirectory(atPath: f.exchange + "/out").first { $0.hasPrefix("DESP_") })
+        #expect(try String(contentsOfFile: f.exchange + "/out/" + despatch, encoding: .utf8).contains(",-TSH-M,2,"))
+        #expect(try f.run(.importDespatches).summary.applied == 1)
+        let order = try #require(try f.storefront().order(number: "WEB-1"))
+        #expect(order.status == "completed" && order.lines.map(\.sku) == ["-TSH-M"])
+        #expect(order.shipping.company == "@Home Ltd" && order.fields["gift_message"] == "+ happy birthday")
+        #expect(try String(contentsOfFile: f.root + "/shop/updates/fulfilments.csv", encoding: .utf8).contains(",-TSH-M,2,true,"))
+    }
+
+    @Test func theFormulaGuardCanBeTurnedOnForAWarehouseThatOpensFilesInASpreadsheet() throws {
+        let f = try FlowFixture(extra: "files:\n  guard_formulas: true")
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)], company: "@Home Ltd", address1: "=1 High St")])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 5)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        let raw = try String(contentsOfFile: f.exchange + "/in/" + (try FileManager.default.contentsOfDirectory(atPath: f.exchange + "/in")
+            .first { $0.hasPrefix("SO_") } ?? ""), encoding: .utf8)
+        #expect(raw.contains("WEB-1,'@Home Ltd,,'=1 High St,"))
+    }
+
     @Test(arguments: Epoch.allCases)
     func dryRunSendsNothingAndRecordsNothing(epoch: Epoch) throws {
         let f = try FlowFixture(epoch: epoch)
@@ -173,6 +226,18 @@ import Testing
         #expect(files.map(\.status) == [.applied, .superseded])
         let journal = try String(contentsOfFile: f.root + "/shop/updates/fulfilments.csv", encoding: .utf8)
         #expect(journal.split(separator: "\n").count == 3)  // each line recorded once
+    }
+
+    /// Error reports are for people, who open them in a spreadsheet: a hostile value in a rejected row
+    /// is guarded there (while the files for the warehouse stay verbatim).
+    @Test func theErrorReportGuardsFormulasFromTheWarehousesFile() throws {
+        let f = try FlowFixture()
+        try sentOrder(f)
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2)
+                            + "WEB-1,=HYPERLINK(\"http://evil.example\"),DPD,Next Day,\(f.day(15)),T1,HOD-L,one\r\n")
+        #expect(try f.run(.importDespatches).summary.failed == 1)
+        let report = try String(contentsOfFile: f.exchange + "/error/DESP_1.errors.csv", encoding: .utf8)
+        #expect(report.contains("\"'=HYPERLINK(\"\"http://evil.example\"\")\""), "\(report)")
     }
 
     @Test(arguments: Epoch.allCases)

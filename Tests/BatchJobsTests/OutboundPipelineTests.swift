@@ -107,11 +107,31 @@ final class CutUploads: FileTransport {
         #expect(OutboundPipeline.suffixed("ITEMS_20261124T081500Z.csv", 2) == "ITEMS_20261124T081500Z_0002.csv")
     }
 
-    @Test func formulaInjectionInOrderFieldsIsNeutralised() throws {
+    @Test func formulaLikeValuesGoVerbatimUnlessTheGuardIsOn() throws {
         source.add("WEB-1", lines: [("SKU-A", "1")], note: "=HYPERLINK(\"http://evil.example\")")
+        source.add("WEB-2", lines: [("SKU-A", "1")], note: "- ring twice -")
         _ = try pipeline(at: 0).run(source)
-        let text = try sentFiles().values.first ?? ""
-        #expect(text.contains("\"'=HYPERLINK(\"\"http://evil.example\"\")\""))
+        #expect(try sentFiles().values.first == "SalesOrderNumber,ItemCode,QuantityOrdered,Note\r\n"
+                + "WEB-1,SKU-A,1,\"=HYPERLINK(\"\"http://evil.example\"\")\"\r\nWEB-2,SKU-A,1,- ring twice -\r\n")
+
+        source.add("WEB-3", lines: [("SKU-A", "1")], note: "=HYPERLINK(\"http://evil.example\")")
+        source.add("WEB-4", lines: [("SKU-A", "1")], note: "- ring twice -")
+        var guarded = pipeline(at: 60)
+        guarded.guardsFormulas = true
+        _ = try guarded.run(source)
+        #expect(try sentFiles()["SO_20261124T081600Z_0001.csv"] == "SalesOrderNumber,ItemCode,QuantityOrdered,Note\r\n"
+                + "WEB-3,SKU-A,1,\"'=HYPERLINK(\"\"http://evil.example\"\")\"\r\nWEB-4,SKU-A,1,'- ring twice -\r\n")
+    }
+
+    @Test func aControlCharacterHoldsTheRecordWithAnExceptionAndTheRestGoOut() throws {
+        source.add("WEB-1", lines: [("SKU-A", "1")], note: "ring\u{07}twice")
+        source.add("WEB-2", lines: [("SKU-A", "1")], note: "tab\there\r\nand a new line")
+        let summary = try pipeline(at: 0).run(source)
+        #expect(summary.applied == 1)
+        #expect(try sentFiles().values.first?.contains("WEB-2,SKU-A,1,\"tab\there\r\nand a new line\"") == true)
+        let held = try manifest.exceptions(kind: "invalid-sales-orders")
+        #expect(held.map(\.reference) == ["WEB-1"])
+        #expect(held.first?.message.contains("Note \"ring\\u0007twice\" contains the control character U+0007") == true)
     }
 
     @Test func aFileLeftPreparedIsDroppedOnTheNextRunAndItsOrdersAreNotReSent() throws {

@@ -54,6 +54,12 @@ public struct Configuration: Sendable, Hashable {
         public var stock = "STOCK_*.csv"
         public var returns = "RET_*.csv"
         public var orderStatus = "STATUS_*.csv"
+        /// `files.guard_formulas`: write a leading `'` before values of files for the warehouse that start
+        /// with `=`, `+`, `-`, `@` (the spreadsheet formula guard). Off by default: the warehouse's system
+        /// imports these files by machine and would keep the apostrophe (on packing slips, labels, gift
+        /// messages). Turn it on only for a warehouse whose staff open the files in a spreadsheet, knowing
+        /// that such values then reach the WMS changed.
+        public var guardFormulas = false
     }
 
     /// The storefront connection.

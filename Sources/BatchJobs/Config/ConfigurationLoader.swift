@@ -157,7 +157,7 @@ private struct ConfigReader {
     func readFiles(_ value: StrictYAML.Value) -> Configuration.FileNames {
         var names = Configuration.FileNames()
         guard let map = value.mapping(allowed: ["sales_orders", "items", "cancellations", "despatches", "stock",
-                                                "returns", "order_status"]) else { return names }
+                                                "returns", "order_status", "guard_formulas"]) else { return names }
         func pattern(_ key: String, _ current: String) -> String {
             guard let v = map[key], let text = v.string else { return current }
             if text.contains("/") || text.contains("..") { doc.report(v, "a file name pattern cannot contain / or ..") }
@@ -170,6 +170,9 @@ private struct ConfigReader {
         names.stock = pattern("stock", names.stock)
         names.returns = pattern("returns", names.returns)
         names.orderStatus = pattern("order_status", names.orderStatus)
+        if let v = map["guard_formulas"] {
+            if let flag = v.bool { names.guardFormulas = flag } else { doc.report(v, "guard_formulas must be true or false") }
+        }
         return names
     }
 

@@ -45,6 +45,7 @@ public enum StarterConfiguration {
           stock: STOCK_*.csv
           returns: RET_*.csv
           order_status: STATUS_*.csv   # the warehouse's sales-order states (decides if a cancellation can stop an order)
+          guard_formulas: false   # true: prefix values starting with = + - @ with ' (only if people open these files in a spreadsheet)
 
         storefront:
           type: file              # file, woocommerce, centra, scayle, marketplacer, wair

@@ -195,6 +195,7 @@ public final class JobRunner {
                                         inbox: configuration.warehouse.inbox, workDirectory: try workFolder("outbound"),
                                         logger: logger, clock: clock)
         pipeline.retry = configuration.retry
+        pipeline.guardsFormulas = configuration.files.guardFormulas
         return pipeline
     }
 

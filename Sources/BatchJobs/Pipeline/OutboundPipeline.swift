@@ -92,6 +92,9 @@ public struct OutboundPipeline {
     public var maxRecordsPerFile: Int
     public var logger: Logger
     public var clock: () -> Date
+    /// Whether formula-like values get a leading `'` (`files.guard_formulas`; off: the warehouse's files
+    /// carry the shop's values verbatim).
+    public var guardsFormulas = false
     /// How transient transport failures are retried.
     public var retry = RetryPolicy()
     /// How retries wait (tests pass a recorder).
@@ -155,7 +158,10 @@ public struct OutboundPipeline {
                 continue
             }
             var errors: [FieldError] = []
-            for (i, row) in rows.enumerated() { validator.validate(fields: row, recordNumber: i + 1, into: &errors) }
+            for (i, row) in rows.enumerated() {
+                validator.validate(fields: row, recordNumber: i + 1, into: &errors)
+                Self.checkControlCharacters(row, header: header, into: &errors)
+            }
             if errors.isEmpty {
                 ready.append((record, hash))
             } else {
@@ -210,6 +216,25 @@ public struct OutboundPipeline {
         return summary
     }
 
+    /// A control character (other than tab, CR and LF, which quoting carries) is never sent: the WMS
+    /// could store it or cut the value at it, and nobody would see why. The record is held with an
+    /// exception naming the column and the character, like any value the template refuses.
+    static func checkControlCharacters(_ row: [String], header: CSVHeader, into errors: inout [FieldError]) {
+        for (i, var value) in row.enumerated() {
+            let found = value.withUTF8 { bytes in
+                bytes.first { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }
+            }
+            guard let found else { continue }
+            let shown = value.unicodeScalars.map {
+                $0.value < 0x20 || $0.value == 0x7F ? String(format: "\\u%04X", $0.value) : String($0)
+            }.joined()
+            errors.append(FieldError(column: i < header.names.count ? header.names[i] : "column \(i + 1)",
+                                     columnNumber: i + 1, value: shown, rule: "control-character",
+                                     message: "contains the control character U+\(String(format: "%04X", found)), "
+                                         + "which is never sent to the warehouse: remove it in the shop"))
+        }
+    }
+
     /// A record's content hash: its fields, unambiguously separated.
     static func hash(_ rows: [[String]]) -> String {
         var hasher = SHA256()
@@ -228,7 +253,7 @@ public struct OutboundPipeline {
                       runID: Int64?) throws {
         let local = workDirectory + "/" + name
         let sink = try FileDescriptorSink(path: local)
-        let writer = CSVWriter(sink: sink)
+        let writer = CSVWriter(sink: sink, guardsFormulas: guardsFormulas)
         try writer.write(record: flow.template.headerNames)
         for (record, _) in batch {
             for row in record.rows { try writer.write(record: row) }

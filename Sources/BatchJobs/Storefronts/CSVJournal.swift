@@ -3,6 +3,10 @@ import Foundation
 
 /// An append-only CSV file that survives crashes: rows are buffered, then appended with one `write`
 /// and made durable with `fsync`; a torn last line left by a crash is cut off when the journal is opened.
+///
+/// Values are written verbatim (no spreadsheet formula guard): the journals are read by machine, by the
+/// shop's import and by the storefront itself when it reads its state back, and a `'` added before an
+/// order number or SKU starting with `-` would make it another one.
 final class CSVJournal {
     let path: String
     let header: [String]
@@ -13,10 +17,10 @@ final class CSVJournal {
     init(path: String, header: [String]) throws {
         self.path = path
         self.header = header
-        writer = CSVWriter(sink: sink, lineEnding: .lf)
+        writer = Self.writer(sink)
         if !FileManager.default.fileExists(atPath: path) {
             let first = MemorySink()
-            let w = CSVWriter(sink: first, lineEnding: .lf)
+            let w = Self.writer(first)
             try w.write(record: header)
             try w.flush()
             try Self.append(first.bytes, to: path)
@@ -38,7 +42,11 @@ final class CSVJournal {
         return rows
     }
 
-    /// Buffers a row in the header's order (formula-like text is neutralised).
+    private static func writer(_ sink: MemorySink) -> CSVWriter {
+        CSVWriter(sink: sink, lineEnding: .lf, guardsFormulas: false)
+    }
+
+    /// Buffers a row in the header's order, verbatim.
     func append(_ values: [String: String]) throws {
         try writer.write(record: header.map { values[$0] ?? "" })
     }
@@ -49,7 +57,7 @@ final class CSVJournal {
         guard !sink.bytes.isEmpty else { return }
         try Self.append(sink.bytes, to: path)
         sink = MemorySink()
-        writer = CSVWriter(sink: sink, lineEnding: .lf)
+        writer = Self.writer(sink)
     }
 
     private static func append(_ bytes: [UInt8], to path: String) throws {
