@@ -111,6 +111,15 @@ import Testing
         #expect(found.allSatisfy { $0.line > 0 })
     }
 
+    /// A storefront type whose connector is not in this build fails `config check`, not the first run.
+    @Test(arguments: Configuration.plannedStorefrontKinds)
+    func aStorefrontThatCannotRunYetFailsTheCheck(kind: String) {
+        let found = problems("client: acme\nwarehouse: {url: \"file:///srv/x\"}\n"
+                             + "storefront: {type: \(kind), url: \"https://shop.example.com\"}\n")
+        let problem = found.first { $0.path == "storefront.type" }
+        #expect(problem?.message == "the \(kind) storefront is not supported yet by this build of voxbatch; use one of file, woocommerce")
+    }
+
     @Test func missingEssentialsAreReported() {
         let found = problems("client: acme\nwarehouse: {url: \"sftp://acme@wh/x\"}\nstorefront: {type: file}\n")
         #expect(found.map(\.path).contains("warehouse.identity"))

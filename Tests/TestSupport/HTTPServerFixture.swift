@@ -18,11 +18,30 @@ public final class HTTPServerFixture: @unchecked Sendable {
         public var status: Int
         public var headers: [String: String]
         public var body: Data
+        /// Seconds to wait before answering (a server slower than the client's timeout).
+        public var delay: Double = 0
+        /// Close the connection after the headers and this many bytes of the body (a connection cut
+        /// mid-response: the client has the status and a `Content-Length` it never gets).
+        public var cutBodyAfterBytes: Int?
 
         public init(status: Int = 200, headers: [String: String] = [:], body: Data = Data()) {
             self.status = status
             self.headers = headers
             self.body = body
+        }
+
+        /// This answer, sent only after `seconds`.
+        public func delayed(_ seconds: Double) -> Response {
+            var r = self
+            r.delay = seconds
+            return r
+        }
+
+        /// This answer, cut off after `bytes` bytes of its body.
+        public func cutBody(afterBytes bytes: Int) -> Response {
+            var r = self
+            r.cutBodyAfterBytes = bytes
+            return r
         }
 
         public static func json(_ object: Any, status: Int = 200, headers: [String: String] = [:]) -> Response {
@@ -91,10 +110,11 @@ public final class HTTPServerFixture: @unchecked Sendable {
         recorded.append(request)
         lock.unlock()
         let response = handler(request)
+        if response.delay > 0 { Thread.sleep(forTimeInterval: response.delay) }
         var text = "HTTP/1.1 \(response.status) X\r\nContent-Length: \(response.body.count)\r\nConnection: close\r\n"
         for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
         text += "\r\n"
-        let bytes = Array(text.utf8) + Array(response.body)
+        let bytes = Array(text.utf8) + Array(response.body.prefix(response.cutBodyAfterBytes ?? response.body.count))
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

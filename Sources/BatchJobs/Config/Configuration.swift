@@ -64,7 +64,7 @@ public struct Configuration: Sendable, Hashable {
 
     /// The storefront connection.
     public struct Storefront: Sendable, Hashable {
-        /// `file`, `woocommerce`, `centra`, `scayle`, `marketplacer` or `wair`.
+        /// One of ``Configuration/storefrontKinds``.
         public var kind: String
         /// For the plain-file storefront: its folder.
         public var folder: String?
@@ -163,7 +163,12 @@ public struct Configuration: Sendable, Hashable {
     }
 
     /// The storefront kinds voxbatch knows.
-    public static let storefrontKinds = ["file", "woocommerce", "centra", "scayle", "marketplacer", "wair"]
+    /// The storefront types this build can run (a type is listed only once its connector passes the
+    /// conformance suite).
+    public static let storefrontKinds = ["file", "woocommerce"]
+    /// Storefront types that are planned but cannot run yet: `config check` says so plainly instead of
+    /// letting a set-up check clean and fail at its first run.
+    public static let plannedStorefrontKinds = ["centra", "scayle", "marketplacer", "wair"]
     /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.
     public static let templateKeys = ["sales_orders", "items", "cancellations", "despatches", "stock", "returns",
                                        "order_status"]

@@ -183,7 +183,10 @@ private struct ConfigReader {
             "refund_payment", "timeout",
         ]) else { return nil }
         guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
-        if !Configuration.storefrontKinds.contains(kind) {
+        if Configuration.plannedStorefrontKinds.contains(kind) {
+            doc.report(typeValue, "the \(kind) storefront is not supported yet by this build of voxbatch; use one of "
+                       + Configuration.storefrontKinds.joined(separator: ", "))
+        } else if !Configuration.storefrontKinds.contains(kind) {
             doc.report(typeValue, "unknown storefront type \"\(kind)\"; use one of "
                        + Configuration.storefrontKinds.joined(separator: ", "))
         }

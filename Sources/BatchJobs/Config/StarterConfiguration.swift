@@ -48,7 +48,7 @@ public enum StarterConfiguration {
           guard_formulas: false   # true: prefix values starting with = + - @ with ' (only if people open these files in a spreadsheet)
 
         storefront:
-          type: file              # file, woocommerce, centra, scayle, marketplacer, wair
+          type: file              # file or woocommerce
           folder: .voxbatch/shop  # the plain-file storefront's folder
           # For an API storefront:
           # url: https://shop.example.com

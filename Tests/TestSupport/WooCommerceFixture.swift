@@ -1,32 +1,34 @@
 import Foundation
-import TestSupport
 
 /// A local stand-in for a WooCommerce shop's REST API v3, speaking its JSON shapes: orders (with
 /// pagination headers), notes, refunds, products with variations, and the batch endpoints. It keeps
 /// what is written, so tests assert the exact requests and the resulting state.
-final class WooCommerceFixture: @unchecked Sendable {
+public final class WooCommerceFixture: @unchecked Sendable {
     let lock = NSLock()
-    var orders: [[String: Any]] = []
-    var notes: [Int: [[String: Any]]] = [:]
-    var refunds: [Int: [[String: Any]]] = [:]
-    var products: [[String: Any]] = []
-    var variations: [Int: [[String: Any]]] = [:]
+    public var orders: [[String: Any]] = []
+    public var notes: [Int: [[String: Any]]] = [:]
+    public var refunds: [Int: [[String: Any]]] = [:]
+    public var products: [[String: Any]] = []
+    public var variations: [Int: [[String: Any]]] = [:]
     /// Answers to give before the normal one, by path prefix: a 429, a 500, a malformed body.
-    var faults: [(path: String, response: HTTPServerFixture.Response)] = []
-    var server: HTTPServerFixture!
+    public var faults: [(path: String, response: HTTPServerFixture.Response)] = []
+    /// Answers given instead of the normal one once the request has been carried out (a write that
+    /// reached the shop, whose answer is lost), by method and path prefix.
+    public var faultsAfterApplying: [(request: String, response: HTTPServerFixture.Response)] = []
+    public var server: HTTPServerFixture!
 
-    init() throws {
+    public init() throws {
         server = try HTTPServerFixture { [unowned self] request in self.handle(request) }
     }
 
-    var requests: [HTTPServerFixture.Request] { server.requests }
+    public var requests: [HTTPServerFixture.Request] { server.requests }
 
     /// Writes (anything but GET), as `METHOD path`.
-    var writes: [String] { requests.filter { $0.method != "GET" }.map { "\($0.method) \($0.path)" } }
+    public var writes: [String] { requests.filter { $0.method != "GET" }.map { "\($0.method) \($0.path)" } }
 
     /// An order as `GET /orders` returns it; `at` is when it was created and last modified (GMT, without
     /// a zone, as WooCommerce writes `date_created_gmt` and `date_modified_gmt`).
-    static func order(_ id: Int, status: String = "processing", lines: [(id: Int, sku: String, qty: Int, total: String)],
+    public static func order(_ id: Int, status: String = "processing", lines: [(id: Int, sku: String, qty: Int, total: String)],
                       postcode: String = "LS6 2DT", at: String = "2026-11-30T07:15:00") -> [String: Any] {
         [
             "id": id, "number": String(id), "status": status, "date_created_gmt": at, "date_modified_gmt": at,
@@ -51,6 +53,17 @@ final class WooCommerceFixture: @unchecked Sendable {
         if let i = faults.firstIndex(where: { full.replacingOccurrences(of: "/wp-json/wc/v3", with: "").hasPrefix($0.path) }) {
             return faults.remove(at: i).response
         }
+        let answer = respond(request, path: path, query: query)
+        let line = request.method + " " + full.replacingOccurrences(of: "/wp-json/wc/v3", with: "")
+        if let i = faultsAfterApplying.firstIndex(where: { line.hasPrefix($0.request) }) {
+            return faultsAfterApplying.remove(at: i).response
+        }
+        return answer
+    }
+
+    private func respond(_ request: HTTPServerFixture.Request, path: String, query: [String: String])
+        -> HTTPServerFixture.Response
+    {
         guard request.headers["authorization"] == "Basic " + Data("ck_test:cs_test".utf8).base64EncodedString() else {
             return .json(["code": "woocommerce_rest_cannot_view"], status: 401)
         }
@@ -97,7 +110,7 @@ final class WooCommerceFixture: @unchecked Sendable {
             let id = Int(parts[1])!
             if request.method == "POST", let body = request.json as? [String: Any] {
                 refunds[id, default: []].append(["id": 900 + refunds[id, default: []].count, "reason": body["reason"] ?? "",
-                                                 "amount": body["amount"] ?? ""])
+                                                 "amount": body["amount"] ?? "", "restock_items": body["restock_items"] ?? false])
                 return .json(refunds[id]!.last!, status: 201)
             }
             return .json(refunds[id] ?? [])
@@ -118,7 +131,7 @@ final class WooCommerceFixture: @unchecked Sendable {
     }
 
     /// A WooCommerce date: ISO 8601 with or without a zone (GMT when none is given).
-    static func gmt(_ text: String?) -> Date? {
+    public static func gmt(_ text: String?) -> Date? {
         guard let text else { return nil }
         let iso = ISO8601DateFormatter()
         return iso.date(from: text) ?? iso.date(from: text + "Z")

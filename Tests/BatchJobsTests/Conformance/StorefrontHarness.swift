@@ -1,0 +1,274 @@
+@testable import BatchJobs
+import CSVKit
+import FileTransport
+import Foundation
+import TestSupport
+
+/// The storefronts the conformance suite runs against, each on its own fixture. A new connector adds a
+/// case and a harness; the suite itself does not change.
+enum ConformingStorefront: String, CaseIterable, Sendable, CustomStringConvertible {
+    case file
+    case woocommerce
+
+    var description: String { rawValue }
+
+    func harness() throws -> any StorefrontHarness {
+        switch self {
+        case .file: try FileStorefrontHarness()
+        case .woocommerce: try WooCommerceHarness()
+        }
+    }
+
+    /// The storefronts reached over HTTP, for the fault tests.
+    static var overHTTP: [ConformingStorefront] { [.woocommerce] }
+}
+
+/// An order to seed a storefront with.
+struct SeedOrder {
+    var id: Int
+    var ready = true
+    var cancelled = false
+    /// (SKU, quantity, unit price)
+    var lines: [(sku: String, quantity: Int, price: String)]
+    var gift = "Happy birthday"
+
+    var number: String { String(id) }
+}
+
+/// What the conformance suite needs of a storefront: seed it, connect to it as a new process would (a
+/// new connector instance, nothing remembered), and read back what the storefront itself recorded —
+/// never what the connector believes.
+protocol StorefrontHarness: AnyObject {
+    /// More orders than this span several pages of the storefront's listing.
+    var pageSize: Int { get }
+    /// The status of an order ready for fulfilment, and of one that is not.
+    var readyStatus: String { get }
+    var cancelledStatus: String { get }
+    /// A SKU the shop sells without managing its stock, if the storefront has such a thing.
+    var unmanagedSKU: String? { get }
+
+    /// Products (SKU, stock) and orders; replaces what was there.
+    func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws
+    /// A new connector, as a new process would make it.
+    func connect() throws -> any Storefront
+    /// Each fulfilment line the storefront holds for the order, as `PACKAGE/SKU=QUANTITY` (a line recorded
+    /// twice appears twice).
+    func fulfilmentLines(order: String) throws -> [String]
+    /// The order's status in the storefront.
+    func status(order: String) throws -> String
+    /// Each refund the storefront holds for the order: its line id and whether the goods were restocked.
+    func refunds(order: String) throws -> [(id: String, restock: Bool)]
+    /// The stock the storefront shows for an SKU.
+    func stock(sku: String) throws -> Int?
+    /// The cancellation outcomes recorded on the order, in order.
+    func cancellations(order: String) throws -> [String]
+}
+
+/// Over HTTP: the fixture's knobs for the fault tests.
+protocol HTTPStorefrontHarness: StorefrontHarness {
+    /// Answers `response` once to the next request whose `METHOD path` starts with `request`, instead
+    /// of handling it.
+    func fail(_ request: String, with response: HTTPServerFixture.Response)
+    /// Carries out the next such request, then answers `response` instead of the real answer (the write
+    /// reached the shop; its answer was lost).
+    func failAfterApplying(_ request: String, with response: HTTPServerFixture.Response)
+    /// A connector whose client times out after `seconds`.
+    func connect(timeout seconds: Double) throws -> any Storefront
+    /// A connector whose credentials the shop refuses; `secretValue` must never appear in an error.
+    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String)
+    /// The delays the connector's HTTP client waited (it records instead of sleeping).
+    var waits: [Double] { get }
+    /// Requests received, as `METHOD path`.
+    var requestLines: [String] { get }
+}
+
+// MARK: - The plain-file storefront
+
+final class FileStorefrontHarness: StorefrontHarness {
+    let folder: String
+    let pageSize = 50  // the file storefront has no pages; the suite's "several pages" still applies
+    let readyStatus = "paid"
+    let cancelledStatus = "cancelled"
+    let unmanagedSKU: String? = nil
+    let clock = { Epoch.fixtureDay.start }
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder + "/orders", withIntermediateDirectories: true)
+    }
+
+    func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
+        try write(folder + "/products.csv", ["sku", "name"], products.map { [$0.sku, "Product \($0.sku)"] })
+        var rows: [[String]] = []
+        for o in orders {
+            for line in o.lines {
+                rows.append([o.number, o.number, o.cancelled ? cancelledStatus : (o.ready ? readyStatus : "pending"),
+                             "2026-11-30T07:15:00Z", "amelia@example.com", "", "Amelia Hart", "", "14 Mill Lane", "",
+                             "Leeds", "", "LS6 2DT", "GB", "Express", "3.95", "23.95", "Leave with the neighbour",
+                             line.sku, String(line.quantity), line.price, o.gift])
+            }
+        }
+        try write(folder + "/orders/orders.csv", FileStorefront.orderColumns + ["gift_message"], rows)
+    }
+
+    private func write(_ path: String, _ header: [String], _ rows: [[String]]) throws {
+        let sink = MemorySink()
+        let writer = CSVWriter(sink: sink, lineEnding: .lf, guardsFormulas: false)
+        try writer.write(record: header)
+        for row in rows { try writer.write(record: row) }
+        try writer.flush()
+        try Data(sink.bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    func connect() throws -> any Storefront { try FileStorefront(folder: folder, clock: clock) }
+
+    private func journal(_ name: String) throws -> [[String: String]] {
+        let path = folder + "/updates/" + name
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let reader = try CSVReader(path: path)
+        var rows: [[String: String]] = []
+        while try reader.next() {
+            var row: [String: String] = [:]
+            for (i, column) in (reader.header?.names ?? []).enumerated() where i < reader.fieldCount { row[column] = reader.field(i) }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    func fulfilmentLines(order: String) throws -> [String] {
+        try journal("fulfilments.csv").filter { $0["order_number"] == order }
+            .map { "\($0["package"] ?? "")/\($0["sku"] ?? "")=\($0["quantity"] ?? "")" }
+    }
+
+    func status(order: String) throws -> String { try connect().order(number: order)?.status ?? "" }
+
+    func refunds(order: String) throws -> [(id: String, restock: Bool)] {
+        try journal("refunds.csv").filter { $0["order_number"] == order }.map { ($0["refund_id"] ?? "", $0["restock"] == "true") }
+    }
+
+    func stock(sku: String) throws -> Int? {
+        try journal("stock.csv").last { $0["sku"] == sku }.flatMap { Int($0["available"] ?? "") }
+    }
+
+    func cancellations(order: String) throws -> [String] {
+        try journal("cancellations.csv").filter { $0["order_number"] == order }.map { $0["outcome"] ?? "" }
+    }
+}
+
+// MARK: - WooCommerce
+
+final class WooCommerceHarness: HTTPStorefrontHarness {
+    let woo: WooCommerceFixture
+    let secrets: URL
+    let pageSize = 100  // voxbatch asks for per_page=100
+    let readyStatus = "processing"
+    let cancelledStatus = "cancelled"
+    let unmanagedSKU: String? = "GIFT"
+    final class Waits: @unchecked Sendable { var seconds: [Double] = [] }
+    let recorded = Waits()
+
+    init() throws {
+        woo = try WooCommerceFixture()
+        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-woo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        for (name, value) in [("key", "ck_test"), ("secret", "cs_test"), ("wrong-secret", "cs_wrong_7f3a")] {
+            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            chmod(secrets.appendingPathComponent(name).path, 0o600)
+        }
+    }
+
+    func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
+        woo.products = products.enumerated().map { i, p in
+            ["id": 10 + i, "name": "Product \(p.sku)", "type": "simple", "sku": p.sku, "regular_price": "12.00",
+             "manage_stock": true, "stock_quantity": p.stock]
+        } + [["id": 9, "name": "Gift card", "type": "simple", "sku": "GIFT", "manage_stock": false]]
+        woo.orders = orders.map { o in
+            var order = WooCommerceFixture.order(o.id, status: o.cancelled ? cancelledStatus : (o.ready ? readyStatus : "on-hold"),
+                                                 lines: o.lines.enumerated().map { i, l in
+                                                     (id: i + 1, sku: l.sku, qty: l.quantity,
+                                                      total: String(format: "%.2f", (Double(l.price) ?? 0) * Double(l.quantity)))
+                                                 })
+            order["meta_data"] = [["id": 1, "key": "gift_message", "value": o.gift]]
+            return order
+        }
+    }
+
+    func configuration(secret: String = "secret", timeout: Double = 5) -> Configuration.Storefront {
+        var c = Configuration.Storefront(kind: "woocommerce", folder: nil, url: woo.server.baseURL,
+                                         key: .file(secrets.appendingPathComponent("key").path),
+                                         secret: .file(secrets.appendingPathComponent(secret).path),
+                                         readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
+        c.timeout = timeout
+        c.requestsPerSecond = 0
+        return c
+    }
+
+    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
+        var settings = HTTPSettings()
+        settings.timeout = configuration.timeout
+        settings.retry = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 1, jitter: 0)
+        let http = HTTPClient(settings: settings, clock: { Epoch.fixtureDay.start })
+        let recorded = recorded
+        http.sleep = { recorded.seconds.append($0) }
+        return try WooCommerceStorefront(configuration: configuration, retry: settings.retry, http: http,
+                                         clock: { Epoch.fixtureDay.start })
+    }
+
+    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
+    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
+
+    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
+        (try connect(configuration: configuration(secret: "wrong-secret")), "cs_wrong_7f3a",
+         "file " + secrets.appendingPathComponent("wrong-secret").path)
+    }
+
+    private func orderID(_ number: String) -> Int? {
+        woo.orders.first { $0["number"] as? String == number }?["id"] as? Int
+    }
+
+    func fulfilmentLines(order: String) throws -> [String] {
+        guard let id = orderID(order) else { return [] }
+        return (woo.notes[id] ?? []).flatMap { WooCommerceStorefront.markers(in: $0["note"] as? String ?? "", kind: "fulfilment") }
+    }
+
+    func status(order: String) throws -> String {
+        woo.orders.first { $0["number"] as? String == order }?["status"] as? String ?? ""
+    }
+
+    func refunds(order: String) throws -> [(id: String, restock: Bool)] {
+        guard let id = orderID(order) else { return [] }
+        return (woo.refunds[id] ?? []).flatMap { refund in
+            WooCommerceStorefront.markers(in: refund["reason"] as? String ?? "", kind: "return").map {
+                (String($0.prefix { $0 != "=" }), refund["restock_items"] as? Bool ?? false)
+            }
+        }
+    }
+
+    func stock(sku: String) throws -> Int? {
+        woo.products.first { $0["sku"] as? String == sku }?["stock_quantity"] as? Int
+    }
+
+    func cancellations(order: String) throws -> [String] {
+        guard let id = orderID(order) else { return [] }
+        return (woo.notes[id] ?? []).compactMap { note -> String? in
+            let text = note["note"] as? String ?? ""
+            guard let range = text.range(of: "[voxbatch cancellation ") else { return nil }
+            return String(text[range.upperBound...].prefix { $0 != "]" })
+        }
+    }
+
+    func fail(_ request: String, with response: HTTPServerFixture.Response) {
+        let path = String(request.drop { $0 != " " }.dropFirst())
+        woo.faults.append((path, response))
+    }
+
+    func failAfterApplying(_ request: String, with response: HTTPServerFixture.Response) {
+        woo.faultsAfterApplying.append((request, response))
+    }
+
+    var waits: [Double] { recorded.seconds }
+
+    var requestLines: [String] {
+        woo.requests.map { "\($0.method) \($0.path.replacingOccurrences(of: "/wp-json/wc/v3", with: ""))" }
+    }
+}
