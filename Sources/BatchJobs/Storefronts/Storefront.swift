@@ -177,6 +177,44 @@ public protocol Storefront: AnyObject {
     func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws
     /// Makes everything written so far durable (called at the end of each batch).
     func flush() throws
+    /// `voxbatch storefront check`: authenticates and reads one page of orders in `readyStatuses` and one
+    /// page of products, writing nothing.
+    ///
+    /// - Throws: ``StorefrontError`` for the first problem met (wrong URL, refused credentials, missing
+    ///   permission, an answer that is not the storefront's API), permanent or transient.
+    func check(readyStatuses: [String]) throws -> StorefrontCheck
+}
+
+/// What `voxbatch storefront check` found.
+public struct StorefrontCheck: Sendable, Hashable, Codable {
+    /// The storefront type.
+    public var storefront: String
+    /// Where it was reached (a URL without credentials, or a folder).
+    public var location: String
+    /// Ready orders on the first page, and how many there are in all when the storefront says.
+    public var readyOrders: Int
+    public var totalReadyOrders: Int?
+    /// Products (SKUs) on the first page, and how many in all when the storefront says.
+    public var products: Int
+    public var totalProducts: Int?
+    /// A few order numbers and SKUs, to recognise the shop by.
+    public var exampleOrders: [String]
+    public var exampleSKUs: [String]
+    /// What the check could not prove (write permission is only shown by a write).
+    public var notes: [String]
+
+    public init(storefront: String, location: String, readyOrders: Int, totalReadyOrders: Int?, products: Int,
+                totalProducts: Int?, exampleOrders: [String], exampleSKUs: [String], notes: [String] = []) {
+        self.storefront = storefront
+        self.location = location
+        self.readyOrders = readyOrders
+        self.totalReadyOrders = totalReadyOrders
+        self.products = products
+        self.totalProducts = totalProducts
+        self.exampleOrders = exampleOrders
+        self.exampleSKUs = exampleSKUs
+        self.notes = notes
+    }
 }
 
 extension Storefront {

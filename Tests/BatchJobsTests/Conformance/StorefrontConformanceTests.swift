@@ -57,6 +57,22 @@ import Testing
         #expect(try h.connect().order(number: "9999") == nil)
     }
 
+    @Test(arguments: ConformingStorefront.allCases)
+    func aCheckReadsOnePageOfOrdersAndProductsAndWritesNothing(kind: ConformingStorefront) throws {
+        let probe = try kind.harness()
+        let h = try seeded(kind, ready: probe.pageSize + 5)
+        let found = try h.connect().check(readyStatuses: [h.readyStatus])
+        #expect(found.storefront == kind.rawValue)
+        #expect(found.readyOrders >= 1 && found.readyOrders <= h.pageSize)
+        #expect(found.totalReadyOrders == h.pageSize + 5)
+        #expect(found.products >= Self.catalogue.count && found.exampleOrders.first == "1001")
+        #expect(try h.fulfilmentLines(order: "1001").isEmpty && h.cancellations(order: "1001").isEmpty)
+        if let http = h as? any HTTPStorefrontHarness {
+            #expect(http.requestLines.allSatisfy { $0.hasPrefix("GET ") })
+            #expect(http.requestLines.count == 2)  // one page of each
+        }
+    }
+
     // MARK: - Fulfilment
 
     @Test(arguments: ConformingStorefront.allCases)

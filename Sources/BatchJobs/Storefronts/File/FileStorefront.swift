@@ -106,6 +106,22 @@ public final class FileStorefront: Storefront {
         return ordersByNumber[number]
     }
 
+    public func check(readyStatuses: [String]) throws -> StorefrontCheck {
+        guard FileManager.default.fileExists(atPath: folder + "/orders") else {
+            throw StorefrontError(storefront: "file", message: "\(folder)/orders does not exist", isTransient: false)
+        }
+        let ready = try orders(statuses: readyStatuses)
+        let catalogue = try products()
+        var notes: [String] = []
+        if !FileManager.default.fileExists(atPath: folder + "/products.csv") {
+            notes.append("there is no \(folder)/products.csv: every SKU will be unknown to the shop")
+        }
+        return StorefrontCheck(storefront: "file", location: folder, readyOrders: min(10, ready.count),
+                               totalReadyOrders: ready.count, products: min(10, catalogue.count),
+                               totalProducts: catalogue.count, exampleOrders: ready.prefix(3).map(\.number),
+                               exampleSKUs: catalogue.prefix(3).map(\.sku), notes: notes)
+    }
+
     public func products() throws -> [Product] {
         var products: [Product] = []
         try readCatalogue { reader, sku in

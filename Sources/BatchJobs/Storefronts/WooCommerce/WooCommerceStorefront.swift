@@ -255,6 +255,23 @@ public final class WooCommerceStorefront: Storefront {
         _ = try call("POST", "/orders/\(raw.id)/notes", body: ["note": "\(text) \(marker)", "customer_note": false])
     }
 
+    // MARK: - Check
+
+    public func check(readyStatuses: [String]) throws -> StorefrontCheck {
+        let orders = try call("GET", "/orders", query: [("status", readyStatuses.joined(separator: ",")), ("per_page", "10"),
+                                                        ("page", "1"), ("orderby", "id"), ("order", "asc")])
+        let found = try decode([WooOrder].self, orders, "GET /orders")
+        let products = try call("GET", "/products", query: [("per_page", "10"), ("page", "1")])
+        let catalogue = try decode([WooProduct].self, products, "GET /products")
+        return StorefrontCheck(
+            storefront: "woocommerce", location: HTTPClient.redacted(base), readyOrders: found.count,
+            totalReadyOrders: Int(orders.headers["x-wp-total"] ?? ""), products: catalogue.count,
+            totalProducts: Int(products.headers["x-wp-total"] ?? ""), exampleOrders: found.prefix(3).map(\.number),
+            exampleSKUs: catalogue.compactMap(\.sku).filter { !$0.isEmpty }.prefix(3).map { $0 },
+            notes: ["write permission is shown only by a write: the REST API key must be Read/Write "
+                    + "(WooCommerce → Settings → Advanced → REST API)"])
+    }
+
     // MARK: - Catalogue and stock
 
     /// SKU → product or variation, built from every product page (and each variable product's
