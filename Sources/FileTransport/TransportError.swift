@@ -77,6 +77,8 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
     public var message: String
     /// How many attempts were made (set by ``Retry``).
     public var attempts: Int
+    /// For an HTTP server that stayed busy: the status of its last answer (429, 503...).
+    public var httpStatus: Int?
 
     /// Creates an error.
     public init(_ code: Code, operation: String, target: String, message: String, attempts: Int = 1) {

@@ -124,8 +124,10 @@ public final class HTTPClient: @unchecked Sendable {
             // 429 means "not processed"; a 5xx may have half-done a POST, so only idempotent requests retry it.
             guard response.status == 429 || (response.status >= 500 && request.isIdempotent) else { return response }
             guard attempt < settings.retry.maxAttempts else {
-                throw TransportError(.serverBusy, operation: "\(request.method)", target: Self.shown(request),
-                                     message: "HTTP \(response.status) after \(attempt) attempts", attempts: attempt)
+                var busy = TransportError(.serverBusy, operation: "\(request.method)", target: Self.shown(request),
+                                          message: "HTTP \(response.status) after \(attempt) attempts", attempts: attempt)
+                busy.httpStatus = response.status
+                throw busy
             }
             let delay = Self.retryAfter(response.headers["retry-after"],
                                         now: Self.httpDate(response.headers["date"]) ?? clock())
