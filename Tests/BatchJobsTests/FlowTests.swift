@@ -437,6 +437,29 @@ import Testing
         #expect(try shop.products().count == 4)
     }
 
+    /// Orders are read a page at a time from the exports as they are: an order whose rows are split within
+    /// a file comes whole, a later export of an order replaces the earlier one (here: a cancellation), and
+    /// an order the fulfilments completed is no longer ready.
+    @Test func ordersAreReadPageByPageWholeAndInTheirLatestVersion() throws {
+        let f = try FlowFixture()
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]), .init(number: "WEB-2", lines: [("TSH-M", 2)]),
+                               .init(number: "WEB-1", lines: [("HOD-L", 3)]), .init(number: "WEB-3", lines: [("TSH-M", 1)]),
+                               .init(number: "WEB-4", lines: [("TSH-M", 1)])])
+        try f.orders("b.csv", [.init(number: "WEB-3", status: "cancelled", lines: [("TSH-M", 1)])])
+        var shop = try f.storefront()
+        try shop.fulfil(Fulfilment(orderNumber: "WEB-4", package: "DSP-1", carrier: "dpd", service: "", trackingNumber: "T1",
+                                   despatchDate: "", lines: [("TSH-M", 1)], completesOrder: true))
+        try shop.flush()
+        shop = try f.storefront()  // a new run: nothing in memory
+        var pages: [[String]] = []
+        try shop.orders(statuses: ["paid"], pageSize: 1) { page in
+            pages.append(page.map { "\($0.number):" + $0.lines.map { "\($0.sku)x\($0.quantity)" }.joined(separator: "+") })
+        }
+        #expect(pages == [["WEB-2:TSH-Mx2"], ["WEB-1:TSH-Mx1+HOD-Lx3"]])
+        #expect(try f.storefront().orders(statuses: ["cancelled"]).map(\.number) == ["WEB-3"])
+        #expect(try f.storefront().orders(statuses: ["completed"]).map(\.number) == ["WEB-4"])
+    }
+
     @Test(arguments: Epoch.allCases)
     func aTornLastLineLeftByACrashIsCutOffAndNothingIsRecordedTwice(epoch: Epoch) throws {
         let f = try FlowFixture(epoch: epoch)

@@ -28,18 +28,34 @@ public struct ExportOrdersFlow: OutboundFlow {
         fileNamePattern = configuration.files.salesOrders
     }
 
+    /// Ready orders are read this many at a time.
+    public var pageSize = 1000
+
     public func collect() throws -> [OutboundRecord] {
-        let orders = try storefront.orders(statuses: configuration.storefront.readyStatuses)
-        guard !orders.isEmpty else { return [] }
-        var warehouseItems = try manifest.warehouseItems()
-        for item in try manifest.appliedRecords(flow: ExportItemsFlow.flowName) { warehouseItems.insert(item.key) }
-        // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
-        let withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
-        return orders.filter { !withheld.contains($0.id) }.map { order in
-            let salesOrder = salesOrder(for: order)
+        var all: [OutboundRecord] = []
+        try collect { all += $0 }
+        return all
+    }
+
+    /// Ready orders, a page at a time: the pipeline sends each page before the next is read, so a run
+    /// holds one page of orders (and the file being filled), however many are ready.
+    public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
+        var warehouseItems: Set<String>?
+        var withheld: Set<String> = []
+        try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
+            if warehouseItems == nil {  // read once, on the first page (the catalogue's size, not the orders')
+                var items = try manifest.warehouseItems()
+                for item in try manifest.appliedRecords(flow: ExportItemsFlow.flowName) { items.insert(item.key) }
+                warehouseItems = items
+                // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
+                withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
+            }
             let template = self.template
-            return OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
-                                  problem: preflight(order, salesOrder, warehouseItems: warehouseItems))
+            try body(orders.filter { !withheld.contains($0.id) }.map { order in
+                let salesOrder = salesOrder(for: order)
+                return OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
+                                      problem: preflight(order, salesOrder, warehouseItems: warehouseItems ?? []))
+            })
         }
     }
 

@@ -76,13 +76,18 @@ public struct Reconciliation {
 
     private func checkOrders(_ report: inout Report, _ raise: inout [Finding]) throws {
         let now = Int64(clock().timeIntervalSince1970)
-        let ready = try storefront.orders(statuses: configuration.storefront.readyStatuses)
-        let sent = Dictionary(try manifest.appliedRecords(flow: ExportOrdersFlow.flowName).map { ($0.key, $0.appliedAt) },
-                              uniquingKeysWith: { a, _ in a })
         let withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
         let despatched = try DespatchIndex(manifest: manifest)
         let open = try manifest.openExceptionReferences()
+        // Page by page: the ready orders and when each was sent, never the whole set at once.
+        try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: 1000) { ready in
+            let sent = try manifest.applied(flow: ExportOrdersFlow.flowName, keys: ready.map(\.id)).mapValues(\.appliedAt)
+            try check(ready, sent: sent, withheld: withheld, despatched: despatched, open: open, now: now, &report, &raise)
+        }
+    }
 
+    private func check(_ ready: [StorefrontOrder], sent: [String: Int64], withheld: Set<String>, despatched: DespatchIndex,
+                       open: Set<String>, now: Int64, _ report: inout Report, _ raise: inout [Finding]) throws {
         for order in ready where !withheld.contains(order.id) {
             guard let sentAt = sent[order.id] else {
                 report.notSent.append(order.number)

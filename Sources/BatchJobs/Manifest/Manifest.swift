@@ -251,16 +251,21 @@ public final class Manifest: Sendable {
 
     /// The hashes of what was applied for each of `keys` that was, in one read.
     public func appliedHashes(flow: String, keys: [String]) throws -> [String: String] {
+        try applied(flow: flow, keys: keys).mapValues(\.hash)
+    }
+
+    /// The hash and time of each of `keys` recorded for `flow` (a page's look-up: no whole-flow read).
+    public func applied(flow: String, keys: [String]) throws -> [String: (hash: String, appliedAt: Int64)] {
         guard !keys.isEmpty else { return [:] }
         return try pool.read { db in
-            var found: [String: String] = [:]
+            var found: [String: (hash: String, appliedAt: Int64)] = [:]
             // SQLite binds at most 32766 parameters; batches are far smaller, but stay safe.
             for start in stride(from: 0, to: keys.count, by: 500) {
                 let slice = Array(keys[start..<min(keys.count, start + 500)])
                 let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: "SELECT key, hash FROM records WHERE flow = ? AND key IN (\(marks))",
+                let rows = try Row.fetchAll(db, sql: "SELECT key, hash, applied_at FROM records WHERE flow = ? AND key IN (\(marks))",
                                             arguments: StatementArguments([flow] + slice))
-                for row in rows { found[row["key"]] = row["hash"] }
+                for row in rows { found[row["key"]] = (row["hash"], row["applied_at"]) }
             }
             return found
         }

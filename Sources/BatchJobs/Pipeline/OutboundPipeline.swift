@@ -61,6 +61,9 @@ public protocol OutboundFlow {
     var jobName: String { get }
     /// What is ready to send now (records already sent are filtered out by the pipeline).
     func collect() throws -> [OutboundRecord]
+    /// The same, a page at a time: the pipeline sends each page's records before the next page is read,
+    /// so a flow over a large set (sales orders) never has the whole set in memory. By default, one page.
+    func collect(pages body: ([OutboundRecord]) throws -> Void) throws
     /// Called once a file with these records is confirmed on the server. `references` are the records'
     /// references in the same order, or `nil` when an interrupted run's file is confirmed later (the
     /// manifest keeps only keys).
@@ -73,7 +76,11 @@ extension OutboundFlow {
     public var recordsOrderEvents: Bool { false }
     public var jobName: String { "export-\(name)" }
     public func sent(keys: [String], references: [String]?, in file: String) throws {}
+    public func collect(pages body: ([OutboundRecord]) throws -> Void) throws { try body(try collect()) }
 }
+
+/// Thrown through a flow's page reading to end it when a stop is requested.
+private struct StopRequested: Error {}
 
 /// Storefront → warehouse: collect → validate → write CSV → reserve in the manifest → drop atomically →
 /// confirm.
@@ -131,61 +138,24 @@ public struct OutboundPipeline {
 
         let header = CSVHeader(flow.template.headerNames)
         let validator = TemplateValidator(template: flow.template, header: header)
-        var ready: [(record: OutboundRecord, hash: String)] = []
+        // What this run holds, whatever the number of records: one page, the file being filled, and the
+        // keys of both (a key sent in an earlier file is found in the manifest, which reserved it).
+        var batch: [(record: OutboundRecord, hash: String)] = []
+        var recent: Set<String> = []  // keys in the file being filled, or sent since this page's look-up
+        var held: Set<String> = []  // keys held back this run (pre-flight or template): few
+        var previewed: Set<String> = []  // dry run only: nothing is reserved, so keys are remembered
         var skipped = 0
         var invalid = 0
-        var held = 0  // failed a pre-flight check: an exception, tried again next run
-        let records = try flow.collect()
-        let known = try manifest.appliedHashes(flow: flow.name, keys: records.map(\.key))
-        var seen: Set<String> = []
-        for record in records {
-            guard seen.insert(record.key).inserted else {
-                skipped += 1  // the storefront returned it twice: one sales order only
-                continue
-            }
-            let rows = record.rows
-            let hash = Self.hash(rows)
-            if let previous = known[record.key], !flow.resendsChanged || previous == hash {
-                skipped += 1  // already sent: never twice
-                continue
-            }
-            if let problem = record.problem {
-                held += 1
-                if !dryRun {
-                    try manifest.raise(kind: problem.kind, reference: record.reference, message: problem.message,
-                                       owner: problem.owner)
-                }
-                continue
-            }
-            var errors: [FieldError] = []
-            for (i, row) in rows.enumerated() {
-                validator.validate(fields: row, recordNumber: i + 1, into: &errors)
-                Self.checkControlCharacters(row, header: header, into: &errors)
-            }
-            if errors.isEmpty {
-                ready.append((record, hash))
-            } else {
-                invalid += 1
-                let reasons = errors.map { "\($0.column) \($0.value.isEmpty ? "" : "\"\($0.value)\" ")\($0.message)" }
-                if !dryRun {
-                    try manifest.raise(kind: "invalid-\(flow.name)", reference: record.reference,
-                                       message: "\(record.reference) was not sent: " + reasons.joined(separator: "; "),
-                                       owner: .operations)
-                }
-            }
-        }
-
+        var heldCount = 0  // failed a pre-flight check: an exception, tried again next run
         var sequence = 1
-        var index = 0
-        while index < ready.count {
+
+        func sendBatch() throws {
+            guard !batch.isEmpty else { return }
             if shouldStop() {
-                logger.notice("stop requested: the remaining records go in the next run",
-                              metadata: ["job": "\(summary.job)"])
+                logger.notice("stop requested: the remaining records go in the next run", metadata: ["job": "\(summary.job)"])
                 summary.stopped = true
-                break
+                throw StopRequested()
             }
-            let batch = Array(ready[index..<min(ready.count, index + maxRecordsPerFile)])
-            index += batch.count
             // A name is used once, ever: a run in the same second as an earlier one (a rerun after a crash, a
             // pattern without {sequence}) moves on to the next free sequence number.
             var name = fileName(flow.fileNamePattern, sequence: sequence)
@@ -199,19 +169,71 @@ public struct OutboundPipeline {
             file.applied = batch.count
             if !dryRun { try send(batch, as: name, flow: flow, runID: runID) }
             summary.files.append(file)
+            batch.removeAll(keepingCapacity: true)
         }
+
+        do {
+            try flow.collect { records in
+                let known = try manifest.appliedHashes(flow: flow.name, keys: records.map(\.key))
+                recent = Set(batch.map(\.record.key))
+                for record in records {
+                    if recent.contains(record.key) || held.contains(record.key) || (dryRun && previewed.contains(record.key)) {
+                        skipped += 1  // the storefront returned it twice: one sales order only
+                        continue
+                    }
+                    let rows = record.rows
+                    let hash = Self.hash(rows)
+                    if let previous = known[record.key], !flow.resendsChanged || previous == hash {
+                        skipped += 1  // already sent: never twice
+                        continue
+                    }
+                    if let problem = record.problem {
+                        heldCount += 1
+                        held.insert(record.key)
+                        if !dryRun {
+                            try manifest.raise(kind: problem.kind, reference: record.reference, message: problem.message,
+                                               owner: problem.owner)
+                        }
+                        continue
+                    }
+                    var errors: [FieldError] = []
+                    for (i, row) in rows.enumerated() {
+                        validator.validate(fields: row, recordNumber: i + 1, into: &errors)
+                        Self.checkControlCharacters(row, header: header, into: &errors)
+                    }
+                    guard errors.isEmpty else {
+                        invalid += 1
+                        held.insert(record.key)
+                        let reasons = errors.map { "\($0.column) \($0.value.isEmpty ? "" : "\"\($0.value)\" ")\($0.message)" }
+                        if !dryRun {
+                            try manifest.raise(kind: "invalid-\(flow.name)", reference: record.reference,
+                                               message: "\(record.reference) was not sent: " + reasons.joined(separator: "; "),
+                                               owner: .operations)
+                        }
+                        continue
+                    }
+                    batch.append((record, hash))
+                    recent.insert(record.key)
+                    if dryRun { previewed.insert(record.key) }
+                    if batch.count >= maxRecordsPerFile { try sendBatch() }
+                }
+            }
+            try sendBatch()
+        } catch is StopRequested {}
+        let heldTotal = heldCount
+
         if var first = summary.files.first {
             first.skipped = skipped
             first.failed = invalid
-            first.exceptions = held + invalid
+            first.exceptions = heldTotal + invalid
             summary.files[0] = first
-        } else if skipped + invalid + held > 0 {
+        } else if skipped + invalid + heldTotal > 0 {
             summary.files.append(.init(name: "", outcome: "nothing-to-send", skipped: skipped, failed: invalid,
-                                       exceptions: held + invalid))
+                                       exceptions: heldTotal + invalid))
         }
         if let runID {
-            try manifest.finishRun(runID, outcome: invalid + held > 0 ? "completed-with-exceptions" : "ok",
-                                   applied: summary.applied, skipped: skipped, failed: invalid + held)
+            try manifest.finishRun(runID, outcome: invalid + heldTotal > 0 ? "completed-with-exceptions" : "ok",
+                                   applied: summary.applied, skipped: skipped, failed: invalid + heldTotal)
         }
         return summary
     }

@@ -159,8 +159,10 @@ public enum CancellationOutcome: String, Sendable, Hashable, Codable {
 /// Every write must be idempotent (set absolute values; look before creating, by the ids given), so a
 /// retry or a rerun after a crash never duplicates a fulfilment or a refund.
 public protocol Storefront: AnyObject {
-    /// Orders whose status is one of `statuses`.
-    func orders(statuses: [String]) throws -> [StorefrontOrder]
+    /// Orders whose status is one of `statuses`, a page at a time, in the storefront's order: `body` gets
+    /// each page, and the next one is read only after it returns. A caller that keeps nothing holds one
+    /// page, however many orders there are (``orders(statuses:)`` collects them all, for small sets).
+    func orders(statuses: [String], pageSize: Int, _ body: ([StorefrontOrder]) throws -> Void) throws
     /// One order by its number, with what has been fulfilled and refunded.
     func order(number: String) throws -> StorefrontOrder?
     /// The catalogue.
@@ -219,6 +221,14 @@ public struct StorefrontCheck: Sendable, Hashable, Codable {
 
 extension Storefront {
     public func flush() throws {}
+
+    /// Every order whose status is one of `statuses`, in one array: for sets known to be small (the
+    /// cancelled orders of the look-back window, a check, tests). Jobs read ready orders page by page.
+    public func orders(statuses: [String]) throws -> [StorefrontOrder] {
+        var all: [StorefrontOrder] = []
+        try orders(statuses: statuses, pageSize: 500) { all += $0 }
+        return all
+    }
 }
 
 /// A storefront that cannot be reached or refused a request.

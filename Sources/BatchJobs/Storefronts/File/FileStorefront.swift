@@ -95,10 +95,24 @@ public final class FileStorefront: Storefront {
 
     // MARK: - Reading
 
-    public func orders(statuses: [String]) throws -> [StorefrontOrder] {
-        try loadOrdersIfNeeded()
-        let wanted = Set(statuses.map { $0.lowercased() })
-        return orderSequence.compactMap { ordersByNumber[$0] }.filter { wanted.contains($0.status.lowercased()) }
+    public func orders(statuses: [String], pageSize: Int, _ body: ([StorefrontOrder]) throws -> Void) throws {
+        if ordersLoaded {  // already in memory for the writes of this run: page through them
+            let wanted = Set(statuses.map { $0.lowercased() })
+            var page: [StorefrontOrder] = []
+            for number in orderSequence {
+                guard let order = ordersByNumber[number], wanted.contains(order.status.lowercased()) else { continue }
+                page.append(order)
+                if page.count >= pageSize {
+                    try body(page)
+                    page.removeAll(keepingCapacity: true)
+                }
+            }
+            if !page.isEmpty { try body(page) }
+            return
+        }
+        try fulfilments.flush()
+        let completed = try fulfilments.rows().filter { $0["order_complete"] == "true" }.compactMap { $0["order_number"] }
+        try OrderExports(directory: folder + "/orders").pages(statuses: statuses, completed: completed, pageSize: pageSize, body)
     }
 
     public func order(number: String) throws -> StorefrontOrder? {
@@ -224,59 +238,22 @@ public final class FileStorefront: Storefront {
         formatter.string(from: clock())
     }
 
+    /// Every order in memory, in its latest version (for `order(number:)` and the writes, which look
+    /// orders up by number); listings stream instead (``orders(statuses:pageSize:_:)``).
     private func loadOrders() throws {
-        let directory = folder + "/orders"
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
-            !$0.hasPrefix(".") && ($0.hasSuffix(".csv") || $0.hasSuffix(".jsonl"))
-        }.sorted()
-        for name in names {
-            let orders = name.hasSuffix(".csv") ? try Self.readOrdersCSV(directory + "/" + name)
-                                                : try Self.readOrdersJSONLines(directory + "/" + name)
-            for order in orders {
+        for path in try OrderExports(directory: folder + "/orders").files() {
+            var inThisFile: Set<String> = []
+            try OrderExports.forEachGroup(in: path) { order, _ in
+                if inThisFile.contains(order.number), var earlier = ordersByNumber[order.number] {
+                    earlier.lines += order.lines  // the order's rows are split within the file
+                    ordersByNumber[order.number] = earlier
+                    return
+                }
+                inThisFile.insert(order.number)
                 if ordersByNumber[order.number] == nil { orderSequence.append(order.number) }
-                ordersByNumber[order.number] = order
+                ordersByNumber[order.number] = order  // a later export replaces the earlier one
             }
         }
-    }
-
-    /// Reads an orders CSV file: one row per line, the order's fields repeated; any column beyond the
-    /// standard ones is kept as a named field (for `mappings.extra_columns`).
-    static func readOrdersCSV(_ path: String) throws -> [StorefrontOrder] {
-        let reader = try CSVReader(path: path)
-        var orders: [StorefrontOrder] = []
-        var index: [String: Int] = [:]
-        var positions: [String: Int] = [:]
-        var extra: [(String, Int)] = []
-        while try reader.next() {
-            if positions.isEmpty, let header = reader.header {
-                for column in orderColumns { positions[column] = header.index(of: column) }
-                extra = header.names.enumerated().filter { !orderColumns.contains($0.element) }.map { ($0.element, $0.offset) }
-            }
-            func value(_ column: String) -> String {
-                guard let i = positions[column], i < reader.fieldCount else { return "" }
-                return reader.field(i).trimmingSpaces
-            }
-            let number = value("order_number").isEmpty ? value("order_id") : value("order_number")
-            guard !number.isEmpty else { continue }
-            let line = StorefrontOrder.Line(sku: value("sku"), quantity: Int(value("quantity")) ?? 0, price: value("price"))
-            if let i = index[number] {
-                orders[i].lines.append(line)
-                continue
-            }
-            var fields: [String: String] = [:]
-            for (name, i) in extra where i < reader.fieldCount { fields[name] = reader.field(i) }
-            let order = StorefrontOrder(
-                id: value("order_id").isEmpty ? number : value("order_id"), number: number, status: value("status"),
-                createdAt: value("created_at"), email: value("email"), phone: value("phone"),
-                shipping: Address(name: value("name"), company: value("company"), line1: value("address1"),
-                                  line2: value("address2"), city: value("city"), region: value("region"),
-                                  postcode: value("postcode"), country: value("country")),
-                service: value("service"), shippingCost: value("shipping_cost"), total: value("total"),
-                customerNote: value("customer_note"), fields: fields, lines: [line])
-            index[number] = orders.count
-            orders.append(order)
-        }
-        return orders
     }
 
     /// One order of a JSON Lines file.

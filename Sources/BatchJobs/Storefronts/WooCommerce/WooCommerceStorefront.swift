@@ -115,17 +115,28 @@ public final class WooCommerceStorefront: Storefront {
     /// The job's clock.
     public let clock: () -> Date
 
-    public func orders(statuses: [String]) throws -> [StorefrontOrder] {
+    public func orders(statuses: [String], pageSize: Int, _ body: ([StorefrontOrder]) throws -> Void) throws {
         var query = [("status", statuses.joined(separator: ",")), ("orderby", "id"), ("order", "asc")]
-        if Set(statuses) == Set(settings.cancelledStatuses) {
+        let cancelled = Set(statuses) == Set(settings.cancelledStatuses)
+        if cancelled {
             let since = clock().addingTimeInterval(-Double(cancelledLookbackDays) * 86_400)
             query.append(("modified_after", ISO8601DateFormatter().string(from: since)))
         }
-        let raw = try all(WooOrder.self, "/orders", query: query)
-        return raw.map { woo in
-            let order = woo.storefrontOrder()
-            if !detailed.contains(order.number) { orderCache[order.number] = (order, woo) }
-            return order
+        var page = 1
+        while true {
+            let response = try call("GET", "/orders", query: query + [("per_page", String(min(100, max(1, pageSize)))),
+                                                                      ("page", String(page))])
+            let raw = try decode([WooOrder].self, response, "GET /orders page \(page)")
+            try body(raw.map { woo in
+                let order = woo.storefrontOrder()
+                // The cancelled orders of the look-back window are few and each is acted on next: keep them.
+                // Ready orders are not kept, so a listing holds one page, however many there are.
+                if cancelled && !detailed.contains(order.number) { orderCache[order.number] = (order, woo) }
+                return order
+            })
+            let pages = Int(response.headers["x-wp-totalpages"] ?? "") ?? 1
+            if page >= pages || raw.isEmpty { return }
+            page += 1
         }
     }
 

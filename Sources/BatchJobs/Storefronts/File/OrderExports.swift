@@ -1,0 +1,169 @@
+import CSVKit
+import Foundation
+import GRDB
+
+/// The plain-file storefront's `orders/` folder, read as a stream.
+///
+/// An order is a group of rows with the same order number next to each other in a CSV file (or one line
+/// of a JSON Lines file). The same order in a later file replaces the earlier one, and an order whose
+/// rows are split within one file is put back together; both are found with an index kept on disk
+/// (SQLite, in a temporary file), so reading a million orders holds one page of them, not the million.
+struct OrderExports {
+    let directory: String
+
+    /// The export files, in name order (the order they were written in).
+    func files() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+            !$0.hasPrefix(".") && ($0.hasSuffix(".csv") || $0.hasSuffix(".jsonl"))
+        }.sorted().map { directory + "/" + $0 }
+    }
+
+    /// Calls `body` for each group of rows of one order in `path`, with the group's position in the file.
+    static func forEachGroup(in path: String, _ body: (StorefrontOrder, Int) throws -> Void) throws {
+        if path.hasSuffix(".jsonl") {
+            for (i, order) in try FileStorefront.readOrdersJSONLines(path).enumerated() { try body(order, i) }
+            return
+        }
+        let reader = try CSVReader(path: path)
+        var positions: [String: Int] = [:]
+        var extra: [(String, Int)] = []
+        var current: StorefrontOrder?
+        var group = 0
+        while try reader.next() {
+            if positions.isEmpty, let header = reader.header {
+                for column in FileStorefront.orderColumns { positions[column] = header.index(of: column) }
+                extra = header.names.enumerated().filter { !FileStorefront.orderColumns.contains($0.element) }
+                    .map { ($0.element, $0.offset) }
+            }
+            func value(_ column: String) -> String {
+                guard let i = positions[column], i < reader.fieldCount else { return "" }
+                return reader.field(i).trimmingSpaces
+            }
+            let number = value("order_number").isEmpty ? value("order_id") : value("order_number")
+            guard !number.isEmpty else { continue }
+            let line = StorefrontOrder.Line(sku: value("sku"), quantity: Int(value("quantity")) ?? 0, price: value("price"))
+            if current?.number == number {
+                current!.lines.append(line)
+                continue
+            }
+            if let done = current {
+                try body(done, group)
+                group += 1
+            }
+            var fields: [String: String] = [:]
+            for (name, i) in extra where i < reader.fieldCount { fields[name] = reader.field(i) }
+            current = StorefrontOrder(
+                id: value("order_id").isEmpty ? number : value("order_id"), number: number, status: value("status"),
+                createdAt: value("created_at"), email: value("email"), phone: value("phone"),
+                shipping: Address(name: value("name"), company: value("company"), line1: value("address1"),
+                                  line2: value("address2"), city: value("city"), region: value("region"),
+                                  postcode: value("postcode"), country: value("country")),
+                service: value("service"), shippingCost: value("shipping_cost"), total: value("total"),
+                customerNote: value("customer_note"), fields: fields, lines: [line])
+        }
+        if let done = current { try body(done, group) }
+    }
+
+    /// The orders whose status is one of `statuses` (case-insensitive), each in its latest version, in
+    /// the order their latest version appears; `completed` are the numbers the fulfilment journal has
+    /// completed (their status is `completed`). `body` gets them `pageSize` at a time.
+    func pages(statuses: [String], completed: [String], pageSize: Int,
+               _ body: ([StorefrontOrder]) throws -> Void) throws {
+        let wanted = Set(statuses.map { $0.lowercased() })
+        let files = try files()
+        guard !files.isEmpty else { return }
+        let index = try LatestOrderIndex()
+        defer { index.remove() }
+        try index.build(files: files, completed: completed)
+
+        var page: [StorefrontOrder] = []
+        page.reserveCapacity(pageSize)
+        for (f, path) in files.enumerated() {
+            var split: [String: StorefrontOrder] = [:]  // orders whose rows are not together in this file
+            try Self.forEachGroup(in: path) { order, group in
+                guard let latest = try index.latest(order.number), latest.file == f else { return }  // a later file has it
+                var order = order
+                if latest.split {
+                    if var earlier = split[order.number] {
+                        earlier.lines += order.lines
+                        order = earlier
+                    }
+                    guard group == latest.group else {
+                        split[order.number] = order  // more rows of it come later in this file
+                        return
+                    }
+                    split[order.number] = nil
+                }
+                if latest.completed { order.status = "completed" }
+                guard wanted.contains(order.status.lowercased()) else { return }
+                page.append(order)
+                if page.count >= pageSize {
+                    try body(page)
+                    page.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        if !page.isEmpty { try body(page) }
+    }
+}
+
+/// Order number → the file and group of its latest version, whether its rows are split within that
+/// file, and whether the shop's fulfilments completed it: in a temporary SQLite file, so its size never
+/// counts against memory.
+final class LatestOrderIndex {
+    private let path: String
+    private let queue: DatabaseQueue
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-orders-\(UUID().uuidString).sqlite").path
+        var configuration = GRDB.Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096")
+        }
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL,
+                                     split INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+                CREATE TABLE completed (number TEXT PRIMARY KEY) WITHOUT ROWID;
+                """)
+        }
+    }
+
+    /// One pass over every file: the last file and group each order appears in.
+    func build(files: [String], completed: [String]) throws {
+        try queue.inTransaction { db in
+            let insert = try db.makeStatement(sql: """
+                INSERT INTO latest (number, file, grp) VALUES (?, ?, ?)
+                ON CONFLICT(number) DO UPDATE SET
+                    split = CASE WHEN latest.file = excluded.file THEN 1 ELSE 0 END,
+                    file = excluded.file, grp = excluded.grp
+                """)
+            for (f, path) in files.enumerated() {
+                try OrderExports.forEachGroup(in: path) { order, group in
+                    try insert.execute(arguments: [order.number, f, group])
+                }
+            }
+            let done = try db.makeStatement(sql: "INSERT OR IGNORE INTO completed (number) VALUES (?)")
+            for number in completed { try done.execute(arguments: [number]) }
+            return .commit
+        }
+    }
+
+    /// Where an order's latest version is.
+    func latest(_ number: String) throws -> (file: Int, group: Int, split: Bool, completed: Bool)? {
+        try queue.read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT file, grp, split, EXISTS (SELECT 1 FROM completed c WHERE c.number = latest.number)
+                FROM latest WHERE number = ?
+                """)
+            guard let row = try Row.fetchOne(statement, arguments: [number]) else { return nil }
+            return (row[0], row[1], row[2], row[3])
+        }
+    }
+
+    func remove() {
+        try? queue.close()
+        for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) }
+    }
+}
