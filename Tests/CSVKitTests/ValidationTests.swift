@@ -124,6 +124,18 @@ import Testing
         #expect(all[0].message.contains("record 1"))
     }
 
+    @Test func forgettingSeenKeysStartsTheUniquenessCheckAfresh() {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("order"), ColumnRule("sku")], uniqueKey: ["order", "sku"])
+        let v = TemplateValidator(template: t, header: CSVHeader(["order", "sku"]))
+        var errors: [FieldError] = []
+        v.validate(fields: ["1", "A"], recordNumber: 1, into: &errors)
+        v.validate(fields: ["1", "A"], recordNumber: 2, into: &errors)
+        #expect(errors.map(\.rule) == ["unique"])
+        v.forgetSeenKeys()  // a new file
+        v.validate(fields: ["1", "A"], recordNumber: 3, into: &errors)
+        #expect(errors.count == 1)
+    }
+
     @Test func validatesRecordsBuiltInCode() {
         let t = CSVTemplate(name: "t", columns: [ColumnRule("qty", .integer(min: 1), required: true)])
         let v = TemplateValidator(template: t, header: CSVHeader(["qty"]))

@@ -31,11 +31,23 @@ public struct ExportCancellationsFlow: OutboundFlow {
     }
 
     public func collect() throws -> [OutboundRecord] {
-        let cancelled = try storefront.orders(statuses: configuration.storefront.cancelledStatuses)
+        var all: [OutboundRecord] = []
+        try collect { all += $0 }
+        return all
+    }
+
+    /// Cancelled orders a page at a time, each page looked up in the manifest on its own.
+    public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
+        try storefront.orders(statuses: configuration.storefront.cancelledStatuses, pageSize: 1000) { cancelled in
+            try body(try records(for: cancelled))
+        }
+    }
+
+    private func records(for cancelled: [StorefrontOrder]) throws -> [OutboundRecord] {
         guard !cancelled.isEmpty else { return [] }
         let handled = try manifest.appliedHashes(flow: name, keys: cancelled.map(\.id))
         let sent = try manifest.appliedHashes(flow: ExportOrdersFlow.flowName, keys: cancelled.map(\.id))
-        let despatched = try DespatchIndex(manifest: manifest)
+        let despatched = try manifest.ordersWithDespatch(cancelled.map(\.number))
         var records: [OutboundRecord] = []
         for order in cancelled where handled[order.id] == nil {
             guard sent[order.id] != nil else {
@@ -84,17 +96,4 @@ public struct ExportCancellationsFlow: OutboundFlow {
     }
 
     static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
-}
-
-/// Which orders have had at least one despatch applied.
-struct DespatchIndex {
-    private let orders: Set<String>
-
-    init(manifest: Manifest) throws {
-        orders = Set(try manifest.appliedRecords(flow: ImportDespatchesFlow.flowName).map {
-            String($0.key.prefix { $0 != "/" })
-        })
-    }
-
-    func contains(_ order: String) -> Bool { orders.contains(order) }
 }

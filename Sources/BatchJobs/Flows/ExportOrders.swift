@@ -41,15 +41,14 @@ public struct ExportOrdersFlow: OutboundFlow {
     /// holds one page of orders (and the file being filled), however many are ready.
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
         var warehouseItems: Set<String>?
-        var withheld: Set<String> = []
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
             if warehouseItems == nil {  // read once, on the first page (the catalogue's size, not the orders')
                 var items = try manifest.warehouseItems()
                 for item in try manifest.appliedRecords(flow: ExportItemsFlow.flowName) { items.insert(item.key) }
                 warehouseItems = items
-                // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
-                withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
             }
+            // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
+            let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)
             let template = self.template
             try body(orders.filter { !withheld.contains($0.id) }.map { order in
                 let salesOrder = salesOrder(for: order)

@@ -76,17 +76,18 @@ public struct Reconciliation {
 
     private func checkOrders(_ report: inout Report, _ raise: inout [Finding]) throws {
         let now = Int64(clock().timeIntervalSince1970)
-        let withheld = Set(try manifest.appliedRecords(flow: ExportCancellationsFlow.flowName).map(\.key))
-        let despatched = try DespatchIndex(manifest: manifest)
         let open = try manifest.openExceptionReferences()
-        // Page by page: the ready orders and when each was sent, never the whole set at once.
+        // Page by page: the ready orders, when each was sent, whether it was withheld or despatched — looked
+        // up for the page, never for the whole set or the whole history.
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: 1000) { ready in
             let sent = try manifest.applied(flow: ExportOrdersFlow.flowName, keys: ready.map(\.id)).mapValues(\.appliedAt)
+            let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: ready.map(\.id)).keys)
+            let despatched = try manifest.ordersWithDespatch(ready.map(\.number))
             try check(ready, sent: sent, withheld: withheld, despatched: despatched, open: open, now: now, &report, &raise)
         }
     }
 
-    private func check(_ ready: [StorefrontOrder], sent: [String: Int64], withheld: Set<String>, despatched: DespatchIndex,
+    private func check(_ ready: [StorefrontOrder], sent: [String: Int64], withheld: Set<String>, despatched: Set<String>,
                        open: Set<String>, now: Int64, _ report: inout Report, _ raise: inout [Finding]) throws {
         for order in ready where !withheld.contains(order.id) {
             guard let sentAt = sent[order.id] else {

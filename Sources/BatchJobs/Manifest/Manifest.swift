@@ -254,6 +254,23 @@ public final class Manifest: Sendable {
         try applied(flow: flow, keys: keys).mapValues(\.hash)
     }
 
+    /// Which of these order numbers have at least one despatch line applied (keys `ORDER/PACKAGE/SKU`),
+    /// looked up by key range: a page of orders costs a page of index look-ups, not the whole history.
+    public func ordersWithDespatch(_ numbers: [String]) throws -> Set<String> {
+        guard !numbers.isEmpty else { return [] }
+        return try pool.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT 1 FROM records WHERE flow = ? AND key >= ? AND key < ? LIMIT 1")
+            var found: Set<String> = []
+            for number in Set(numbers) {
+                // Every key of the order lies between "NUMBER/" and "NUMBER0" ("0" follows "/").
+                if try Row.fetchOne(statement, arguments: [ImportDespatchesFlow.flowName, number + "/", number + "0"]) != nil {
+                    found.insert(number)
+                }
+            }
+            return found
+        }
+    }
+
     /// The hash and time of each of `keys` recorded for `flow` (a page's look-up: no whole-flow read).
     public func applied(flow: String, keys: [String]) throws -> [String: (hash: String, appliedAt: Int64)] {
         guard !keys.isEmpty else { return [:] }

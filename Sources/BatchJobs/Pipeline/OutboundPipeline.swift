@@ -140,7 +140,7 @@ public struct OutboundPipeline {
         let validator = TemplateValidator(template: flow.template, header: header)
         // What this run holds, whatever the number of records: one page, the file being filled, and the
         // keys of both (a key sent in an earlier file is found in the manifest, which reserved it).
-        var batch: [(record: OutboundRecord, hash: String)] = []
+        var batch: [(record: OutboundRecord, hash: String, rows: [[String]])] = []  // rows rendered once
         var recent: Set<String> = []  // keys in the file being filled, or sent since this page's look-up
         var held: Set<String> = []  // keys held back this run (pre-flight or template): few
         var previewed: Set<String> = []  // dry run only: nothing is reserved, so keys are remembered
@@ -170,6 +170,9 @@ public struct OutboundPipeline {
             if !dryRun { try send(batch, as: name, flow: flow, runID: runID) }
             summary.files.append(file)
             batch.removeAll(keepingCapacity: true)
+            // The template's unique keys (an order number and item code) are checked within each file:
+            // remembering every key of the run would grow with it.
+            validator.forgetSeenKeys()
         }
 
         do {
@@ -212,7 +215,7 @@ public struct OutboundPipeline {
                         }
                         continue
                     }
-                    batch.append((record, hash))
+                    batch.append((record, hash, rows))
                     recent.insert(record.key)
                     if dryRun { previewed.insert(record.key) }
                     if batch.count >= maxRecordsPerFile { try sendBatch() }
@@ -271,14 +274,14 @@ public struct OutboundPipeline {
         return hasher.finalize().prefix(16).hex
     }
 
-    private func send(_ batch: [(record: OutboundRecord, hash: String)], as name: String, flow: some OutboundFlow,
+    private func send(_ batch: [(record: OutboundRecord, hash: String, rows: [[String]])], as name: String, flow: some OutboundFlow,
                       runID: Int64?) throws {
         let local = workDirectory + "/" + name
         let sink = try FileDescriptorSink(path: local)
         let writer = CSVWriter(sink: sink, guardsFormulas: guardsFormulas)
         try writer.write(record: flow.template.headerNames)
-        for (record, _) in batch {
-            for row in record.rows { try writer.write(record: row) }
+        for (_, _, rows) in batch {
+            for row in rows { try writer.write(record: row) }
         }
         let hashes = batch.map { (key: $0.record.key, hash: $0.hash) }
         try writer.flush()

@@ -115,6 +115,13 @@ public final class TemplateValidator {
         }
     }
 
+    /// Forgets the unique keys seen so far: the next records are checked for uniqueness among themselves
+    /// only. A writer that validates record by record (an order and its lines) calls it between records
+    /// whose keys cannot collide, so the check costs nothing that grows with the file.
+    public func forgetSeenKeys() {
+        seenKeys.removeAll(keepingCapacity: true)
+    }
+
     /// Checks a record given as strings (for records built in code before they are written).
     public func validate(fields: [String], recordNumber: Int, into errors: inout [FieldError]) {
         var flat: [UInt8] = []

@@ -78,10 +78,11 @@ struct OrderExports {
 
         var page: [StorefrontOrder] = []
         page.reserveCapacity(pageSize)
-        for (f, path) in files.enumerated() {
+        try index.reading { latestOf in
+          for (f, path) in files.enumerated() {
             var split: [String: StorefrontOrder] = [:]  // orders whose rows are not together in this file
             try Self.forEachGroup(in: path) { order, group in
-                guard let latest = try index.latest(order.number), latest.file == f else { return }  // a later file has it
+                guard let latest = try latestOf(order.number), latest.file == f else { return }  // a later file has it
                 var order = order
                 if latest.split {
                     if var earlier = split[order.number] {
@@ -102,6 +103,7 @@ struct OrderExports {
                     page.removeAll(keepingCapacity: true)
                 }
             }
+          }
         }
         if !page.isEmpty { try body(page) }
     }
@@ -150,15 +152,20 @@ final class LatestOrderIndex {
         }
     }
 
-    /// Where an order's latest version is.
-    func latest(_ number: String) throws -> (file: Int, group: Int, split: Bool, completed: Bool)? {
+    typealias Latest = (file: Int, group: Int, split: Bool, completed: Bool)
+
+    /// Runs `body` with a look-up of where an order's latest version is, all in one read.
+    func reading(_ body: ((String) throws -> Latest?) throws -> Void) throws {
         try queue.read { db in
-            let statement = try db.cachedStatement(sql: """
+            let statement = try db.makeStatement(sql: """
                 SELECT file, grp, split, EXISTS (SELECT 1 FROM completed c WHERE c.number = latest.number)
                 FROM latest WHERE number = ?
                 """)
-            guard let row = try Row.fetchOne(statement, arguments: [number]) else { return nil }
-            return (row[0], row[1], row[2], row[3])
+            try body { number in
+                statement.setUncheckedArguments([number])
+                guard let row = try Row.fetchOne(statement) else { return nil }
+                return (row[0], row[1], row[2], row[3])
+            }
         }
     }
 
