@@ -97,6 +97,35 @@ final class CutUploads: FileTransport {
 
     /// Found by the crash-injection test: a rerun in the same second as a killed run restarted the
     /// sequence at 0001 and collided with the file the killed run had already dropped.
+    /// Records come a page at a time; an order the storefront returns again — in the same page after its
+    /// file went out, or in a later page — is sent once, and each file is sent as it fills.
+    @Test func pagesAreSentAsFilesFillAndARepeatedOrderGoesOnce() throws {
+        final class Paged: OutboundFlow {
+            let inner: OrderSource
+            let pages: [[String]]
+            init(_ inner: OrderSource, pages: [[String]]) {
+                self.inner = inner
+                self.pages = pages
+            }
+            var name: String { inner.name }
+            var template: CSVTemplate { inner.template }
+            var fileNamePattern: String { inner.fileNamePattern }
+            func collect() throws -> [OutboundRecord] { try inner.collect() }
+            func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
+                let byKey = Dictionary(uniqueKeysWithValues: inner.orders.map { ($0.key, $0) })
+                for page in pages { try body(page.compactMap { byKey[$0] }) }
+            }
+        }
+        for n in 1...4 { source.add("WEB-\(n)", lines: [("SKU-A", "1")]) }
+        let flow = Paged(source, pages: [["WEB-1", "WEB-2", "WEB-3", "WEB-1"], ["WEB-2", "WEB-4", "WEB-3"]])
+        let summary = try pipeline(at: 0, maxPerFile: 2).run(flow)
+        #expect(summary.applied == 4 && summary.skipped == 3)
+        let sent = try sentFiles()
+        #expect(sent.keys.sorted() == ["SO_20261124T081500Z_0001.csv", "SO_20261124T081500Z_0002.csv"])
+        #expect(sent["SO_20261124T081500Z_0001.csv"]?.contains("WEB-1") == true && sent["SO_20261124T081500Z_0001.csv"]?.contains("WEB-2") == true)
+        #expect(sent["SO_20261124T081500Z_0002.csv"]?.contains("WEB-3") == true && sent["SO_20261124T081500Z_0002.csv"]?.contains("WEB-4") == true)
+    }
+
     @Test func aSecondRunInTheSameSecondNeverReusesAFileName() throws {
         source.add("WEB-1", lines: [("SKU-A", "1")])
         _ = try pipeline(at: 0).run(source)
