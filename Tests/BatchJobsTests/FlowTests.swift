@@ -330,6 +330,58 @@ import Testing
     }
 }
 
+@Suite struct ExportReturnsTests {
+    /// A returns (RMA) file as the shop exports it.
+    func announce(_ f: FlowFixture, _ file: String, _ rows: [String]) throws {
+        try FileManager.default.createDirectory(atPath: f.root + "/shop/returns", withIntermediateDirectories: true)
+        try ((FileStorefront.returnColumns.joined(separator: ",") + "\n") + rows.map { $0 + "\n" }.joined())
+            .write(toFile: f.root + "/shop/returns/" + file, atomically: true, encoding: .utf8)
+    }
+
+    @Test(arguments: Epoch.allCases)
+    func aReturnAnnouncedInTheShopGoesToTheWarehouseOnceAndIsRefundedOnlyWhenItArrives(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch, extra: "mappings:\n  skus:\n    tee-m: TSH-M")
+        try f.products(["tee-m", "HOD-L"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("tee-m", 2), ("HOD-L", 1)])])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 50), ("HOD-L", 50)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        let created = f.day(9, "yyyy-MM-dd'T'HH:mm:ss'Z'")
+        try announce(f, "r1.csv", ["RMA-1,WEB-1,tee-m,1,Too small,\(created)", "RMA-1,WEB-1,HOD-L,1,Faulty,\(created)",
+                                   "RMA-2,WEB-404,tee-m,1,Changed mind,\(created)", "RMA-3,WEB-1,GHOST-1,1,,\(created)"])
+        f.now += 3600
+        let result = try f.run(.exportReturns)
+        #expect(result.summary.applied == 1 && result.summary.exceptions == 2)
+        let rows = try f.rows(ofFileStarting: "RMA_")
+        #expect(rows.map { $0["ItemCode"] } == ["TSH-M", "HOD-L"])  // SKUs as the warehouse knows them
+        #expect(rows.allSatisfy { $0["ReturnNumber"] == "RMA-1" && $0["SalesOrderNumber"] == "WEB-1" })
+        #expect(rows.first?["RequestedDate"] == f.day(9) && rows.first?["QuantityExpected"] == "1")
+        #expect(try f.openExceptions("return-order-not-sent").map(\.reference) == ["RMA-2"])
+        #expect(try f.openExceptions("unknown-sku").map(\.reference) == ["RMA-3"])
+        // A rerun announces nothing twice.
+        f.now += 60
+        #expect(try f.run(.exportReturns).summary.applied == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.exchange + "/in").filter { $0.hasPrefix("RMA_") }.count == 1)
+
+        // No refund before the warehouse has the goods; then only for a final state.
+        #expect(try f.storefront().order(number: "WEB-1")?.refundIDs.isEmpty == true)
+        let header = "Salesorder number,Return number,Item code,Quantity,Status,Reason,Return date\r\n"
+        try f.fromWarehouse("RET_1.csv", header + "WEB-1,RMA-1,TSH-M,1,Accepted,Too small,\(f.day(30))\r\n"
+                            + "WEB-1,RMA-1,HOD-L,1,Pending,Faulty,\(f.day(30))\r\n")
+        try f.run(.importReturns)
+        #expect(try f.storefront().order(number: "WEB-1")?.refundIDs == ["RMA-1/tee-m"])
+    }
+
+    @Test func aStorefrontWhereReturnsStartInTheWarehouseHasNothingToAnnounce() throws {
+        let woo = try WooCommerceFixture()
+        let f = try FlowFixture(storefront: "storefront:\n  type: woocommerce\n  url: \(woo.server.baseURL)\n"
+                                + "  key_env: HOME\n  secret_env: HOME")
+        let result = try f.run(.exportReturns)
+        #expect(result.outcome == "ok" && result.summary.files.isEmpty)
+        #expect(woo.requests.isEmpty)
+    }
+}
+
 @Suite struct CancellationTests {
     @Test(arguments: Epoch.allCases)
     func aCancellationIsWithheldRequestedOrFlaggedByHowFarTheOrderGot(epoch: Epoch) throws {
@@ -435,6 +487,9 @@ import Testing
         #expect(berlin.fields["delivery_instructions"] == "Leave at reception")
         #expect(try shop.order(number: "WEB-100233")?.fields["delivery_instructions"] == "Code porte 4521")
         #expect(try shop.products().count == 4)
+        var announced: [AnnouncedReturn] = []
+        try shop.announcedReturns(pageSize: 10) { announced += $0 }
+        #expect(announced.map(\.returnNumber) == ["RMA-50231"] && announced.first?.lines.map(\.sku) == ["TSH-CRW-NVY-M", "HOD-ZIP-GRY-L"])
     }
 
     /// Orders are read a page at a time from the exports as they are: an order whose rows are split within

@@ -24,7 +24,7 @@ import Testing
         #expect(report["healthy"] as? Bool == false)
         #expect((report["openExceptions"] as? Int ?? 0) > 0)
         let jobs = try #require(report["jobs"] as? [[String: Any]])
-        #expect(jobs.count == 8)
+        #expect(jobs.count == 9)  // every job, export-returns included
         #expect(jobs.first { $0["job"] as? String == "export-orders" }?["outcome"] as? String != nil)
         #expect(report["lastStockFile"] as? String != nil)
         let byOwner = try #require(report["exceptionsByOwner"] as? [String: Int])

@@ -18,7 +18,7 @@ import Testing
         let results = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
         #expect(results.map { $0["job"] as? String } == [
             "export-items", "import-stock", "import-order-status", "export-cancellations", "export-orders",
-            "import-despatches", "import-returns", "reconcile",
+            "export-returns", "import-despatches", "import-returns", "reconcile",
         ])
         #expect(results.allSatisfy { $0["outcome"] as? String == "ok" })
     }

@@ -11,7 +11,7 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(object["timezone"] as? String == "Europe/London")
-        #expect((object["entries"] as? [[String: String]])?.count == 9)
+        #expect((object["entries"] as? [[String: String]])?.count == 10)
         let missing = try CLI.run(["schedule", "next", "--config", config])
         #expect(missing.status == 2 && missing.stderr.contains("no schedule"))
     }

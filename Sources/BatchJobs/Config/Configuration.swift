@@ -50,6 +50,8 @@ public struct Configuration: Sendable, Hashable {
         public var salesOrders = "SO_{timestamp}_{sequence}.csv"
         public var items = "ITEMS_{timestamp}.csv"
         public var cancellations = "CANCEL_{timestamp}.csv"
+        /// Expected returns (RMA) announced in the shop.
+        public var expectedReturns = "RMA_{timestamp}_{sequence}.csv"
         public var despatches = "DESP_*.csv"
         public var stock = "STOCK_*.csv"
         public var returns = "RET_*.csv"
@@ -152,6 +154,7 @@ public struct Configuration: Sendable, Hashable {
         case "sales_orders": PeoplevoxTemplates.salesOrders
         case "items": PeoplevoxTemplates.itemTypes
         case "cancellations": PeoplevoxTemplates.cancellations
+        case "expected_returns": PeoplevoxTemplates.expectedReturns
         case "despatches": PeoplevoxTemplates.despatches
         case "stock": PeoplevoxTemplates.stock
         case "returns": PeoplevoxTemplates.returns
@@ -170,8 +173,8 @@ public struct Configuration: Sendable, Hashable {
     /// letting a set-up check clean and fail at its first run.
     public static let plannedStorefrontKinds = ["centra", "scayle", "marketplacer", "wair"]
     /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.
-    public static let templateKeys = ["sales_orders", "items", "cancellations", "despatches", "stock", "returns",
-                                       "order_status"]
+    public static let templateKeys = ["sales_orders", "items", "cancellations", "expected_returns", "despatches", "stock",
+                                       "returns", "order_status"]
 }
 
 /// A configuration file that cannot be used, with every problem and its YAML path.

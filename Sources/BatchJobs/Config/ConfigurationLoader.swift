@@ -156,8 +156,8 @@ private struct ConfigReader {
 
     func readFiles(_ value: StrictYAML.Value) -> Configuration.FileNames {
         var names = Configuration.FileNames()
-        guard let map = value.mapping(allowed: ["sales_orders", "items", "cancellations", "despatches", "stock",
-                                                "returns", "order_status", "guard_formulas"]) else { return names }
+        guard let map = value.mapping(allowed: ["sales_orders", "items", "cancellations", "expected_returns", "despatches",
+                                                "stock", "returns", "order_status", "guard_formulas"]) else { return names }
         func pattern(_ key: String, _ current: String) -> String {
             guard let v = map[key], let text = v.string else { return current }
             if text.contains("/") || text.contains("..") { doc.report(v, "a file name pattern cannot contain / or ..") }
@@ -166,6 +166,7 @@ private struct ConfigReader {
         names.salesOrders = pattern("sales_orders", names.salesOrders)
         names.items = pattern("items", names.items)
         names.cancellations = pattern("cancellations", names.cancellations)
+        names.expectedReturns = pattern("expected_returns", names.expectedReturns)
         names.despatches = pattern("despatches", names.despatches)
         names.stock = pattern("stock", names.stock)
         names.returns = pattern("returns", names.returns)

@@ -41,6 +41,7 @@ public enum StarterConfiguration {
           sales_orders: SO_{timestamp}_{sequence}.csv
           items: ITEMS_{timestamp}.csv
           cancellations: CANCEL_{timestamp}.csv
+          expected_returns: RMA_{timestamp}_{sequence}.csv   # returns announced in the shop (RMA), sent ahead
           despatches: DESP_*.csv
           stock: STOCK_*.csv
           returns: RET_*.csv

@@ -30,11 +30,7 @@ public struct ExportCancellationsFlow: OutboundFlow {
         fileNamePattern = configuration.files.cancellations
     }
 
-    public func collect() throws -> [OutboundRecord] {
-        var all: [OutboundRecord] = []
-        try collect { all += $0 }
-        return all
-    }
+    public func collect() throws -> [OutboundRecord] { try allPages() }
 
     /// Cancelled orders a page at a time, each page looked up in the manifest on its own.
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {

@@ -31,11 +31,7 @@ public struct ExportOrdersFlow: OutboundFlow {
     /// Ready orders are read this many at a time.
     public var pageSize = 1000
 
-    public func collect() throws -> [OutboundRecord] {
-        var all: [OutboundRecord] = []
-        try collect { all += $0 }
-        return all
-    }
+    public func collect() throws -> [OutboundRecord] { try allPages() }
 
     /// Ready orders, a page at a time: the pipeline sends each page before the next is read, so a run
     /// holds one page of orders (and the file being filled), however many are ready.
@@ -43,9 +39,7 @@ public struct ExportOrdersFlow: OutboundFlow {
         var warehouseItems: Set<String>?
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
             if warehouseItems == nil {  // read once, on the first page (the catalogue's size, not the orders')
-                var items = try manifest.warehouseItems()
-                for item in try manifest.appliedRecords(flow: ExportItemsFlow.flowName) { items.insert(item.key) }
-                warehouseItems = items
+                warehouseItems = try manifest.itemCodesTheWarehouseKnows()
             }
             // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)

@@ -14,6 +14,8 @@ public enum JobName: String, Sendable, Hashable, Codable, CaseIterable {
     case exportCancellations = "export-cancellations"
     /// Orders ready for fulfilment to the warehouse.
     case exportOrders = "export-orders"
+    /// Returns announced in the shop (RMA) to the warehouse, so it knows what is coming.
+    case exportReturns = "export-returns"
     /// Despatches (packages, tracking) to the storefront.
     case importDespatches = "import-despatches"
     /// Returns to refunds in the storefront.
@@ -29,6 +31,7 @@ public enum JobName: String, Sendable, Hashable, Codable, CaseIterable {
         case .importOrderStatus: "read the warehouse's order states (decides whether a cancellation can stop an order)"
         case .exportCancellations: "withhold, request or flag cancelled orders"
         case .exportOrders: "send orders ready for fulfilment as Peoplevox sales-order files"
+        case .exportReturns: "send returns announced in the shop (RMA) as expected-return files"
         case .importDespatches: "apply despatches (packages, tracking, carrier) to the storefront"
         case .importReturns: "refund returned lines in a final state, restocking sellable ones"
         case .reconcile: "list unsent orders, orders past the SLA, unapplied despatches and stock differences"
@@ -155,6 +158,15 @@ public final class JobRunner {
             pipeline.maxRecordsPerFile = configuration.policies.maxOrdersPerFile
             result = finish(job, try pipeline.run(ExportOrdersFlow(configuration: configuration, storefront: storefront,
                                                                    manifest: manifest), dryRun: options.dryRun))
+        case .exportReturns:
+            if let source = storefront as? any ReturnsSource {
+                result = finish(job, try outbound().run(ExportReturnsFlow(configuration: configuration, source: source,
+                                                                          manifest: manifest), dryRun: options.dryRun))
+            } else {
+                logger.info("returns start in the warehouse for this storefront: nothing to announce",
+                            metadata: ["storefront": "\(configuration.storefront.kind)"])
+                result = JobResult(job: job.rawValue, outcome: "ok", summary: RunSummary(job: job.rawValue, dryRun: options.dryRun))
+            }
         case .exportCancellations:
             result = finish(job, try outbound().run(
                 ExportCancellationsFlow(configuration: configuration, storefront: storefront, manifest: manifest,

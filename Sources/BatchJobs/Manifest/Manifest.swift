@@ -254,6 +254,24 @@ public final class Manifest: Sendable {
         try applied(flow: flow, keys: keys).mapValues(\.hash)
     }
 
+    /// The item codes the warehouse knows: seen in its stock files, or sent to it as items.
+    public func itemCodesTheWarehouseKnows() throws -> Set<String> {
+        var items = try warehouseItems()
+        for item in try appliedRecords(flow: ExportItemsFlow.flowName) { items.insert(item.key) }
+        return items
+    }
+
+    /// Which of these order numbers went to the warehouse (their history has a `sent` event).
+    public func ordersSent(_ numbers: [String]) throws -> Set<String> {
+        guard !numbers.isEmpty else { return [] }
+        return try pool.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT 1 FROM order_events WHERE order_number = ? AND kind = 'sent' LIMIT 1")
+            var found: Set<String> = []
+            for number in Set(numbers) where try Row.fetchOne(statement, arguments: [number]) != nil { found.insert(number) }
+            return found
+        }
+    }
+
     /// Which of these order numbers have at least one despatch line applied (keys `ORDER/PACKAGE/SKU`),
     /// looked up by key range: a page of orders costs a page of index look-ups, not the whole history.
     public func ordersWithDespatch(_ numbers: [String]) throws -> Set<String> {

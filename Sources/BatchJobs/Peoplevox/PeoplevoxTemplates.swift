@@ -156,9 +156,25 @@ public enum PeoplevoxTemplates {
         uniqueKey: ["Salesorder number"]
     )
 
+    /// Returns announced in the shop (RMA), sent ahead so the warehouse knows what is coming and can book it
+    /// in against its return number. No public Peoplevox column list was found: these names are a default
+    /// and every column can be renamed (`mappings.columns.expected_returns`), like every template.
+    public static let expectedReturns = CSVTemplate(
+        name: "peoplevox-expected-returns",
+        columns: [
+            ColumnRule("ReturnNumber", required: true, maxLength: 50),
+            ColumnRule("SalesOrderNumber", required: true, maxLength: 50),
+            ColumnRule("ItemCode", required: true, maxLength: 50),
+            ColumnRule("QuantityExpected", .integer(min: 1), required: true),
+            ColumnRule("Reason", maxLength: 250),
+            ColumnRule("RequestedDate", .date(formats: dateFormats)),
+        ],
+        uniqueKey: ["ReturnNumber", "ItemCode"]
+    )
+
     /// Every built-in template.
-    public static let all: [CSVTemplate] = [salesOrders, itemTypes, cancellations, despatches, stock, returns,
-                                            orderStatus]
+    public static let all: [CSVTemplate] = [salesOrders, itemTypes, cancellations, expectedReturns, despatches, stock,
+                                            returns, orderStatus]
 
     /// A built-in template by its full name (`peoplevox-despatches`) or short name (`despatches`).
     public static func named(_ name: String) -> CSVTemplate? {

@@ -77,6 +77,13 @@ extension OutboundFlow {
     public var jobName: String { "export-\(name)" }
     public func sent(keys: [String], references: [String]?, in file: String) throws {}
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws { try body(try collect()) }
+
+    /// Every page of ``collect(pages:)`` in one array, for a flow whose `collect()` is paged underneath.
+    public func allPages() throws -> [OutboundRecord] {
+        var all: [OutboundRecord] = []
+        try collect { all += $0 }
+        return all
+    }
 }
 
 /// Thrown through a flow's page reading to end it when a stop is requested.

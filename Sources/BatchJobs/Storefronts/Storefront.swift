@@ -143,6 +143,44 @@ public struct Refund: Sendable, Hashable {
     public var id: String { returnNumber + "/" + sku }
 }
 
+/// A return the customer (or customer service) announced in the shop — an RMA — before the goods reach the
+/// warehouse.
+public struct AnnouncedReturn: Sendable, Hashable {
+    /// The shop's return number: the key the warehouse books the parcel in against.
+    public var returnNumber: String
+    public var orderNumber: String
+    /// ISO 8601.
+    public var createdAt: String
+    public var reason: String
+    public var lines: [Line]
+
+    public struct Line: Sendable, Hashable {
+        public var sku: String
+        public var quantity: Int
+
+        public init(sku: String, quantity: Int) {
+            self.sku = sku
+            self.quantity = quantity
+        }
+    }
+
+    public init(returnNumber: String, orderNumber: String, createdAt: String, reason: String, lines: [Line]) {
+        self.returnNumber = returnNumber
+        self.orderNumber = orderNumber
+        self.createdAt = createdAt
+        self.reason = reason
+        self.lines = lines
+    }
+}
+
+/// A storefront where returns start (an RMA created in the shop): export-returns announces them to the
+/// warehouse. Storefronts where a return only exists once the warehouse reports it (WooCommerce) do not
+/// adopt it, and export-returns has nothing to do for them.
+public protocol ReturnsSource: AnyObject {
+    /// Returns announced and still open, a page at a time.
+    func announcedReturns(pageSize: Int, _ body: ([AnnouncedReturn]) throws -> Void) throws
+}
+
 /// What happened to a cancelled order on the warehouse side, told back to the storefront.
 public enum CancellationOutcome: String, Sendable, Hashable, Codable {
     /// Never sent to the warehouse: simply not sent.

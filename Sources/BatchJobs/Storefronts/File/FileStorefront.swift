@@ -8,13 +8,15 @@ import Foundation
 /// - `orders/`: the shop's order exports, `*.csv` (one row per order line) or `*.jsonl` (one order per
 ///   line), read in name order; a later row for the same order replaces the earlier one (a status change,
 ///   such as a cancellation, is a new export of the order).
+/// - `returns/`: returns announced in the shop (RMA), `*.csv` with `return_number, order_number, sku,
+///   quantity, reason, created_at`, one row per line; a later file's version of a return replaces it.
 /// - `products.csv`: the catalogue (`sku,barcode,name,size,colour,weight_grams,price`).
 /// - `updates/`: what voxbatch tells the shop, as append-only CSV journals the shop imports:
 ///   `fulfilments.csv`, `stock.csv`, `refunds.csv` and `cancellations.csv` (formats in the README).
 ///
 /// Writes look before they add (a fulfilment line or refund id already in the journal is not written
 /// again), so a rerun after a crash never duplicates one.
-public final class FileStorefront: Storefront {
+public final class FileStorefront: Storefront, ReturnsSource {
     public let folder: String
     private var ordersLoaded = false
     private var ordersByNumber: [String: StorefrontOrder] = [:]
@@ -228,6 +230,40 @@ public final class FileStorefront: Storefront {
         try stockJournal.flush()
         try refunds.flush()
         try cancellations.flush()
+    }
+
+    // MARK: - Returns announced in the shop
+
+    /// The columns of a returns (RMA) file in `returns/`.
+    public static let returnColumns = ["return_number", "order_number", "sku", "quantity", "reason", "created_at"]
+
+    public func announcedReturns(pageSize: Int, _ body: ([AnnouncedReturn]) throws -> Void) throws {
+        let directory = folder + "/returns"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        var returns: [String: AnnouncedReturn] = [:]  // the shop's open returns: few, read whole
+        var sequence: [String] = []
+        for name in names.filter({ !$0.hasPrefix(".") && $0.hasSuffix(".csv") }).sorted() {
+            let reader = try CSVReader(path: directory + "/" + name)
+            var inThisFile: Set<String> = []
+            while try reader.next() {
+                func value(_ column: String) -> String { reader.field(named: column)?.trimmingSpaces ?? "" }
+                let number = value("return_number")
+                guard !number.isEmpty else { continue }
+                let line = AnnouncedReturn.Line(sku: value("sku"), quantity: Int(value("quantity")) ?? 0)
+                if inThisFile.contains(number) {
+                    returns[number]?.lines.append(line)
+                    continue
+                }
+                inThisFile.insert(number)
+                if returns[number] == nil { sequence.append(number) }
+                returns[number] = AnnouncedReturn(returnNumber: number, orderNumber: value("order_number"),
+                                                  createdAt: value("created_at"), reason: value("reason"), lines: [line])
+            }
+        }
+        let all = sequence.compactMap { returns[$0] }
+        for start in stride(from: 0, to: all.count, by: max(1, pageSize)) {
+            try body(Array(all[start..<min(all.count, start + max(1, pageSize))]))
+        }
     }
 
     // MARK: - Loading
