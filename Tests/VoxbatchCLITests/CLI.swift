@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs the built `voxbatch` binary the way a person or cron would, capturing its output.
 enum CLI {
@@ -59,8 +60,9 @@ enum CLI {
 
     /// A starter set-up (`voxbatch init`) in a fresh folder, where files are taken as complete at once
     /// (the starter waits 5 s between listings), with `edits` made to its YAML.
-    static func starter(edits: [(String, String)] = []) throws -> (dir: URL, config: String) {
-        let dir = try temporaryDirectory()
+    static func starter(edits: [(String, String)] = [], in directory: URL? = nil) throws -> (dir: URL, config: String) {
+        let dir = try directory ?? temporaryDirectory()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("voxbatch.yml").path
         let created = try run(["init", "--config", config])
         guard created.status == 0 else { throw CLIError("voxbatch init failed: \(created.stderr)") }
@@ -83,6 +85,32 @@ enum CLI {
         try ("Item code,Available\r\n" + skus.map { "\($0),3\r\n" }.joined())
             .write(to: base.appendingPathComponent("exchange/out/STOCK_20261130T0800.csv"), atomically: true, encoding: .utf8)
         return (dir, config)
+    }
+
+    /// A starter set-up (quick retries) pointed at a WooCommerce fixture, with the API secret `secret`.
+    static func wooStarter(_ woo: WooCommerceFixture, secret: String, in directory: URL? = nil) throws
+        -> (config: String, secretFile: String)
+    {
+        let (dir, config) = try starter(edits: [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")],
+                                        in: directory)
+        for (name, value) in [("key", "ck_test"), ("secret", secret)] {
+            let path = dir.appendingPathComponent(name).path
+            try value.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o600)
+        }
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        guard let start = yml.range(of: "\nstorefront:") else { throw CLIError("the starter has no storefront section") }
+        let end = yml[start.upperBound...].range(of: "\n\n")?.lowerBound ?? yml.endIndex
+        yml.replaceSubrange(start.lowerBound..<end, with: """
+
+            storefront:
+              type: woocommerce
+              url: \(woo.server.baseURL)
+              key_file: \(dir.appendingPathComponent("key").path)
+              secret_file: \(dir.appendingPathComponent("secret").path)
+            """)
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        return (config, dir.appendingPathComponent("secret").path)
     }
 
     struct CLIError: Error, CustomStringConvertible {

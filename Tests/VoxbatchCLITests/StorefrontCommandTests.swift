@@ -13,34 +13,11 @@ import Testing
         #expect((found["notes"] as? [String])?.first?.contains("products.csv: every SKU will be unknown") == true)
     }
 
-    /// A starter set-up pointed at a WooCommerce fixture, with the secret read from `secret`.
-    func wooSetUp(_ woo: WooCommerceFixture, secret: String) throws -> (config: String, secretFile: String) {
-        let (dir, config) = try CLI.starter(edits: [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")])
-        for (name, value) in [("key", "ck_test"), ("secret", secret)] {
-            let path = dir.appendingPathComponent(name).path
-            try value.write(toFile: path, atomically: true, encoding: .utf8)
-            chmod(path, 0o600)
-        }
-        var yml = try String(contentsOfFile: config, encoding: .utf8)
-        let start = try #require(yml.range(of: "\nstorefront:"))
-        let end = yml[start.upperBound...].range(of: "\n\n")?.lowerBound ?? yml.endIndex
-        yml.replaceSubrange(start.lowerBound..<end, with: """
-
-            storefront:
-              type: woocommerce
-              url: \(woo.server.baseURL)
-              key_file: \(dir.appendingPathComponent("key").path)
-              secret_file: \(dir.appendingPathComponent("secret").path)
-            """)
-        try yml.write(toFile: config, atomically: true, encoding: .utf8)
-        return (config, dir.appendingPathComponent("secret").path)
-    }
-
     @Test func checkReachesWooCommerceAndSaysWhatItFound() throws {
         let woo = try WooCommerceFixture()
         woo.orders = (1...12).map { WooCommerceFixture.order(1000 + $0, lines: [(1, "TSH-M", 1, "12.00")]) }
         woo.products = [["id": 10, "name": "Tee", "type": "simple", "sku": "TSH-M", "manage_stock": true, "stock_quantity": 3]]
-        let (config, _) = try wooSetUp(woo, secret: "cs_test")
+        let (config, _) = try CLI.wooStarter(woo, secret: "cs_test")
         let r = try CLI.run(["storefront", "check", "--config", config])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("woocommerce storefront at \(woo.server.baseURL)/wp-json/wc/v3: reached"))
@@ -51,7 +28,7 @@ import Testing
 
     @Test func refusedCredentialsExitTwoNamingTheFileNotTheSecret() throws {
         let woo = try WooCommerceFixture()
-        let (config, secretFile) = try wooSetUp(woo, secret: "cs_wrong_91c2")
+        let (config, secretFile) = try CLI.wooStarter(woo, secret: "cs_wrong_91c2")
         let r = try CLI.run(["storefront", "check", "--config", config, "--json"])
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("refused the API credentials (HTTP 401") && r.stderr.contains("file \(secretFile)"))
@@ -62,7 +39,7 @@ import Testing
 
     @Test func aStorefrontThatIsDownExitsThree() throws {
         let woo = try WooCommerceFixture()
-        let (config, _) = try wooSetUp(woo, secret: "cs_test")
+        let (config, _) = try CLI.wooStarter(woo, secret: "cs_test")
         woo.server.stop()
         let r = try CLI.run(["storefront", "check", "--config", config], environment: ["VOXBATCH_LOG_LEVEL": "error"])
         #expect(r.status == 3, "\(r.stderr)")
