@@ -64,4 +64,30 @@ import Testing
         f.now += 10 * 86_400
         #expect(try HTMLReport(runner: try f.runner(), days: 7).render().contains("orders out (0)"))
     }
+
+    @Test(arguments: Epoch.allCases)
+    func healthIsExposedAsPrometheusTextOnTheRunnersClock(epoch: Epoch) throws {
+        let f = try FlowFixture(epoch: epoch)
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]), .init(number: "WEB-2", lines: [("NEW-9", 1)])])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 50)])
+        try f.run(.importStock)
+        try f.run(.exportOrders)
+        f.now += 2 * 3600
+        var report = try f.runner().health()
+        report.client = "shop \"north\""  // a label value that needs escaping
+        let text = PrometheusMetrics.render([report])
+        let sample = #/^[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\} -?[0-9.e+]+$/#
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.wholeMatch(of: sample) != nil, "not exposition format: \(line)")
+        }
+        let client = #"client="shop \"north\"""#
+        #expect(text.contains("voxbatch_healthy{\(client)} 0\n"))
+        #expect(text.contains("voxbatch_open_exceptions{\(client),kind=\"unknown-sku\"} 1\n"))
+        #expect(text.contains("voxbatch_job_last_run_timestamp_seconds{\(client),job=\"export-orders\"} "
+                              + "\(Int(epoch.start.timeIntervalSince1970))\n"))
+        #expect(text.contains("voxbatch_job_last_run_rows{\(client),job=\"export-orders\",result=\"applied\"} 1\n"))
+        #expect(text.contains("voxbatch_stock_file_age_seconds{\(client)} 7200\n"))
+        #expect(text.contains("# TYPE voxbatch_orders_past_sla gauge\n"))
+    }
 }

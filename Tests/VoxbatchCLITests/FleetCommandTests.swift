@@ -116,4 +116,21 @@ import Testing
         #expect(conflicts.count == 1 && conflicts[0].contains("share the state folder"), "\(conflicts)")
         #expect(try CLI.run(["fleet", "config", "check", "--fleet", root.appendingPathComponent("nope.yml").path]).status == 2)
     }
+
+    @Test func metricsAreWrittenAfterEveryRunAndTheFleetShowsThemAll() throws {
+        let (root, fleet) = try fleet { clients in
+            let config = clients.appendingPathComponent("a/voxbatch.yml")
+            try (try String(contentsOf: config, encoding: .utf8) + "\nmetrics_file: metrics.prom\n")
+                .write(to: config, atomically: true, encoding: .utf8)
+        }
+        _ = try CLI.run(["fleet", "run", "all", "--fleet", fleet])
+        let written = try String(contentsOfFile: root.appendingPathComponent("clients/a/metrics.prom").path, encoding: .utf8)
+        #expect(written.contains("voxbatch_healthy{client=\"shop-a\"} 1\n"))
+        #expect(written.contains("voxbatch_job_last_run_ok{client=\"shop-a\",job=\"export-orders\"} 1\n"))
+        let r = try CLI.run(["fleet", "status", "--fleet", fleet, "--prometheus"])
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("voxbatch_healthy{client=\"shop-b\"} 1\n"))
+        #expect(r.stdout.contains("voxbatch_fleet_client_exit_code{client=\"shop-c\",state=\"configuration-error\"} 2\n"))
+        #expect(r.stdout.contains("voxbatch_fleet_client_exit_code{client=\"shop-a\",state=\"healthy\"} 0\n"))
+    }
 }

@@ -26,6 +26,9 @@ public struct Configuration: Sendable, Hashable {
     public var stateDirectory: String
     /// The schedule file (`schedule:`), for `voxbatch schedule`.
     public var schedulePath: String?
+    /// `metrics_file:` — where every run rewrites the client's metrics in Prometheus text format (for the
+    /// node exporter's textfile collector), if set.
+    public var metricsFile: String?
 
     /// The warehouse's exchange folder and how to reach it.
     public struct Warehouse: Sendable, Hashable {

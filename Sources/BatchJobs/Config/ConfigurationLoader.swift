@@ -62,6 +62,7 @@ private struct ConfigReader {
     func read() -> Configuration? {
         guard let root = doc.root.mapping(allowed: [
             "client", "warehouse", "files", "storefront", "mappings", "policies", "retry", "alerts", "state", "schedule",
+            "metrics_file",
         ]) else { return nil }
         let client = root.required("client")?.string ?? ""
         let warehouse = root.required("warehouse").flatMap(readWarehouse)
@@ -77,6 +78,7 @@ private struct ConfigReader {
                                           mappings: mappings, policies: policies, retry: retry, alerts: alerts,
                                           stateDirectory: state)
         configuration.schedulePath = root["schedule"]?.string.map(resolve)
+        configuration.metricsFile = root["metrics_file"]?.string.map(resolve)
         return configuration
     }
 

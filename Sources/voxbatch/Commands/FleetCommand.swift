@@ -204,14 +204,36 @@ struct FleetStatusCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per client (its `status --json`).")
     var json = false
 
+    @Flag(help: "Print every client's metrics in Prometheus text format, with each client's state.")
+    var prometheus = false
+
     func run() throws {
         let outcomes = try FleetRunner.run(try fleet.load()) { ["status", "--config", $0, "--json"] }
-        if json {
+        if prometheus {
+            print(Self.metrics(outcomes), terminator: "")
+        } else if json {
             try ClientOutcome.printJSON(outcomes)
         } else {
             for o in outcomes { print(FleetStatusCommand.line(o)) }
         }
         if let worst = FleetRunner.worst(outcomes) { throw worst }
+    }
+
+    /// Every client's health metrics, and for each client its state as the fleet saw it (a client whose
+    /// status could not be had at all still shows up, with its exit code).
+    static func metrics(_ outcomes: [ClientOutcome]) -> String {
+        let reports = outcomes.compactMap { o -> HealthReport? in
+            guard let result = o.result, let data = try? JSONSerialization.data(withJSONObject: result) else { return nil }
+            return try? JSONDecoder().decode(HealthReport.self, from: data)
+        }
+        var text = PrometheusMetrics.render(reports)
+        text += "# HELP voxbatch_fleet_client_exit_code The exit code of the client's status (0 healthy)\n"
+            + "# TYPE voxbatch_fleet_client_exit_code gauge\n"
+        for o in outcomes {
+            text += "voxbatch_fleet_client_exit_code{client=\"\(PrometheusMetrics.escape(o.client))\","
+                + "state=\"\(state(o).lowercased().replacingOccurrences(of: " ", with: "-"))\"} \(o.exitCode)\n"
+        }
+        return text
     }
 
     static func state(_ o: ClientOutcome) -> String {

@@ -69,7 +69,7 @@ struct RunCommand: ParsableCommand {
                 if code == Exit.usage { break }  // the configuration is wrong for every job
             }
         }
-        JobExecution.sendAlerts(runner)
+        JobExecution.afterRun(runner)
         if json { try JobExecution.printJSON(jobs.count == 1 ? AnyEncodable(results[0]) : AnyEncodable(results)) }
         if let failure { throw failure }
         if results.contains(where: \.needsAttention) { throw Exit.rejected }
@@ -90,12 +90,23 @@ enum JobExecution {
         }
     }
 
-    /// Checks the integration's health and sends the alerts that are due (when alerts are configured).
-    static func sendAlerts(_ runner: JobRunner) {
+    /// After a run: judges the integration's health once, then sends the alerts that are due (when alerts
+    /// are configured) and rewrites the metrics file (when `metrics_file` is set).
+    static func afterRun(_ runner: JobRunner) {
         let alerts = runner.configuration.alerts
-        guard alerts.webhookURL != nil || alerts.command != nil else { return }
+        let alerting = alerts.webhookURL != nil || alerts.command != nil
+        guard alerting || runner.configuration.metricsFile != nil else { return }
+        let health = runner.health()
+        if let path = runner.configuration.metricsFile {
+            do {
+                try PrometheusMetrics.write([health], to: path)
+            } catch {
+                Logger(label: "voxbatch.metrics").error("cannot write the metrics file", metadata: ["error": "\(error)"])
+            }
+        }
+        guard alerting else { return }
         do {
-            try Alerter(configuration: runner.configuration, manifest: runner.manifest).evaluate(runner.health())
+            try Alerter(configuration: runner.configuration, manifest: runner.manifest).evaluate(health)
         } catch {
             Logger(label: "voxbatch.alerts").error("cannot evaluate alerts", metadata: ["error": "\(error)"])
         }

@@ -18,10 +18,15 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @Flag(help: "Print the report in Prometheus text format.")
+    var prometheus = false
+
     func run() throws {
         let runner = try JobExecution.openRunner(try config.load())
         let report = runner.health()
-        if json {
+        if prometheus {
+            print(PrometheusMetrics.render([report]), terminator: "")
+        } else if json {
             try JobExecution.printJSON(report)
         } else {
             print("\(report.client): \(report.healthy ? "HEALTHY" : "NEEDS ATTENTION")  (checked \(report.checkedAt))")
