@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "BatchJobsTests",
             dependencies: ["BatchJobs", "CSVKit", "FileTransport", "TestSupport", "voxbatch-crash-harness",
-                           .product(name: "GRDB", package: "GRDB.swift")]
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "VoxbatchCLITests",

@@ -16,6 +16,16 @@ import Testing
         #expect(missing.status == 2 && missing.stderr.contains("no schedule"))
     }
 
+    @Test func printForKubernetesWritesTheObjectsAndSaysWhatWouldNotWorkInACluster() throws {
+        let (_, config) = try CLI.starter()
+        let r = try CLI.run(["schedule", "print", "--format", "kubernetes", "--config", config, "--schedule",
+                             "schedules/standard.yml", "--image", "registry.example.com/voxbatch:0.1.0"])
+        #expect(r.status == 1)  // the starter keeps its state beside the configuration
+        #expect(r.stderr.contains("must be under /var/lib/voxbatch/"))
+        #expect(r.stdout.components(separatedBy: "kind: CronJob").count - 1 == 10)
+        #expect(r.stdout.contains("kind: ConfigMap") && r.stdout.contains("image: \"registry.example.com/voxbatch:0.1.0\""))
+    }
+
     @Test func theForegroundSchedulerStopsCleanlyOnSIGTERM() throws {
         let dir = try CLI.temporaryDirectory()
         let config = dir.appendingPathComponent("voxbatch.yml").path

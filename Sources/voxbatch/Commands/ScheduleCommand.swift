@@ -84,11 +84,18 @@ struct ScheduleNextCommand: ParsableCommand {
 struct SchedulePrintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "print",
-        abstract: "Print the schedule as crontab lines or systemd timer and service units.",
-        discussion: "Every line or unit runs `voxbatch run JOB`, which takes the job's lock."
+        abstract: "Print the schedule as crontab lines, systemd timer and service units, or Kubernetes CronJobs.",
+        discussion: """
+            Every line, unit or CronJob runs `voxbatch run JOB`, which takes the job's lock. kubernetes: a \
+            ConfigMap with the configuration and a batch/v1 CronJob per entry (concurrencyPolicy Forbid, \
+            deadlines, time zone), mounting the client's secrets from a Secret whose keys are listed (never \
+            values) and the state from the PersistentVolumeClaim voxbatch-state; see docs/deploy-kubernetes.md. \
+            Exit 1 (the YAML still printed) when the configuration cannot work in a cluster as it is (a state \
+            folder or secret file outside the mounted paths).
+            """
     )
 
-    enum Format: String, ExpressibleByArgument { case crontab, systemd }
+    enum Format: String, ExpressibleByArgument { case crontab, systemd, kubernetes }
 
     @OptionGroup var options: ScheduleOptions
 
@@ -101,12 +108,27 @@ struct SchedulePrintCommand: ParsableCommand {
     @Option(help: "The voxbatch executable the lines should run (default: this one).")
     var executable: String?
 
+    @Option(help: "The container image (kubernetes).")
+    var image = "voxbatch:0.1.0"
+
+    @Option(help: "The namespace (kubernetes).")
+    var namespace = "voxbatch"
+
     func run() throws {
         let (_, schedule) = try options.load()
         let exe = executable ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         switch format {
         case .crontab:
             print(schedule.crontab(executable: exe, configPath: options.configPath, logPath: log), terminator: "")
+        case .kubernetes:
+            let (configuration, _) = try options.load()
+            guard let text = try? String(contentsOfFile: options.configPath, encoding: .utf8) else { throw Exit.usage }
+            let manifests = KubernetesManifests(client: configuration.client, configurationText: text,
+                                                configuration: configuration, schedule: schedule, image: image,
+                                                namespace: namespace)
+            print(manifests.yaml(), terminator: "")
+            for problem in manifests.problems { printError("voxbatch: \(problem)") }
+            if !manifests.problems.isEmpty { throw Exit.rejected }
         case .systemd:
             for (name, contents) in schedule.systemdUnits(executable: exe, configPath: options.configPath) {
                 print("# --- /etc/systemd/system/\(name)")
