@@ -74,8 +74,7 @@ public struct Fleet: Sendable, Hashable {
         for name in names {
             let path = folder + "/" + name
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            if isDirectory.boolValue {
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 if FileManager.default.fileExists(atPath: path + "/voxbatch.yml") { found.append(path + "/voxbatch.yml") }
             } else if name.hasSuffix(".yml") || name.hasSuffix(".yaml") {
                 found.append(path)

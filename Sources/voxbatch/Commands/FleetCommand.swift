@@ -87,8 +87,8 @@ enum FleetRunner {
             while running.count < fleet.concurrency, !waiting.isEmpty, !StopRequest.isRequested {
                 let i = waiting.removeFirst()
                 let out = work.appendingPathComponent("\(i).out"), err = work.appendingPathComponent("\(i).err")
-                FileManager.default.createFile(atPath: out.path, contents: nil)
-                FileManager.default.createFile(atPath: err.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: err.path, contents: nil)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: exe)
                 process.arguments = arguments(fleet.clients[i])
