@@ -73,7 +73,6 @@ struct OrderExports {
         let files = try files()
         guard !files.isEmpty else { return }
         let index = try LatestOrderIndex()
-        defer { index.remove() }
         try index.build(files: files, completed: completed)
 
         var page: [StorefrontOrder] = []
@@ -110,19 +109,18 @@ struct OrderExports {
 }
 
 /// Order number → the file and group of its latest version, whether its rows are split within that
-/// file, and whether the shop's fulfilments completed it: in a temporary SQLite file, so its size never
-/// counts against memory.
+/// file, and whether the shop's fulfilments completed it: in SQLite's private temporary database (an
+/// on-disk file SQLite deletes as soon as it is opened, so even a killed run leaves none behind), so its
+/// size never counts against memory.
 final class LatestOrderIndex {
-    private let path: String
     private let queue: DatabaseQueue
 
     init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-orders-\(UUID().uuidString).sqlite").path
         var configuration = GRDB.Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096")
         }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
+        queue = try DatabaseQueue(path: "", configuration: configuration)  // "": private and temporary
         try queue.write { db in
             try db.execute(sql: """
                 CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL,
@@ -167,10 +165,5 @@ final class LatestOrderIndex {
                 return (row[0], row[1], row[2], row[3])
             }
         }
-    }
-
-    func remove() {
-        try? queue.close()
-        for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) }
     }
 }
