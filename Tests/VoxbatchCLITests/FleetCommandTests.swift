@@ -66,6 +66,27 @@ import Testing
         #expect(elapsed < .seconds(30))  // d's 60 s wait was cut at its 3 s limit (plus the stop's grace)
     }
 
+    @Test func aStopRequestReachesEveryRunningClient() throws {
+        let slow = try HTTPServerFixture { _ in HTTPServerFixture.Response.json([]).delayed(60) }
+        let woo = try WooCommerceFixture()
+        defer { slow.stop() }
+        let (root, fleet) = try fleet(concurrency: 4, timeout: 120) { clients in
+            let (config, _) = try CLI.wooStarter(woo, secret: "cs_test", in: clients.appendingPathComponent("d"))
+            let yml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: woo.server.baseURL, with: slow.baseURL)
+            try yml.replacingOccurrences(of: "client: ", with: "client: shop-d # ").write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        let log = root.appendingPathComponent("fleet.log").path
+        let child = try ChildProcess([CLI.binary.path, "fleet", "run", "export-orders", "--fleet", fleet], outputPath: log)
+        usleep(1_500_000)  // every client has started; d waits on its shop
+        let stopwatch = ContinuousClock.now
+        kill(child.pid, SIGTERM)
+        let status = child.wait()
+        #expect(ContinuousClock.now - stopwatch < .seconds(30))  // not d's 60 s, nor the 120 s limit
+        #expect(status == 3)
+        let output = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(output.contains("shop-d") && !output.contains("job_timeout"), "\(output)")
+    }
+
     @Test func statusGivesOneLinePerClientAndTheWorstExitCode() throws {
         let (_, fleet) = try fleet()
         #expect(try CLI.run(["fleet", "run", "all", "--fleet", fleet]).status == 2)

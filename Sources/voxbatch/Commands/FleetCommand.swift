@@ -78,7 +78,8 @@ enum FleetRunner {
             let stopwatch: Stopwatch
             let out: URL
             let err: URL
-            var stopping: Stopwatch?
+            /// Since when it was asked to stop, and whether for its time limit (else: the fleet was asked to stop).
+            var stopping: (since: Stopwatch, timedOut: Bool)?
         }
         var outcomes = [ClientOutcome?](repeating: nil, count: fleet.clients.count)
         var waiting = Array(fleet.clients.indices)
@@ -99,14 +100,21 @@ enum FleetRunner {
                 try process.run()
                 running.append(Running(index: i, process: process, stopwatch: Stopwatch(), out: out, err: err))
             }
-            if StopRequest.isRequested { waiting.removeAll() }
+            if StopRequest.isRequested, !waiting.isEmpty || running.contains(where: { $0.stopping == nil }) {
+                // Asked to stop: start no more clients, and pass the request on (each finishes its current file).
+                waiting.removeAll()
+                for n in running.indices where running[n].stopping == nil {
+                    running[n].process.terminate()
+                    running[n].stopping = (Stopwatch(), false)
+                }
+            }
             usleep(20_000)
             for (n, r) in running.enumerated().reversed() {
                 if r.process.isRunning {
                     if r.stopping == nil, r.stopwatch.seconds > fleet.jobTimeout {
                         r.process.terminate()  // SIGTERM: a job finishes its current file and stops
-                        running[n].stopping = Stopwatch()
-                    } else if let stopping = r.stopping, stopping.seconds > 10 {
+                        running[n].stopping = (Stopwatch(), true)
+                    } else if let stopping = r.stopping, stopping.since.seconds > 10 {
                         kill(r.process.processIdentifier, SIGKILL)
                     }
                     continue
@@ -115,15 +123,18 @@ enum FleetRunner {
                 let stdout = (try? Data(contentsOf: r.out)) ?? Data()
                 let stderr = String(decoding: (try? Data(contentsOf: r.err)) ?? Data(), as: UTF8.self)
                 let config = fleet.clients[r.index]
-                let timedOut = r.stopping != nil
+                let timedOut = r.stopping?.timedOut == true
                 var outcome = ClientOutcome(
                     client: FleetRunner.clientName(config),
-                    config: config, exitCode: timedOut ? Exit.unavailable.rawValue : r.process.terminationStatus,
+                    // Stopped by its limit or by a signal: the client could not finish (exit 3), whatever the signal.
+                    config: config, exitCode: timedOut || r.process.terminationReason == .uncaughtSignal
+                        ? Exit.unavailable.rawValue : r.process.terminationStatus,
                     timedOut: timedOut, seconds: (r.stopwatch.seconds * 100).rounded() / 100,
                     result: try? JSONSerialization.jsonObject(with: stdout))
                 if outcome.exitCode != 0 || timedOut {
                     outcome.error = timedOut ? "stopped after \(Int(fleet.jobTimeout)) s (job_timeout)"
-                        : FleetRunner.message(stderr)
+                        : r.process.terminationReason == .uncaughtSignal
+                            ? "stopped by signal \(r.process.terminationStatus)" : FleetRunner.message(stderr)
                 }
                 outcomes[r.index] = outcome
             }
