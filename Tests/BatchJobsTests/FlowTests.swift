@@ -294,6 +294,18 @@ import Testing
         #expect(try f.manifest().files(flow: "stock").count == 2)  // recorded, and skipped
     }
 
+    /// The warehouse's item codes are noted when first seen in a stock file, and stay known.
+    @Test func itemCodesSeenInStockFilesAreKnownToTheWarehouse() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "NEW-1"])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 5)])
+        try f.run(.importStock)
+        #expect(try f.manifest().warehouseItems() == ["TSH-M"])
+        try f.stockFile("STOCK_2.csv", [("TSH-M", 4), ("NEW-1", 2)], at: f.day(9))
+        try f.run(.importStock)
+        #expect(try f.manifest().warehouseItems() == ["TSH-M", "NEW-1"])
+    }
+
     @Test func theSnapshotTimeComesFromTheFileNameWhenThereIsNoTimestampColumn() {
         #expect(ImportStockFlow.snapshot(fromName: "STOCK_20261124T0800.csv") == 1_795_507_200)
         #expect(ImportStockFlow.snapshot(fromName: "STOCK_20261124T081500Z.csv") == 1_795_508_100)

@@ -70,7 +70,10 @@ public struct ImportStockFlow: InboundFlow {
             pushedIndex.append(i)
         }
         if !dryRun {
-            try manifest.noteWarehouseItems(records.map(\.itemCode), source: "stock")
+            // The warehouse holds these item codes. One with a level already recorded was noted when that level
+            // was (the note comes before the commit of every batch), so only first-seen codes are written:
+            // a daily file of every SKU notes nothing it has noted before.
+            try manifest.noteWarehouseItems(zip(records, previous).filter { $0.1 == nil }.map(\.0.itemCode), source: "stock")
             let unknown = push.isEmpty ? [] : try storefront.setStock(push)
             try storefront.flush()
             for (n, i) in pushedIndex.enumerated() where unknown.contains(push[n].sku) {
