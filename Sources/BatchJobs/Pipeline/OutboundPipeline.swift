@@ -230,20 +230,19 @@ public struct OutboundPipeline {
             }
             try sendBatch()
         } catch is StopRequested {}
-        let heldTotal = heldCount
 
         if var first = summary.files.first {
             first.skipped = skipped
             first.failed = invalid
-            first.exceptions = heldTotal + invalid
+            first.exceptions = heldCount + invalid
             summary.files[0] = first
-        } else if skipped + invalid + heldTotal > 0 {
+        } else if skipped + invalid + heldCount > 0 {
             summary.files.append(.init(name: "", outcome: "nothing-to-send", skipped: skipped, failed: invalid,
-                                       exceptions: heldTotal + invalid))
+                                       exceptions: heldCount + invalid))
         }
         if let runID {
-            try manifest.finishRun(runID, outcome: invalid + heldTotal > 0 ? "completed-with-exceptions" : "ok",
-                                   applied: summary.applied, skipped: skipped, failed: invalid + heldTotal)
+            try manifest.finishRun(runID, outcome: invalid + heldCount > 0 ? "completed-with-exceptions" : "ok",
+                                   applied: summary.applied, skipped: skipped, failed: invalid + heldCount)
         }
         return summary
     }

@@ -171,7 +171,10 @@ public struct HTMLReport {
             + "(\(inbound.reduce(0, +)))<span style=\"background:#d2452f\"></span>failures (\(failures.reduce(0, +)))</p></section>\n"
     }
 
-    private func esc(_ text: String) -> String {
+    private func esc(_ text: String) -> String { Self.escape(text) }
+
+    /// Text as HTML content or an attribute value: `&`, `<`, `>`, `"` and `'` escaped.
+    public static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for c in text {

@@ -257,6 +257,19 @@ public struct StorefrontCheck: Sendable, Hashable, Codable {
     }
 }
 
+/// Hands `items` to `body` `size` at a time (for a storefront whose listing is already in memory).
+func forEachPage<S: Sequence>(of items: S, size: Int, _ body: ([S.Element]) throws -> Void) throws {
+    var page: [S.Element] = []
+    for item in items {
+        page.append(item)
+        if page.count >= max(1, size) {
+            try body(page)
+            page.removeAll(keepingCapacity: true)
+        }
+    }
+    if !page.isEmpty { try body(page) }
+}
+
 extension Storefront {
     public func flush() throws {}
 

@@ -355,10 +355,7 @@ struct FleetReport {
         return html
     }
 
-    private func esc(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    private func esc(_ text: String) -> String { HTMLReport.escape(text) }
 }
 
 struct FleetConfigCommand: ParsableCommand {

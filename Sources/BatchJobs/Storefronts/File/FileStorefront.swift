@@ -100,17 +100,9 @@ public final class FileStorefront: Storefront, ReturnsSource {
     public func orders(statuses: [String], pageSize: Int, _ body: ([StorefrontOrder]) throws -> Void) throws {
         if ordersLoaded {  // already in memory for the writes of this run: page through them
             let wanted = Set(statuses.map { $0.lowercased() })
-            var page: [StorefrontOrder] = []
-            for number in orderSequence {
-                guard let order = ordersByNumber[number], wanted.contains(order.status.lowercased()) else { continue }
-                page.append(order)
-                if page.count >= pageSize {
-                    try body(page)
-                    page.removeAll(keepingCapacity: true)
-                }
-            }
-            if !page.isEmpty { try body(page) }
-            return
+            let matching = orderSequence.lazy.compactMap { self.ordersByNumber[$0] }
+                .filter { wanted.contains($0.status.lowercased()) }
+            return try forEachPage(of: matching, size: pageSize, body)
         }
         try fulfilments.flush()
         let completed = try fulfilments.rows().filter { $0["order_complete"] == "true" }.compactMap { $0["order_number"] }
@@ -126,15 +118,19 @@ public final class FileStorefront: Storefront, ReturnsSource {
         guard FileManager.default.fileExists(atPath: folder + "/orders") else {
             throw StorefrontError(storefront: "file", message: "\(folder)/orders does not exist", isTransient: false)
         }
-        let ready = try orders(statuses: readyStatuses)
+        var ready = 0, examples: [String] = []  // counted page by page, not all held
+        try orders(statuses: readyStatuses, pageSize: 500) { page in
+            ready += page.count
+            examples += page.prefix(3 - examples.count).map(\.number)
+        }
         let catalogue = try products()
         var notes: [String] = []
         if !FileManager.default.fileExists(atPath: folder + "/products.csv") {
             notes.append("there is no \(folder)/products.csv: every SKU will be unknown to the shop")
         }
-        return StorefrontCheck(storefront: "file", location: folder, readyOrders: min(10, ready.count),
-                               totalReadyOrders: ready.count, products: min(10, catalogue.count),
-                               totalProducts: catalogue.count, exampleOrders: ready.prefix(3).map(\.number),
+        return StorefrontCheck(storefront: "file", location: folder, readyOrders: min(10, ready),
+                               totalReadyOrders: ready, products: min(10, catalogue.count),
+                               totalProducts: catalogue.count, exampleOrders: examples,
                                exampleSKUs: catalogue.prefix(3).map(\.sku), notes: notes)
     }
 
@@ -260,10 +256,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
                                                   createdAt: value("created_at"), reason: value("reason"), lines: [line])
             }
         }
-        let all = sequence.compactMap { returns[$0] }
-        for start in stride(from: 0, to: all.count, by: max(1, pageSize)) {
-            try body(Array(all[start..<min(all.count, start + max(1, pageSize))]))
-        }
+        try forEachPage(of: sequence.lazy.compactMap { returns[$0] }, size: pageSize, body)
     }
 
     // MARK: - Loading

@@ -7,7 +7,7 @@ import GRDB
 /// An order is a group of rows with the same order number next to each other in a CSV file (or one line
 /// of a JSON Lines file). The same order in a later file replaces the earlier one, and an order whose
 /// rows are split within one file is put back together; both are found with an index kept on disk
-/// (SQLite, in a temporary file), so reading a million orders holds one page of them, not the million.
+/// (SQLite's private temporary database), so reading a million orders holds one page of them, not the million.
 struct OrderExports {
     let directory: String
 

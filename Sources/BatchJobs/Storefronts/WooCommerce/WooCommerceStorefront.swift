@@ -98,12 +98,22 @@ public final class WooCommerceStorefront: Storefront {
     /// Every page of a list endpoint (`per_page=100`, following `X-WP-TotalPages`).
     private func all<T: Decodable>(_ type: T.Type, _ path: String, query: [(String, String)] = []) throws -> [T] {
         var items: [T] = []
+        try pages(type, path, query: query, perPage: 100) { items += $0 }
+        return items
+    }
+
+    /// A list endpoint a page at a time (`per_page` at most 100, WooCommerce's limit), following
+    /// `X-WP-TotalPages`; `body` gets each page before the next is asked for.
+    private func pages<T: Decodable>(_ type: T.Type, _ path: String, query: [(String, String)], perPage: Int,
+                                     _ body: ([T]) throws -> Void) throws {
         var page = 1
         while true {
-            let response = try call("GET", path, query: query + [("per_page", "100"), ("page", String(page))])
-            items += try decode([T].self, response, "GET \(path) page \(page)")
+            let response = try call("GET", path, query: query + [("per_page", String(min(100, max(1, perPage)))),
+                                                                 ("page", String(page))])
+            let items = try decode([T].self, response, "GET \(path) page \(page)")
+            try body(items)
             let pages = Int(response.headers["x-wp-totalpages"] ?? "") ?? 1
-            if page >= pages { return items }
+            if page >= pages || items.isEmpty { return }
             page += 1
         }
     }
@@ -122,11 +132,7 @@ public final class WooCommerceStorefront: Storefront {
             let since = clock().addingTimeInterval(-Double(cancelledLookbackDays) * 86_400)
             query.append(("modified_after", ISO8601DateFormatter().string(from: since)))
         }
-        var page = 1
-        while true {
-            let response = try call("GET", "/orders", query: query + [("per_page", String(min(100, max(1, pageSize)))),
-                                                                      ("page", String(page))])
-            let raw = try decode([WooOrder].self, response, "GET /orders page \(page)")
+        try pages(WooOrder.self, "/orders", query: query, perPage: pageSize) { raw in
             try body(raw.map { woo in
                 let order = woo.storefrontOrder()
                 // The cancelled orders of the look-back window are few and each is acted on next: keep them.
@@ -134,9 +140,6 @@ public final class WooCommerceStorefront: Storefront {
                 if cancelled && !detailed.contains(order.number) { orderCache[order.number] = (order, woo) }
                 return order
             })
-            let pages = Int(response.headers["x-wp-totalpages"] ?? "") ?? 1
-            if page >= pages || raw.isEmpty { return }
-            page += 1
         }
     }
 
