@@ -183,7 +183,8 @@ private struct ConfigReader {
         guard let map = value.mapping(allowed: [
             "type", "folder", "url", "key", "key_env", "key_file", "secret", "secret_env", "secret_file",
             "ready_statuses", "cancelled_statuses", "tracking_meta_key", "notify_customer", "requests_per_second",
-            "refund_payment", "timeout",
+            "refund_payment", "timeout", "token", "token_env", "token_file", "stock_warehouse", "sku_field",
+            "stock_quantity_type", "capture_on_despatch",
         ]) else { return nil }
         guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
         if Configuration.plannedStorefrontKinds.contains(kind) {
@@ -207,10 +208,42 @@ private struct ConfigReader {
             doc.report(value, "WooCommerce needs key_env/key_file and secret_env/secret_file (the REST API consumer "
                        + "key and secret)", path: map.path + ".key_env")
         }
+        if kind == "centra" && map["token_env"] == nil && map["token_file"] == nil {
+            doc.report(value, "Centra needs token_env or token_file (an Integration API token with the Order, Shipment, "
+                       + "Return, Product and Stock permissions)", path: map.path + ".token_env")
+        }
+        if kind == "centra" && map["stock_warehouse"] == nil {
+            doc.report(value, "Centra needs stock_warehouse: the name of the Centra warehouse that stands for the 3PL",
+                       path: map.path + ".stock_warehouse")
+        }
+        let defaultReady = switch kind {
+        case "woocommerce": ["processing"]
+        case "centra": ["good-to-go"]
+        default: ["paid", "processing"]
+        }
         var storefront = Configuration.Storefront(
             kind: kind, folder: folder, url: url, key: secret(map, "key"), secret: secret(map, "secret"),
-            readyStatuses: map["ready_statuses"]?.strings ?? (kind == "woocommerce" ? ["processing"] : ["paid", "processing"]),
+            readyStatuses: map["ready_statuses"]?.strings ?? defaultReady,
             cancelledStatuses: map["cancelled_statuses"]?.strings ?? ["cancelled"])
+        storefront.token = secret(map, "token")
+        storefront.stockWarehouse = map["stock_warehouse"]?.string
+        if let v = map["sku_field"], let field = v.string {
+            if ["sku", "ean"].contains(field) { storefront.skuField = field } else { doc.report(v, "sku_field must be sku or ean") }
+        }
+        if let v = map["stock_quantity_type"], let type = v.string {
+            if ["PHYSICAL", "FREE_TO_ALLOCATE"].contains(type) {
+                storefront.stockQuantityType = type
+            } else {
+                doc.report(v, "stock_quantity_type must be PHYSICAL or FREE_TO_ALLOCATE")
+            }
+        }
+        storefront.captureOnDespatch = map["capture_on_despatch"]?.bool ?? storefront.captureOnDespatch
+        if kind == "centra", let statuses = map["ready_statuses"] {
+            for status in statuses.strings ?? [] where !CentraStorefront.readyStatuses.contains(status) {
+                doc.report(statuses, "Centra's ready statuses are " + CentraStorefront.readyStatuses.joined(separator: ", ")
+                           + " (shipments, not orders); \"\(status)\" is not one")
+            }
+        }
         storefront.trackingMetaKey = map["tracking_meta_key"]?.string ?? storefront.trackingMetaKey
         storefront.notifyCustomer = map["notify_customer"]?.bool ?? storefront.notifyCustomer
         storefront.requestsPerSecond = map["requests_per_second"]?.double ?? storefront.requestsPerSecond

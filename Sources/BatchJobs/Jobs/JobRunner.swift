@@ -123,9 +123,11 @@ public final class JobRunner {
         case "woocommerce":
             return try WooCommerceStorefront(configuration: configuration.storefront, retry: configuration.retry,
                                              clock: clock)
+        case "centra":
+            return try CentraStorefront(configuration: configuration.storefront, retry: configuration.retry, clock: clock)
         default:
             throw StorefrontError(storefront: configuration.storefront.kind,
-                                  message: "this storefront type is not available in this build; use type: file or woocommerce",
+                                  message: "this storefront type is not available in this build; use type: " + Configuration.storefrontKinds.joined(separator: ", "),
                                   isTransient: false)
         }
     }

@@ -33,28 +33,28 @@ import Testing
         let h = try seeded(kind, ready: probe.pageSize * 2 + 5)
         let orders = try h.connect().orders(statuses: [h.readyStatus])
         #expect(orders.count == h.pageSize * 2 + 5)
-        #expect(orders.map(\.number) == (1...(h.pageSize * 2 + 5)).map { String(1000 + $0) })
+        #expect(orders.map(\.number) == (1...(h.pageSize * 2 + 5)).map { h.number(String(1000 + $0)) })
         let first = try #require(orders.first)
         #expect(first.lines.map(\.sku) == ["TSH-M", "HOD-L"] && first.lines.map(\.quantity) == [2, 1])
         #expect(first.shipping.line1 == "14 Mill Lane" && first.shipping.postcode == "LS6 2DT" && first.shipping.country == "GB")
         #expect(first.shipping.name == "Amelia Hart" && first.email == "amelia@example.com")
         #expect(first.service.lowercased() == "express")
         #expect(first.fields["gift_message"] == "Happy birthday")
-        #expect(try h.connect().orders(statuses: [h.cancelledStatus]).map(\.number) == ["3001"])
+        #expect(try h.connect().orders(statuses: [h.cancelledStatus]).map(\.number) == [h.number("3001")])
     }
 
     @Test(arguments: ConformingStorefront.allCases)
     func anOrderByNumberShowsWhatWasFulfilledAndRefundedSoFar(kind: ConformingStorefront) throws {
         let h = try seeded(kind)
         let shop = try h.connect()
-        try shop.fulfil(package("1001", "DSP-1", [("TSH-M", 2)], last: false))
-        try shop.refund(Refund(orderNumber: "1001", returnNumber: "RMA-1", sku: "TSH-M", quantity: 1, restock: true,
+        try shop.fulfil(package(h.number("1001"), "DSP-1", [("TSH-M", 2)], last: false))
+        try shop.refund(Refund(orderNumber: h.number("1001"), returnNumber: "RMA-1", sku: "TSH-M", quantity: 1, restock: true,
                                reason: "Too small"))
         try shop.flush()
-        let order = try #require(try h.connect().order(number: "1001"))
+        let order = try #require(try h.connect().order(number: h.number("1001")))
         #expect(order.lines.map(\.fulfilled) == [2, 0] && order.lines.map(\.refunded) == [1, 0])
         #expect(order.fulfilmentIDs == ["DSP-1/TSH-M"] && order.refundIDs == ["RMA-1/TSH-M"])
-        #expect(try h.connect().order(number: "9999") == nil)
+        #expect(try h.connect().order(number: h.number("9999")) == nil)
     }
 
     @Test(arguments: ConformingStorefront.allCases)
@@ -65,11 +65,11 @@ import Testing
         #expect(found.storefront == kind.rawValue)
         #expect(found.readyOrders >= 1 && found.readyOrders <= h.pageSize)
         #expect(found.totalReadyOrders == h.pageSize + 5)
-        #expect(found.products >= Self.catalogue.count && found.exampleOrders.first == "1001")
-        #expect(try h.fulfilmentLines(order: "1001").isEmpty && h.cancellations(order: "1001").isEmpty)
+        #expect(found.products >= Self.catalogue.count && found.exampleOrders.first == h.number("1001"))
+        #expect(try h.fulfilmentLines(order: h.number("1001")).isEmpty && h.cancellations(order: h.number("1001")).isEmpty)
         if let http = h as? any HTTPStorefrontHarness {
-            #expect(http.requestLines.allSatisfy { $0.hasPrefix("GET ") })
-            #expect(http.requestLines.count == 2)  // one page of each
+            #expect(http.onlyReads)
+            #expect(http.requestCount == 2)  // one page of each
         }
     }
 
@@ -80,28 +80,28 @@ import Testing
         let h = try seeded(kind)
         for _ in 0..<2 {  // a rerun after a crash: a new connector, nothing remembered
             let shop = try h.connect()
-            try shop.fulfil(package("1001", "DSP-1", [("TSH-M", 2)], last: false))
+            try shop.fulfil(package(h.number("1001"), "DSP-1", [("TSH-M", 2)], last: false))
             try shop.flush()
         }
-        #expect(try h.fulfilmentLines(order: "1001") == ["DSP-1/TSH-M=2"])
-        #expect(try h.status(order: "1001") == h.readyStatus)  // not complete: HOD-L has not left
+        #expect(try h.fulfilmentLines(order: h.number("1001")) == ["DSP-1/TSH-M=2"])
+        #expect(try h.status(order: h.number("1001")) == h.readyStatus)  // not complete: HOD-L has not left
     }
 
     @Test(arguments: ConformingStorefront.allCases)
     func theOrderCompletesOnlyWithItsLastPackage(kind: ConformingStorefront) throws {
         let h = try seeded(kind)
         var shop = try h.connect()
-        try shop.fulfil(package("1002", "DSP-1", [("TSH-M", 1)], last: false))
+        try shop.fulfil(package(h.number("1002"), "DSP-1", [("TSH-M", 1)], last: false))
         try shop.flush()
         shop = try h.connect()
-        try shop.fulfil(package("1002", "DSP-2", [("TSH-M", 1)], last: false))
+        try shop.fulfil(package(h.number("1002"), "DSP-2", [("TSH-M", 1)], last: false))
         try shop.flush()
-        #expect(try h.status(order: "1002") == h.readyStatus)
+        #expect(try h.status(order: h.number("1002")) == h.readyStatus)
         shop = try h.connect()
-        try shop.fulfil(package("1002", "DSP-3", [("HOD-L", 1)], last: true))
+        try shop.fulfil(package(h.number("1002"), "DSP-3", [("HOD-L", 1)], last: true))
         try shop.flush()
-        #expect(try h.fulfilmentLines(order: "1002") == ["DSP-1/TSH-M=1", "DSP-2/TSH-M=1", "DSP-3/HOD-L=1"])
-        #expect(try h.status(order: "1002") == "completed")
+        #expect(try h.fulfilmentLines(order: h.number("1002")) == ["DSP-1/TSH-M=1", "DSP-2/TSH-M=1", "DSP-3/HOD-L=1"])
+        #expect(try h.status(order: h.number("1002")) == "completed")
     }
 
     // MARK: - Stock
@@ -128,13 +128,13 @@ import Testing
         let h = try seeded(kind)
         for _ in 0..<2 {
             let shop = try h.connect()
-            try shop.refund(Refund(orderNumber: "1001", returnNumber: "RMA-1", sku: "TSH-M", quantity: 1, restock: true,
+            try shop.refund(Refund(orderNumber: h.number("1001"), returnNumber: "RMA-1", sku: "TSH-M", quantity: 1, restock: true,
                                    reason: "Too small"))
-            try shop.refund(Refund(orderNumber: "1001", returnNumber: "RMA-1", sku: "HOD-L", quantity: 1, restock: false,
+            try shop.refund(Refund(orderNumber: h.number("1001"), returnNumber: "RMA-1", sku: "HOD-L", quantity: 1, restock: false,
                                    reason: "Faulty"))
             try shop.flush()
         }
-        let refunds = try h.refunds(order: "1001")
+        let refunds = try h.refunds(order: h.number("1001"))
         #expect(refunds.map(\.id) == ["RMA-1/TSH-M", "RMA-1/HOD-L"])
         #expect(refunds.map(\.restock) == [true, false])
     }
@@ -144,12 +144,12 @@ import Testing
         let h = try seeded(kind)
         for _ in 0..<2 {
             let shop = try h.connect()
-            try shop.recordCancellation(orderNumber: "3001", outcome: .withheld, detail: "not sent")
-            try shop.recordCancellation(orderNumber: "1003", outcome: .tooLate, detail: "Picking in the warehouse")
+            try shop.recordCancellation(orderNumber: h.number("3001"), outcome: .withheld, detail: "not sent")
+            try shop.recordCancellation(orderNumber: h.number("1003"), outcome: .tooLate, detail: "Picking in the warehouse")
             try shop.flush()
         }
-        #expect(try h.cancellations(order: "3001") == ["withheld"])
-        #expect(try h.cancellations(order: "1003") == ["too-late"])
+        #expect(try h.cancellations(order: h.number("3001")) == ["withheld"])
+        #expect(try h.cancellations(order: h.number("1003")) == ["too-late"])
     }
 
     // MARK: - Faults (storefronts over HTTP)
@@ -157,18 +157,18 @@ import Testing
     @Test(arguments: ConformingStorefront.overHTTP)
     func busyAndFailingAnswersToReadsAreRetried(kind: ConformingStorefront) throws {
         let h = try #require(try seeded(kind) as? any HTTPStorefrontHarness)
-        h.fail("GET /orders?", with: .json(["code": "too_many_requests"], status: 429, headers: ["Retry-After": "3"]))
-        h.fail("GET /orders?", with: .json(["message": "maintenance"], status: 503))
-        h.fail("GET /orders?", with: HTTPServerFixture.Response.json([["id": 1]]).cutBody(afterBytes: 5))
+        h.fail(.orderListing, with: .json(["code": "too_many_requests"], status: 429, headers: ["Retry-After": "3"]))
+        h.fail(.orderListing, with: .json(["message": "maintenance"], status: 503))
+        h.fail(.orderListing, with: HTTPServerFixture.Response.json([["id": 1]]).cutBody(afterBytes: 5))
         #expect(try h.connect().orders(statuses: [h.readyStatus]).count == 3)
         #expect(h.waits.first == 3)  // the server's Retry-After, not the backoff
-        #expect(h.requestLines.filter { $0.hasPrefix("GET /orders?") }.count == 4)
+        #expect(h.count(.orderListing) == 4)
     }
 
     @Test(arguments: ConformingStorefront.overHTTP)
     func aServerSlowerThanTheTimeoutIsATransientError(kind: ConformingStorefront) throws {
         let h = try #require(try seeded(kind) as? any HTTPStorefrontHarness)
-        for _ in 0..<4 { h.fail("GET /orders?", with: HTTPServerFixture.Response.json([]).delayed(2)) }
+        for _ in 0..<4 { h.fail(.orderListing, with: HTTPServerFixture.Response.json([]).delayed(2)) }
         #expect {
             try h.connect(timeout: 1).orders(statuses: [h.readyStatus])
         } throws: { error in
@@ -187,31 +187,31 @@ import Testing
             return e?.isTransient == false && e?.message.contains(source) == true && e?.message.contains("HTTP 401") == true
                 && !"\(error)".contains(secret)
         }
-        #expect(h.requestLines.count == 1)  // a refusal is not retried
+        #expect(h.requestCount == 1)  // a refusal is not retried
     }
 
     @Test(arguments: ConformingStorefront.overHTTP)
     func aWriteThatMayHaveReachedTheShopIsLookedUpNotResent(kind: ConformingStorefront) throws {
         let h = try #require(try seeded(kind) as? any HTTPStorefrontHarness)
         // The shop records the package, and its answer is lost (a 502 from a proxy, a cut connection).
-        h.failAfterApplying("POST /orders/1001/notes", with: .json(["message": "bad gateway"], status: 502))
+        h.failAfterApplying(.fulfilmentWrite(order: h.number("1001")), with: .json(["message": "bad gateway"], status: 502))
         #expect(throws: StorefrontError.self) {
-            try h.connect().fulfil(package("1001", "DSP-1", [("TSH-M", 2)], last: false))
+            try h.connect().fulfil(package(h.number("1001"), "DSP-1", [("TSH-M", 2)], last: false))
         }
-        h.failAfterApplying("POST /orders/1001/refunds",
+        h.failAfterApplying(.refundWrite(order: h.number("1001")),
                             with: HTTPServerFixture.Response.json(["id": 1]).cutBody(afterBytes: 3))
         #expect(throws: StorefrontError.self) {
-            try h.connect().refund(Refund(orderNumber: "1001", returnNumber: "RMA-1", sku: "TSH-M", quantity: 1,
+            try h.connect().refund(Refund(orderNumber: h.number("1001"), returnNumber: "RMA-1", sku: "TSH-M", quantity: 1,
                                           restock: true, reason: "Too small"))
         }
         // The rerun finds both in the shop and adds neither again.
         let shop = try h.connect()
-        try shop.fulfil(package("1001", "DSP-1", [("TSH-M", 2)], last: false))
-        try shop.refund(Refund(orderNumber: "1001", returnNumber: "RMA-1", sku: "TSH-M", quantity: 1, restock: true,
+        try shop.fulfil(package(h.number("1001"), "DSP-1", [("TSH-M", 2)], last: false))
+        try shop.refund(Refund(orderNumber: h.number("1001"), returnNumber: "RMA-1", sku: "TSH-M", quantity: 1, restock: true,
                                reason: "Too small"))
-        #expect(try h.fulfilmentLines(order: "1001") == ["DSP-1/TSH-M=2"])
-        #expect(try h.refunds(order: "1001").map(\.id) == ["RMA-1/TSH-M"])
-        #expect(h.requestLines.filter { $0.hasPrefix("POST /orders/1001/notes") }.count == 1)
-        #expect(h.requestLines.filter { $0.hasPrefix("POST /orders/1001/refunds") }.count == 1)
+        #expect(try h.fulfilmentLines(order: h.number("1001")) == ["DSP-1/TSH-M=2"])
+        #expect(try h.refunds(order: h.number("1001")).map(\.id) == ["RMA-1/TSH-M"])
+        #expect(h.count(.fulfilmentWrite(order: h.number("1001"))) == 1)
+        #expect(h.count(.refundWrite(order: h.number("1001"))) == 1)
     }
 }

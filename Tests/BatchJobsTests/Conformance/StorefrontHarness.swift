@@ -9,6 +9,7 @@ import TestSupport
 enum ConformingStorefront: String, CaseIterable, Sendable, CustomStringConvertible {
     case file
     case woocommerce
+    case centra
 
     var description: String { rawValue }
 
@@ -16,11 +17,12 @@ enum ConformingStorefront: String, CaseIterable, Sendable, CustomStringConvertib
         switch self {
         case .file: try FileStorefrontHarness()
         case .woocommerce: try WooCommerceHarness()
+        case .centra: try CentraHarness()
         }
     }
 
     /// The storefronts reached over HTTP, for the fault tests.
-    static var overHTTP: [ConformingStorefront] { [.woocommerce] }
+    static var overHTTP: [ConformingStorefront] { [.woocommerce, .centra] }
 }
 
 /// An order to seed a storefront with.
@@ -46,6 +48,8 @@ protocol StorefrontHarness: AnyObject {
     var cancelledStatus: String { get }
     /// A SKU the shop sells without managing its stock, if the storefront has such a thing.
     var unmanagedSKU: String? { get }
+    /// The number the warehouse knows a seeded order by (`1001`; a Centra shipment: `1001-1`).
+    func number(_ seeded: String) -> String
 
     /// Products (SKU, stock) and orders; replaces what was there.
     func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws
@@ -64,22 +68,39 @@ protocol StorefrontHarness: AnyObject {
     func cancellations(order: String) throws -> [String]
 }
 
+extension StorefrontHarness {
+    func number(_ seeded: String) -> String { seeded }
+}
+
+/// A request of the connector, named by what it does rather than how its API spells it (a REST path, a
+/// GraphQL operation).
+enum HarnessRequest: Hashable {
+    /// Reading a page of ready orders.
+    case orderListing
+    /// Recording a package on the order.
+    case fulfilmentWrite(order: String)
+    /// Recording a refund (a return) on the order.
+    case refundWrite(order: String)
+}
+
 /// Over HTTP: the fixture's knobs for the fault tests.
 protocol HTTPStorefrontHarness: StorefrontHarness {
-    /// Answers `response` once to the next request whose `METHOD path` starts with `request`, instead
-    /// of handling it.
-    func fail(_ request: String, with response: HTTPServerFixture.Response)
+    /// Answers `response` once to the next such request, instead of handling it.
+    func fail(_ request: HarnessRequest, with response: HTTPServerFixture.Response)
     /// Carries out the next such request, then answers `response` instead of the real answer (the write
     /// reached the shop; its answer was lost).
-    func failAfterApplying(_ request: String, with response: HTTPServerFixture.Response)
+    func failAfterApplying(_ request: HarnessRequest, with response: HTTPServerFixture.Response)
+    /// How many such requests the shop received.
+    func count(_ request: HarnessRequest) -> Int
+    /// Requests received, and whether every one was a read.
+    var requestCount: Int { get }
+    var onlyReads: Bool { get }
     /// A connector whose client times out after `seconds`.
     func connect(timeout seconds: Double) throws -> any Storefront
     /// A connector whose credentials the shop refuses; `secretValue` must never appear in an error.
     func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String)
     /// The delays the connector's HTTP client waited (it records instead of sleeping).
     var waits: [Double] { get }
-    /// Requests received, as `METHOD path`.
-    var requestLines: [String] { get }
 }
 
 // MARK: - The plain-file storefront
@@ -257,18 +278,161 @@ final class WooCommerceHarness: HTTPStorefrontHarness {
         }
     }
 
-    func fail(_ request: String, with response: HTTPServerFixture.Response) {
-        let path = String(request.drop { $0 != " " }.dropFirst())
-        woo.faults.append((path, response))
+    /// `METHOD path` of a request.
+    private func line(_ request: HarnessRequest) -> String {
+        switch request {
+        case .orderListing: "GET /orders?"
+        case .fulfilmentWrite(let order): "POST /orders/\(order)/notes"
+        case .refundWrite(let order): "POST /orders/\(order)/refunds"
+        }
     }
 
-    func failAfterApplying(_ request: String, with response: HTTPServerFixture.Response) {
-        woo.faultsAfterApplying.append((request, response))
+    func fail(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        woo.faults.append((String(line(request).drop { $0 != " " }.dropFirst()), response))
     }
+
+    func failAfterApplying(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        woo.faultsAfterApplying.append((line(request), response))
+    }
+
+    func count(_ request: HarnessRequest) -> Int { requestLines.filter { $0.hasPrefix(line(request)) }.count }
+    var requestCount: Int { woo.requests.count }
+    var onlyReads: Bool { woo.requests.allSatisfy { $0.method == "GET" } }
 
     var waits: [Double] { recorded.seconds }
 
     var requestLines: [String] {
         woo.requests.map { "\($0.method) \($0.path.replacingOccurrences(of: "/wp-json/wc/v3", with: ""))" }
     }
+}
+
+// MARK: - Centra
+
+final class CentraHarness: HTTPStorefrontHarness {
+    let centra: CentraFixture
+    let secrets: URL
+    let pageSize = 100  // voxbatch asks for limit=100
+    let readyStatus = "good-to-go"
+    let cancelledStatus = "cancelled"
+    let unmanagedSKU: String? = nil  // Centra keeps stock for every size
+    static let warehouse = "Peoplevox 3PL"
+    final class Waits: @unchecked Sendable { var seconds: [Double] = [] }
+    let recorded = Waits()
+
+    init() throws {
+        centra = try CentraFixture(token: "centra-test-token")
+        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-centra-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        for (name, value) in [("token", "centra-test-token"), ("wrong-token", "centra_wrong_91c2")] {
+            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            chmod(secrets.appendingPathComponent(name).path, 0o600)
+        }
+    }
+
+    func number(_ seeded: String) -> String { seeded + "-1" }
+
+    func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
+        centra.sizes = products.enumerated().map { i, p in
+            CentraFixture.Size(id: 10 + i, sku: p.sku, ean: "735000000000\(i)", product: "Product \(p.sku)",
+                               stock: [Self.warehouse: p.stock])
+        }
+        centra.orders = []
+        centra.shipments = []
+        for o in orders {
+            centra.addOrder(o.id, status: o.cancelled ? "CANCELLED" : (o.ready ? "PROCESSING" : "CONFIRMED"),
+                            goodToGo: o.ready && !o.cancelled,
+                            lines: o.lines.map { ($0.sku, $0.quantity, Double($0.price) ?? 0) })
+            centra.orders[centra.orders.count - 1].giftMessage = o.gift
+        }
+    }
+
+    func configuration(token: String = "token", timeout: Double = 5) -> Configuration.Storefront {
+        var c = Configuration.Storefront(kind: "centra", folder: nil, url: centra.baseURL, key: nil, secret: nil,
+                                         readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
+        c.token = .file(secrets.appendingPathComponent(token).path)
+        c.stockWarehouse = Self.warehouse
+        c.timeout = timeout
+        c.requestsPerSecond = 0
+        return c
+    }
+
+    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
+        var settings = HTTPSettings()
+        settings.timeout = configuration.timeout
+        settings.retry = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 1, jitter: 0)
+        let http = HTTPClient(settings: settings, clock: { Epoch.fixtureDay.start })
+        let recorded = recorded
+        http.sleep = { recorded.seconds.append($0) }
+        return try CentraStorefront(configuration: configuration, retry: settings.retry, http: http,
+                                    clock: { Epoch.fixtureDay.start })
+    }
+
+    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
+    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
+
+    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
+        (try connect(configuration: configuration(token: "wrong-token")), "centra_wrong_91c2",
+         "file " + secrets.appendingPathComponent("wrong-token").path)
+    }
+
+    private func shipment(_ number: String) -> CentraFixture.Shipment? {
+        centra.withLock { $0.shipments.first { $0.number == number } }
+    }
+
+    func fulfilmentLines(order: String) throws -> [String] {
+        WooCommerceStorefront.markers(in: shipment(order)?.additionalMessage ?? "", kind: "fulfilment")
+    }
+
+    func status(order: String) throws -> String {
+        guard let s = shipment(order) else { return "" }
+        return s.isShipped ? "completed" : (s.isGoodToGo ? readyStatus : "pending")
+    }
+
+    func refunds(order: String) throws -> [(id: String, restock: Bool)] {
+        guard let s = shipment(order) else { return [] }
+        return centra.withLock { $0.returns }.filter { $0.shipmentID == s.id && $0.status == "COMPLETED" }.flatMap { ret in
+            WooCommerceStorefront.markers(in: ret.comment, kind: "return").map {
+                (String($0.prefix { $0 != "=" }), ret.stockPolicy == "releaseItemsBackToWarehouse")
+            }
+        }
+    }
+
+    func stock(sku: String) throws -> Int? {
+        centra.withLock { $0.sizes.first { $0.sku == sku }?.stock[Self.warehouse] }
+    }
+
+    func cancellations(order: String) throws -> [String] {
+        let text = shipment(order)?.additionalMessage ?? ""
+        return text.components(separatedBy: "[voxbatch cancellation ").dropFirst().map { String($0.prefix { $0 != "]" }) }
+    }
+
+    /// Which GraphQL calls a request stands for.
+    private func matcher(_ request: HarnessRequest) -> (GraphQLServerFixture.Call) -> Bool {
+        let centra = centra
+        func shipmentID(_ number: String) -> Int? { centra.shipments.first { $0.number == number }?.id }
+        switch request {
+        case .orderListing:
+            return { $0.operationName == "ReadyShipments" }
+        case .fulfilmentWrite(let order):
+            return { ["UpdateShipment", "CompleteShipment"].contains($0.operationName) && $0.variables["id"] as? Int == shipmentID(order) }
+        case .refundWrite(let order):
+            return { call in
+                call.operationName == "CreateReturn"
+                    && ((call.variables["input"] as? [String: Any])?["shipment"] as? [String: Any])?["id"] as? Int == shipmentID(order)
+            }
+        }
+    }
+
+    func fail(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        centra.faults.append((matcher(request), .http(response)))
+    }
+
+    func failAfterApplying(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        centra.faultsAfterApplying.append((matcher(request), .http(response)))
+    }
+
+    func count(_ request: HarnessRequest) -> Int { centra.calls.filter(matcher(request)).count }
+    var requestCount: Int { centra.graphql.server.requests.count }
+    var onlyReads: Bool { centra.calls.allSatisfy { $0.kind == "query" } }
+    var waits: [Double] { recorded.seconds }
 }
