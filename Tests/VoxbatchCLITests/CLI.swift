@@ -113,6 +113,38 @@ enum CLI {
         return (config, dir.appendingPathComponent("secret").path)
     }
 
+    /// A starter set-up (quick retries) pointed at a Centra fixture with the Integration API token
+    /// `token`, and — given an sshd — at that server's exchange over SFTP instead of the local folder.
+    static func centraStarter(_ centra: CentraFixture, token: String = "centra-test-token", sshd: SSHServerFixture? = nil,
+                              warehouse: String = "Peoplevox 3PL") throws -> (dir: URL, config: String) {
+        var edits = [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")]
+        if let sshd {
+            edits.append(("url: file://.voxbatch/exchange", """
+                url: sftp://\(sshd.user)@127.0.0.1:\(sshd.port)\(sshd.exchange)
+                  identity: \(sshd.clientKey)
+                  known_hosts: \(sshd.knownHosts)
+                """))
+        }
+        let (dir, config) = try starter(edits: edits)
+        let tokenFile = dir.appendingPathComponent("centra-token").path
+        try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        chmod(tokenFile, 0o600)
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        guard let start = yml.range(of: "\nstorefront:") else { throw CLIError("the starter has no storefront section") }
+        let end = yml[start.upperBound...].range(of: "\n\n")?.lowerBound ?? yml.endIndex
+        yml.replaceSubrange(start.lowerBound..<end, with: """
+
+            storefront:
+              type: centra
+              url: \(centra.baseURL)
+              token_file: \(tokenFile)
+              stock_warehouse: \(warehouse)
+              requests_per_second: 0
+            """)
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        return (dir, config)
+    }
+
     struct CLIError: Error, CustomStringConvertible {
         let description: String
         init(_ description: String) { self.description = description }

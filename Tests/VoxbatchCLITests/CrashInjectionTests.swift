@@ -18,6 +18,8 @@ struct CrashWorkload {
     var kills: [String] = []
     /// Multiplies the kill attempts per job (the soak run).
     var scale = 1
+    /// The exchange folder (the warehouse's side: the simulator works on it).
+    let exchange: String
 
     static let ciKills = 20
 
@@ -37,9 +39,17 @@ struct CrashWorkload {
             }
         }
         try text.write(to: shop.appendingPathComponent("orders/orders.csv"), atomically: true, encoding: .utf8)
+        exchange = dir.appendingPathComponent(".voxbatch/exchange").path
     }
 
-    var exchange: String { dir.appendingPathComponent(".voxbatch/exchange").path }
+    /// A workload on a set-up made elsewhere (another storefront, an SFTP exchange).
+    init(dir: URL, config: String, exchange: String, orders: Int, seed: UInt64) {
+        self.dir = dir
+        self.config = config
+        self.exchange = exchange
+        self.orders = orders
+        rng = seed
+    }
 
     mutating func random(_ range: ClosedRange<Int>) -> Int {
         rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
