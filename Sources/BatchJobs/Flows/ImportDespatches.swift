@@ -67,6 +67,7 @@ public struct ImportDespatchesFlow: InboundFlow {
             return
         }
         var lines: [(sku: String, quantity: Int)] = []
+        var carried: [Int] = []  // the records this package writes
         for i in range {
             let record = records[i]
             let sku = skus[record.itemCode] ?? record.itemCode
@@ -89,12 +90,23 @@ public struct ImportDespatchesFlow: InboundFlow {
             }
             order.lines[li].fulfilled += record.quantity
             lines.append((sku, record.quantity))
+            carried.append(i)
         }
         guard !lines.isEmpty, !dryRun else { return }
-        try storefront.fulfil(Fulfilment(
-            orderNumber: first.orderNumber, package: first.despatchNumber,
-            carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
-            trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
-            completesOrder: order.isFullyFulfilled))
+        do {
+            try storefront.fulfil(Fulfilment(
+                orderNumber: first.orderNumber, package: first.despatchNumber,
+                carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
+                trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
+                completesOrder: order.isFullyFulfilled))
+        } catch let error as StorefrontError where error.refusesRecord {
+            // Refused for this package alone: the others go on; this one waits for a person and a re-drop.
+            for i in carried {
+                outcomes[i] = .exception(
+                    kind: "despatch-not-applied", reference: first.orderNumber,
+                    message: "despatch \(first.despatchNumber) of order \(first.orderNumber) was refused by the "
+                        + "storefront: \(error.message)", owner: .operations)
+            }
+        }
     }
 }

@@ -80,7 +80,15 @@ public struct ImportReturnsFlow: InboundFlow {
                                 + "\(record.quantity) x \(record.itemCode), more than the \(line.quantity - line.refunded) "
                                 + "not yet refunded", owner: .customerService)
         }
-        if !dryRun { try storefront.refund(refund) }
+        if !dryRun {
+            do {
+                try storefront.refund(refund)
+            } catch let error as StorefrontError where error.refusesRecord {
+                return .exception(kind: "return-not-applied", reference: record.orderNumber,
+                                  message: "return \(record.returnNumber) of order \(record.orderNumber) was refused by "
+                                    + "the storefront: \(error.message)", owner: .customerService)
+            }
+        }
         return .applied
     }
 }

@@ -288,11 +288,16 @@ public struct StorefrontError: Error, CustomStringConvertible, Sendable {
     public var message: String
     /// Whether trying again later may work (timeouts, 429, 5xx).
     public var isTransient: Bool
+    /// Whether the storefront refused this one write for what it carries (a shipment not paid yet, a
+    /// return line it does not have) — the records become an exception for a person, and the job goes on
+    /// with the others — rather than refusing every write (credentials, a wrong URL).
+    public var refusesRecord: Bool
 
-    public init(storefront: String, message: String, isTransient: Bool) {
+    public init(storefront: String, message: String, isTransient: Bool, refusesRecord: Bool = false) {
         self.storefront = storefront
         self.message = message
         self.isTransient = isTransient
+        self.refusesRecord = refusesRecord
     }
 
     public var description: String { "\(storefront): \(message)" }

@@ -107,7 +107,7 @@ enum ExceptionRetry {
         case "invalid-cancellations": .exportCancellations
         case "unknown-sku-stock", "stock-difference": .importStock
         case "unknown-order", "despatch-mismatch", "despatch-not-applied": .importDespatches
-        case "return-mismatch": .importReturns
+        case "return-mismatch", "return-not-applied": .importReturns
         default: nil
         }
     }
