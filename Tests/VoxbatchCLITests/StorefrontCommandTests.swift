@@ -46,3 +46,67 @@ import Testing
         #expect(r.stderr.contains("storefront check failed"))
     }
 }
+
+@Suite struct CentraCommandTests {
+    func seeded() throws -> CentraFixture {
+        let centra = try CentraFixture()
+        centra.sizes = ["JKT-BLK-M", "JKT-BLK-L", "CAP-NVY-OS"].enumerated().map { i, sku in
+            CentraFixture.Size(id: 10 + i, sku: sku, ean: "735000000011\(i)", product: "Product \(i)", stock: ["Peoplevox 3PL": 4])
+        }
+        for n in 1...14 { centra.addOrder(39_000 + n, lines: [("JKT-BLK-M", 1, 120)]) }
+        centra.addOrder(39_100, goodToGo: false, lines: [("CAP-NVY-OS", 1, 25)])
+        return centra
+    }
+
+    @Test func checkReachesCentraAndSaysWhatItFound() throws {
+        let centra = try seeded()
+        let (_, config) = try CLI.centraStarter(centra)
+        let r = try CLI.run(["storefront", "check", "--config", config])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("centra storefront at \(centra.baseURL)/graphql: reached"))
+        #expect(r.stdout.contains("ready orders (good-to-go): 14 — e.g. 39001-1, 39002-1, 39003-1"))
+        #expect(r.stdout.contains("products: 3"))
+        #expect(centra.calls.allSatisfy { $0.kind == "query" } && centra.calls.count == 2)
+        #expect(centra.calls.allSatisfy { $0.headers["authorization"] == "Bearer centra-test-token" })
+    }
+
+    @Test func aRefusedTokenExitsTwoNamingTheFileNotTheToken() throws {
+        let centra = try seeded()
+        let (dir, config) = try CLI.centraStarter(centra, token: "centra_expired_4b7e")
+        let r = try CLI.run(["storefront", "check", "--config", config])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("HTTP 401") && r.stderr.contains(dir.appendingPathComponent("centra-token").path))
+        #expect(!r.stderr.contains("centra_expired_4b7e") && !r.stdout.contains("centra_expired_4b7e"))
+    }
+
+    @Test func configCheckWantsATokenAndTheWarehouseAndKnowsCentrasStatuses() throws {
+        let centra = try seeded()
+        let (_, config) = try CLI.centraStarter(centra)
+        #expect(try CLI.run(["config", "check", "--config", config]).status == 0)
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        yml = yml.replacingOccurrences(of: "  stock_warehouse: Peoplevox 3PL\n", with: "  ready_statuses: [processing]\n")
+        yml = yml.replacingOccurrences(of: "token_file:", with: "token:")
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["config", "check", "--config", config])
+        #expect(r.status == 2)
+        let out = r.stdout + r.stderr
+        #expect(out.contains("secrets must not be written in the configuration; use token_env"))
+        #expect(out.contains("Centra needs token_env or token_file"))
+        #expect(out.contains("Centra needs stock_warehouse"))
+        #expect(out.contains("Centra's ready statuses are good-to-go, good-to-go-paid"))
+    }
+
+    @Test func auditSKUsComparesCentrasSizesWithTheWarehouse() throws {
+        let centra = try seeded()
+        let (dir, config) = try CLI.centraStarter(centra)
+        try "Item code,Available\r\nJKT-BLK-M,3\r\nJKT-BLK-L,1\r\nOLD-SKU-9,5\r\n"
+            .write(to: dir.appendingPathComponent(".voxbatch/exchange/out/STOCK_20261130T0800.csv"), atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["run", "import-stock", "--config", config]).status == 1)  // OLD-SKU-9: unknown in Centra
+        let r = try CLI.run(["audit", "skus", "--config", config, "--json"])
+        #expect(r.status == 1, "\(r.stderr)")
+        let audit = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(audit["storefrontOnly"] as? [String] == ["CAP-NVY-OS"])
+        #expect(audit["warehouseOnly"] as? [String] == ["OLD-SKU-9"])
+        #expect(centra.withLock { $0.sizes.map { $0.stock["Peoplevox 3PL"] } } == [3, 1, 4])
+    }
+}
