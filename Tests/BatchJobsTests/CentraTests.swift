@@ -214,3 +214,15 @@ import Testing
         #expect(try f.rows(ofFileStarting: "SO_").first?["ItemCode"] == "7350000000111")
     }
 }
+
+@Suite struct CentraSampleTests {
+    @Test func theSampleConfigurationIsValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let config = try Configuration.load(path: root.appendingPathComponent("samples/centra/voxbatch.yml").path)
+        #expect(config.storefront.kind == "centra")
+        #expect(config.storefront.token == .environment("CENTRA_INTEGRATION_TOKEN"))
+        #expect(config.storefront.stockWarehouse == "Peoplevox 3PL" && config.storefront.readyStatuses == ["good-to-go"])
+        #expect(config.mappings.extraColumns["SalesOrderAttribute2"] == "centra_order_number")
+    }
+}

@@ -98,18 +98,12 @@ enum CLI {
             try value.write(toFile: path, atomically: true, encoding: .utf8)
             chmod(path, 0o600)
         }
-        var yml = try String(contentsOfFile: config, encoding: .utf8)
-        guard let start = yml.range(of: "\nstorefront:") else { throw CLIError("the starter has no storefront section") }
-        let end = yml[start.upperBound...].range(of: "\n\n")?.lowerBound ?? yml.endIndex
-        yml.replaceSubrange(start.lowerBound..<end, with: """
-
-            storefront:
-              type: woocommerce
+        try replaceStorefront(in: config, with: """
+            type: woocommerce
               url: \(woo.server.baseURL)
               key_file: \(dir.appendingPathComponent("key").path)
               secret_file: \(dir.appendingPathComponent("secret").path)
             """)
-        try yml.write(toFile: config, atomically: true, encoding: .utf8)
         return (config, dir.appendingPathComponent("secret").path)
     }
 
@@ -129,20 +123,23 @@ enum CLI {
         let tokenFile = dir.appendingPathComponent("centra-token").path
         try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
         chmod(tokenFile, 0o600)
-        var yml = try String(contentsOfFile: config, encoding: .utf8)
-        guard let start = yml.range(of: "\nstorefront:") else { throw CLIError("the starter has no storefront section") }
-        let end = yml[start.upperBound...].range(of: "\n\n")?.lowerBound ?? yml.endIndex
-        yml.replaceSubrange(start.lowerBound..<end, with: """
-
-            storefront:
-              type: centra
+        try replaceStorefront(in: config, with: """
+            type: centra
               url: \(centra.baseURL)
               token_file: \(tokenFile)
               stock_warehouse: \(warehouse)
               requests_per_second: 0
             """)
-        try yml.write(toFile: config, atomically: true, encoding: .utf8)
         return (dir, config)
+    }
+
+    /// Replaces the starter's `storefront:` section with `storefront:\n  ` + `section`.
+    static func replaceStorefront(in config: String, with section: String) throws {
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        guard let start = yml.range(of: "\nstorefront:") else { throw CLIError("the starter has no storefront section") }
+        let end = yml[start.upperBound...].range(of: "\n\n")?.lowerBound ?? yml.endIndex
+        yml.replaceSubrange(start.lowerBound..<end, with: "\nstorefront:\n  " + section)
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
     struct CLIError: Error, CustomStringConvertible {

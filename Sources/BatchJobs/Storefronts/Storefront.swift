@@ -257,6 +257,31 @@ public struct StorefrontCheck: Sendable, Hashable, Codable {
     }
 }
 
+/// What voxbatch writes into a storefront's own free text (an order note, a shipment's message, a
+/// refund's reason) so that a later process finds what was done: `[voxbatch KIND A=1 B=2]`.
+public enum StorefrontMarker {
+    /// The entries (`A=1`, `B=2`) of every `[voxbatch KIND …]` marker in `text`, in order.
+    public static func all(in text: String, kind: String) -> [String] {
+        var found: [String] = []
+        var rest = Substring(text)
+        while let start = rest.range(of: "[voxbatch \(kind) ") {
+            guard let end = rest[start.upperBound...].firstIndex(of: "]") else { break }
+            found += rest[start.upperBound..<end].split(separator: " ").map(String.init)
+            rest = rest[rest.index(after: end)...]
+        }
+        return found
+    }
+
+    /// The entries of `kind` in `text` as (`PACKAGE/SKU` id, SKU, quantity).
+    static func quantities(in text: String, kind: String) -> [(id: String, sku: String, quantity: Int)] {
+        all(in: text, kind: kind).compactMap { marker in
+            let parts = marker.split(separator: "=")
+            guard parts.count == 2 else { return nil }
+            return (String(parts[0]), parts[0].split(separator: "/").last.map(String.init) ?? "", Int(parts[1]) ?? 0)
+        }
+    }
+}
+
 /// Hands `items` to `body` `size` at a time (for a storefront whose listing is already in memory).
 func forEachPage<S: Sequence>(of items: S, size: Int, _ body: ([S.Element]) throws -> Void) throws {
     var page: [S.Element] = []

@@ -103,6 +103,20 @@ protocol HTTPStorefrontHarness: StorefrontHarness {
     var waits: [Double] { get }
 }
 
+/// The delays an HTTP client waited.
+final class Waits: @unchecked Sendable { var seconds: [Double] = [] }
+
+/// A client for a connector under test: quick retries, the fixtures' day as its clock, and sleeps
+/// recorded in `waits` instead of slept.
+func recordingClient(timeout: Double, into waits: Waits) -> (HTTPClient, RetryPolicy) {
+    var settings = HTTPSettings()
+    settings.timeout = timeout
+    settings.retry = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 1, jitter: 0)
+    let http = HTTPClient(settings: settings, clock: { Epoch.fixtureDay.start })
+    http.sleep = { waits.seconds.append($0) }
+    return (http, settings.retry)
+}
+
 // MARK: - The plain-file storefront
 
 final class FileStorefrontHarness: StorefrontHarness {
@@ -185,7 +199,6 @@ final class WooCommerceHarness: HTTPStorefrontHarness {
     let readyStatus = "processing"
     let cancelledStatus = "cancelled"
     let unmanagedSKU: String? = "GIFT"
-    final class Waits: @unchecked Sendable { var seconds: [Double] = [] }
     let recorded = Waits()
 
     init() throws {
@@ -225,14 +238,8 @@ final class WooCommerceHarness: HTTPStorefrontHarness {
     }
 
     func connect(configuration: Configuration.Storefront) throws -> any Storefront {
-        var settings = HTTPSettings()
-        settings.timeout = configuration.timeout
-        settings.retry = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 1, jitter: 0)
-        let http = HTTPClient(settings: settings, clock: { Epoch.fixtureDay.start })
-        let recorded = recorded
-        http.sleep = { recorded.seconds.append($0) }
-        return try WooCommerceStorefront(configuration: configuration, retry: settings.retry, http: http,
-                                         clock: { Epoch.fixtureDay.start })
+        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
+        return try WooCommerceStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
     }
 
     func connect() throws -> any Storefront { try connect(configuration: configuration()) }
@@ -249,7 +256,7 @@ final class WooCommerceHarness: HTTPStorefrontHarness {
 
     func fulfilmentLines(order: String) throws -> [String] {
         guard let id = orderID(order) else { return [] }
-        return (woo.notes[id] ?? []).flatMap { WooCommerceStorefront.markers(in: $0["note"] as? String ?? "", kind: "fulfilment") }
+        return (woo.notes[id] ?? []).flatMap { StorefrontMarker.all(in: $0["note"] as? String ?? "", kind: "fulfilment") }
     }
 
     func status(order: String) throws -> String {
@@ -259,7 +266,7 @@ final class WooCommerceHarness: HTTPStorefrontHarness {
     func refunds(order: String) throws -> [(id: String, restock: Bool)] {
         guard let id = orderID(order) else { return [] }
         return (woo.refunds[id] ?? []).flatMap { refund in
-            WooCommerceStorefront.markers(in: refund["reason"] as? String ?? "", kind: "return").map {
+            StorefrontMarker.all(in: refund["reason"] as? String ?? "", kind: "return").map {
                 (String($0.prefix { $0 != "=" }), refund["restock_items"] as? Bool ?? false)
             }
         }
@@ -316,7 +323,6 @@ final class CentraHarness: HTTPStorefrontHarness {
     let cancelledStatus = "cancelled"
     let unmanagedSKU: String? = nil  // Centra keeps stock for every size
     static let warehouse = "Peoplevox 3PL"
-    final class Waits: @unchecked Sendable { var seconds: [Double] = [] }
     let recorded = Waits()
 
     init() throws {
@@ -357,14 +363,8 @@ final class CentraHarness: HTTPStorefrontHarness {
     }
 
     func connect(configuration: Configuration.Storefront) throws -> any Storefront {
-        var settings = HTTPSettings()
-        settings.timeout = configuration.timeout
-        settings.retry = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 1, jitter: 0)
-        let http = HTTPClient(settings: settings, clock: { Epoch.fixtureDay.start })
-        let recorded = recorded
-        http.sleep = { recorded.seconds.append($0) }
-        return try CentraStorefront(configuration: configuration, retry: settings.retry, http: http,
-                                    clock: { Epoch.fixtureDay.start })
+        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
+        return try CentraStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
     }
 
     func connect() throws -> any Storefront { try connect(configuration: configuration()) }
@@ -380,7 +380,7 @@ final class CentraHarness: HTTPStorefrontHarness {
     }
 
     func fulfilmentLines(order: String) throws -> [String] {
-        WooCommerceStorefront.markers(in: shipment(order)?.additionalMessage ?? "", kind: "fulfilment")
+        StorefrontMarker.all(in: shipment(order)?.additionalMessage ?? "", kind: "fulfilment")
     }
 
     func status(order: String) throws -> String {
@@ -391,7 +391,7 @@ final class CentraHarness: HTTPStorefrontHarness {
     func refunds(order: String) throws -> [(id: String, restock: Bool)] {
         guard let s = shipment(order) else { return [] }
         return centra.withLock { $0.returns }.filter { $0.shipmentID == s.id && $0.status == "COMPLETED" }.flatMap { ret in
-            WooCommerceStorefront.markers(in: ret.comment, kind: "return").map {
+            StorefrontMarker.all(in: ret.comment, kind: "return").map {
                 (String($0.prefix { $0 != "=" }), ret.stockPolicy == "releaseItemsBackToWarehouse")
             }
         }

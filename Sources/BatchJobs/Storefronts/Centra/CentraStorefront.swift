@@ -177,24 +177,19 @@ public final class CentraStorefront: Storefront, ReturnsSource {
                                      price: line.unitPrice?.value.map { String(format: "%.2f", $0) } ?? "")
             })
         // What voxbatch already recorded: its package markers, and its or the customer's completed returns.
-        for marker in WooCommerceStorefront.markers(in: shipment.additionalMessage ?? "", kind: "fulfilment") {
-            let parts = marker.split(separator: "=")
-            guard parts.count == 2, order.fulfilmentIDs.insert(String(parts[0])).inserted else { continue }
-            let sku = parts[0].split(separator: "/").last.map(String.init) ?? ""
-            if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].fulfilled += Int(parts[1]) ?? 0 }
+        for (id, sku, quantity) in StorefrontMarker.quantities(in: shipment.additionalMessage ?? "", kind: "fulfilment")
+            where order.fulfilmentIDs.insert(id).inserted {
+            if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].fulfilled += quantity }
         }
         if shipment.isShipped == true && order.fulfilmentIDs.isEmpty {
             // Completed in Centra by hand: every line has left.
             for i in order.lines.indices { order.lines[i].fulfilled = order.lines[i].quantity }
         }
         for ret in shipment.returns ?? [] where ret.isCompleted {
-            let markers = WooCommerceStorefront.markers(in: ret.comment ?? "", kind: "return")
+            let markers = StorefrontMarker.quantities(in: ret.comment ?? "", kind: "return")
             if !markers.isEmpty {
-                for marker in markers {
-                    let parts = marker.split(separator: "=")
-                    guard parts.count == 2, order.refundIDs.insert(String(parts[0])).inserted else { continue }
-                    let sku = parts[0].split(separator: "/").last.map(String.init) ?? ""
-                    if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].refunded += Int(parts[1]) ?? 0 }
+                for (id, sku, quantity) in markers where order.refundIDs.insert(id).inserted {
+                    if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].refunded += quantity }
                 }
             } else {
                 for line in ret.lines ?? [] {
@@ -329,7 +324,7 @@ public final class CentraStorefront: Storefront, ReturnsSource {
             return
         }
         if let created = returns.first(where: {
-            WooCommerceStorefront.markers(in: $0.comment ?? "", kind: "return").contains { $0.hasPrefix(refund.id + "=") }
+            StorefrontMarker.all(in: $0.comment ?? "", kind: "return").contains { $0.hasPrefix(refund.id + "=") }
         }) {
             if !created.isCompleted { try complete(returnID: created.id, shipment: shipment) }
             return
@@ -374,7 +369,7 @@ public final class CentraStorefront: Storefront, ReturnsSource {
                   variables: ["where": ["status": ["IN_PROGRESS"]]], pageSize: pageSize) { page in
             try body(page.compactMap { ret -> AnnouncedReturn? in
                 // Returns voxbatch created from the warehouse's own reports are not announcements.
-                guard WooCommerceStorefront.markers(in: ret.comment ?? "", kind: "return").isEmpty,
+                guard StorefrontMarker.all(in: ret.comment ?? "", kind: "return").isEmpty,
                       let shipmentNumber = ret.shipment?.number else { return nil }
                 return AnnouncedReturn(
                     returnNumber: String(ret.id), orderNumber: shipmentNumber, createdAt: ret.createdAt ?? "",

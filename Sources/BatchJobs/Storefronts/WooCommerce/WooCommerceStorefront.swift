@@ -163,37 +163,21 @@ public final class WooCommerceStorefront: Storefront {
         // What voxbatch already did: its notes (despatches) and refunds (returns).
         let notes = try decode([WooNote].self, try call("GET", "/orders/\(woo.id)/notes"), "GET notes")
         for note in notes {
-            for marker in Self.markers(in: note.note, kind: "fulfilment") {
-                let parts = marker.split(separator: "=")
-                guard parts.count == 2, order.fulfilmentIDs.insert(String(parts[0])).inserted else { continue }
-                let sku = parts[0].split(separator: "/").last.map(String.init) ?? ""
-                if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].fulfilled += Int(parts[1]) ?? 0 }
+            for (id, sku, quantity) in StorefrontMarker.quantities(in: note.note, kind: "fulfilment")
+                where order.fulfilmentIDs.insert(id).inserted {
+                if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].fulfilled += quantity }
             }
         }
         let refunds = try decode([WooRefund].self, try call("GET", "/orders/\(woo.id)/refunds"), "GET refunds")
         for refund in refunds {
-            for marker in Self.markers(in: refund.reason ?? "", kind: "return") {
-                let parts = marker.split(separator: "=")
-                guard parts.count == 2, order.refundIDs.insert(String(parts[0])).inserted else { continue }
-                let sku = parts[0].split(separator: "/").last.map(String.init) ?? ""
-                if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].refunded += Int(parts[1]) ?? 0 }
+            for (id, sku, quantity) in StorefrontMarker.quantities(in: refund.reason ?? "", kind: "return")
+                where order.refundIDs.insert(id).inserted {
+                if let i = order.lines.firstIndex(where: { $0.sku == sku }) { order.lines[i].refunded += quantity }
             }
         }
         orderCache[number] = (order, woo)
         detailed.insert(number)
         return order
-    }
-
-    /// The `[voxbatch KIND A=1 B=2]` markers in a note.
-    static func markers(in text: String, kind: String) -> [String] {
-        var found: [String] = []
-        var rest = Substring(text)
-        while let start = rest.range(of: "[voxbatch \(kind) ") {
-            guard let end = rest[start.upperBound...].firstIndex(of: "]") else { break }
-            found += rest[start.upperBound..<end].split(separator: " ").map(String.init)
-            rest = rest[rest.index(after: end)...]
-        }
-        return found
     }
 
     public func fulfil(_ fulfilment: Fulfilment) throws {
