@@ -181,6 +181,26 @@ import Testing
         #expect(calls("UpdateShipment").count == 2)
     }
 
+    @Test func aRefundMadeInCentraWithoutAReturnIsAnExceptionForCustomerService() throws {
+        try warehouseKnows()
+        centra.addOrder(40010, lines: [("JKT-BLK-M", 1, 120)])  // refunded by hand, no return
+        centra.addOrder(40011, lines: [("CAP-NVY-OS", 1, 25)])  // refunded against its return
+        centra.addOrder(40012, lines: [("JKT-BLK-L", 1, 120)])  // a refund attempt that failed
+        centra.orders[0].refunds = [("2026-11-30T07:40:00+00:00", 120, "SUCCESS")]
+        centra.orders[1].refunds = [("2026-11-30T07:45:00+00:00", 25, "SUCCESS")]
+        centra.orders[2].refunds = [("2026-11-30T07:50:00+00:00", 120, "FAILED")]
+        centra.returns.append(CentraFixture.Return(id: 501, shipmentID: centra.shipments[1].id, status: "COMPLETED", comment: "",
+                                                   lines: [(centra.shipments[1].lines[0].id, 1)], stockPolicy: "releaseItemsBackToWarehouse"))
+        try f.run(.exportOrders)
+        try f.run(.reconcile)
+        let open = try f.openExceptions("refund-without-return")
+        #expect(open.map(\.reference) == ["40010-1"])
+        #expect(open.first?.owner == .customerService && open.first?.message.contains("120.00") == true)
+        // Looked for over the last 30 days of the job's clock.
+        let since = try #require(calls("RefundedOrders").first?.variables["where"] as? [String: Any])
+        #expect((since["updatedAt"] as? [String: Any])?["from"] as? String == "2026-10-31T08:00:00Z")
+    }
+
     @Test func throttledAnswersAreWaitedOutAndAnExpiredTokenIsPermanent() throws {
         try warehouseKnows()
         centra.addOrder(40007, lines: [("JKT-BLK-M", 1, 120)])

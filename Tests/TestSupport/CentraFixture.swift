@@ -53,6 +53,8 @@ public final class CentraFixture: @unchecked Sendable {
         public var postcode = "LS6 2DT"
         public var giftMessage = "Happy birthday"
         public var updatedAt = "2026-11-30T07:15:00+00:00"
+        /// Refunds in the order's payment history: (createdAt, value, status).
+        public var refunds: [(at: String, value: Double, status: String)] = []
         public init(number: Int, status: String) {
             self.number = number
             self.status = status
@@ -197,6 +199,20 @@ public final class CentraFixture: @unchecked Sendable {
                 found = found.filter { (Self.date($0.updatedAt) ?? .distantPast) >= since }
             }
             return .data(["orders": page(found.sorted { $0.number < $1.number }, v).map(json)])
+        case "RefundedOrders":
+            var found = orders
+            if let from = ((v["where"] as? [String: Any])?["updatedAt"] as? [String: Any])?["from"] as? String,
+               let since = Self.date(from) {
+                found = found.filter { (Self.date($0.updatedAt) ?? .distantPast) >= since }
+            }
+            return .data(["orders": page(found.sorted { $0.number < $1.number }, v).map { order -> [String: Any] in
+                ["number": order.number,
+                 "paymentHistory": order.refunds.map { ["createdAt": $0.at, "entryType": "REFUND", "status": $0.status,
+                                                        "value": ["value": $0.value]] as [String: Any] },
+                 "shipments": shipments.filter { $0.orderNumber == order.number }.map { s -> [String: Any] in
+                     ["number": s.number, "returns": returns.filter { $0.shipmentID == s.id }.map { ["id": $0.id] }]
+                 }]
+            }])
         case "Products", "CheckProducts":
             let byProduct = Dictionary(grouping: sizes, by: \.product).sorted { $0.key < $1.key }
             let products = byProduct.enumerated().map { i, entry -> [String: Any] in

@@ -33,6 +33,8 @@ public struct Reconciliation {
         public var despatchFilesWaiting: [String] = []
         /// SKUs whose storefront availability differs from the value last pushed.
         public var stockDifferences: [StockDifference] = []
+        /// Orders refunded in the storefront without a return (storefronts that can tell).
+        public var refundsWithoutReturn: [String] = []
 
         public struct StockDifference: Sendable, Hashable, Codable {
             public var sku: String
@@ -42,6 +44,7 @@ public struct Reconciliation {
 
         public var findings: Int {
             notSent.count + pastSLA.count + despatchNotApplied.count + despatchFilesWaiting.count + stockDifferences.count
+                + refundsWithoutReturn.count
         }
     }
 
@@ -53,7 +56,12 @@ public struct Reconciliation {
         case despatchFiles
         /// The storefront's stock against what was last pushed (reads the whole catalogue).
         case stock
+        /// Refunds made in the storefront without a return, over the last `refundLookbackDays`.
+        case refunds
     }
+
+    /// How far back refunds without a return are looked for.
+    public var refundLookbackDays = 30
 
     /// Looks at both sides and raises an exception for every finding (not with `dryRun`).
     public func run(dryRun: Bool = false, checks: Set<Check> = Set(Check.allCases)) throws -> Report {
@@ -66,6 +74,17 @@ public struct Reconciliation {
                 .map(\.name)
         }
         if checks.contains(.stock) { try checkStock(&report, &raise) }
+        if checks.contains(.refunds), let auditor = storefront as? any RefundAuditing {
+            let since = clock().addingTimeInterval(-Double(refundLookbackDays) * 86_400)
+            for refund in try auditor.refundsWithoutReturn(since: since) {
+                report.refundsWithoutReturn.append(refund.orderNumber)
+                raise.append(("refund-without-return", refund.orderNumber,
+                              "order \(refund.orderNumber) was refunded in the storefront (\(refund.amount) on "
+                                + "\(refund.refundedAt)) without a return: \(refund.refunds) refund(s), \(refund.returns) "
+                                + "return(s). The warehouse will not report goods for it; check whether goods are coming back, "
+                                + "and register the return in the storefront if they are", .customerService))
+            }
+        }
         if !dryRun {
             for r in raise { try manifest.raise(kind: r.kind, reference: r.reference, message: r.message, owner: r.owner) }
         }

@@ -29,7 +29,10 @@ public struct HTMLReport {
         "unknown-sku-stock": "Add the product to the shop or map the SKU.",
         "sla-breach": "Chase the warehouse: the order was sent and has not left.",
         "not-sent": "Run export-orders, or look for its pre-flight exception.",
-        "despatch-not-applied": "Look for a rejected or waiting despatch file.",
+        "despatch-not-applied": "Look for a rejected or waiting despatch file, or the storefront's refusal in the message; "
+            + "fix it there and run voxbatch files reprocess on the despatch file.",
+        "return-not-applied": "Fix what the storefront refused (see the message), then voxbatch files reprocess the returns file.",
+        "refund-without-return": "Ask whether goods are coming back; if they are, register the return in the shop.",
         "stock-difference": "Run import-stock --full.",
         "return-mismatch": "Check the return with the warehouse.",
         "invalid-items": "Complete the product in the shop (name, price...); the item goes out on the next run.",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An order as the storefront has it.
 public struct StorefrontOrder: Sendable, Hashable {
     /// The storefront's own id (the export ledger's key).
@@ -179,6 +181,34 @@ public struct AnnouncedReturn: Sendable, Hashable {
 public protocol ReturnsSource: AnyObject {
     /// Returns announced and still open, a page at a time.
     func announcedReturns(pageSize: Int, _ body: ([AnnouncedReturn]) throws -> Void) throws
+}
+
+/// Money given back in the storefront by hand, apart from any return (the seed's "disconnected
+/// returns"): reconcile raises it for customer service, since the warehouse will never report goods for
+/// it and stock and finance disagree until someone looks.
+public struct DisconnectedRefund: Sendable, Hashable, Codable {
+    public var orderNumber: String
+    /// ISO 8601.
+    public var refundedAt: String
+    public var amount: String
+    /// How many refunds the order has, and how many returns.
+    public var refunds: Int
+    public var returns: Int
+
+    public init(orderNumber: String, refundedAt: String, amount: String, refunds: Int, returns: Int) {
+        self.orderNumber = orderNumber
+        self.refundedAt = refundedAt
+        self.amount = amount
+        self.refunds = refunds
+        self.returns = returns
+    }
+}
+
+/// A storefront where a refund can be made by hand without a return (Centra): reconcile asks it for the
+/// orders refunded more often than returned.
+public protocol RefundAuditing: AnyObject {
+    /// Orders changed since `since` with more refunds than returns.
+    func refundsWithoutReturn(since: Date) throws -> [DisconnectedRefund]
 }
 
 /// What happened to a cancelled order on the warehouse side, told back to the storefront.

@@ -88,6 +88,18 @@ enum CentraDocuments {
         }
         """
 
+    /// Orders changed since a time, with their refunds (payment history entries of type REFUND) and their
+    /// shipments' returns: https://centra.dev/guides/erp-gql-integration (`paymentHistory(where: {entryType: …})`).
+    static let refundedOrders = """
+        query RefundedOrders($where: OrderFilter, $limit: Int, $page: Int) {
+          orders(where: $where, sort: [id_ASC], limit: $limit, page: $page) {
+            number
+            paymentHistory(where: { entryType: [REFUND] }) { createdAt entryType status value { value } }
+            shipments { number returns { id } }
+          }
+        }
+        """
+
     static let products = """
         query Products($limit: Int, $page: Int) {
           products(sort: [id_ASC], limit: $limit, page: $page) {
@@ -193,6 +205,24 @@ struct CentraOrder: Decodable {
             }
         }
         return out
+    }
+}
+
+struct CentraRefundedOrder: Decodable {
+    var number: Int
+    var paymentHistory: [Entry]?
+    var shipments: [Shipment]?
+
+    struct Entry: Decodable {
+        var createdAt: String?
+        var entryType: String?
+        var status: String?
+        var value: CentraMoney?
+    }
+    struct Shipment: Decodable {
+        var number: String
+        var returns: [Ref]?
+        struct Ref: Decodable { var id: Int }
     }
 }
 

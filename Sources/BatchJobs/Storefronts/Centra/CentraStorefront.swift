@@ -22,7 +22,7 @@ import Logging
 /// number of packages and the last tracking number, when its last line has left. Centra completes a
 /// shipment as a whole, so completing it on the first package would tell the customer that goods still on
 /// the shelf have been sent.
-public final class CentraStorefront: Storefront, ReturnsSource {
+public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
     /// The ready statuses Centra has (for shipments): good to go and not shipped; or also paid.
     public static let readyStatuses = ["good-to-go", "good-to-go-paid"]
 
@@ -377,6 +377,30 @@ public final class CentraStorefront: Storefront, ReturnsSource {
                     lines: (ret.lines ?? []).map { AnnouncedReturn.Line(sku: sku($0.shipmentLine?.productSize), quantity: $0.quantity) })
             })
         }
+    }
+
+    /// Orders changed since `since` that Centra refunded more often than their shipments have returns
+    /// (failed refund attempts are not counted). The orders are named by their shipments' numbers, the
+    /// ones the warehouse knows, or the order number when none was sent.
+    public func refundsWithoutReturn(since: Date) throws -> [DisconnectedRefund] {
+        var found: [DisconnectedRefund] = []
+        let filter: [String: Any] = ["updatedAt": ["from": ISO8601DateFormatter().string(from: since)]]
+        try pages(CentraRefundedOrder.self, "RefundedOrders", CentraDocuments.refundedOrders, field: "orders",
+                  variables: ["where": filter], pageSize: 100) { page in
+            for order in page {
+                let refunds = (order.paymentHistory ?? []).filter {
+                    $0.entryType?.uppercased() == "REFUND" && !["FAILED", "ERROR"].contains($0.status?.uppercased() ?? "")
+                }
+                let returns = (order.shipments ?? []).reduce(0) { $0 + ($1.returns?.count ?? 0) }
+                guard refunds.count > returns, let last = refunds.last else { continue }
+                let numbers = (order.shipments ?? []).map(\.number)
+                found.append(DisconnectedRefund(
+                    orderNumber: numbers.isEmpty ? String(order.number) : numbers.joined(separator: ", "),
+                    refundedAt: last.createdAt ?? "", amount: last.value?.value.map { String(format: "%.2f", $0) } ?? "",
+                    refunds: refunds.count, returns: returns))
+            }
+        }
+        return found
     }
 
     // MARK: - Cancellations
