@@ -122,6 +122,13 @@ public struct Configuration: Sendable, Hashable {
         public var columns: [String: [String: String]] = [:]
         /// Extra sales-order columns: Peoplevox column → storefront field (gift message, instructions...).
         public var extraColumns: [String: String] = [:]
+        /// `order_fields`: any sales-order column (standard ones included) → the storefront order field it is
+        /// filled from (`StorefrontOrder.allFields`: `shipping.postcode`, `email`, a custom attribute…),
+        /// instead of voxbatch's default for that column.
+        public var orderFields: [String: String] = [:]
+        /// `required_fields`: order fields an order must have to be sent; an order without one is held
+        /// as a `missing-field` exception naming it.
+        public var requiredFields: [String] = []
     }
 
     /// Business rules.

@@ -254,7 +254,8 @@ private struct ConfigReader {
 
     func readMappings(_ value: StrictYAML.Value) -> Configuration.Mappings {
         var m = Configuration.Mappings()
-        guard let map = value.mapping(allowed: ["skus", "carriers", "statuses", "columns", "extra_columns"]) else {
+        guard let map = value.mapping(allowed: ["skus", "carriers", "statuses", "columns", "extra_columns", "order_fields",
+                                                "required_fields"]) else {
             return m
         }
         func table(_ key: String) -> [String: String] {
@@ -266,6 +267,19 @@ private struct ConfigReader {
         m.carriers = table("carriers")
         m.statuses = table("statuses")
         m.extraColumns = table("extra_columns")
+        m.orderFields = table("order_fields")
+        let columns = Set(PeoplevoxTemplates.salesOrders.columns.map(\.name))
+        for (column, _) in map["order_fields"]?.table() ?? [] {
+            if ["SalesOrderNumber", "ItemCode", "QuantityOrdered", "Line", "SalePrice"].contains(column) {
+                doc.report(map["order_fields"], "\(column) cannot be mapped: voxbatch sets it (the order's identity and its lines)")
+            } else if !columns.contains(column) {
+                doc.report(map["order_fields"], "unknown sales-order column \"\(column)\"; the columns are "
+                           + PeoplevoxTemplates.salesOrders.columns.map(\.name).joined(separator: ", "))
+            }
+        }
+        if let v = map["required_fields"] {
+            if let list = v.strings { m.requiredFields = list } else { doc.report(v, "required_fields must be a list of field names") }
+        }
         for (template, renames) in map["columns"]?.table() ?? [] {
             guard Configuration.templateKeys.contains(template) else {
                 doc.report(renames, "unknown template \"\(template)\"; use one of "

@@ -70,6 +70,14 @@ public struct ExportOrdersFlow: OutboundFlow {
         for (column, field) in configuration.mappings.extraColumns {
             if let value = fields[field], !value.isEmpty { so.extraColumns[column] = value }
         }
+        if !configuration.mappings.orderFields.isEmpty {
+            let all = order.allFields
+            for (column, field) in configuration.mappings.orderFields.sorted(by: { $0.key < $1.key }) {
+                if let value = all[field], !value.isEmpty {
+                    so.set(column: column, to: column == "ShippingAddressCountry" ? PostcodeRules.countryCode(value) : value)
+                }
+            }
+        }
         return so
     }
 
@@ -93,6 +101,20 @@ public struct ExportOrdersFlow: OutboundFlow {
         if let bad = so.lines.first(where: { $0.quantity <= 0 }) {
             return OutboundProblem(kind: "invalid-quantity", message: "order \(order.number) was not sent: quantity "
                                    + "\(bad.quantity) for SKU \(bad.itemCode) is not positive", owner: .customerService)
+        }
+        if !configuration.mappings.requiredFields.isEmpty {
+            let all = order.allFields
+            let absent = configuration.mappings.requiredFields.filter { (all[$0] ?? "").trimmingCharacters(in: .whitespaces).isEmpty }
+            if !absent.isEmpty {
+                let described = absent.map { field -> String in
+                    let columns = configuration.mappings.orderFields.filter { $0.value == field }.keys.sorted()
+                        + configuration.mappings.extraColumns.filter { $0.value == field }.keys.sorted()
+                    return "\"\(field)\"" + (columns.isEmpty ? "" : " (for " + columns.joined(separator: ", ") + ")")
+                }
+                return OutboundProblem(kind: "missing-field", message: "order \(order.number) was not sent: it has no "
+                                       + described.joined(separator: ", ") + ", which the mappings require; fill it in the "
+                                       + "shop, and the order goes out on the next run", owner: .customerService)
+            }
         }
         var missing: [String] = []
         let address = so.shipping

@@ -72,6 +72,31 @@ public struct SalesOrder: Sendable, Hashable {
         self.lines = lines
     }
 
+    /// Sets the order-level column `column` (a standard one, or else an extra column) to `value`.
+    public mutating func set(column: String, to value: String) {
+        switch column {
+        case "Customer": customer = value
+        case "Email": email = value
+        case "ContactName": contactName = value
+        case "ShippingAddressLine1": shipping.line1 = value
+        case "ShippingAddressLine2": shipping.line2 = value
+        case "ShippingAddressCity": shipping.city = value
+        case "ShippingAddressRegion": shipping.region = value
+        case "ShippingAddressPostcode": shipping.postcode = value
+        case "ShippingAddressCountry": shipping.country = value
+        case "RequestedDeliveryDate": requestedDeliveryDate = value
+        case "ServiceType": serviceType = value
+        case "ChannelName": channelName = value
+        case "PaymentMethod": paymentMethod = value
+        case "ShippingCost": shippingCost = value
+        case "TotalSale": totalSale = value
+        case "Discount": discount = value
+        case "TaxPaid": taxPaid = value
+        case "CreatedDate": createdDate = value
+        default: extraColumns[column] = value
+        }
+    }
+
     /// The order's rows in `template`'s layout (one per line, the order's fields repeated).
     public func rows(in template: CSVTemplate) -> [[String]] {
         var base = extraColumns

@@ -58,6 +58,23 @@ public struct StorefrontOrder: Sendable, Hashable {
         self.lines = lines
     }
 
+    /// Every field of the order by name, for `mappings.order_fields`/`required_fields`: the storefront's
+    /// own `fields` (custom attributes, and whatever else its connector exposes), and the common ones
+    /// (`number`, `email`, `phone`, `service`, `customer_note`, `total`, `shipping_cost`, `created_at`,
+    /// `shipping.name`, `shipping.company`, `shipping.line1`, `shipping.line2`, `shipping.city`,
+    /// `shipping.region`, `shipping.postcode`, `shipping.country`). The storefront's own win.
+    public var allFields: [String: String] {
+        var all: [String: String] = [
+            "number": number, "email": email, "phone": phone, "service": service, "customer_note": customerNote,
+            "total": total, "shipping_cost": shippingCost, "created_at": createdAt, "shipping.name": shipping.name,
+            "shipping.company": shipping.company, "shipping.line1": shipping.line1, "shipping.line2": shipping.line2,
+            "shipping.city": shipping.city, "shipping.region": shipping.region, "shipping.postcode": shipping.postcode,
+            "shipping.country": shipping.country,
+        ]
+        all.merge(fields) { _, own in own }
+        return all
+    }
+
     /// Whether every line has been despatched in full.
     public var isFullyFulfilled: Bool { lines.allSatisfy { $0.fulfilled >= $0.quantity } }
 }

@@ -102,7 +102,8 @@ struct ExceptionsResolveCommand: ParsableCommand {
 enum ExceptionRetry {
     static func job(for kind: String) -> JobName? {
         switch kind {
-        case "unknown-sku", "invalid-address", "invalid-quantity", "invalid-sales-orders", "not-sent": .exportOrders
+        case "unknown-sku", "invalid-address", "invalid-quantity", "invalid-sales-orders", "not-sent", "missing-sku", "missing-field":
+            .exportOrders
         case "invalid-items": .exportItems
         case "invalid-cancellations": .exportCancellations
         case "unknown-sku-stock", "stock-difference": .importStock
