@@ -92,12 +92,14 @@ public struct Configuration: Sendable, Hashable {
         public var refundPayment = true
         /// API storefronts: seconds per request.
         public var timeout = 30.0
-        /// Centra: the Integration API token (`token_env`/`token_file`), sent as a bearer token.
+        /// Centra: the Integration API token; Marketplacer: the Seller API key (`token_env`/`token_file`),
+        /// sent as a bearer token.
         public var token: SecretSource?
         /// Centra: the name of the Centra warehouse that stands for the 3PL (stock is set there).
         public var stockWarehouse: String?
-        /// Centra: which identifier of a product size is the SKU voxbatch maps to a Peoplevox item code —
-        /// `sku` (product number + variant number + size number, Centra's `ProductSize.SKU`) or `ean`.
+        /// Which identifier is the SKU voxbatch maps to a Peoplevox item code. Centra: `sku` (product number +
+        /// variant number + size number, `ProductSize.SKU`) or `ean`. Marketplacer: the variant's `sku`,
+        /// `barcode`, or `external_id:KEY`.
         public var skuField = "sku"
         /// Centra: the `StockQuantityType` stock is set as (`PHYSICAL`: Centra subtracts its own allocations).
         public var stockQuantityType = "PHYSICAL"
@@ -189,10 +191,10 @@ public struct Configuration: Sendable, Hashable {
     /// The storefront kinds voxbatch knows.
     /// The storefront types this build can run (a type is listed only once its connector passes the
     /// conformance suite).
-    public static let storefrontKinds = ["file", "woocommerce", "centra"]
+    public static let storefrontKinds = ["file", "woocommerce", "centra", "marketplacer"]
     /// Storefront types that are planned but cannot run yet: `config check` says so plainly instead of
     /// letting a set-up check clean and fail at its first run.
-    public static let plannedStorefrontKinds = ["scayle", "marketplacer", "wair"]
+    public static let plannedStorefrontKinds = ["scayle", "wair"]
     /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.
     public static let templateKeys = ["sales_orders", "items", "cancellations", "expected_returns", "despatches", "stock",
                                        "returns", "order_status"]

@@ -216,19 +216,34 @@ private struct ConfigReader {
             doc.report(value, "Centra needs stock_warehouse: the name of the Centra warehouse that stands for the 3PL",
                        path: map.path + ".stock_warehouse")
         }
+        if kind == "marketplacer" && map["token_env"] == nil && map["token_file"] == nil {
+            doc.report(value, "Marketplacer needs token_env or token_file (the seller's Seller API key)",
+                       path: map.path + ".token_env")
+        }
         let defaultReady = switch kind {
         case "woocommerce": ["processing"]
         case "centra": ["good-to-go"]
+        case "marketplacer": ["PAID"]
         default: ["paid", "processing"]
         }
         var storefront = Configuration.Storefront(
             kind: kind, folder: folder, url: url, key: secret(map, "key"), secret: secret(map, "secret"),
             readyStatuses: map["ready_statuses"]?.strings ?? defaultReady,
-            cancelledStatuses: map["cancelled_statuses"]?.strings ?? ["cancelled"])
+            cancelledStatuses: map["cancelled_statuses"]?.strings ?? (kind == "marketplacer" ? ["CANCELLED"] : ["cancelled"]))
         storefront.token = secret(map, "token")
         storefront.stockWarehouse = map["stock_warehouse"]?.string
         if let v = map["sku_field"], let field = v.string {
-            if ["sku", "ean"].contains(field) { storefront.skuField = field } else { doc.report(v, "sku_field must be sku or ean") }
+            if kind == "marketplacer" {
+                if ["sku", "barcode"].contains(field) || field.hasPrefix("external_id:") && field.count > "external_id:".count {
+                    storefront.skuField = field
+                } else {
+                    doc.report(v, "sku_field must be sku, barcode or external_id:KEY")
+                }
+            } else if ["sku", "ean"].contains(field) {
+                storefront.skuField = field
+            } else {
+                doc.report(v, "sku_field must be sku or ean")
+            }
         }
         if let v = map["stock_quantity_type"], let type = v.string {
             if ["PHYSICAL", "FREE_TO_ALLOCATE"].contains(type) {

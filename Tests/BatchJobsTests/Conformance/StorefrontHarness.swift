@@ -10,6 +10,7 @@ enum ConformingStorefront: String, CaseIterable, Sendable, CustomStringConvertib
     case file
     case woocommerce
     case centra
+    case marketplacer
 
     var description: String { rawValue }
 
@@ -18,11 +19,12 @@ enum ConformingStorefront: String, CaseIterable, Sendable, CustomStringConvertib
         case .file: try FileStorefrontHarness()
         case .woocommerce: try WooCommerceHarness()
         case .centra: try CentraHarness()
+        case .marketplacer: try MarketplacerHarness()
         }
     }
 
     /// The storefronts reached over HTTP, for the fault tests.
-    static var overHTTP: [ConformingStorefront] { [.woocommerce, .centra] }
+    static var overHTTP: [ConformingStorefront] { [.woocommerce, .centra, .marketplacer] }
 }
 
 /// An order to seed a storefront with.
@@ -50,6 +52,9 @@ protocol StorefrontHarness: AnyObject {
     var unmanagedSKU: String? { get }
     /// The number the warehouse knows a seeded order by (`1001`; a Centra shipment: `1001-1`).
     func number(_ seeded: String) -> String
+    /// Whether `check` can say how many ready orders there are in all (Marketplacer counts every
+    /// undispatched invoice, approved or not, so it cannot).
+    var countsReadyOrders: Bool { get }
 
     /// Products (SKU, stock) and orders; replaces what was there.
     func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws
@@ -70,6 +75,7 @@ protocol StorefrontHarness: AnyObject {
 
 extension StorefrontHarness {
     func number(_ seeded: String) -> String { seeded }
+    var countsReadyOrders: Bool { true }
 }
 
 /// A request of the connector, named by what it does rather than how its API spells it (a REST path, a
@@ -434,5 +440,121 @@ final class CentraHarness: HTTPStorefrontHarness {
     func count(_ request: HarnessRequest) -> Int { centra.calls.filter(matcher(request)).count }
     var requestCount: Int { centra.graphql.server.requests.count }
     var onlyReads: Bool { centra.calls.allSatisfy { $0.kind == "query" } }
+    var waits: [Double] { recorded.seconds }
+}
+
+// MARK: - Marketplacer
+
+final class MarketplacerHarness: HTTPStorefrontHarness {
+    let marketplacer: MarketplacerFixture
+    let secrets: URL
+    let pageSize = 100  // voxbatch asks for first: 100
+    let readyStatus = "PAID"
+    let cancelledStatus = "CANCELLED"
+    let unmanagedSKU: String? = nil
+    let countsReadyOrders = false
+    let recorded = Waits()
+
+    init() throws {
+        marketplacer = try MarketplacerFixture(token: "mkp-test-key")
+        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-mkp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        for (name, value) in [("token", "mkp-test-key"), ("wrong-token", "mkp_revoked_55aa")] {
+            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            chmod(secrets.appendingPathComponent(name).path, 0o600)
+        }
+    }
+
+    func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
+        marketplacer.variants = products.enumerated().map { i, p in
+            MarketplacerFixture.Variant(10 + i, advert: "Product \(p.sku)", sku: p.sku, barcode: "93100000000\(i)",
+                                        countOnHand: p.stock)
+        }
+        marketplacer.invoices = []
+        for o in orders {
+            // Not ready: placed but not yet paid/approved by the marketplace.
+            marketplacer.addInvoice(o.id, flags: o.cancelled ? ["PAID", "CANCELLED"] : (o.ready ? ["PAID"] : ["AWAITING_PAYMENT"]),
+                                    lines: o.lines.map { ($0.sku, $0.quantity, Double($0.price) ?? 0) })
+            marketplacer.invoices[marketplacer.invoices.count - 1].metadata = ["gift_message": o.gift]
+        }
+    }
+
+    func configuration(token: String = "token", timeout: Double = 5) -> Configuration.Storefront {
+        var c = Configuration.Storefront(kind: "marketplacer", folder: nil, url: marketplacer.baseURL, key: nil, secret: nil,
+                                         readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
+        c.token = .file(secrets.appendingPathComponent(token).path)
+        c.timeout = timeout
+        c.requestsPerSecond = 0
+        return c
+    }
+
+    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
+        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
+        return try MarketplacerStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
+    }
+
+    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
+    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
+
+    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
+        (try connect(configuration: configuration(token: "wrong-token")), "mkp_revoked_55aa",
+         "file " + secrets.appendingPathComponent("wrong-token").path)
+    }
+
+    private func invoice(_ number: String) -> MarketplacerFixture.Invoice? {
+        marketplacer.withLock { $0.invoices.first { String($0.legacyId) == number } }
+    }
+
+    func fulfilmentLines(order: String) throws -> [String] {
+        (invoice(order)?.shipments ?? []).flatMap { StorefrontMarker.all(in: $0.note, kind: "fulfilment") }
+    }
+
+    func status(order: String) throws -> String {
+        guard let i = invoice(order) else { return "" }
+        return i.flags.contains("SENT") ? "completed" : (i.flags.contains("PAID") ? readyStatus : "pending")
+    }
+
+    func refunds(order: String) throws -> [(id: String, restock: Bool)] {
+        (invoice(order)?.refundRequests ?? []).filter { $0.status == "RETURNED" }.flatMap { request in
+            let text = request.notes.joined(separator: "\n")
+            return StorefrontMarker.all(in: text, kind: "return").map {
+                (String($0.prefix { $0 != "=" }), text.contains("goods back in stock: yes"))
+            }
+        }
+    }
+
+    func stock(sku: String) throws -> Int? {
+        marketplacer.withLock { $0.variants.first { $0.sku == sku }?.countOnHand }
+    }
+
+    func cancellations(order: String) throws -> [String] {
+        (invoice(order)?.annotations ?? []).flatMap { text in
+            text.components(separatedBy: "[voxbatch cancellation ").dropFirst().map { String($0.prefix { $0 != "]" }) }
+        }
+    }
+
+    private func matcher(_ request: HarnessRequest) -> (GraphQLServerFixture.Call) -> Bool {
+        let invoiceID = { (number: String) in MarketplacerFixture.nodeID("Invoice", Int(number) ?? 0) }
+        switch request {
+        case .orderListing:
+            return { $0.operationName == "Invoices" }
+        case .fulfilmentWrite(let order):
+            return { $0.operationName == "ShipmentCreate" && ($0.variables["input"] as? [String: Any])?["invoiceId"] as? String == invoiceID(order) }
+        case .refundWrite(let order):
+            return { $0.operationName == "RefundRequestCreate" && ($0.variables["input"] as? [String: Any])?["invoiceId"] as? String == invoiceID(order) }
+        }
+    }
+
+    func fail(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        marketplacer.faults.append((matcher(request), .http(response)))
+    }
+
+    func failAfterApplying(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        marketplacer.faultsAfterApplying.append((matcher(request), .http(response)))
+    }
+
+    func count(_ request: HarnessRequest) -> Int { marketplacer.calls.filter(matcher(request)).count }
+    var requestCount: Int { marketplacer.graphql.server.requests.count }
+    var onlyReads: Bool { marketplacer.calls.allSatisfy { $0.kind == "query" } }
     var waits: [Double] { recorded.seconds }
 }
