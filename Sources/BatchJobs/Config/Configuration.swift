@@ -138,6 +138,10 @@ public struct Configuration: Sendable, Hashable {
         public var stockBuffer = 0
         public var stockBufferPerSKU: [String: Int] = [:]
         public var slaHours = 48
+        /// The marketplace's dispatch window: a ready order older than this many hours (from when it was
+        /// placed or paid) and not yet despatched is flagged by reconcile, so the seller's performance
+        /// rating is protected in time. 0: not checked.
+        public var dispatchWindowHours = 0
         public var refundStates = ["Accepted", "Quarantined"]
         public var restockStates = ["Accepted"]
         public var maxOrdersPerFile = 500

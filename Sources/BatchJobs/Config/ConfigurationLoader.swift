@@ -310,7 +310,8 @@ private struct ConfigReader {
 
     func readPolicies(_ value: StrictYAML.Value) -> Configuration.Policies {
         var p = Configuration.Policies()
-        guard let map = value.mapping(allowed: ["stock_buffer", "stock_buffer_per_sku", "sla_hours", "refund_states",
+        guard let map = value.mapping(allowed: ["stock_buffer", "stock_buffer_per_sku", "sla_hours", "dispatch_window_hours",
+                                                "refund_states",
                                                 "restock_states", "max_orders_per_file", "cancellable_states",
                                                 "stock_max_age_hours", "file_wait_minutes"])
         else { return p }
@@ -318,6 +319,9 @@ private struct ConfigReader {
             if n < 0 { doc.report(v, "stock_buffer cannot be negative") } else { p.stockBuffer = n }
         }
         for (sku, v) in map["stock_buffer_per_sku"]?.table() ?? [] { if let n = v.int { p.stockBufferPerSKU[sku] = n } }
+        if let v = map["dispatch_window_hours"], let n = v.int {
+            if n < 0 { doc.report(v, "dispatch_window_hours cannot be negative") } else { p.dispatchWindowHours = n }
+        }
         if let v = map["sla_hours"], let n = v.int {
             if n <= 0 { doc.report(v, "sla_hours must be positive") } else { p.slaHours = n }
         }

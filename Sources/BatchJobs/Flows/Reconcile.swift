@@ -33,6 +33,8 @@ public struct Reconciliation {
         public var despatchFilesWaiting: [String] = []
         /// SKUs whose storefront availability differs from the value last pushed.
         public var stockDifferences: [StockDifference] = []
+        /// Ready orders placed longer ago than `dispatch_window_hours` and not despatched.
+        public var pastDispatchWindow: [String] = []
         /// Orders refunded in the storefront without a return (storefronts that can tell).
         public var refundsWithoutReturn: [String] = []
 
@@ -44,7 +46,7 @@ public struct Reconciliation {
 
         public var findings: Int {
             notSent.count + pastSLA.count + despatchNotApplied.count + despatchFilesWaiting.count + stockDifferences.count
-                + refundsWithoutReturn.count
+                + refundsWithoutReturn.count + pastDispatchWindow.count
         }
     }
 
@@ -108,7 +110,16 @@ public struct Reconciliation {
 
     private func check(_ ready: [StorefrontOrder], sent: [String: Int64], withheld: Set<String>, despatched: Set<String>,
                        open: Set<String>, now: Int64, _ report: inout Report, _ raise: inout [Finding]) throws {
+        let window = Int64(configuration.policies.dispatchWindowHours) * 3600
         for order in ready where !withheld.contains(order.id) {
+            if window > 0, !despatched.contains(order.number), let placed = Self.epochSeconds(order.createdAt),
+               now - placed > window {
+                report.pastDispatchWindow.append(order.number)
+                raise.append(("dispatch-window", order.number, "order \(order.number) was placed \((now - placed) / 3600) h ago "
+                                + "and has not been despatched; the marketplace expects despatch within "
+                                + "\(configuration.policies.dispatchWindowHours) h"
+                                + (sent[order.id] == nil ? " (it has not even been sent to the warehouse)" : ""), .operations))
+            }
             guard let sentAt = sent[order.id] else {
                 report.notSent.append(order.number)
                 if !open.contains(order.number) {
@@ -133,6 +144,15 @@ public struct Reconciliation {
                                 + "despatched, but no despatch has been applied to the storefront", .operations))
             }
         }
+    }
+
+    /// An ISO 8601 time (`2026-11-30T07:15:00Z`, with an offset or fractions) as seconds since 1970.
+    static func epochSeconds(_ iso: String) -> Int64? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: iso) { return Int64(date.timeIntervalSince1970) }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: iso).map { Int64($0.timeIntervalSince1970) }
     }
 
     private func checkStock(_ report: inout Report, _ raise: inout [Finding]) throws {

@@ -35,6 +35,7 @@ public struct HTMLReport {
         "refund-without-return": "Ask whether goods are coming back; if they are, register the return in the shop.",
         "stock-difference": "Run import-stock --full.",
         "return-mismatch": "Check the return with the warehouse.",
+        "dispatch-window": "Chase the warehouse now: the marketplace rates the seller on despatch within its window.",
         "missing-field": "Fill in the field the mappings require on the order in the shop; it goes out on the next run.",
         "invalid-items": "Complete the product in the shop (name, price...); the item goes out on the next run.",
     ]
