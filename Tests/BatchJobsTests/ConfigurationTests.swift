@@ -117,7 +117,7 @@ import Testing
         let found = problems("client: acme\nwarehouse: {url: \"file:///srv/x\"}\n"
                              + "storefront: {type: \(kind), url: \"https://shop.example.com\"}\n")
         let problem = found.first { $0.path == "storefront.type" }
-        #expect(problem?.message == "the \(kind) storefront is not supported yet by this build of voxbatch; use one of file, woocommerce, centra")
+        #expect(problem?.message == "the \(kind) storefront is not supported yet by this build of voxbatch; use one of " + Configuration.storefrontKinds.joined(separator: ", "))
     }
 
     @Test func missingEssentialsAreReported() {

@@ -11,7 +11,7 @@ import Foundation
 /// a completed status"), https://centra.dev/graphql/shipmentcompleteinput.html,
 /// https://centra.dev/graphql/shipmentupdateinput.html, https://centra.dev/graphql/stocksetinput.html.
 /// It keeps what is written, so tests assert the resulting state of the store.
-public final class CentraFixture: @unchecked Sendable {
+public final class CentraFixture: GraphQLStoreFixture, @unchecked Sendable {
     public struct Size {
         public var id: Int
         public var sku: String
@@ -105,7 +105,6 @@ public final class CentraFixture: @unchecked Sendable {
         }
     }
 
-    let lock = NSLock()
     public var sizes: [Size] = []
     public var orders: [Order] = []
     public var shipments: [Shipment] = []
@@ -113,26 +112,14 @@ public final class CentraFixture: @unchecked Sendable {
     public var warehouses = ["Peoplevox 3PL", "Stockholm store"]
     /// Centra refuses to complete a shipment that is not paid (captured or marked paid).
     public var completeNeedsPayment = true
-    /// Answers given instead of the normal one, before it is carried out, to the first call that matches.
-    public var faults: [(matches: (GraphQLServerFixture.Call) -> Bool, answer: GraphQLServerFixture.Answer)] = []
-    /// Answers given instead of the normal one once the call has been carried out (its answer is lost).
-    public var faultsAfterApplying: [(matches: (GraphQLServerFixture.Call) -> Bool, answer: GraphQLServerFixture.Answer)] = []
-    public private(set) var graphql: GraphQLServerFixture!
     private var nextReturnID = 900
 
-    public init(token: String = "centra-test-token") throws {
-        graphql = try GraphQLServerFixture(path: "/graphql", bearer: token) { [unowned self] call in self.handle(call) }
+    public override init(token: String = "centra-test-token") throws {
+        try super.init(token: token)
     }
 
-    /// The store's base URL (voxbatch appends `/graphql`).
-    public var baseURL: String { graphql.server.baseURL }
-    public var calls: [GraphQLServerFixture.Call] { graphql.calls }
 
-    public func withLock<T>(_ body: (CentraFixture) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(self)
-    }
+    public func withLock<T>(_ body: (CentraFixture) -> T) -> T { locked { body(self) } }
 
     /// Seeds an order with one shipment `NUMBER-1` holding all its lines.
     public func addOrder(_ number: Int, status: String = "PROCESSING", goodToGo: Bool = true,
@@ -145,15 +132,6 @@ public final class CentraFixture: @unchecked Sendable {
     }
 
     // MARK: - Answers
-
-    private func handle(_ call: GraphQLServerFixture.Call) -> GraphQLServerFixture.Answer {
-        lock.lock()
-        defer { lock.unlock() }
-        if let i = faults.firstIndex(where: { $0.matches(call) }) { return faults.remove(at: i).answer }
-        let answer = respond(call)
-        if let i = faultsAfterApplying.firstIndex(where: { $0.matches(call) }) { return faultsAfterApplying.remove(at: i).answer }
-        return answer
-    }
 
     private func page<T>(_ items: [T], _ v: [String: Any]) -> [T] {
         let limit = v["limit"] as? Int ?? 20
@@ -178,7 +156,7 @@ public final class CentraFixture: @unchecked Sendable {
         }
     }
 
-    private func respond(_ call: GraphQLServerFixture.Call) -> GraphQLServerFixture.Answer {
+    public override func respond(_ call: GraphQLServerFixture.Call) -> GraphQLServerFixture.Answer {
         let v = call.variables
         switch call.operationName {
         case "ReadyShipments":
@@ -329,9 +307,6 @@ public final class CentraFixture: @unchecked Sendable {
         }
     }
 
-    static func date(_ text: String) -> Date? {
-        ISO8601DateFormatter().date(from: text)
-    }
 
     // MARK: - JSON, as Centra answers
 

@@ -12,7 +12,7 @@ import Foundation
 /// with `errors { field messages }` (https://dev.marketplacer.com/docs/seller-api/reference/mutations/shipmentcreate,
 /// .../refundrequestcreate, .../refundrequestreturn with its "Can only mark an awaiting RefundRequest as
 /// returned"), and `variantUpdate` setting `countOnHand`. It keeps what is written.
-public final class MarketplacerFixture: @unchecked Sendable {
+public final class MarketplacerFixture: GraphQLStoreFixture, @unchecked Sendable {
     public struct Variant {
         public var id: String
         public var advert: String
@@ -77,29 +77,19 @@ public final class MarketplacerFixture: @unchecked Sendable {
         public var annotations: [String] = []
     }
 
-    let lock = NSLock()
     public var variants: [Variant] = []
     public var invoices: [Invoice] = []
     public var carriers: [(id: String, name: String)] = [
         (MarketplacerFixture.nodeID("ShipmentCarrier", 68), "DPD"), (MarketplacerFixture.nodeID("ShipmentCarrier", 69), "Royal Mail"),
     ]
-    public var faults: [(matches: (GraphQLServerFixture.Call) -> Bool, answer: GraphQLServerFixture.Answer)] = []
-    public var faultsAfterApplying: [(matches: (GraphQLServerFixture.Call) -> Bool, answer: GraphQLServerFixture.Answer)] = []
-    public private(set) var graphql: GraphQLServerFixture!
     private var next = 7000
 
-    public init(token: String = "mkp-test-key") throws {
-        graphql = try GraphQLServerFixture(path: "/graphql", bearer: token) { [unowned self] call in self.handle(call) }
+    public override init(token: String = "mkp-test-key") throws {
+        try super.init(token: token)
     }
 
-    public var baseURL: String { graphql.server.baseURL }
-    public var calls: [GraphQLServerFixture.Call] { graphql.calls }
 
-    public func withLock<T>(_ body: (MarketplacerFixture) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(self)
-    }
+    public func withLock<T>(_ body: (MarketplacerFixture) -> T) -> T { locked { body(self) } }
 
     /// Marketplacer's node ids: base64 of `Type-N`.
     public static func nodeID(_ type: String, _ n: Int) -> String { Data("\(type)-\(n)".utf8).base64EncodedString() }
@@ -117,15 +107,6 @@ public final class MarketplacerFixture: @unchecked Sendable {
 
     // MARK: - Answers
 
-    private func handle(_ call: GraphQLServerFixture.Call) -> GraphQLServerFixture.Answer {
-        lock.lock()
-        defer { lock.unlock() }
-        if let i = faults.firstIndex(where: { $0.matches(call) }) { return faults.remove(at: i).answer }
-        let answer = respond(call)
-        if let i = faultsAfterApplying.firstIndex(where: { $0.matches(call) }) { return faultsAfterApplying.remove(at: i).answer }
-        return answer
-    }
-
     private func payload(_ key: String, _ object: [String: Any], errors: [String] = []) -> GraphQLServerFixture.Answer {
         var body = object
         body["errors"] = errors.isEmpty ? NSNull() : errors.map { ["field": "base", "messages": [$0]] as [String: Any] }
@@ -137,7 +118,7 @@ public final class MarketplacerFixture: @unchecked Sendable {
         return Self.nodeID(type, next)
     }
 
-    private func respond(_ call: GraphQLServerFixture.Call) -> GraphQLServerFixture.Answer {
+    public override func respond(_ call: GraphQLServerFixture.Call) -> GraphQLServerFixture.Answer {
         let v = call.variables
         let input = v["input"] as? [String: Any] ?? [:]
         switch call.operationName {
@@ -159,7 +140,7 @@ public final class MarketplacerFixture: @unchecked Sendable {
         case "Adverts":
             let adverts = Dictionary(grouping: variants, by: \.advert).sorted { $0.key < $1.key }.enumerated().map { i, entry in
                 ["id": Self.nodeID("Advert", i + 1), "title": entry.key,
-                 "variants": ["nodes": entry.value.map(json)]] as [String: Any]
+                 "variants": ["nodes": entry.value.map { json($0) }]] as [String: Any]
             }
             var connection = GraphQLServerFixture.connection(adverts, variables: v)
             connection["totalCount"] = adverts.count
@@ -242,7 +223,6 @@ public final class MarketplacerFixture: @unchecked Sendable {
         }
     }
 
-    static func date(_ text: String) -> Date? { ISO8601DateFormatter().date(from: text) }
 
     // MARK: - JSON
 
@@ -271,7 +251,7 @@ public final class MarketplacerFixture: @unchecked Sendable {
             "lineItems": invoice.lineItems.map { line -> [String: Any] in
                 let variant = variants.first { $0.id == line.variantID }
                 return ["id": line.id, "quantity": line.quantity, "unitPriceFormatted": String(format: "£%.2f", line.price),
-                        "variant": variant.map(json) ?? NSNull()]
+                        "variant": variant.map { json($0) } ?? NSNull()]
             },
             "shipments": invoice.shipments.map { ["id": $0.id, "note": $0.note, "trackingNumber": $0.trackingNumber,
                                                   "shippedItems": items($0.items)] as [String: Any] },

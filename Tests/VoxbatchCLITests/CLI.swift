@@ -111,7 +111,38 @@ enum CLI {
     /// `token`, and — given an sshd — at that server's exchange over SFTP instead of the local folder.
     static func centraStarter(_ centra: CentraFixture, token: String = "centra-test-token", sshd: SSHServerFixture? = nil,
                               warehouse: String = "Peoplevox 3PL") throws -> (dir: URL, config: String) {
-        var edits = [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")]
+        try apiStarter(token: token, tokenFile: "centra-token", sshd: sshd) { tokenFile in
+            """
+            type: centra
+              url: \(centra.baseURL)
+              token_file: \(tokenFile)
+              stock_warehouse: \(warehouse)
+              requests_per_second: 0
+            """
+        }
+    }
+
+    /// A starter set-up (quick retries) pointed at a Marketplacer fixture with the Seller API key `token`,
+    /// and — given an sshd — at that server's exchange over SFTP.
+    static func marketplacerStarter(_ mkp: MarketplacerFixture, token: String = "mkp-test-key", sshd: SSHServerFixture? = nil)
+        throws -> (dir: URL, config: String)
+    {
+        try apiStarter(token: token, tokenFile: "mkp-token", sshd: sshd,
+                       edits: [("    Royal Mail: royal-mail\n    DPD: dpd", "    Royal Mail: Royal Mail\n    DPD: DPD")]) { tokenFile in
+            """
+            type: marketplacer
+              url: \(mkp.baseURL)
+              token_file: \(tokenFile)
+              requests_per_second: 0
+            """
+        }
+    }
+
+    /// A starter set-up with quick retries, the API token in a mode-600 file, the storefront section
+    /// `section(tokenFile)`, and — given an sshd — that server's exchange over SFTP.
+    private static func apiStarter(token: String, tokenFile name: String, sshd: SSHServerFixture?, edits extra: [(String, String)] = [],
+                                   section: (String) -> String) throws -> (dir: URL, config: String) {
+        var edits = [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")] + extra
         if let sshd {
             edits.append(("url: file://.voxbatch/exchange", """
                 url: sftp://\(sshd.user)@127.0.0.1:\(sshd.port)\(sshd.exchange)
@@ -120,16 +151,10 @@ enum CLI {
                 """))
         }
         let (dir, config) = try starter(edits: edits)
-        let tokenFile = dir.appendingPathComponent("centra-token").path
+        let tokenFile = dir.appendingPathComponent(name).path
         try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
         chmod(tokenFile, 0o600)
-        try replaceStorefront(in: config, with: """
-            type: centra
-              url: \(centra.baseURL)
-              token_file: \(tokenFile)
-              stock_warehouse: \(warehouse)
-              requests_per_second: 0
-            """)
+        try replaceStorefront(in: config, with: section(tokenFile))
         return (dir, config)
     }
 

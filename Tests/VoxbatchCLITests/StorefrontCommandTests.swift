@@ -110,3 +110,50 @@ import Testing
         #expect(centra.withLock { $0.sizes.map { $0.stock["Peoplevox 3PL"] } } == [3, 1, 4])
     }
 }
+
+@Suite struct MarketplacerCommandTests {
+    func seeded() throws -> MarketplacerFixture {
+        let mkp = try MarketplacerFixture()
+        mkp.variants = [MarketplacerFixture.Variant(1, advert: "Trail Runner", sku: "TR-42", countOnHand: 3),
+                        MarketplacerFixture.Variant(2, advert: "Trail Runner", sku: "TR-43", countOnHand: 0)]
+        for n in 1...4 { mkp.addInvoice(13_700 + n, lines: [("TR-42", 1, 129)]) }
+        mkp.addInvoice(13_800, flags: ["AWAITING_PAYMENT"], lines: [("TR-43", 1, 129)])
+        return mkp
+    }
+
+    @Test func checkReachesTheSellerAPIAndSaysWhatItFound() throws {
+        let mkp = try seeded()
+        let (_, config) = try CLI.marketplacerStarter(mkp)
+        let r = try CLI.run(["storefront", "check", "--config", config, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let found = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(found["storefront"] as? String == "marketplacer" && found["readyOrders"] as? Int == 4)
+        #expect(found["exampleOrders"] as? [String] == ["13701", "13702", "13703"])
+        #expect(found["products"] as? Int == 2 && found["exampleSKUs"] as? [String] == ["TR-42", "TR-43"])
+        #expect((found["notes"] as? [String])?.first?.contains("undispatched invoices was 5") == true)
+        #expect(mkp.calls.allSatisfy { $0.kind == "query" && $0.headers["authorization"] == "Bearer mkp-test-key" })
+    }
+
+    @Test func aRevokedKeyExitsTwoNamingTheFileNotTheKey() throws {
+        let mkp = try seeded()
+        let (dir, config) = try CLI.marketplacerStarter(mkp, token: "mkp_revoked_0c1d")
+        let r = try CLI.run(["storefront", "check", "--config", config])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("HTTP 401") && r.stderr.contains(dir.appendingPathComponent("mkp-token").path))
+        #expect(!r.stderr.contains("mkp_revoked_0c1d") && !r.stdout.contains("mkp_revoked_0c1d"))
+    }
+
+    @Test func configCheckWantsAKeyAndAKnownIdentifierRule() throws {
+        let mkp = try seeded()
+        let (_, config) = try CLI.marketplacerStarter(mkp)
+        #expect(try CLI.run(["config", "check", "--config", config]).status == 0)
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        yml = yml.replacingOccurrences(of: "  token_file:", with: "  sku_field: ean\n  token_fil:")
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["config", "check", "--config", config])
+        #expect(r.status == 2)
+        let out = r.stdout + r.stderr
+        #expect(out.contains("Marketplacer needs token_env or token_file"))
+        #expect(out.contains("sku_field must be sku, barcode or external_id:KEY"))
+    }
+}

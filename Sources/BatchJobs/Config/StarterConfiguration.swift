@@ -49,13 +49,14 @@ public enum StarterConfiguration {
           guard_formulas: false   # true: prefix values starting with = + - @ with ' (only if people open these files in a spreadsheet)
 
         storefront:
-          type: file              # file, woocommerce or centra
+          type: file              # file, woocommerce, centra or marketplacer
           folder: .voxbatch/shop  # the plain-file storefront's folder
           # For an API storefront:
           # url: https://shop.example.com
           # key_env: WOO_CONSUMER_KEY
           # secret_env: WOO_CONSUMER_SECRET
           # Centra: url, token_env: CENTRA_TOKEN, stock_warehouse: NAME, ready_statuses: [good-to-go]
+          # Marketplacer: url, token_env: MARKETPLACER_KEY, ready_statuses: [PAID], sku_field: sku
           ready_statuses: [paid, processing]   # orders in these states are sent to the warehouse
           cancelled_statuses: [cancelled]
 

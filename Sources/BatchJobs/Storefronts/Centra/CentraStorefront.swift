@@ -26,10 +26,10 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
     /// The ready statuses Centra has (for shipments): good to go and not shipped; or also paid.
     public static let readyStatuses = ["good-to-go", "good-to-go-paid"]
 
-    let graphql: GraphQLClient
+    let connection: GraphQLConnection
     let settings: Configuration.Storefront
     let logger: Logger
-    let location: String
+    var location: String { connection.location }
     /// The job's clock (how far back cancelled orders are looked for is counted from it).
     public let clock: () -> Date
     /// How far back cancelled orders are looked for.
@@ -44,25 +44,10 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
     /// - Throws: ``StorefrontError`` when the token cannot be read.
     public init(configuration: Configuration.Storefront, retry: RetryPolicy = RetryPolicy(), http: HTTPClient? = nil,
                 logger: Logger = Logger(label: "voxbatch.centra"), clock: @escaping () -> Date) throws {
-        guard let url = configuration.url, let tokenSource = configuration.token else {
-            throw StorefrontError(storefront: "centra", message: "url and token_env/token_file are required", isTransient: false)
-        }
-        let token: String
-        do {
-            token = try tokenSource.read()
-        } catch {
-            throw StorefrontError(storefront: "centra", message: "cannot read the Integration API token: \(error)",
-                                  isTransient: false)
-        }
-        var httpSettings = HTTPSettings()
-        httpSettings.timeout = configuration.timeout
-        httpSettings.requestsPerSecond = configuration.requestsPerSecond
-        httpSettings.retry = retry
-        let client = http ?? HTTPClient(settings: httpSettings, logger: logger, clock: clock)
-        let endpoint = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/graphql"
-        graphql = GraphQLClient(endpoint: endpoint, headers: ["Authorization": "Bearer \(token)"], http: client,
-                                logger: logger, clock: clock)
-        location = HTTPClient.redacted(endpoint)
+        connection = try GraphQLConnection(
+            storefront: "centra", configuration: configuration, tokenName: "Integration API token",
+            credentialHint: " and that it has the Order, Shipment, Return, Product and Stock permissions", retry: retry,
+            http: http, logger: logger, clock: clock)
         settings = configuration
         self.logger = logger
         self.clock = clock
@@ -70,36 +55,15 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
 
     // MARK: - GraphQL
 
-    /// Runs `body`, turning GraphQL failures into ``StorefrontError`` (refused tokens name their source,
-    /// never their value).
-    private func api<T>(_ what: String, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as GraphQLError {
-            var message = "\(what): \(error.messages.joined(separator: "; "))"
-            if error.kind == .authentication {
-                message += "; check the Integration API token in "
-                    + "\(settings.token.map(String.init(describing:)) ?? "token_env/token_file")"
-                    + " and that it has the Order, Shipment, Return, Product and Stock permissions"
-            } else if error.kind == .userErrors {
-                message = "\(what): Centra refused it: \(error.messages.joined(separator: "; "))"
-            }
-            throw StorefrontError(storefront: "centra", message: message, isTransient: error.isTransient,
-                                  refusesRecord: error.kind == .userErrors)
-        }
-    }
-
-    private func query(_ operation: GraphQLOperation) throws -> [String: Any] {
-        try api(operation.name) { try graphql.query(operation) }
-    }
+    private func query(_ operation: GraphQLOperation) throws -> [String: Any] { try connection.query(operation) }
 
     @discardableResult
     private func mutate(_ operation: GraphQLOperation, payload: String) throws -> [String: Any] {
-        try api(operation.name) { try graphql.mutate(operation, payload: payload) }
+        try connection.mutate(operation, payload: payload)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ value: Any?, _ what: String) throws -> T {
-        try api(what) { try GraphQLClient.decode(type, from: value ?? NSNull(), operation: what) }
+        try connection.decode(type, value, what)
     }
 
     /// A `limit`/`page` list a page at a time, until a page comes back short.

@@ -21,10 +21,10 @@ import Logging
 /// `[voxbatch return …]` in its notes, marked returned (`refundRequestReturn`) only when the warehouse
 /// reports a final state; cancellation outcomes are invoice annotations.
 public final class MarketplacerStorefront: Storefront {
-    let graphql: GraphQLClient
+    let connection: GraphQLConnection
     let settings: Configuration.Storefront
     let logger: Logger
-    let location: String
+    var location: String { connection.location }
     public let clock: () -> Date
     /// How far back cancelled invoices are looked for.
     public var cancelledLookbackDays = 30
@@ -36,26 +36,10 @@ public final class MarketplacerStorefront: Storefront {
 
     public init(configuration: Configuration.Storefront, retry: RetryPolicy = RetryPolicy(), http: HTTPClient? = nil,
                 logger: Logger = Logger(label: "voxbatch.marketplacer"), clock: @escaping () -> Date) throws {
-        guard let url = configuration.url, let tokenSource = configuration.token else {
-            throw StorefrontError(storefront: "marketplacer", message: "url and token_env/token_file are required",
-                                  isTransient: false)
-        }
-        let token: String
-        do {
-            token = try tokenSource.read()
-        } catch {
-            throw StorefrontError(storefront: "marketplacer", message: "cannot read the Seller API key: \(error)",
-                                  isTransient: false)
-        }
-        var httpSettings = HTTPSettings()
-        httpSettings.timeout = configuration.timeout
-        httpSettings.requestsPerSecond = configuration.requestsPerSecond
-        httpSettings.retry = retry
-        let client = http ?? HTTPClient(settings: httpSettings, logger: logger, clock: clock)
-        let endpoint = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/graphql"
-        graphql = GraphQLClient(endpoint: endpoint, headers: ["Authorization": "Bearer \(token)"], http: client,
-                                logger: logger, clock: clock)
-        location = HTTPClient.redacted(endpoint)
+        connection = try GraphQLConnection(
+            storefront: "marketplacer", configuration: configuration, tokenName: "Seller API key",
+            credentialHint: " (seller portal → API & Integrations) and that it has not expired", retry: retry, http: http,
+            logger: logger, clock: clock)
         settings = configuration
         self.logger = logger
         self.clock = clock
@@ -63,30 +47,17 @@ public final class MarketplacerStorefront: Storefront {
 
     // MARK: - GraphQL
 
-    private func api<T>(_ what: String, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as GraphQLError {
-            var message = "\(what): \(error.messages.joined(separator: "; "))"
-            if error.kind == .authentication {
-                message += "; check the Seller API key in "
-                    + "\(settings.token.map(String.init(describing:)) ?? "token_env/token_file")"
-                    + " (seller portal → API & Integrations) and that it has not expired"
-            } else if error.kind == .userErrors {
-                message = "\(what): Marketplacer refused it: \(error.messages.joined(separator: "; "))"
-            }
-            throw StorefrontError(storefront: "marketplacer", message: message, isTransient: error.isTransient,
-                                  refusesRecord: error.kind == .userErrors)
-        }
-    }
+    private var graphql: GraphQLClient { connection.client }
+
+    private func api<T>(_ what: String, _ body: () throws -> T) throws -> T { try connection.api(what, body) }
 
     @discardableResult
     private func mutate(_ operation: GraphQLOperation, payload: String) throws -> [String: Any] {
-        try api(operation.name) { try graphql.mutate(operation, payload: payload) }
+        try connection.mutate(operation, payload: payload)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ value: Any?, _ what: String) throws -> T {
-        try api(what) { try GraphQLClient.decode(type, from: value ?? NSNull(), operation: what) }
+        try connection.decode(type, value, what)
     }
 
     // MARK: - Orders (invoices)
