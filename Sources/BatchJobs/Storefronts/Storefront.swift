@@ -236,6 +236,15 @@ public enum CancellationOutcome: String, Sendable, Hashable, Codable {
     case requested
     /// Already in picking or later: a person must stop it.
     case tooLate = "too-late"
+
+    /// What a person reading the order in the storefront is told, with the warehouse's `detail`.
+    public func note(detail: String) -> String {
+        switch self {
+        case .withheld: "Cancelled before it was sent to the warehouse: not sent."
+        case .requested: "Cancellation requested from the warehouse (\(detail))."
+        case .tooLate: "Too late to cancel in the warehouse (\(detail)): it must be stopped by hand."
+        }
+    }
 }
 
 /// A shop voxbatch exchanges with: where orders come from and where despatches, stock, refunds and

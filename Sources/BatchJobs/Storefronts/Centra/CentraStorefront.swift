@@ -379,12 +379,7 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
         }
         let marker = "[voxbatch cancellation \(outcome.rawValue)]"
         guard !(shipment.additionalMessage ?? "").contains(marker) else { return }
-        let text: String
-        switch outcome {
-        case .withheld: text = "Cancelled before it was sent to the warehouse: not sent."
-        case .requested: text = "Cancellation requested from the warehouse (\(detail))."
-        case .tooLate: text = "Too late to cancel in the warehouse (\(detail)): it must be stopped by hand."
-        }
+        let text = outcome.note(detail: detail)
         let message = [shipment.additionalMessage ?? "", "\(text) \(marker)"].filter { !$0.isEmpty }.joined(separator: "\n")
         try mutate(GraphQLOperation("UpdateShipment", CentraDocuments.updateShipment,
                                     variables: ["id": shipment.id, "input": ["additionalMessage": message]]),

@@ -291,12 +291,7 @@ public final class MarketplacerStorefront: Storefront {
         guard let invoice = try invoice(number: orderNumber) else { return }
         let marker = "[voxbatch cancellation \(outcome.rawValue)]"
         guard !(invoice.annotations ?? []).contains(where: { ($0.message ?? "").contains(marker) }) else { return }
-        let text: String
-        switch outcome {
-        case .withheld: text = "Cancelled before it was sent to the warehouse: not sent."
-        case .requested: text = "Cancellation requested from the warehouse (\(detail))."
-        case .tooLate: text = "Too late to cancel in the warehouse (\(detail)): it must be stopped by hand."
-        }
+        let text = outcome.note(detail: detail)
         try mutate(GraphQLOperation("InvoiceAnnotationCreate", MarketplacerDocuments.invoiceAnnotationCreate,
                                     variables: ["input": ["invoiceId": invoice.id, "message": "\(text) \(marker)"]]),
                    payload: "invoiceAnnotationCreate")

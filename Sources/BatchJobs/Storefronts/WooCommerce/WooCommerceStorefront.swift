@@ -244,12 +244,7 @@ public final class WooCommerceStorefront: Storefront {
         let marker = "[voxbatch cancellation \(outcome.rawValue)]"
         let notes = try decode([WooNote].self, try call("GET", "/orders/\(raw.id)/notes"), "GET notes")
         guard !notes.contains(where: { $0.note.contains(marker) }) else { return }
-        let text: String
-        switch outcome {
-        case .withheld: text = "Cancelled before it was sent to the warehouse: not sent."
-        case .requested: text = "Cancellation requested from the warehouse (\(detail))."
-        case .tooLate: text = "Too late to cancel in the warehouse (\(detail)): it must be stopped by hand."
-        }
+        let text = outcome.note(detail: detail)
         _ = try call("POST", "/orders/\(raw.id)/notes", body: ["note": "\(text) \(marker)", "customer_note": false])
     }
 
