@@ -95,7 +95,8 @@ public struct Configuration: Sendable, Hashable {
         /// Centra: the Integration API token; Marketplacer: the Seller API key (`token_env`/`token_file`),
         /// sent as a bearer token.
         public var token: SecretSource?
-        /// Centra: the name of the Centra warehouse that stands for the 3PL (stock is set there).
+        /// Centra: the name of the Centra warehouse that stands for the 3PL (stock is set there); SCAYLE:
+        /// the warehouse's reference key.
         public var stockWarehouse: String?
         /// Which identifier is the SKU voxbatch maps to a Peoplevox item code. Centra: `sku` (product number +
         /// variant number + size number, `ProductSize.SKU`) or `ean`. Marketplacer: the variant's `sku`,
@@ -103,6 +104,9 @@ public struct Configuration: Sendable, Hashable {
         public var skuField = "sku"
         /// Centra: the `StockQuantityType` stock is set as (`PHYSICAL`: Centra subtracts its own allocations).
         public var stockQuantityType = "PHYSICAL"
+        /// SCAYLE: the shop and shop country the orders and updates belong to.
+        public var shopKey: String?
+        public var countryCode: String?
         /// Centra: capture a shipment's payment (`captureShipment`) before completing it, when it is not paid yet.
         public var captureOnDespatch = false
     }
@@ -195,10 +199,10 @@ public struct Configuration: Sendable, Hashable {
     /// The storefront kinds voxbatch knows.
     /// The storefront types this build can run (a type is listed only once its connector passes the
     /// conformance suite).
-    public static let storefrontKinds = ["file", "woocommerce", "centra", "marketplacer"]
+    public static let storefrontKinds = ["file", "woocommerce", "centra", "marketplacer", "scayle"]
     /// Storefront types that are planned but cannot run yet: `config check` says so plainly instead of
     /// letting a set-up check clean and fail at its first run.
-    public static let plannedStorefrontKinds = ["scayle", "wair"]
+    public static let plannedStorefrontKinds = ["wair"]
     /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.
     public static let templateKeys = ["sales_orders", "items", "cancellations", "expected_returns", "despatches", "stock",
                                        "returns", "order_status"]

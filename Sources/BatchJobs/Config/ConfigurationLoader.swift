@@ -184,7 +184,7 @@ private struct ConfigReader {
             "type", "folder", "url", "key", "key_env", "key_file", "secret", "secret_env", "secret_file",
             "ready_statuses", "cancelled_statuses", "tracking_meta_key", "notify_customer", "requests_per_second",
             "refund_payment", "timeout", "token", "token_env", "token_file", "stock_warehouse", "sku_field",
-            "stock_quantity_type", "capture_on_despatch",
+            "stock_quantity_type", "capture_on_despatch", "shop_key", "country_code",
         ]) else { return nil }
         guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
         if Configuration.plannedStorefrontKinds.contains(kind) {
@@ -220,10 +220,20 @@ private struct ConfigReader {
             doc.report(value, "Marketplacer needs token_env or token_file (the seller's Seller API key)",
                        path: map.path + ".token_env")
         }
+        if kind == "scayle" {
+            if map["token_env"] == nil && map["token_file"] == nil {
+                doc.report(value, "SCAYLE needs token_env or token_file (an Admin API access token)", path: map.path + ".token_env")
+            }
+            for key in ["shop_key", "country_code", "stock_warehouse"] where map[key] == nil {
+                doc.report(value, "SCAYLE needs \(key)" + (key == "stock_warehouse" ? " (the 3PL warehouse's reference key)" : ""),
+                           path: map.path + "." + key)
+            }
+        }
         let defaultReady = switch kind {
         case "woocommerce": ["processing"]
         case "centra": ["good-to-go"]
         case "marketplacer": ["PAID"]
+        case "scayle": ["confirmed"]
         default: ["paid", "processing"]
         }
         var storefront = Configuration.Storefront(
@@ -231,6 +241,8 @@ private struct ConfigReader {
             readyStatuses: map["ready_statuses"]?.strings ?? defaultReady,
             cancelledStatuses: map["cancelled_statuses"]?.strings ?? (kind == "marketplacer" ? ["CANCELLED"] : ["cancelled"]))
         storefront.token = secret(map, "token")
+        storefront.shopKey = map["shop_key"]?.string
+        storefront.countryCode = map["country_code"]?.string
         storefront.stockWarehouse = map["stock_warehouse"]?.string
         if let v = map["sku_field"], let field = v.string {
             if kind == "marketplacer" {

@@ -74,7 +74,8 @@ public struct ImportStockFlow: InboundFlow {
             // was (the note comes before the commit of every batch), so only first-seen codes are written:
             // a daily file of every SKU notes nothing it has noted before.
             try manifest.noteWarehouseItems(zip(records, previous).filter { $0.1 == nil }.map(\.0.itemCode), source: "stock")
-            let unknown = push.isEmpty ? [] : try storefront.setStock(push)
+            let unknown = push.isEmpty ? []
+                : try storefront.setStock(push, snapshotAt: pushedIndex.map { Date(timeIntervalSince1970: Double(records[$0].snapshot)) })
             try storefront.flush()
             for (n, i) in pushedIndex.enumerated() where unknown.contains(push[n].sku) {
                 outcomes[i] = .exception(

@@ -127,6 +127,8 @@ public final class JobRunner {
             return try CentraStorefront(configuration: configuration.storefront, retry: configuration.retry, clock: clock)
         case "marketplacer":
             return try MarketplacerStorefront(configuration: configuration.storefront, retry: configuration.retry, clock: clock)
+        case "scayle":
+            return try ScayleStorefront(configuration: configuration.storefront, retry: configuration.retry, clock: clock)
         default:
             throw StorefrontError(storefront: configuration.storefront.kind,
                                   message: "this storefront type is not available in this build; use type: " + Configuration.storefrontKinds.joined(separator: ", "),

@@ -24,6 +24,8 @@ public struct StorefrontOrder: Sendable, Hashable {
     public var fulfilmentIDs: Set<String> = []
     /// Ids of the refund lines already recorded (`RETURN/SKU`).
     public var refundIDs: Set<String> = []
+    /// ISO 4217, when the storefront says (finance reports by currency).
+    public var currency = ""
 
     /// One order line, with what has been despatched and refunded so far.
     public struct Line: Sendable, Hashable {
@@ -228,6 +230,13 @@ public protocol RefundAuditing: AnyObject {
     func refundsWithoutReturn(since: Date) throws -> [DisconnectedRefund]
 }
 
+/// A storefront that can be told that some units of an order will never ship (the warehouse cannot
+/// fulfil them), so the customer is refunded for them (SCAYLE's create-cancellation).
+public protocol LineCancelling: AnyObject {
+    /// Cancels `quantity` not yet shipped units of each SKU; units already cancelled are not cancelled again.
+    func cancelLines(orderNumber: String, lines: [(sku: String, quantity: Int)]) throws
+}
+
 /// What happened to a cancelled order on the warehouse side, told back to the storefront.
 public enum CancellationOutcome: String, Sendable, Hashable, Codable {
     /// Never sent to the warehouse: simply not sent.
@@ -265,6 +274,10 @@ public protocol Storefront: AnyObject {
     func fulfil(_ fulfilment: Fulfilment) throws
     /// Sets availability for each SKU (absolute values); returns the SKUs the storefront does not know.
     func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String>
+    /// The same, with the time of the warehouse's snapshot each level comes from, for storefronts that
+    /// order stock updates by it (SCAYLE takes a level into account against reservations only when its
+    /// time is younger than theirs). The default ignores the time.
+    func setStock(_ levels: [(sku: String, quantity: Int)], snapshotAt: [Date]) throws -> Set<String>
     /// The availability the storefront shows now, by SKU.
     func stockLevels() throws -> [String: Int]
     /// Records a refund; one whose id the order already has is not added again.
@@ -353,6 +366,10 @@ func forEachPage<S: Sequence>(of items: S, size: Int, _ body: ([S.Element]) thro
 
 extension Storefront {
     public func flush() throws {}
+
+    public func setStock(_ levels: [(sku: String, quantity: Int)], snapshotAt: [Date]) throws -> Set<String> {
+        try setStock(levels)
+    }
 
     /// Every order whose status is one of `statuses`, in one array: for sets known to be small (the
     /// cancelled orders of the look-back window, a check, tests). Jobs read ready orders page by page.

@@ -11,6 +11,7 @@ enum ConformingStorefront: String, CaseIterable, Sendable, CustomStringConvertib
     case woocommerce
     case centra
     case marketplacer
+    case scayle
 
     var description: String { rawValue }
 
@@ -20,11 +21,12 @@ enum ConformingStorefront: String, CaseIterable, Sendable, CustomStringConvertib
         case .woocommerce: try WooCommerceHarness()
         case .centra: try CentraHarness()
         case .marketplacer: try MarketplacerHarness()
+        case .scayle: try ScayleHarness()
         }
     }
 
     /// The storefronts reached over HTTP, for the fault tests.
-    static var overHTTP: [ConformingStorefront] { [.woocommerce, .centra, .marketplacer] }
+    static var overHTTP: [ConformingStorefront] { [.woocommerce, .centra, .marketplacer, .scayle] }
 }
 
 /// An order to seed a storefront with.
@@ -556,5 +558,134 @@ final class MarketplacerHarness: HTTPStorefrontHarness {
     func count(_ request: HarnessRequest) -> Int { marketplacer.calls.filter(matcher(request)).count }
     var requestCount: Int { marketplacer.graphql.server.requests.count }
     var onlyReads: Bool { marketplacer.calls.allSatisfy { $0.kind == "query" } }
+    var waits: [Double] { recorded.seconds }
+}
+
+// MARK: - SCAYLE
+
+final class ScayleHarness: HTTPStorefrontHarness {
+    let scayle: ScayleFixture
+    let secrets: URL
+    let pageSize = 100  // voxbatch asks for perPage=100
+    let readyStatus = "confirmed"
+    let cancelledStatus = "cancelled"
+    let unmanagedSKU: String? = nil
+    let countsReadyOrders = false
+    static let warehouse = "pvx-leeds"
+    let recorded = Waits()
+
+    init() throws {
+        scayle = try ScayleFixture(token: "scayle-test-token")
+        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-scayle-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        for (name, value) in [("token", "scayle-test-token"), ("wrong-token", "scayle_rotated_8e21")] {
+            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            chmod(secrets.appendingPathComponent(name).path, 0o600)
+        }
+    }
+
+    func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
+        scayle.variants = products.enumerated().map { i, p in
+            ScayleFixture.Variant(id: 500 + i, referenceKey: p.sku, ean: "400000000000\(i)",
+                                  stocks: [Self.warehouse: (p.stock, "2026-11-29T00:00:00Z")])
+        }
+        scayle.orders = []
+        for o in orders {
+            scayle.addOrder(o.id, status: o.cancelled ? cancelledStatus : (o.ready ? readyStatus : "payment_pending"),
+                            lines: o.lines.map { ($0.sku, $0.quantity, Int(((Double($0.price) ?? 0) * 100).rounded())) })
+            scayle.orders[scayle.orders.count - 1].customData = ["gift_message": o.gift]
+        }
+    }
+
+    func configuration(token: String = "token", timeout: Double = 5) -> Configuration.Storefront {
+        var c = Configuration.Storefront(kind: "scayle", folder: nil, url: scayle.baseURL, key: nil, secret: nil,
+                                         readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
+        c.token = .file(secrets.appendingPathComponent(token).path)
+        c.shopKey = scayle.shopKey
+        c.countryCode = scayle.countryCode
+        c.stockWarehouse = Self.warehouse
+        c.timeout = timeout
+        c.requestsPerSecond = 0
+        return c
+    }
+
+    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
+        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
+        return try ScayleStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
+    }
+
+    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
+    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
+
+    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
+        (try connect(configuration: configuration(token: "wrong-token")), "scayle_rotated_8e21",
+         "file " + secrets.appendingPathComponent("wrong-token").path)
+    }
+
+    private func order(_ number: String) -> ScayleFixture.Order? {
+        scayle.withLock { $0.orders.first { String($0.id) == number } }
+    }
+
+    func fulfilmentLines(order number: String) throws -> [String] {
+        guard let o = order(number) else { return [] }
+        var lines: [String] = []
+        for shipment in o.shipments {
+            var count: [String: Int] = [:]
+            var package = ""
+            var order: [String] = []
+            for item in shipment["items"] as? [[String: Any]] ?? [] {
+                let key = item["returnKey"] as? String ?? ""
+                package = String(key.prefix { $0 != "/" })
+                let sku = o.items.first { $0.id == item["orderItemId"] as? Int }?.sku ?? ""
+                if count[sku] == nil { order.append(sku) }
+                count[sku, default: 0] += 1
+            }
+            lines += order.map { "\(package)/\($0)=\(count[$0]!)" }
+        }
+        return lines
+    }
+
+    func status(order number: String) throws -> String {
+        guard let o = order(number) else { return "" }
+        return o.items.allSatisfy { $0.status != "open" } ? "completed" : o.status
+    }
+
+    func refunds(order number: String) throws -> [(id: String, restock: Bool)] {
+        (order(number)?.returns ?? []).map {
+            ($0["referenceKey"] as? String ?? "", ($0["customData"] as? [String: Any])?["restock"] as? Bool ?? false)
+        }
+    }
+
+    func stock(sku: String) throws -> Int? {
+        scayle.withLock { $0.variants.first { $0.referenceKey == sku }?.stocks[Self.warehouse]?.quantity }
+    }
+
+    func cancellations(order number: String) throws -> [String] {
+        order(number)?.customData["voxbatchCancellation"].map { [$0] } ?? []
+    }
+
+    private func line(_ request: HarnessRequest) -> String {
+        switch request {
+        case .orderListing: "GET /orders?"
+        case .fulfilmentWrite: "POST /shipments"
+        case .refundWrite: "POST /returns"
+        }
+    }
+
+    func fail(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        scayle.faults.append((line(request), response))
+    }
+
+    func failAfterApplying(_ request: HarnessRequest, with response: HTTPServerFixture.Response) {
+        scayle.faultsAfterApplying.append((line(request), response))
+    }
+
+    var requestLines: [String] {
+        scayle.requests.map { "\($0.method) \($0.path.replacingOccurrences(of: "/api/admin/v1", with: ""))" }
+    }
+
+    func count(_ request: HarnessRequest) -> Int { requestLines.filter { $0.hasPrefix(line(request)) }.count }
+    var requestCount: Int { scayle.requests.count }
+    var onlyReads: Bool { scayle.requests.allSatisfy { $0.method == "GET" } }
     var waits: [Double] { recorded.seconds }
 }
