@@ -88,6 +88,7 @@ public struct ExportCancellationsFlow: OutboundFlow {
         for number in numbers {
             try storefront.recordCancellation(orderNumber: number, outcome: .requested, detail: "requested in \(file)")
         }
+        try manifest.recordCancelledOrders(numbers, reference: file)  // what will not ship, for finance
         try storefront.flush()
     }
 

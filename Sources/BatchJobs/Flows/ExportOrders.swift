@@ -46,9 +46,22 @@ public struct ExportOrdersFlow: OutboundFlow {
             let template = self.template
             try body(orders.filter { !withheld.contains($0.id) }.map { order in
                 let salesOrder = salesOrder(for: order)
-                return OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
-                                      problem: preflight(order, salesOrder, warehouseItems: warehouseItems ?? []))
+                var record = OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
+                                            problem: preflight(order, salesOrder, warehouseItems: warehouseItems ?? []))
+                record.finance = Self.finance(order, kind: "sent", reference: "")
+                return record
             })
+        }
+    }
+
+    /// Finance lines for `order`'s lines (or `lines` of it), at the prices the storefront charged.
+    static func finance(_ order: StorefrontOrder, kind: String, reference: String,
+                        lines: [(sku: String, quantity: Int)]? = nil) -> [FinanceLine] {
+        let wanted = lines ?? order.lines.map { ($0.sku, $0.quantity) }
+        return wanted.map { line in
+            FinanceLine(orderNumber: order.number, kind: kind, reference: reference, sku: line.sku, quantity: line.quantity,
+                        unitCents: FinanceLine.cents(order.lines.first { $0.sku == line.sku }?.price ?? "") ?? 0,
+                        currency: order.currency.isEmpty ? (order.fields["currency"] ?? "") : order.currency)
         }
     }
 

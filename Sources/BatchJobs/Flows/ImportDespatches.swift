@@ -16,8 +16,11 @@ public struct ImportDespatchesFlow: InboundFlow {
     let carriers: [String: String]
     /// Warehouse item code → storefront SKU.
     let skus: [String: String]
+    /// Where the despatched value is recorded for `voxbatch finance` (none: not recorded).
+    let manifest: Manifest?
 
-    public init(configuration: Configuration, storefront: any Storefront) {
+    public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest? = nil) {
+        self.manifest = manifest
         template = configuration.template("despatches")!.0
         filePattern = configuration.files.despatches
         self.storefront = storefront
@@ -68,6 +71,7 @@ public struct ImportDespatchesFlow: InboundFlow {
         }
         var lines: [(sku: String, quantity: Int)] = []
         var carried: [Int] = []  // the records this package writes
+        var inEffect: [(sku: String, quantity: Int)] = []  // lines the storefront already has (a rerun after a crash)
         for i in range {
             let record = records[i]
             let sku = skus[record.itemCode] ?? record.itemCode
@@ -78,7 +82,10 @@ public struct ImportDespatchesFlow: InboundFlow {
                         + "which the order does not have", owner: .operations)
                 continue
             }
-            if order.fulfilmentIDs.contains(record.despatchNumber + "/" + sku) { continue }  // in effect already
+            if order.fulfilmentIDs.contains(record.despatchNumber + "/" + sku) {  // in effect already
+                inEffect.append((sku, record.quantity))
+                continue
+            }
             let line = order.lines[li]
             if line.fulfilled + record.quantity > line.quantity {
                 outcomes[i] = .exception(
@@ -92,21 +99,31 @@ public struct ImportDespatchesFlow: InboundFlow {
             lines.append((sku, record.quantity))
             carried.append(i)
         }
-        guard !lines.isEmpty, !dryRun else { return }
-        do {
-            try storefront.fulfil(Fulfilment(
-                orderNumber: first.orderNumber, package: first.despatchNumber,
-                carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
-                trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
-                completesOrder: order.isFullyFulfilled))
-        } catch let error as StorefrontError where error.refusesRecord {
-            // Refused for this package alone: the others go on; this one waits for a person and a re-drop.
-            for i in carried {
-                outcomes[i] = .exception(
-                    kind: "despatch-not-applied", reference: first.orderNumber,
-                    message: "despatch \(first.despatchNumber) of order \(first.orderNumber) was refused by the "
-                        + "storefront: \(error.message)", owner: .operations)
+        guard !dryRun else { return }
+        var recorded = inEffect
+        if !lines.isEmpty {
+            do {
+                try storefront.fulfil(Fulfilment(
+                    orderNumber: first.orderNumber, package: first.despatchNumber,
+                    carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
+                    trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
+                    completesOrder: order.isFullyFulfilled))
+                recorded += lines
+            } catch let error as StorefrontError where error.refusesRecord {
+                // Refused for this package alone: the others go on; this one waits for a person and a re-drop.
+                for i in carried {
+                    outcomes[i] = .exception(
+                        kind: "despatch-not-applied", reference: first.orderNumber,
+                        message: "despatch \(first.despatchNumber) of order \(first.orderNumber) was refused by the "
+                            + "storefront: \(error.message)", owner: .operations)
+                }
             }
+        }
+        // What left, at what was charged for it: once per package and SKU, however often this runs (a rerun
+        // after a crash finds the lines in effect and records them if the crash came first).
+        if let manifest, !recorded.isEmpty {
+            try manifest.recordFinance(ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber,
+                                                                lines: recorded))
         }
     }
 }

@@ -15,7 +15,11 @@ public struct ImportReturnsFlow: InboundFlow {
     let restockStates: Set<String>
     let skus: [String: String]
 
-    public init(configuration: Configuration, storefront: any Storefront) {
+    /// Where the refunded value is recorded for `voxbatch finance` (none: not recorded).
+    let manifest: Manifest?
+
+    public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest? = nil) {
+        self.manifest = manifest
         var template = configuration.template("returns")!.0
         // The state names are the client's: any value is read, the policy decides what it means.
         if let i = template.columns.firstIndex(where: { $0.name == "Status" || $0.aliases.contains("Status") }) {
@@ -68,7 +72,10 @@ public struct ImportReturnsFlow: InboundFlow {
         let refund = Refund(orderNumber: record.orderNumber, returnNumber: record.returnNumber, sku: sku,
                             quantity: record.quantity, restock: restockStates.contains(state),
                             reason: record.reason.isEmpty ? record.status : record.reason)
-        if order.refundIDs.contains(refund.id) { return .applied }  // in effect already
+        if order.refundIDs.contains(refund.id) {  // in effect already
+            if !dryRun { try recordRefunded(order, refund) }
+            return .applied
+        }
         guard let line = order.lines.first(where: { $0.sku == sku }) else {
             return .exception(kind: "return-mismatch", reference: record.orderNumber,
                               message: "return \(record.returnNumber) of order \(record.orderNumber) contains "
@@ -83,6 +90,7 @@ public struct ImportReturnsFlow: InboundFlow {
         if !dryRun {
             do {
                 try storefront.refund(refund)
+                try recordRefunded(order, refund)
             } catch let error as StorefrontError where error.refusesRecord {
                 return .exception(kind: "return-not-applied", reference: record.orderNumber,
                                   message: "return \(record.returnNumber) of order \(record.orderNumber) was refused by "
@@ -90,5 +98,11 @@ public struct ImportReturnsFlow: InboundFlow {
             }
         }
         return .applied
+    }
+
+    /// The refunded value, for `voxbatch finance` (once per return line).
+    private func recordRefunded(_ order: StorefrontOrder, _ refund: Refund) throws {
+        try manifest?.recordFinance(ExportOrdersFlow.finance(order, kind: "refunded", reference: refund.returnNumber,
+                                                             lines: [(refund.sku, refund.quantity)]))
     }
 }

@@ -186,10 +186,11 @@ public final class JobRunner {
                                                    dryRun: options.dryRun))
         case .importDespatches:
             result = finish(job, try inbound().run(ImportDespatchesFlow(configuration: configuration,
-                                                                        storefront: storefront),
+                                                                        storefront: storefront, manifest: manifest),
                                                    dryRun: options.dryRun))
         case .importReturns:
-            result = finish(job, try inbound().run(ImportReturnsFlow(configuration: configuration, storefront: storefront),
+            result = finish(job, try inbound().run(ImportReturnsFlow(configuration: configuration, storefront: storefront,
+                                                                     manifest: manifest),
                                                    dryRun: options.dryRun))
         case .reconcile:
             result = try reconcile(dryRun: options.dryRun)

@@ -8,7 +8,7 @@ import GRDB
 /// The rule that makes crashes safe: a record's idempotency key is written in the same transaction as
 /// the file's progress (``commit(file:records:)``), so after a crash either both are there or neither.
 public final class Manifest: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// The database file.
     public let path: String
     /// The time rows are stamped with: the job's clock, so that a job on simulated time (the demo, tests)
@@ -77,6 +77,7 @@ public final class Manifest: Sendable {
         m.registerMigration("v4") { db in
             try db.execute(sql: "CREATE TABLE incidents (key TEXT PRIMARY KEY, title TEXT NOT NULL, opened INTEGER NOT NULL)")
         }
+        registerFinance(&m)
         return m
     }
 
@@ -332,9 +333,10 @@ public final class Manifest: Sendable {
     ///
     /// - Returns: The file's id.
     public func prepareOutbound(flow: String, name: String, size: Int64, sha256: String, runID: Int64?,
-                                records: [(key: String, hash: String)]) throws -> Int64 {
+                                records: [(key: String, hash: String)], finance: [FinanceLine] = []) throws -> Int64 {
         try pool.write { db in
             let now = now()
+            try Manifest.insert(finance, db: db, now: now)  // what was charged, with the records that carry it
             try db.execute(sql: """
                 INSERT INTO files (flow, name, size, modified, sha256, first_seen, status, applied, run_id)
                 VALUES (?, ?, ?, ?, ?, ?, 'prepared', ?, ?)

@@ -16,6 +16,8 @@ public struct OutboundRecord: Sendable {
     /// Why it must not be sent now (a failed pre-flight check), if so: it becomes an exception and is
     /// tried again on the next run.
     public var problem: OutboundProblem?
+    /// What sending it charges (sales orders: their lines at their prices), recorded with it.
+    public var finance: [FinanceLine] = []
     private let render: @Sendable () -> [[String]]
 
     /// Its rows, in the template's column order.
@@ -295,7 +297,7 @@ public struct OutboundPipeline {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: local))
         let sha = SHA256.hash(data: bytes).hex
         let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: Int64(bytes.count), sha256: sha,
-                                              runID: runID, records: hashes)
+                                              runID: runID, records: hashes, finance: batch.flatMap(\.record.finance))
         try publish(local, name: name, fileID: id, records: batch.count)
         try conclude(flow, keys: batch.map(\.record.key), references: batch.map(\.record.reference), file: name)
     }

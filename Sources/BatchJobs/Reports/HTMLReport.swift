@@ -123,6 +123,33 @@ public struct HTMLReport {
         }
         html += "</section>\n"
 
+        // Finance: today's money by currency, and the orders whose despatched value differs.
+        let finance = try FinanceReport.build(manifest: manifest, day: Manifest.day(Int64(now.timeIntervalSince1970)))
+        html += "<section id=\"finance\"><h2>Finance, \(esc(finance.day))</h2>"
+        if finance.currencies.isEmpty {
+            html += "<p>Nothing sent, despatched, cancelled or refunded today.</p>"
+        } else {
+            html += "<table><tr><th>Currency</th><th>Orders sent</th><th>Sent</th><th>Despatched</th><th>Cancelled</th>"
+                + "<th>Refunded</th></tr>"
+            for t in finance.currencies {
+                html += "<tr><td>\(esc(t.currency.isEmpty ? "—" : t.currency))</td><td>\(t.ordersSent)</td>"
+                    + [t.sentCents, t.despatchedCents, t.cancelledCents, t.refundedCents]
+                        .map { "<td>\(FinanceReport.amount($0))</td>" }.joined() + "</tr>"
+            }
+            html += "</table>"
+        }
+        if !finance.differences.isEmpty {
+            html += "<p class=\"bad\">Orders whose despatched value differs from what was charged:</p><table><tr><th>Order</th>"
+                + "<th>Charged</th><th>Cancelled</th><th>Despatched</th><th>Difference</th></tr>"
+            for d in finance.differences {
+                html += "<tr><td>\(esc(d.orderNumber))</td><td>\(FinanceReport.amount(d.chargedCents))</td>"
+                    + "<td>\(FinanceReport.amount(d.cancelledCents))</td><td>\(FinanceReport.amount(d.despatchedCents))</td>"
+                    + "<td class=\"bad\">\(FinanceReport.amount(d.differenceCents))</td></tr>"
+            }
+            html += "</table>"
+        }
+        html += "</section>\n"
+
         // Files
         html += "<section id=\"files\"><h2>Recent files</h2><table><tr><th>When</th><th>Flow</th><th>File</th>"
             + "<th>Outcome</th><th>Applied</th><th>Skipped</th><th>Rejected</th><th>Error report</th></tr>"

@@ -16,6 +16,7 @@ struct WooOrder: Decodable {
     var meta_data: [WooMeta]?
     var shipping_total: String?
     var total: String?
+    var currency: String?
 
     struct WooAddress: Decodable {
         var first_name: String?, last_name: String?, company: String?, address_1: String?, address_2: String?
@@ -41,7 +42,7 @@ struct WooOrder: Decodable {
         let name = [s?.first_name, s?.last_name].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
         var fields: [String: String] = [:]
         for meta in meta_data ?? [] where !meta.key.hasPrefix("_") { fields[meta.key] = meta.text }
-        return StorefrontOrder(
+        var order = StorefrontOrder(
             id: String(id), number: number, status: status, createdAt: (date_created_gmt ?? "") + "Z",
             email: billing?.email ?? "", phone: billing?.phone ?? "",
             shipping: Address(name: name, company: s?.company ?? "", line1: s?.address_1 ?? "", line2: s?.address_2 ?? "",
@@ -53,6 +54,8 @@ struct WooOrder: Decodable {
                 StorefrontOrder.Line(sku: line.sku ?? "", quantity: line.quantity,
                                      price: line.price.map { String(format: "%.2f", $0) } ?? "")
             })
+        order.currency = currency ?? ""
+        return order
     }
 }
 

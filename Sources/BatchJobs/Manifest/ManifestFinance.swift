@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+
+/// One line of money movement on an order, recorded by the job that caused it: `sent` (the order went
+/// to the warehouse: what was charged), `despatched` (a package left), `cancelled` (a cancellation
+/// request for a sent order, or units the warehouse cannot fulfil), `refunded` (a return in a final
+/// state). Recorded once per (order, kind, reference, SKU) — a rerun adds nothing.
+public struct FinanceLine: Sendable, Hashable, Codable {
+    public var orderNumber: String
+    public var kind: String
+    /// The package, return or file it belongs to (`""` for the order as sent).
+    public var reference: String
+    public var sku: String
+    public var quantity: Int
+    /// Price per unit in minor units (cents), as the storefront charged it.
+    public var unitCents: Int
+    /// ISO 4217 (`""` when the storefront does not say).
+    public var currency: String
+
+    public init(orderNumber: String, kind: String, reference: String, sku: String, quantity: Int, unitCents: Int,
+                currency: String) {
+        self.orderNumber = orderNumber
+        self.kind = kind
+        self.reference = reference
+        self.sku = sku
+        self.quantity = quantity
+        self.unitCents = unitCents
+        self.currency = currency
+    }
+
+    /// A decimal price (`12.50`, `12`, `1,299.00`) in cents; nil when it is not a price.
+    public static func cents(_ price: String) -> Int? {
+        let plain = price.filter { $0.isNumber || $0 == "." || $0 == "-" }
+        guard !plain.isEmpty, let value = Decimal(string: plain) else { return nil }
+        var scaled = value * 100
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &scaled, 0, .plain)
+        return NSDecimalNumber(decimal: rounded).intValue
+    }
+}
+
+extension Manifest {
+    static func registerFinance(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v5-finance") { db in
+            try db.execute(sql: """
+                CREATE TABLE finance_lines (
+                    order_number TEXT NOT NULL, kind TEXT NOT NULL, reference TEXT NOT NULL, sku TEXT NOT NULL,
+                    quantity INTEGER NOT NULL, unit_cents INTEGER NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL,
+                    at INTEGER NOT NULL, PRIMARY KEY (order_number, kind, reference, sku));
+                CREATE INDEX finance_by_day ON finance_lines(day);
+                """)
+        }
+    }
+
+    /// The UTC day (`2026-11-30`) of a time.
+    public static func day(_ seconds: Int64) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(seconds)))
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+    }
+
+    static func insert(_ lines: [FinanceLine], db: Database, now: Int64) throws {
+        guard !lines.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let day = Self.day(now)
+        for l in lines {
+            try statement.execute(arguments: [l.orderNumber, l.kind, l.reference, l.sku, l.quantity, l.unitCents, l.currency,
+                                              day, now])
+        }
+    }
+
+    /// Records finance lines (on the job's clock's day); ones already recorded are left as they are.
+    public func recordFinance(_ lines: [FinanceLine]) throws {
+        guard !lines.isEmpty else { return }
+        try pool.write { db in try Manifest.insert(lines, db: db, now: now()) }
+    }
+
+    /// Records the cancellation of whole sent orders: their `sent` lines, less what was despatched, as
+    /// `cancelled` lines referenced by `reference`.
+    public func recordCancelledOrders(_ orders: [String], reference: String) throws {
+        guard !orders.isEmpty else { return }
+        try pool.write { db in
+            var lines: [FinanceLine] = []
+            for order in orders {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT kind, sku, SUM(quantity) AS quantity, MAX(unit_cents) AS unit_cents, MAX(currency) AS currency
+                    FROM finance_lines WHERE order_number = ? AND kind IN ('sent', 'despatched') GROUP BY kind, sku
+                    """, arguments: [order])
+                var despatched: [String: Int] = [:]
+                for row in rows where row["kind"] as String == "despatched" { despatched[row["sku"]] = row["quantity"] }
+                for row in rows where row["kind"] as String == "sent" {
+                    let left = (row["quantity"] as Int) - (despatched[row["sku"]] ?? 0)
+                    guard left > 0 else { continue }
+                    lines.append(FinanceLine(orderNumber: order, kind: "cancelled", reference: reference, sku: row["sku"],
+                                             quantity: left, unitCents: row["unit_cents"], currency: row["currency"]))
+                }
+            }
+            try Manifest.insert(lines, db: db, now: now())
+        }
+    }
+
+    /// Every finance line of the orders that have one on `day`, and the days that have any.
+    public func financeLines(touchingDay day: String) throws -> [(line: FinanceLine, day: String)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM finance_lines WHERE order_number IN (SELECT order_number FROM finance_lines WHERE day = ?)
+                ORDER BY order_number, at
+                """, arguments: [day]).map { row in
+                (FinanceLine(orderNumber: row["order_number"], kind: row["kind"], reference: row["reference"], sku: row["sku"],
+                             quantity: row["quantity"], unitCents: row["unit_cents"], currency: row["currency"]), row["day"])
+            }
+        }
+    }
+
+    public func financeDays() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT day FROM finance_lines ORDER BY day") }
+    }
+}
