@@ -28,8 +28,12 @@ import Testing
         #expect(rows.first { $0["SalesOrderNumber"] == "WEB-3" }?["SalesOrderAttribute1"] == "")  // no mapping given
         #expect(rows.first { $0["SalesOrderNumber"] == "WEB-1" }?["ShippingAddressPostcode"] == "LS6 2DT")
 
-        // Rerun: the failing order is raised again (one exception, two occurrences), nothing is re-sent.
+        // Rerun: nothing is re-sent; the failing order is tried again once its backoff (15 min) has passed
+        // (one exception, two attempts).
         f.now += 300
+        #expect(try f.run(.exportOrders).summary.applied == 0)
+        #expect(try f.openExceptions("unknown-sku").first?.occurrences == 1)
+        f.now += 600
         #expect(try f.run(.exportOrders).summary.applied == 0)
         #expect(try f.openExceptions("unknown-sku").first?.occurrences == 2)
 

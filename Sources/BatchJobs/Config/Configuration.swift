@@ -146,6 +146,11 @@ public struct Configuration: Sendable, Hashable {
         /// placed or paid) and not yet despatched is flagged by reconcile, so the seller's performance
         /// rating is protected in time. 0: not checked.
         public var dispatchWindowHours = 0
+        /// An order held by a pre-flight problem is looked at again with backoff (`order_retry_backoff_minutes`,
+        /// doubling each attempt, at most a day); at `order_retry_attempts` it is an
+        /// `order-retries-exhausted` incident for the alerting, naming the order and the error.
+        public var orderRetryAttempts = 5
+        public var orderRetryBackoffMinutes = 15
         public var refundStates = ["Accepted", "Quarantined"]
         public var restockStates = ["Accepted"]
         public var maxOrdersPerFile = 500
@@ -169,7 +174,7 @@ public struct Configuration: Sendable, Hashable {
         public var format = Format.json
         /// Open exceptions of these kinds are incidents.
         public var exceptionKinds = ["rejected-file", "rejected-rows", "unknown-sku", "cancel-too-late",
-                                     "despatch-not-applied"]
+                                     "despatch-not-applied", "order-retries-exhausted"]
         /// Seconds for each webhook request.
         public var timeout = 10.0
 

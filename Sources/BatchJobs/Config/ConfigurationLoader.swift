@@ -323,6 +323,7 @@ private struct ConfigReader {
     func readPolicies(_ value: StrictYAML.Value) -> Configuration.Policies {
         var p = Configuration.Policies()
         guard let map = value.mapping(allowed: ["stock_buffer", "stock_buffer_per_sku", "sla_hours", "dispatch_window_hours",
+                                                "order_retry_attempts", "order_retry_backoff_minutes",
                                                 "refund_states",
                                                 "restock_states", "max_orders_per_file", "cancellable_states",
                                                 "stock_max_age_hours", "file_wait_minutes"])
@@ -331,6 +332,12 @@ private struct ConfigReader {
             if n < 0 { doc.report(v, "stock_buffer cannot be negative") } else { p.stockBuffer = n }
         }
         for (sku, v) in map["stock_buffer_per_sku"]?.table() ?? [] { if let n = v.int { p.stockBufferPerSKU[sku] = n } }
+        if let v = map["order_retry_attempts"], let n = v.int {
+            if n < 1 { doc.report(v, "order_retry_attempts must be at least 1") } else { p.orderRetryAttempts = n }
+        }
+        if let v = map["order_retry_backoff_minutes"], let n = v.int {
+            if n < 0 { doc.report(v, "order_retry_backoff_minutes cannot be negative") } else { p.orderRetryBackoffMinutes = n }
+        }
         if let v = map["dispatch_window_hours"], let n = v.int {
             if n < 0 { doc.report(v, "dispatch_window_hours cannot be negative") } else { p.dispatchWindowHours = n }
         }

@@ -33,6 +33,9 @@ public struct Reconciliation {
         public var despatchFilesWaiting: [String] = []
         /// SKUs whose storefront availability differs from the value last pushed.
         public var stockDifferences: [StockDifference] = []
+        /// Orders the warehouse finished with units it never despatched, cancelled in the storefront (those
+        /// that can be told: SCAYLE) so the customer is refunded for what never ships.
+        public var shortCancelled: [String] = []
         /// Ready orders placed longer ago than `dispatch_window_hours` and not despatched.
         public var pastDispatchWindow: [String] = []
         /// Orders refunded in the storefront without a return (storefronts that can tell).
@@ -46,7 +49,7 @@ public struct Reconciliation {
 
         public var findings: Int {
             notSent.count + pastSLA.count + despatchNotApplied.count + despatchFilesWaiting.count + stockDifferences.count
-                + refundsWithoutReturn.count + pastDispatchWindow.count
+                + refundsWithoutReturn.count + pastDispatchWindow.count + shortCancelled.count
         }
     }
 
@@ -69,7 +72,7 @@ public struct Reconciliation {
     public func run(dryRun: Bool = false, checks: Set<Check> = Set(Check.allCases)) throws -> Report {
         var report = Report()
         var raise: [Finding] = []
-        if checks.contains(.orders) { try checkOrders(&report, &raise) }
+        if checks.contains(.orders) { try checkOrders(&report, &raise, dryRun: dryRun) }
         if checks.contains(.despatchFiles) {
             report.despatchFilesWaiting = try transport.list(configuration.warehouse.outbox)
                 .filter { RemotePath.matches($0.name, glob: configuration.files.despatches) }
@@ -95,7 +98,7 @@ public struct Reconciliation {
 
     private typealias Finding = (kind: String, reference: String, message: String, owner: OwnerTeam)
 
-    private func checkOrders(_ report: inout Report, _ raise: inout [Finding]) throws {
+    private func checkOrders(_ report: inout Report, _ raise: inout [Finding], dryRun: Bool) throws {
         let now = Int64(clock().timeIntervalSince1970)
         let open = try manifest.openExceptionReferences()
         // Page by page: the ready orders, when each was sent, whether it was withheld or despatched — looked
@@ -104,12 +107,13 @@ public struct Reconciliation {
             let sent = try manifest.applied(flow: ExportOrdersFlow.flowName, keys: ready.map(\.id)).mapValues(\.appliedAt)
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: ready.map(\.id)).keys)
             let despatched = try manifest.ordersWithDespatch(ready.map(\.number))
-            try check(ready, sent: sent, withheld: withheld, despatched: despatched, open: open, now: now, &report, &raise)
+            try check(ready, sent: sent, withheld: withheld, despatched: despatched, open: open, now: now, dryRun: dryRun,
+                      &report, &raise)
         }
     }
 
     private func check(_ ready: [StorefrontOrder], sent: [String: Int64], withheld: Set<String>, despatched: Set<String>,
-                       open: Set<String>, now: Int64, _ report: inout Report, _ raise: inout [Finding]) throws {
+                       open: Set<String>, now: Int64, dryRun: Bool, _ report: inout Report, _ raise: inout [Finding]) throws {
         let window = Int64(configuration.policies.dispatchWindowHours) * 3600
         for order in ready where !withheld.contains(order.id) {
             if window > 0, !despatched.contains(order.number), let placed = Self.epochSeconds(order.createdAt),
@@ -137,6 +141,22 @@ public struct Reconciliation {
                 raise.append(("sla-breach", order.number, "order \(order.number) was sent to the warehouse \(hours) h "
                                 + "ago (SLA \(configuration.policies.slaHours) h) and has no despatch yet"
                                 + (state.map { "; the warehouse shows it as \($0)" } ?? ""), .operations))
+            }
+            if ["despatched", "completed"].contains(state?.lowercased() ?? ""), despatched.contains(order.number),
+               let canceller = storefront as? any LineCancelling, let current = try storefront.order(number: order.number) {
+                let short = current.lines.filter { $0.fulfilled < $0.quantity }.map { ($0.sku, $0.quantity - $0.fulfilled) }
+                if !short.isEmpty && !dryRun {
+                    try canceller.cancelLines(orderNumber: order.number, lines: short)
+                    try manifest.recordFinance(ExportOrdersFlow.finance(current, kind: "cancelled", reference: "short", lines: short))
+                    try manifest.addOrderEvents([OrderEvent(orderNumber: order.number, kind: "cancellation", detail: "units the "
+                        + "warehouse did not despatch cancelled: " + short.map { "\($0.1) x \($0.0)" }.joined(separator: ", "))])
+                }
+                if !short.isEmpty {
+                    report.shortCancelled.append(order.number)
+                    raise.append(("short-shipped", order.number, "the warehouse finished order \(order.number) without "
+                                    + short.map { "\($0.1) x \($0.0)" }.joined(separator: ", ") + (dryRun ? "" : "; cancelled in the "
+                                    + "storefront so the customer is refunded for them"), .customerService))
+                }
             }
             if state?.lowercased() == "despatched", !despatched.contains(order.number) {
                 report.despatchNotApplied.append(order.number)

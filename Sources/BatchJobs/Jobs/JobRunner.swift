@@ -215,6 +215,8 @@ public final class JobRunner {
                                         logger: logger, clock: clock)
         pipeline.retry = configuration.retry
         pipeline.guardsFormulas = configuration.files.guardFormulas
+        pipeline.retryAttempts = configuration.policies.orderRetryAttempts
+        pipeline.retryBackoffMinutes = configuration.policies.orderRetryBackoffMinutes
         return pipeline
     }
 

@@ -515,6 +515,11 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// The open exception of a kind about a reference, if any.
+    public func openException(kind: String, reference: String) throws -> ExceptionEntry? {
+        try exceptions(kind: kind).first { $0.reference == reference }
+    }
+
     /// Closes an exception with a note.
     public func resolve(exception id: Int64, note: String) throws {
         try pool.write { db in

@@ -117,6 +117,11 @@ public struct OutboundPipeline {
     public var sleep: (Double) -> Void = { Retry.sleep(seconds: $0) }
     /// Whether to stop before the next file (default: a SIGTERM was received).
     public var shouldStop: () -> Bool = { StopRequest.isRequested }
+    /// Records held by a pre-flight problem are looked at again with backoff: attempt n waits
+    /// `retryBackoffMinutes × 2^(n−1)` (at most a day) after the last; at `retryAttempts` an
+    /// `order-retries-exhausted` exception — an incident for the alerting — names the record and the error.
+    public var retryAttempts = 5
+    public var retryBackoffMinutes = 15
 
     public init(transport: any FileTransport, manifest: Manifest, inbox: String, workDirectory: String,
                 maxRecordsPerFile: Int = 500, logger: Logger = Logger(label: "voxbatch.outbound"),
@@ -202,10 +207,7 @@ public struct OutboundPipeline {
                     if let problem = record.problem {
                         heldCount += 1
                         held.insert(record.key)
-                        if !dryRun {
-                            try manifest.raise(kind: problem.kind, reference: record.reference, message: problem.message,
-                                               owner: problem.owner)
-                        }
+                        if !dryRun { try hold(record, problem, flow: flow) }
                         continue
                     }
                     var errors: [FieldError] = []
@@ -311,8 +313,25 @@ public struct OutboundPipeline {
             })
         }
         guard !flow.problemKinds.isEmpty else { return }
-        try manifest.resolveExceptions(references: references, kinds: flow.problemKinds + ["invalid-\(flow.name)"],
+        try manifest.resolveExceptions(references: references,
+                                       kinds: flow.problemKinds + ["invalid-\(flow.name)", "order-retries-exhausted"],
                                        note: "sent in \(file)")
+    }
+
+    /// Holds a record back for its pre-flight problem: the attempt is counted (on the exception) only when
+    /// its backoff has passed, and the attempt that reaches `retryAttempts` raises the incident.
+    private func hold(_ record: OutboundRecord, _ problem: OutboundProblem, flow: some OutboundFlow) throws {
+        let now = Int64(clock().timeIntervalSince1970)
+        if let open = try manifest.openException(kind: problem.kind, reference: record.reference) {
+            let wait = min(86_400, Int64(retryBackoffMinutes) * 60 << Int64(min(20, max(0, open.occurrences - 1))))
+            if now < open.lastSeen + wait { return }  // not due yet: waits, as it is
+        }
+        _ = try manifest.raise(kind: problem.kind, reference: record.reference, message: problem.message, owner: problem.owner)
+        guard let attempts = try manifest.openException(kind: problem.kind, reference: record.reference)?.occurrences,
+              attempts == retryAttempts else { return }
+        _ = try manifest.raise(kind: "order-retries-exhausted", reference: record.reference,
+                               message: "\(record.reference) (\(flow.name)) has failed \(attempts) attempts and stays held: "
+                                + problem.message, owner: problem.owner)
     }
 
     /// Drops a prepared file and confirms it.

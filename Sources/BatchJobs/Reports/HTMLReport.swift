@@ -36,6 +36,7 @@ public struct HTMLReport {
         "stock-difference": "Run import-stock --full.",
         "return-mismatch": "Check the return with the warehouse.",
         "dispatch-window": "Chase the warehouse now: the marketplace rates the seller on despatch within its window.",
+        "order-retries-exhausted": "The order has failed its checks many times: fix what its other exception says.",
         "missing-field": "Fill in the field the mappings require on the order in the shop; it goes out on the next run.",
         "invalid-items": "Complete the product in the shop (name, price...); the item goes out on the next run.",
     ]
