@@ -138,6 +138,24 @@ enum CLI {
         }
     }
 
+    /// A starter set-up (quick retries) pointed at a SCAYLE fixture with the Admin API token `token`, and —
+    /// given an sshd — at that server's exchange over SFTP.
+    static func scayleStarter(_ scayle: ScayleFixture, token: String = "scayle-test-token", sshd: SSHServerFixture? = nil)
+        throws -> (dir: URL, config: String)
+    {
+        try apiStarter(token: token, tokenFile: "scayle-token", sshd: sshd) { tokenFile in
+            """
+            type: scayle
+              url: \(scayle.baseURL)
+              token_file: \(tokenFile)
+              shop_key: \(scayle.shopKey)
+              country_code: \(scayle.countryCode)
+              stock_warehouse: pvx-leeds
+              requests_per_second: 0
+            """
+        }
+    }
+
     /// A starter set-up with quick retries, the API token in a mode-600 file, the storefront section
     /// `section(tokenFile)`, and — given an sshd — that server's exchange over SFTP.
     private static func apiStarter(token: String, tokenFile name: String, sshd: SSHServerFixture?, edits extra: [(String, String)] = [],

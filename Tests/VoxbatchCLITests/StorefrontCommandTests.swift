@@ -157,3 +157,43 @@ import Testing
         #expect(out.contains("sku_field must be sku, barcode or external_id:KEY"))
     }
 }
+
+@Suite struct ScayleCommandTests {
+    func seeded() throws -> ScayleFixture {
+        let scayle = try ScayleFixture()
+        scayle.variants = [ScayleFixture.Variant(id: 1, referenceKey: "SHOE-42", ean: "4000000000011")]
+        for n in 1...3 { scayle.addOrder(880_000 + n, lines: [("SHOE-42", 1, 12_900)]) }
+        return scayle
+    }
+
+    @Test func checkReachesTheAdminAPIAndSaysWhatItFound() throws {
+        let scayle = try seeded()
+        let (_, config) = try CLI.scayleStarter(scayle)
+        let r = try CLI.run(["storefront", "check", "--config", config])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("ready orders (confirmed): 3 on the first page — e.g. 880001, 880002, 880003"))
+        #expect(r.stdout.contains("SHOE-42"))
+        #expect(scayle.requests.allSatisfy { $0.method == "GET" && $0.headers["x-access-token"] == "scayle-test-token" })
+    }
+
+    @Test func aRefusedTokenExitsTwoNamingTheFileNotTheToken() throws {
+        let scayle = try seeded()
+        let (dir, config) = try CLI.scayleStarter(scayle, token: "scayle_old_3f9a")
+        let r = try CLI.run(["storefront", "check", "--config", config])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("HTTP 401") && r.stderr.contains(dir.appendingPathComponent("scayle-token").path))
+        #expect(!r.stderr.contains("scayle_old_3f9a") && !r.stdout.contains("scayle_old_3f9a"))
+    }
+
+    @Test func configCheckWantsTheShopCountryAndTheWarehouse() throws {
+        let scayle = try seeded()
+        let (_, config) = try CLI.scayleStarter(scayle)
+        #expect(try CLI.run(["config", "check", "--config", config]).status == 0)
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        yml = yml.replacingOccurrences(of: "  shop_key: ms\n", with: "").replacingOccurrences(of: "  stock_warehouse: pvx-leeds\n", with: "")
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["config", "check", "--config", config])
+        #expect(r.status == 2)
+        #expect((r.stdout + r.stderr).contains("SCAYLE needs shop_key") && (r.stdout + r.stderr).contains("SCAYLE needs stock_warehouse"))
+    }
+}

@@ -49,7 +49,7 @@ public enum StarterConfiguration {
           guard_formulas: false   # true: prefix values starting with = + - @ with ' (only if people open these files in a spreadsheet)
 
         storefront:
-          type: file              # file, woocommerce, centra or marketplacer
+          type: file              # file, woocommerce, centra, marketplacer or scayle
           folder: .voxbatch/shop  # the plain-file storefront's folder
           # For an API storefront:
           # url: https://shop.example.com
@@ -57,6 +57,7 @@ public enum StarterConfiguration {
           # secret_env: WOO_CONSUMER_SECRET
           # Centra: url, token_env: CENTRA_TOKEN, stock_warehouse: NAME, ready_statuses: [good-to-go]
           # Marketplacer: url, token_env: MARKETPLACER_KEY, ready_statuses: [PAID], sku_field: sku
+          # SCAYLE: url, token_env: SCAYLE_TOKEN, shop_key, country_code, stock_warehouse, ready_statuses: [confirmed]
           ready_statuses: [paid, processing]   # orders in these states are sent to the warehouse
           cancelled_statuses: [cancelled]
 
@@ -75,6 +76,8 @@ public enum StarterConfiguration {
           stock_buffer: 0         # units held back from the storefront for every SKU
           stock_buffer_per_sku: {}
           sla_hours: 48           # orders sent longer ago without a despatch are flagged
+          order_retry_attempts: 5         # an order failing its checks is alerted after this many attempts...
+          order_retry_backoff_minutes: 15 # ...looked at again after 15, 30, 60... minutes
           refund_states: [Accepted, Quarantined]
           restock_states: [Accepted]
           max_orders_per_file: 500
