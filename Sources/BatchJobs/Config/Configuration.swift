@@ -29,6 +29,34 @@ public struct Configuration: Sendable, Hashable {
     /// `metrics_file:` — where every run rewrites the client's metrics in Prometheus text format (for the
     /// node exporter's textfile collector), if set.
     public var metricsFile: String?
+    /// `inventory_master:` — the system that holds the master inventory record beside the storefront
+    /// (WAIR For Retail), if the client has one.
+    public var inventoryMaster: InventoryMaster?
+
+    /// An inventory planner that is the inventory master: its transfers go to the warehouse, and the
+    /// warehouse's despatches, stock and allocations go back to it.
+    public struct InventoryMaster: Sendable, Hashable {
+        /// `wair`.
+        public var kind: String
+        /// The API's base URL (`https://public-api.wair.cloud/api/v1`).
+        public var url: String
+        /// The tenant code (`X-Tenant`).
+        public var tenant: String
+        /// POST /Token credentials, by reference only.
+        public var username: SecretSource?
+        public var password: SecretSource?
+        /// The WAIR location id of the 3PL warehouse (transfers from it are picked; its stock is sent).
+        public var warehouseLocation: String
+        /// Sales-order numbers of transfers start with this, so despatches find their way back.
+        public var orderPrefix = "WAIR-"
+        /// Records per upload call (WAIR recommends at most 50,000 for stock and mutations).
+        public var maxRecordsPerCall = 50_000
+        /// A WAIR on-hand level that differs from the warehouse's by more than what is in flight and this
+        /// many units is drift (`inventory-drift`, for the inventory team).
+        public var driftTolerance = 0
+        public var timeout = 30.0
+        public var requestsPerSecond = 5.0
+    }
 
     /// The warehouse's exchange folder and how to reach it.
     public struct Warehouse: Sendable, Hashable {

@@ -62,7 +62,7 @@ private struct ConfigReader {
     func read() -> Configuration? {
         guard let root = doc.root.mapping(allowed: [
             "client", "warehouse", "files", "storefront", "mappings", "policies", "retry", "alerts", "state", "schedule",
-            "metrics_file",
+            "metrics_file", "inventory_master",
         ]) else { return nil }
         let client = root.required("client")?.string ?? ""
         let warehouse = root.required("warehouse").flatMap(readWarehouse)
@@ -79,7 +79,39 @@ private struct ConfigReader {
                                           stateDirectory: state)
         configuration.schedulePath = root["schedule"]?.string.map(resolve)
         configuration.metricsFile = root["metrics_file"]?.string.map(resolve)
+        configuration.inventoryMaster = root["inventory_master"].flatMap(readInventoryMaster)
         return configuration
+    }
+
+    func readInventoryMaster(_ value: StrictYAML.Value) -> Configuration.InventoryMaster? {
+        guard let map = value.mapping(allowed: [
+            "type", "url", "tenant", "username", "username_env", "username_file", "password", "password_env", "password_file",
+            "warehouse_location", "order_prefix", "max_records_per_call", "drift_tolerance", "timeout", "requests_per_second",
+        ]) else { return nil }
+        guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
+        if kind != "wair" { doc.report(typeValue, "unknown inventory master type \"\(kind)\"; use wair") }
+        let url = map.required("url")?.string ?? ""
+        if !url.hasPrefix("https://") && !url.hasPrefix("http://127.0.0.1") && !url.hasPrefix("http://localhost") {
+            doc.report(map["url"], "inventory master URLs must use https:// (credentials travel with every request)")
+        }
+        if map["username_env"] == nil && map["username_file"] == nil || map["password_env"] == nil && map["password_file"] == nil {
+            doc.report(value, "WAIR needs username_env/username_file and password_env/password_file (the POST /Token "
+                       + "credentials WAIR e-mails)", path: map.path + ".username_env")
+        }
+        var master = Configuration.InventoryMaster(
+            kind: kind, url: url, tenant: map.required("tenant")?.string ?? "", username: secret(map, "username"),
+            password: secret(map, "password"), warehouseLocation: map.required("warehouse_location")?.string ?? "")
+        master.orderPrefix = map["order_prefix"]?.string ?? master.orderPrefix
+        if master.orderPrefix.isEmpty { doc.report(map["order_prefix"], "order_prefix cannot be empty: despatches of "
+                                                   + "transfers are told from the shop's orders by it") }
+        if let v = map["max_records_per_call"], let n = v.int {
+            if n < 1 || n > 50_000 { doc.report(v, "max_records_per_call must be 1...50000 (WAIR's recommended maximum)") }
+            else { master.maxRecordsPerCall = n }
+        }
+        master.driftTolerance = map["drift_tolerance"]?.int ?? master.driftTolerance
+        master.timeout = map["timeout"]?.double ?? master.timeout
+        master.requestsPerSecond = map["requests_per_second"]?.double ?? master.requestsPerSecond
+        return master
     }
 
     func readWarehouse(_ value: StrictYAML.Value) -> Configuration.Warehouse? {

@@ -15,12 +15,15 @@ public struct ExportOrdersFlow: OutboundFlow {
     public let fileNamePattern: String
     public let problemKinds = ["unknown-sku", "missing-sku", "invalid-address", "invalid-quantity"]
     public let recordsOrderEvents = true
-    public let jobName = JobName.exportOrders.rawValue
+    public let jobName: String
     let storefront: any Storefront
     let manifest: Manifest
     let configuration: Configuration
 
-    public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest) {
+    /// - Parameter jobName: The job it runs as (export-orders; export-transfers for the inventory master's).
+    public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest,
+                jobName: JobName = .exportOrders) {
+        self.jobName = jobName.rawValue
         self.configuration = configuration
         self.storefront = storefront
         self.manifest = manifest

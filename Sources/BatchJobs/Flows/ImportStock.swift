@@ -22,6 +22,9 @@ public struct ImportStockFlow: InboundFlow {
     /// Push every SKU, changed or not.
     public var full = false
 
+    /// Whether the levels are also noted for the inventory master (export-inventory sends them).
+    public var notesForInventoryMaster = false
+
     public init(configuration: Configuration, storefront: any Storefront, manifest: Manifest, full: Bool = false) {
         template = configuration.template("stock")!.0
         filePattern = configuration.files.stock
@@ -69,6 +72,7 @@ public struct ImportStockFlow: InboundFlow {
             push.append((skus[record.itemCode] ?? record.itemCode, value))
             pushedIndex.append(i)
         }
+        if !dryRun && notesForInventoryMaster { try manifest.noteWairStock(records) }
         if !dryRun {
             // The warehouse holds these item codes. One with a level already recorded was noted when that level
             // was (the note comes before the commit of every batch), so only first-seen codes are written:

@@ -38,6 +38,9 @@ public struct Reconciliation {
         public var shortCancelled: [String] = []
         /// Ready orders placed longer ago than `dispatch_window_hours` and not despatched.
         public var pastDispatchWindow: [String] = []
+        /// SKUs whose stock the inventory master holds for the warehouse differently from the warehouse's last
+        /// stock file, by more than what is in flight (`SKU@location`).
+        public var inventoryDrift: [String] = []
         /// Orders refunded in the storefront without a return (storefronts that can tell).
         public var refundsWithoutReturn: [String] = []
 
@@ -49,7 +52,7 @@ public struct Reconciliation {
 
         public var findings: Int {
             notSent.count + pastSLA.count + despatchNotApplied.count + despatchFilesWaiting.count + stockDifferences.count
-                + refundsWithoutReturn.count + pastDispatchWindow.count + shortCancelled.count
+                + refundsWithoutReturn.count + pastDispatchWindow.count + shortCancelled.count + inventoryDrift.count
         }
     }
 
@@ -67,6 +70,8 @@ public struct Reconciliation {
 
     /// How far back refunds without a return are looked for.
     public var refundLookbackDays = 30
+    /// The inventory master, when the client has one: its view of the warehouse's stock is compared.
+    public var inventoryMaster: ExportInventory?
 
     /// Looks at both sides and raises an exception for every finding (not with `dryRun`).
     public func run(dryRun: Bool = false, checks: Set<Check> = Set(Check.allCases)) throws -> Report {
@@ -79,6 +84,7 @@ public struct Reconciliation {
                 .map(\.name)
         }
         if checks.contains(.stock) { try checkStock(&report, &raise) }
+        if checks.contains(.stock), let master = inventoryMaster { try checkInventory(master, &report, &raise) }
         if checks.contains(.refunds), let auditor = storefront as? any RefundAuditing {
             let since = clock().addingTimeInterval(-Double(refundLookbackDays) * 86_400)
             for refund in try auditor.refundsWithoutReturn(since: since) {
@@ -173,6 +179,31 @@ public struct Reconciliation {
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return fractional.date(from: iso).map { Int64($0.timeIntervalSince1970) }
+    }
+
+    /// The inventory master's on-hand for the warehouse against the warehouse's last stock file. WAIR may
+    /// already count transfers it asked for that the warehouse has not despatched yet, so it may be lower by
+    /// up to what is in flight; any other difference beyond the tolerance is drift for the inventory team.
+    private func checkInventory(_ master: ExportInventory, _ report: inout Report, _ raise: inout [Finding]) throws {
+        let settings = master.client.settings
+        let theirs = try master.wairLevels()
+        let ours = Dictionary(uniqueKeysWithValues: try manifest.wairStock(unsentOnly: false).map { ($0.itemCode, $0) })
+        let flight = try manifest.wairInFlight(prefix: settings.orderPrefix)
+        let iso = ISO8601DateFormatter()
+        for item in Set(theirs.keys).union(ours.keys).sorted() {
+            let held = theirs[item] ?? 0
+            let counted = ours[item]?.onHand ?? 0
+            let moving = flight[item] ?? 0
+            let difference = held - counted
+            guard difference > settings.driftTolerance || difference < -(moving + settings.driftTolerance) else { continue }
+            let reference = "\(item)@\(settings.warehouseLocation)"
+            report.inventoryDrift.append(reference)
+            let when = ours[item].map { " (snapshot \(iso.string(from: Date(timeIntervalSince1970: Double($0.snapshot)))))" } ?? ""
+            raise.append(("inventory-drift", reference, "WAIR holds \(held) on hand of \(item) at \(settings.warehouseLocation); "
+                            + "the warehouse's last stock file says \(counted)\(when), with \(moving) in flight on transfers. "
+                            + "Check that export-inventory has run since that file, for stock mutations posted in WAIR by hand, "
+                            + "and count the item at the warehouse", .inventory))
+        }
     }
 
     private func checkStock(_ report: inout Report, _ raise: inout [Finding]) throws {

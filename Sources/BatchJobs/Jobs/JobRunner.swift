@@ -8,12 +8,16 @@ public enum JobName: String, Sendable, Hashable, Codable, CaseIterable {
     case exportItems = "export-items"
     /// Warehouse stock levels to the storefront.
     case importStock = "import-stock"
+    /// Warehouse stock (changes, on hand, allocations) to the inventory master (WAIR), if the client has one.
+    case exportInventory = "export-inventory"
     /// The warehouse's order states (picking, packing...), used by cancellations and reconciliation.
     case importOrderStatus = "import-order-status"
     /// Cancelled orders: withheld, requested, or flagged as too late.
     case exportCancellations = "export-cancellations"
     /// Orders ready for fulfilment to the warehouse.
     case exportOrders = "export-orders"
+    /// The inventory master's transfers from the warehouse (WAIR), as sales orders, if the client has one.
+    case exportTransfers = "export-transfers"
     /// Returns announced in the shop (RMA) to the warehouse, so it knows what is coming.
     case exportReturns = "export-returns"
     /// Despatches (packages, tracking) to the storefront.
@@ -28,10 +32,12 @@ public enum JobName: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .exportItems: "send new and changed SKUs as a Peoplevox item-types file"
         case .importStock: "set storefront availability from the warehouse's stock files (minus the buffer)"
+        case .exportInventory: "send the warehouse's stock changes, on-hand levels and allocations to the inventory master"
         case .importOrderStatus: "read the warehouse's order states (decides whether a cancellation can stop an order)"
         case .exportCancellations: "withhold, request or flag cancelled orders"
         case .exportOrders: "send orders ready for fulfilment as Peoplevox sales-order files"
         case .exportReturns: "send returns announced in the shop (RMA) as expected-return files"
+        case .exportTransfers: "send the inventory master's transfers from the warehouse as sales-order files"
         case .importDespatches: "apply despatches (packages, tracking, carrier) to the storefront"
         case .importReturns: "refund returned lines in a final state, restocking sellable ones"
         case .reconcile: "list unsent orders, orders past the SLA, unapplied despatches and stock differences"
@@ -82,6 +88,9 @@ public final class JobRunner {
     public let configuration: Configuration
     public let manifest: Manifest
     public let storefront: any Storefront
+    /// The inventory master (WAIR), when the configuration has one: its transfers, and its client.
+    public let transfers: WairTransfers?
+    public let inventoryMaster: WairClient?
     private var transport: (any FileTransport)?
     /// Told how long files move (for a progress display on a terminal).
     public var progress: ((PipelineProgress) -> Void)?
@@ -107,7 +116,18 @@ public final class JobRunner {
         // VOXBATCH_LOCK_WAIT: seconds to wait for another process holding the manifest (default 10).
         let wait = ProcessInfo.processInfo.environment["VOXBATCH_LOCK_WAIT"].flatMap(Double.init) ?? 10
         manifest = try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", busyTimeout: wait, clock: clock)
-        self.storefront = try storefront ?? Self.makeStorefront(configuration, clock: clock)
+        let shop = try storefront ?? Self.makeStorefront(configuration, clock: clock)
+        if let master = configuration.inventoryMaster {
+            let client = WairClient(settings: master, manifest: manifest, retry: configuration.retry, clock: clock)
+            let transfers = WairTransfers(client: client, manifest: manifest, clock: clock)
+            inventoryMaster = client
+            self.transfers = transfers
+            self.storefront = RoutingStorefront(primary: shop, transfers: transfers)
+        } else {
+            inventoryMaster = nil
+            transfers = nil
+            self.storefront = shop
+        }
     }
 
     deinit { transport?.close() }
@@ -178,9 +198,22 @@ public final class JobRunner {
                 ExportCancellationsFlow(configuration: configuration, storefront: storefront, manifest: manifest,
                                         clock: clock), dryRun: options.dryRun))
         case .importStock:
-            result = finish(job, try inbound().run(
-                ImportStockFlow(configuration: configuration, storefront: storefront, manifest: manifest,
-                                full: options.full), dryRun: options.dryRun))
+            var flow = ImportStockFlow(configuration: configuration, storefront: storefront, manifest: manifest,
+                                       full: options.full)
+            flow.notesForInventoryMaster = inventoryMaster != nil
+            result = finish(job, try inbound().run(flow, dryRun: options.dryRun))
+        case .exportInventory:
+            result = try exportInventory(dryRun: options.dryRun)
+        case .exportTransfers:
+            if let transfers {
+                var pipeline = try outbound()
+                pipeline.maxRecordsPerFile = configuration.policies.maxOrdersPerFile
+                result = finish(job, try pipeline.run(ExportOrdersFlow(configuration: configuration, storefront: transfers,
+                                                                       manifest: manifest, jobName: job), dryRun: options.dryRun))
+            } else {
+                logger.info("no inventory master configured: no transfers to send")
+                result = JobResult(job: job.rawValue, outcome: "ok", summary: RunSummary(job: job.rawValue, dryRun: options.dryRun))
+            }
         case .importOrderStatus:
             result = finish(job, try inbound().run(ImportOrderStatusFlow(configuration: configuration, manifest: manifest),
                                                    dryRun: options.dryRun))
@@ -247,11 +280,33 @@ public final class JobRunner {
         return path
     }
 
+    private func exportInventory(dryRun: Bool) throws -> JobResult {
+        let name = JobName.exportInventory.rawValue
+        guard let client = inventoryMaster else {
+            logger.info("no inventory master configured: nothing to send")
+            return JobResult(job: name, outcome: "ok", summary: RunSummary(job: name, dryRun: dryRun))
+        }
+        let runID = dryRun ? nil : try manifest.startRun(job: name)
+        do {
+            let sent = try ExportInventory(client: client, manifest: manifest, clock: clock).run(dryRun: dryRun)
+            if let runID { try manifest.finishRun(runID, outcome: "ok", applied: sent.levels, skipped: 0, failed: 0) }
+            let summary = RunSummary(job: name, dryRun: dryRun)
+            logger.info("stock sent to the inventory master", metadata: [
+                "mutations": "\(sent.mutations)", "levels": "\(sent.levels)", "allocations": "\(sent.allocations)"])
+            return JobResult(job: name, outcome: "ok", summary: summary)
+        } catch {
+            if let runID { try manifest.finishRun(runID, outcome: "failed", applied: 0, skipped: 0, failed: 0, error: "\(error)") }
+            throw error
+        }
+    }
+
     private func reconcile(dryRun: Bool) throws -> JobResult {
         let runID = dryRun ? nil : try manifest.startRun(job: JobName.reconcile.rawValue)
         do {
-            let report = try Reconciliation(configuration: configuration, storefront: storefront, manifest: manifest,
-                                            transport: try warehouse(), clock: clock).run(dryRun: dryRun)
+            var reconciliation = Reconciliation(configuration: configuration, storefront: storefront, manifest: manifest,
+                                                transport: try warehouse(), clock: clock)
+            reconciliation.inventoryMaster = inventoryMaster.map { ExportInventory(client: $0, manifest: manifest, clock: clock) }
+            let report = try reconciliation.run(dryRun: dryRun)
             let outcome = report.findings > 0 ? "completed-with-exceptions" : "ok"
             if let runID { try manifest.finishRun(runID, outcome: outcome, applied: 0, skipped: 0, failed: report.findings) }
             var summary = RunSummary(job: JobName.reconcile.rawValue, dryRun: dryRun)

@@ -78,6 +78,8 @@ public final class Manifest: Sendable {
             try db.execute(sql: "CREATE TABLE incidents (key TEXT PRIMARY KEY, title TEXT NOT NULL, opened INTEGER NOT NULL)")
         }
         registerFinance(&m)
+        registerWair(&m)
+        registerWairTransfers(&m)
         return m
     }
 

@@ -33,6 +33,8 @@ public enum OwnerTeam: String, Sendable, Hashable, Codable, CaseIterable {
     case merchandising
     case customerService = "customer-service"
     case technical
+    /// Stock accuracy between the warehouse and the inventory master.
+    case inventory
 }
 
 /// One open (or resolved) problem that needs a person.

@@ -220,6 +220,9 @@ public struct StockLevel: Sendable, Hashable {
     public var available: Int
     /// When the warehouse took the snapshot (seconds since 1970, UTC).
     public var snapshot: Int
+    /// Stock on hand and allocated to open orders, when the file has them (an inventory master wants them).
+    public var onHand: Int? = nil
+    public var allocated: Int? = nil
 }
 
 /// One returned line.
@@ -317,7 +320,9 @@ extension StockLevel {
         return { row in
             let available = derive ? r.integer("On hand", row) - r.integer("Allocated", row) : r.integer("Available", row)
             return StockLevel(itemCode: r.text("Item code", row), available: available,
-                              snapshot: r.date("Timestamp", row) ?? fileSnapshot)
+                              snapshot: r.date("Timestamp", row) ?? fileSnapshot,
+                              onHand: r.has("On hand") ? r.integer("On hand", row) : nil,
+                              allocated: r.has("Allocated") ? r.integer("Allocated", row) : nil)
         }
     }
 }
