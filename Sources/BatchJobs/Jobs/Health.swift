@@ -49,7 +49,7 @@ extension JobRunner {
         let iso = ISO8601DateFormatter()
         var report = HealthReport(client: configuration.client, checkedAt: iso.string(from: now), healthy: true)
         let policies = configuration.policies
-        for job in JobName.allCases {
+        for job in JobName.all(for: configuration) {
             let runs = (try? manifest.recentRuns(job: job.rawValue, limit: 20)) ?? []
             var status = HealthReport.JobStatus(job: job.rawValue)
             if let last = runs.first {

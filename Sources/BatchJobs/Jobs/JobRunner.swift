@@ -27,6 +27,19 @@ public enum JobName: String, Sendable, Hashable, Codable, CaseIterable {
     /// What should have happened and did not.
     case reconcile
 
+    /// Whether the job has anything to do for `configuration` (the inventory master's jobs need one).
+    public func applies(to configuration: Configuration) -> Bool {
+        switch self {
+        case .exportInventory, .exportTransfers: configuration.inventoryMaster != nil
+        default: true
+        }
+    }
+
+    /// The jobs of a day for `configuration`, in order (`run all`).
+    public static func all(for configuration: Configuration) -> [JobName] {
+        allCases.filter { $0.applies(to: configuration) }
+    }
+
     /// One line for `--help`.
     public var summary: String {
         switch self {

@@ -46,7 +46,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try config.load()
-        let jobs = job == "all" ? JobName.allCases : [JobName(rawValue: job)!]
+        let jobs = job == "all" ? JobName.all(for: configuration) : [JobName(rawValue: job)!]
         let runner = try JobExecution.openRunner(configuration)
         StopRequest.installSignalHandlers()  // SIGTERM: finish the current file, then stop
         let display = json ? nil : ProgressDisplay.forTerminal()
