@@ -111,13 +111,25 @@ import Testing
         #expect(found.allSatisfy { $0.line > 0 })
     }
 
-    /// A storefront type whose connector is not in this build fails `config check`, not the first run.
-    @Test(arguments: Configuration.plannedStorefrontKinds)
-    func aStorefrontThatCannotRunYetFailsTheCheck(kind: String) {
+    /// WAIR is an inventory master, not a storefront: `type: wair` as the storefront says where it goes.
+    @Test func wairAsAStorefrontPointsToTheInventoryMasterSection() {
         let found = problems("client: acme\nwarehouse: {url: \"file:///srv/x\"}\n"
-                             + "storefront: {type: \(kind), url: \"https://shop.example.com\"}\n")
+                             + "storefront: {type: wair, url: \"https://shop.example.com\"}\n")
         let problem = found.first { $0.path == "storefront.type" }
-        #expect(problem?.message == "the \(kind) storefront is not supported yet by this build of voxbatch; use one of " + Configuration.storefrontKinds.joined(separator: ", "))
+        #expect(problem?.message.contains("an inventory master, not a storefront") == true)
+        #expect(problem?.message.contains("inventory_master:") == true)
+    }
+
+    @Test func anInventoryMasterNeedsItsCredentialsAndKeepsToWairsLimits() {
+        let found = problems("client: acme\nwarehouse: {url: \"file:///srv/x\"}\nstorefront: {type: file, folder: shop}\n"
+                             + "inventory_master: {type: wair, url: \"http://wair.example\", tenant: T, warehouse_location: W, "
+                             + "max_records_per_call: 60000, password: hunter2}\n")
+        let messages = found.map(\.message)
+        #expect(messages.contains { $0.contains("WAIR needs username_env/username_file and password_env/password_file") })
+        #expect(messages.contains { $0.contains("must use https://") })
+        #expect(messages.contains { $0.contains("max_records_per_call must be 1...50000") })
+        #expect(messages.contains { $0.contains("secrets must not be written in the configuration; use password_env") })
+        #expect(!messages.joined().contains("hunter2"))
     }
 
     @Test func missingEssentialsAreReported() {

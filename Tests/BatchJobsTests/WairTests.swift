@@ -137,6 +137,20 @@ import Testing
         #expect(wair.withLock { $0.stockView["PVX-LEEDS|A"] } == 7)
     }
 
+    @Test func aBatchStartedWhoseAnswerWasLostIsStoppedByTheNextRun() throws {
+        try f.products(["A"])
+        try stock("STOCK_1.csv", [("A", 10, 2)], at: 7)
+        try f.run(.importStock)
+        // WAIR opens the batch, and the answer never arrives (the run dies right there).
+        wair.withLock { $0.faultsAfterApplying = [("POST /Batch/start", HTTPServerFixture.Response.json(["e": 1]).cutBody(afterBytes: 1))] }
+        #expect(throws: (any Error).self) { try f.run(.exportInventory) }
+        #expect(wair.openBatches.count == 1)
+        f.now += 300
+        try f.run(.exportInventory)
+        #expect(wair.openBatches.isEmpty && wair.withLock { $0.stockView["PVX-LEEDS|A"] } == 10)
+        #expect(wair.withLock { $0.uploaded["/StockNotForReplenishment"]?.values.first?["quantity"] as? Int } == 2)
+    }
+
     @Test func reconcileRaisesDriftBeyondWhatIsInFlight() throws {
         try f.products(["TSH-M", "HOD-L", "CAP-1"])
         try stock("STOCK_1.csv", [("TSH-M", 50, 0), ("HOD-L", 20, 0), ("CAP-1", 8, 0)], at: 7)

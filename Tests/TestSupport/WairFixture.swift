@@ -103,9 +103,8 @@ public final class WairFixture: @unchecked Sendable {
             openBatch = id
             return .json(["batchId": id])
         case ("POST", "/Batch/stop"):
-            let id = (request.json as? [String: Any])?["batchId"] as? String
-            guard let open = openBatch, id == open, let i = batches.firstIndex(where: { $0.id == open }) else {
-                return error(400, "no open batch \(id ?? "")")
+            guard let open = openBatch, let i = batches.firstIndex(where: { $0.id == open }) else {
+                return error(400, "no open batch to stop")
             }
             batches[i].stopped = true
             openBatch = nil

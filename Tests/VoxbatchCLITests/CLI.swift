@@ -156,6 +156,42 @@ enum CLI {
         }
     }
 
+    /// The plain-file starter with WAIR as its inventory master (credentials in mode-600 files), and —
+    /// given an sshd — that server's exchange over SFTP.
+    static func wairStarter(_ wair: WairFixture, password: String? = nil, sshd: SSHServerFixture? = nil)
+        throws -> (dir: URL, config: String)
+    {
+        var edits = [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")]
+        if let sshd {
+            edits.append(("url: file://.voxbatch/exchange", """
+                url: sftp://\(sshd.user)@127.0.0.1:\(sshd.port)\(sshd.exchange)
+                  identity: \(sshd.clientKey)
+                  known_hosts: \(sshd.knownHosts)
+                """))
+        }
+        let (dir, config) = try starter(edits: edits)
+        for (name, value) in [("wair-user", wair.username), ("wair-password", password ?? wair.password)] {
+            let path = dir.appendingPathComponent(name).path
+            try value.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o600)
+        }
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        yml += """
+
+            inventory_master:
+              type: wair
+              url: \(wair.baseURL)
+              tenant: \(wair.tenant)
+              username_file: \(dir.appendingPathComponent("wair-user").path)
+              password_file: \(dir.appendingPathComponent("wair-password").path)
+              warehouse_location: PVX-LEEDS
+              requests_per_second: 0
+
+            """
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        return (dir, config)
+    }
+
     /// A starter set-up with quick retries, the API token in a mode-600 file, the storefront section
     /// `section(tokenFile)`, and — given an sshd — that server's exchange over SFTP.
     private static func apiStarter(token: String, tokenFile name: String, sshd: SSHServerFixture?, edits extra: [(String, String)] = [],

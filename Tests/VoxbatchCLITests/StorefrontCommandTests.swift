@@ -197,3 +197,28 @@ import Testing
         #expect((r.stdout + r.stderr).contains("SCAYLE needs shop_key") && (r.stdout + r.stderr).contains("SCAYLE needs stock_warehouse"))
     }
 }
+
+@Suite struct WairCommandTests {
+    @Test func checkReachesTheShopAndTheInventoryMaster() throws {
+        let wair = try WairFixture()
+        wair.transfers = [WairFixture.transfer("RD_1", from: "PVX-LEEDS", to: "STORE-AMS", sku: "TSH-M", quantity: 2)]
+        let (_, config) = try CLI.wairStarter(wair)
+        let c = try CLI.run(["config", "check", "--config", config])
+        #expect(c.status == 0 && c.stdout.contains("inventory master: wair (ACME, warehouse location PVX-LEEDS)"), "\(c.stderr)")
+        let r = try CLI.run(["storefront", "check", "--config", config])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("wair inventory master at \(wair.baseURL): reached"))
+        #expect(r.stdout.contains("open transfers from the warehouse: 1 on the first page — e.g. WAIR-RD_1"))
+        #expect(wair.requests.allSatisfy { $0.headers["x-tenant"] == "ACME" })
+        #expect(wair.withLock { $0.uploadCalls.isEmpty && $0.batches.isEmpty })  // nothing written
+    }
+
+    @Test func refusedCredentialsExitTwoNamingTheFileNotThePassword() throws {
+        let wair = try WairFixture()
+        let (dir, config) = try CLI.wairStarter(wair, password: "wair_wrong_7d3e")
+        let r = try CLI.run(["storefront", "check", "--config", config])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("WAIR refused the credentials") && r.stderr.contains(dir.appendingPathComponent("wair-password").path))
+        #expect(!r.stderr.contains("wair_wrong_7d3e") && !r.stdout.contains("wair_wrong_7d3e"))
+    }
+}

@@ -235,7 +235,7 @@ public struct Configuration: Sendable, Hashable {
     public static let storefrontKinds = ["file", "woocommerce", "centra", "marketplacer", "scayle"]
     /// Storefront types that are planned but cannot run yet: `config check` says so plainly instead of
     /// letting a set-up check clean and fail at its first run.
-    public static let plannedStorefrontKinds = ["wair"]
+    public static let plannedStorefrontKinds: [String] = []
     /// The Peoplevox templates whose columns can be renamed under `mappings.columns`.
     public static let templateKeys = ["sales_orders", "items", "cancellations", "expected_returns", "despatches", "stock",
                                        "returns", "order_status"]

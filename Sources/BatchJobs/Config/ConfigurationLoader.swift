@@ -219,7 +219,10 @@ private struct ConfigReader {
             "stock_quantity_type", "capture_on_despatch", "shop_key", "country_code",
         ]) else { return nil }
         guard let typeValue = map.required("type"), let kind = typeValue.string else { return nil }
-        if Configuration.plannedStorefrontKinds.contains(kind) {
+        if kind == "wair" {
+            doc.report(typeValue, "WAIR For Retail is an inventory master, not a storefront: keep the shop here and "
+                       + "add an inventory_master: section with type: wair")
+        } else if Configuration.plannedStorefrontKinds.contains(kind) {
             doc.report(typeValue, "the \(kind) storefront is not supported yet by this build of voxbatch; use one of "
                        + Configuration.storefrontKinds.joined(separator: ", "))
         } else if !Configuration.storefrontKinds.contains(kind) {

@@ -44,7 +44,10 @@ public struct ImportStockFlow: InboundFlow {
 
     /// The applied version: the snapshot and the value pushed (so a buffer change is pushed too).
     public func fingerprint(of record: StockLevel) -> String? {
-        "\(record.snapshot)|\(pushed(record))" + (full ? "|full" : "")
+        // For an inventory master, on hand and allocated are part of the version too: a despatch lowers both
+        // and leaves availability as it was, and the master must still hear of it.
+        let master = notesForInventoryMaster ? "|oh\(record.onHand ?? -1)|al\(record.allocated ?? -1)" : ""
+        return "\(record.snapshot)|\(pushed(record))" + master + (full ? "|full" : "")
     }
 
     func pushed(_ record: StockLevel) -> Int {

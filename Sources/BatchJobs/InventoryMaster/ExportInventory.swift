@@ -38,7 +38,10 @@ public struct ExportInventory {
         let time = { (snapshot: Int) in iso.string(from: Date(timeIntervalSince1970: Double(snapshot))) }
         let mutations: [[String: Any]] = unsent.compactMap { level in
             guard let sent = level.sentOnHand, level.onHand != sent else { return nil }
-            return ["id": "\(location)|\(level.itemCode)|\(level.snapshot)", "locationId": location, "skuId": level.itemCode,
+            // The id names the change (from what WAIR last got to this level): resent after a crash, it is the
+            // same mutation; a new change at the same snapshot time is a new one.
+            return ["id": "\(location)|\(level.itemCode)|\(level.snapshot)|\(sent)>\(level.onHand)", "locationId": location,
+                    "skuId": level.itemCode,
                     "quantity": level.onHand - sent, "mutationDateTime": time(level.snapshot), "mutationType": "Correction"]
         }
         let levels: [[String: Any]] = unsent.map {

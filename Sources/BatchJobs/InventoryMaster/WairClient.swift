@@ -10,9 +10,9 @@ import Logging
 /// `POST /Batch/stop`, uploads chunked to the recommended maximum with `moreRecordsAvailable` on all but
 /// the last chunk, and reads paged with `Offset`/`Limit` until `moreRecordsAvailable` is false.
 ///
-/// A batch voxbatch started is written down (in the manifest) before anything is uploaded in it and
-/// crossed out when stopped, so a run killed mid-upload leaves no batch open for good: the next client
-/// stops it first. Every write is an upsert by id, so sending an upload again changes nothing.
+/// A batch voxbatch starts is written down (in the manifest) before it is started and crossed out when
+/// stopped, so a run killed anywhere in between leaves no batch open for good: the next run stops it
+/// first. Every write is an upsert by id, so sending an upload again changes nothing.
 public final class WairClient {
     let settings: Configuration.InventoryMaster
     let http: HTTPClient
@@ -130,25 +130,30 @@ public final class WairClient {
 
     // MARK: - Batches
 
-    /// Runs `uploads` inside a WAIR batch: started (and written down) before, stopped (and crossed out)
-    /// after. A batch an earlier run left open is stopped first.
+    /// Runs `uploads` inside a WAIR batch (one per tenant at a time: `POST /Batch/start` … `POST
+    /// /Batch/stop`). The batch is written down as possibly open *before* it is started — a run killed
+    /// between the start and its answer leaves the mark — and crossed out once stopped; a batch an earlier
+    /// run may have left open is stopped first.
     public func inBatch(_ uploads: () throws -> Void) throws {
         try stopLeftoverBatches()
-        let started = try call("POST", "/Batch/start")
-        let id = started["batchId"] as? String ?? ""
-        try manifest.noteWairBatch(id)
+        try manifest.noteWairBatch("open")
+        _ = try call("POST", "/Batch/start")
         try uploads()
-        _ = try call("POST", "/Batch/stop", body: ["batchId": id])
-        try manifest.closeWairBatch(id)
+        _ = try call("POST", "/Batch/stop")
+        try manifest.closeWairBatch("open")
     }
 
-    /// Stops the batches a killed run left open.
+    /// Stops the batch a killed run may have left open (WAIR answering that none is open is fine: the run
+    /// died before its start reached WAIR, or after its stop did).
     public func stopLeftoverBatches() throws {
-        for id in try manifest.openWairBatches() {
-            logger.notice("stopping a WAIR batch an interrupted run left open", metadata: ["batch": "\(id)"])
-            _ = try call("POST", "/Batch/stop", body: ["batchId": id])
-            try manifest.closeWairBatch(id)
+        guard !(try manifest.openWairBatches()).isEmpty else { return }
+        logger.notice("stopping the WAIR batch an interrupted run may have left open")
+        do {
+            _ = try call("POST", "/Batch/stop")
+        } catch let error as StorefrontError where error.refusesRecord {
+            logger.notice("no batch was open", metadata: ["answer": "\(error.message)"])
         }
+        try manifest.closeWairBatch("open")
     }
 
     /// Uploads `records` to `path` under `field`, chunked to the maximum per call, `moreRecordsAvailable`
@@ -174,7 +179,7 @@ extension Manifest {
                 CREATE TABLE wair_batches (id TEXT PRIMARY KEY, started INTEGER NOT NULL);
                 CREATE TABLE wair_stock (
                     item_code TEXT PRIMARY KEY, snapshot INTEGER NOT NULL, on_hand INTEGER NOT NULL,
-                    allocated INTEGER NOT NULL, sent_on_hand INTEGER, sent_snapshot INTEGER);
+                    allocated INTEGER NOT NULL, sent_on_hand INTEGER, sent_allocated INTEGER, sent_snapshot INTEGER);
                 """)
         }
     }
@@ -194,7 +199,7 @@ extension Manifest {
     }
 
     /// Notes the warehouse's on-hand and allocated stock of an item at a snapshot, for the inventory
-    /// master; an older snapshot than the one noted is ignored.
+    /// master; an older snapshot than the one noted is ignored (one as old replaces it: the later file).
     public func noteWairStock(_ levels: [StockLevel]) throws {
         guard !levels.isEmpty else { return }
         try pool.write { db in
@@ -202,7 +207,7 @@ extension Manifest {
                 INSERT INTO wair_stock (item_code, snapshot, on_hand, allocated) VALUES (?, ?, ?, ?)
                 ON CONFLICT(item_code) DO UPDATE SET
                     snapshot = excluded.snapshot, on_hand = excluded.on_hand, allocated = excluded.allocated
-                WHERE excluded.snapshot > wair_stock.snapshot
+                WHERE excluded.snapshot >= wair_stock.snapshot
                 """)
             for level in levels {
                 try statement.execute(arguments: [level.itemCode, level.snapshot, level.onHand ?? level.available,
@@ -226,7 +231,10 @@ extension Manifest {
     public func wairStock(unsentOnly: Bool) throws -> [WairStock] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM wair_stock \(unsentOnly ? "WHERE sent_snapshot IS NULL OR sent_snapshot < snapshot" : "")
+                SELECT * FROM wair_stock \(unsentOnly ? """
+                    WHERE sent_snapshot IS NULL OR sent_snapshot < snapshot OR sent_on_hand != on_hand
+                       OR sent_allocated != allocated
+                    """ : "")
                 ORDER BY item_code
                 """).map {
                 WairStock(itemCode: $0["item_code"], snapshot: $0["snapshot"], onHand: $0["on_hand"], allocated: $0["allocated"],
@@ -239,9 +247,13 @@ extension Manifest {
     public func markWairStockSent(_ levels: [WairStock]) throws {
         try pool.write { db in
             let statement = try db.cachedStatement(sql: """
-                UPDATE wair_stock SET sent_snapshot = ?, sent_on_hand = ? WHERE item_code = ? AND snapshot = ?
+                UPDATE wair_stock SET sent_snapshot = ?, sent_on_hand = ?, sent_allocated = ?
+                WHERE item_code = ? AND snapshot = ? AND on_hand = ? AND allocated = ?
                 """)
-            for l in levels { try statement.execute(arguments: [l.snapshot, l.onHand, l.itemCode, l.snapshot]) }
+            // Only what was read and sent: a level noted meanwhile stays to be sent.
+            for l in levels {
+                try statement.execute(arguments: [l.snapshot, l.onHand, l.allocated, l.itemCode, l.snapshot, l.onHand, l.allocated])
+            }
         }
     }
 }

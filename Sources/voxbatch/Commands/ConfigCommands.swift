@@ -57,6 +57,7 @@ struct ConfigCheckCommand: ParsableCommand {
                 print("  client: \(c.client)")
                 print("  warehouse: \(c.warehouse.transport.location.description)")
                 print("  storefront: \(c.storefront.kind)")
+                if let master = c.inventoryMaster { print("  inventory master: \(master.kind) (\(master.tenant), warehouse location \(master.warehouseLocation))") }
                 print("  state: \(c.stateDirectory)")
             }
         } catch let error as ConfigError {

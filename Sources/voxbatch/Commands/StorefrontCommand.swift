@@ -13,7 +13,7 @@ struct StorefrontCommand: ParsableCommand {
 struct StorefrontCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Authenticate, read one page of ready orders and one of products, and say what was found.",
+        abstract: "Authenticate, read one page of ready orders and one of products, and say what was found (and the inventory master's transfers, when the client has one).",
         discussion: """
             Nothing is written to the storefront. The first problem met is printed: a wrong URL, refused \
             credentials (named by where they come from, never by their value), a missing permission, an \
@@ -55,5 +55,23 @@ struct StorefrontCheckCommand: ParsableCommand {
         print("  products: " + count(found.products, found.totalProducts)
               + (found.exampleSKUs.isEmpty ? "" : " — e.g. " + found.exampleSKUs.joined(separator: ", ")))
         for note in found.notes { print("  note: \(note)") }
+        if configuration.inventoryMaster != nil { try checkInventoryMaster(configuration) }
+    }
+
+    /// The inventory master (WAIR): a token, one page of transfers; nothing written.
+    private func checkInventoryMaster(_ configuration: Configuration) throws {
+        do {
+            let runner = try JobExecution.openRunner(configuration)
+            guard let transfers = runner.transfers else { return }
+            let found = try transfers.check(readyStatuses: [])
+            print("\(found.storefront) inventory master at \(found.location): reached")
+            print("  open transfers from the warehouse: \(found.readyOrders) on the first page"
+                  + (found.exampleOrders.isEmpty ? "" : " — e.g. " + found.exampleOrders.joined(separator: ", ")))
+            for note in found.notes { print("  note: \(note)") }
+        } catch {
+            let (code, message) = JobExecution.classify(error)
+            printError("voxbatch: inventory master check failed: \(message)")
+            throw code
+        }
     }
 }
