@@ -48,9 +48,7 @@ import Testing
 
         // Every good-to-go shipment reached the warehouse once, under its own number; the split order's
         // two shipments both; the one not good to go, not.
-        let sent = try w.rows(in: sshd.exchange + "/in/processed", prefix: "SO_") + w.rows(in: sshd.exchange + "/in", prefix: "SO_")
-        var fileOf: [String: Set<String>] = [:]
-        for row in sent { fileOf[row["SalesOrderNumber"]!, default: []].insert(row["_file"]!) }
+        let fileOf = try w.salesOrderFiles()
         #expect(fileOf.count == 38)
         #expect(fileOf.values.allSatisfy { $0.count == 1 }, "shipments in two files: \(fileOf.filter { $0.value.count > 1 })")
         #expect(fileOf["1050-1"] != nil && fileOf["1050-2"] != nil && fileOf["1060-1"] == nil)

@@ -90,6 +90,15 @@ struct CrashWorkload {
         }
     }
 
+    /// Sales-order number → the files it went out in (sent, and still waiting in `in/`).
+    func salesOrderFiles() throws -> [String: Set<String>] {
+        var fileOf: [String: Set<String>] = [:]
+        for row in try rows(in: exchange + "/in/processed", prefix: "SO_") + rows(in: exchange + "/in", prefix: "SO_") {
+            fileOf[row["SalesOrderNumber"]!, default: []].insert(row["_file"]!)
+        }
+        return fileOf
+    }
+
     /// Rows of every CSV file under `folder` whose name starts with `prefix`.
     func rows(in folder: String, prefix: String) throws -> [[String: String]] {
         var out: [[String: String]] = []
@@ -126,10 +135,7 @@ struct CrashWorkload {
         print("crash-injection: seed \(seed), \(w.kills.count) kill points interrupted a run: " + w.kills.joined(separator: " "))
 
         // Every order sent exactly once: in one sales-order file, none missing.
-        let processed = w.exchange + "/in/processed"
-        let sent = try w.rows(in: processed, prefix: "SO_") + w.rows(in: w.exchange + "/in", prefix: "SO_")
-        var fileOf: [String: Set<String>] = [:]
-        for row in sent { fileOf[row["SalesOrderNumber"]!, default: []].insert(row["_file"]!) }
+        let fileOf = try w.salesOrderFiles()
         #expect(fileOf.count == w.orders)
         #expect(fileOf.values.allSatisfy { $0.count == 1 }, "orders in two files: \(fileOf.filter { $0.value.count > 1 })")
 

@@ -31,9 +31,7 @@ import Testing
         print("marketplacer end-to-end: \(w.kills.count) kill points interrupted a run: " + w.kills.joined(separator: " "))
 
         // Every approved invoice sent once; the unapproved one never.
-        let sent = try w.rows(in: sshd.exchange + "/in/processed", prefix: "SO_") + w.rows(in: sshd.exchange + "/in", prefix: "SO_")
-        var fileOf: [String: Set<String>] = [:]
-        for row in sent { fileOf[row["SalesOrderNumber"]!, default: []].insert(row["_file"]!) }
+        let fileOf = try w.salesOrderFiles()
         #expect(fileOf.count == 30 && fileOf["5040"] == nil)
         #expect(fileOf.values.allSatisfy { $0.count == 1 })
 

@@ -28,9 +28,7 @@ import Testing
         try w.crashLoop("import-returns", kills: 3)
         print("scayle end-to-end: \(w.kills.count) kill points interrupted a run: " + w.kills.joined(separator: " "))
 
-        let sent = try w.rows(in: sshd.exchange + "/in/processed", prefix: "SO_") + w.rows(in: sshd.exchange + "/in", prefix: "SO_")
-        var fileOf: [String: Set<String>] = [:]
-        for row in sent { fileOf[row["SalesOrderNumber"]!, default: []].insert(row["_file"]!) }
+        let fileOf = try w.salesOrderFiles()
         #expect(fileOf.count == 30 && fileOf.values.allSatisfy { $0.count == 1 })
 
         // One create-shipment per package, each unit shipped once, with the package's return keys.

@@ -40,9 +40,7 @@ import Testing
         print("wair end-to-end: \(w.kills.count) kill points interrupted a run: " + w.kills.joined(separator: " "))
 
         // Every transfer reached the warehouse once.
-        let sent = try w.rows(in: sshd.exchange + "/in/processed", prefix: "SO_") + w.rows(in: sshd.exchange + "/in", prefix: "SO_")
-        var fileOf: [String: Set<String>] = [:]
-        for row in sent { fileOf[row["SalesOrderNumber"]!, default: []].insert(row["_file"]!) }
+        let fileOf = try w.salesOrderFiles()
         #expect(fileOf.count == 24 && fileOf.values.allSatisfy { $0.count == 1 })
         #expect(fileOf.keys.allSatisfy { $0.hasPrefix("WAIR-RD_") })
         // Every despatched line confirmed in WAIR under its package, with its quantity — and nothing else.

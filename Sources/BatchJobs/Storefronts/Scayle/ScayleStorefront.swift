@@ -54,39 +54,17 @@ public final class ScayleStorefront: Storefront, LineCancelling {
 
     // MARK: - HTTP
 
-    /// - Parameter idempotent: safe to send again after a failure in transit (reads, absolute stock).
+    /// - Parameter idempotent: safe to send again after a failure in transit (absolute stock, custom data).
     private func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil,
                       idempotent: Bool = false) throws -> HTTPResponse {
-        var components = URLComponents(string: base + path)!
-        if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
-        var request = HTTPRequest(method: method, url: components.string!,
-                                  headers: ["Accept": "application/json", "X-Access-Token": token])
-        request.isIdempotent = method == "GET" || idempotent
-        if let body {
-            request.body = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-            request.headers["Content-Type"] = "application/json"
-        }
-        let response: HTTPResponse
-        do {
-            response = try http.send(request)
-        } catch let error as TransportError {
-            throw StorefrontError(storefront: "scayle", message: "\(method) \(path): \(error.message)",
-                                  isTransient: error.isTransient || error.code == .serverBusy)
-        }
-        guard response.isSuccess else {
-            let detail = (try? JSONDecoder().decode(ScayleErrors.self, from: response.body))?.text
-            if response.status == 401 || response.status == 403 {
-                throw StorefrontError(storefront: "scayle", message: "\(method) \(path): the Admin API refused the token (HTTP "
-                                        + "\(response.status)" + (detail.map { ": \($0)" } ?? "") + "); check the token in "
-                                        + "\(settings.token.map(String.init(describing:)) ?? "token_env/token_file")",
-                                      isTransient: false)
-            }
-            throw StorefrontError(storefront: "scayle", message: "\(method) \(path): HTTP \(response.status)"
-                                    + (detail.map { ": \($0)" } ?? ""),
-                                  isTransient: response.status >= 500 || response.status == 429,
-                                  refusesRecord: response.status == 400 || response.status == 422)
-        }
-        return response
+        var rest = RESTConnection(storefront: "scayle", base: base, http: http, refusedCredentials: { what, status, detail in
+            "\(what): the Admin API refused the token (HTTP \(status)" + (detail.map { ": \($0)" } ?? "")
+                + "); check the token in \(self.settings.token.map(String.init(describing:)) ?? "token_env/token_file")"
+        })
+        rest.headers["X-Access-Token"] = token
+        rest.refusalCodes = [400, 422]
+        rest.detail = { (try? JSONDecoder().decode(ScayleErrors.self, from: $0))?.text }
+        return try rest.call(method, path, query: query, body: body, idempotent: idempotent)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, _ what: String) throws -> T {

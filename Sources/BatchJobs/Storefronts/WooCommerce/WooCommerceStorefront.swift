@@ -47,43 +47,25 @@ public final class WooCommerceStorefront: Storefront {
 
     // MARK: - HTTP
 
+    private var rest: RESTConnection {
+        var connection = RESTConnection(storefront: "woocommerce", base: base, http: http, refusedCredentials: { what, status, detail in
+            // Permanent: retrying with the same credentials cannot help. Where they come from, never their value.
+            "\(what): the shop refused the API credentials (HTTP \(status)" + (detail.map { ": \($0)" } ?? "")
+                + "); check the consumer key in "
+                + "\(self.settings.key.map(String.init(describing:)) ?? "key_env/key_file") and the secret in "
+                + "\(self.settings.secret.map(String.init(describing:)) ?? "secret_env/secret_file")"
+                + " and that the key has read/write permission"
+        })
+        connection.basicAuth = auth
+        connection.detail = { (try? JSONSerialization.jsonObject(with: $0) as? [String: Any])?["message"] as? String }
+        return connection
+    }
+
     /// - Parameter idempotent: a POST that may safely be sent twice (absolute stock values).
     private func call(_ method: String, _ path: String, query: [(String, String)] = [], body: Any? = nil,
                       idempotent: Bool = false) throws -> HTTPResponse
     {
-        var components = URLComponents(string: base + path)!
-        if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
-        var request = HTTPRequest(method: method, url: components.string!, headers: ["Accept": "application/json"],
-                                  basicAuth: auth)
-        if idempotent { request.isIdempotent = true }
-        if let body {
-            request.body = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-            request.headers["Content-Type"] = "application/json"
-        }
-        let response: HTTPResponse
-        do {
-            response = try http.send(request)
-        } catch let error as TransportError {
-            throw StorefrontError(storefront: "woocommerce", message: "\(method) \(path): \(error.message)",
-                                  isTransient: error.isTransient || error.code == .serverBusy)
-        }
-        guard response.isSuccess else {
-            let detail = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["message"] as? String
-            if response.status == 401 || response.status == 403 {
-                // Permanent: retrying with the same credentials cannot help. Where they come from, never their value.
-                throw StorefrontError(storefront: "woocommerce",
-                                      message: "\(method) \(path): the shop refused the API credentials (HTTP \(response.status)"
-                                          + (detail.map { ": \($0)" } ?? "") + "); check the consumer key in "
-                                          + "\(settings.key.map(String.init(describing:)) ?? "key_env/key_file") and the secret in "
-                                          + "\(settings.secret.map(String.init(describing:)) ?? "secret_env/secret_file")"
-                                          + " and that the key has read/write permission",
-                                      isTransient: false)
-            }
-            throw StorefrontError(storefront: "woocommerce",
-                                  message: "\(method) \(path): HTTP \(response.status)" + (detail.map { ": \($0)" } ?? ""),
-                                  isTransient: response.status >= 500 || response.status == 429)
-        }
-        return response
+        try rest.call(method, path, query: query, body: body, idempotent: idempotent)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, _ what: String) throws -> T {
