@@ -24,6 +24,10 @@ public struct Configuration: Sendable, Hashable {
     public var alerts: Alerts
     /// The folder for state (SQLite manifests, work files, locks), relative to the config file.
     public var stateDirectory: String
+    /// `state.retention_days`: records applied from warehouse files first seen longer ago than this are
+    /// pruned by reconcile (the files' own rows stay, so an old file dropped again is still a duplicate;
+    /// the ledgers of what was sent and the stock levels in effect are never pruned).
+    public var retentionDays = 400
     /// The schedule file (`schedule:`), for `voxbatch schedule`.
     public var schedulePath: String?
     /// `metrics_file:` — where every run rewrites the client's metrics in Prometheus text format (for the

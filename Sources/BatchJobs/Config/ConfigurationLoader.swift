@@ -72,11 +72,26 @@ private struct ConfigReader {
         let policies = root["policies"].map(readPolicies) ?? Configuration.Policies()
         let retry = root["retry"].map(readRetry) ?? RetryPolicy()
         let alerts = root["alerts"].map(readAlerts) ?? Configuration.Alerts()
-        let state = resolve(root["state"]?.string ?? ".voxbatch")
+        // `state: FOLDER`, or `state: {path: FOLDER, retention_days: N}`.
+        var retentionDays = 400
+        var statePath = ".voxbatch"
+        if let value = root["state"] {
+            if case .mapping = value.node, let map = value.mapping(allowed: ["path", "retention_days"]) {
+                statePath = map["path"]?.string ?? statePath
+                if let v = map["retention_days"], let n = v.int {
+                    if n < 30 { doc.report(v, "retention_days must be at least 30 (the history ops look back on)") }
+                    else { retentionDays = n }
+                }
+            } else if let text = value.string {
+                statePath = text
+            }
+        }
+        let state = resolve(statePath)
         guard let warehouse, let storefront else { return nil }
         var configuration = Configuration(client: client, warehouse: warehouse, files: files, storefront: storefront,
                                           mappings: mappings, policies: policies, retry: retry, alerts: alerts,
                                           stateDirectory: state)
+        configuration.retentionDays = retentionDays
         configuration.schedulePath = root["schedule"]?.string.map(resolve)
         configuration.metricsFile = root["metrics_file"]?.string.map(resolve)
         configuration.inventoryMaster = root["inventory_master"].flatMap(readInventoryMaster)

@@ -41,6 +41,9 @@ public struct Reconciliation {
         /// SKUs whose stock the inventory master holds for the warehouse differently from the warehouse's last
         /// stock file, by more than what is in flight (`SKU@location`).
         public var inventoryDrift: [String] = []
+        /// Ledger rows and order events pruned by `state.retention_days`.
+        public var prunedRecords = 0
+        public var prunedEvents = 0
         /// Orders refunded in the storefront without a return (storefronts that can tell).
         public var refundsWithoutReturn: [String] = []
 
@@ -67,6 +70,11 @@ public struct Reconciliation {
         /// Refunds made in the storefront without a return, over the last `refundLookbackDays`.
         case refunds
     }
+
+    /// The flows whose per-record ledger is pruned past the retention: what came from the warehouse and was
+    /// applied once (despatches, returns, order states). Not: what was sent (never twice, for ever), nor
+    /// stock (one row per item: the level in effect, which an older file must never overwrite).
+    static let prunableFlows = [ImportDespatchesFlow.flowName, ImportReturnsFlow.flowName, ImportOrderStatusFlow.flowName]
 
     /// How far back refunds without a return are looked for.
     public var refundLookbackDays = 30
@@ -98,6 +106,10 @@ public struct Reconciliation {
         }
         if !dryRun {
             for r in raise { try manifest.raise(kind: r.kind, reference: r.reference, message: r.message, owner: r.owner) }
+            let cutoff = Int64(clock().timeIntervalSince1970) - Int64(configuration.retentionDays) * 86_400
+            let pruned = try manifest.prune(flows: Self.prunableFlows, before: cutoff)
+            report.prunedRecords = pruned.records
+            report.prunedEvents = pruned.events
         }
         return report
     }

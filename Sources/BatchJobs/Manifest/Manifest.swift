@@ -517,6 +517,26 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// Prunes what the history no longer needs: the per-record ledger rows applied from warehouse files of
+    /// `flows` first seen before `cutoff` (seconds since 1970), and order events recorded before it. The
+    /// files' rows stay — an old file dropped again is still recognised by its content and skipped — and so
+    /// do the ledgers of what was sent and the stock levels in effect (not in `flows`).
+    ///
+    /// - Returns: How many record rows and order events were removed.
+    @discardableResult
+    public func prune(flows: [String], before cutoff: Int64) throws -> (records: Int, events: Int) {
+        try pool.write { db in
+            let marks = Array(repeating: "?", count: flows.count).joined(separator: ", ")
+            try db.execute(sql: """
+                DELETE FROM records WHERE flow IN (\(marks))
+                AND file_id IN (SELECT id FROM files WHERE first_seen < ? AND status NOT IN ('processing', 'prepared'))
+                """, arguments: StatementArguments(flows) + [cutoff])
+            let records = db.changesCount
+            try db.execute(sql: "DELETE FROM order_events WHERE at < ?", arguments: [cutoff])
+            return (records, db.changesCount)
+        }
+    }
+
     /// The open exception of a kind about a reference, if any.
     public func openException(kind: String, reference: String) throws -> ExceptionEntry? {
         try exceptions(kind: kind).first { $0.reference == reference }
