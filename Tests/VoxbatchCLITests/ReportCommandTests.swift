@@ -84,3 +84,20 @@ import Testing
         #expect(try CLI.run(["finance", "--config", dir + "/voxbatch.yml", "--day", "30/11/2026"]).status == 2)
     }
 }
+
+@Suite struct ReportStatusJSONTests {
+    @Test func theReportPrintsTheHealthItShowsWithStatusExitCode() throws {
+        let (dir, config) = try CLI.starterWithStock(rows: 3)
+        _ = dir
+        let env = ["VOXBATCH_NOW": "2026-11-30T08:00:00Z"]
+        let status = try CLI.run(["status", "--config", config, "--json"], environment: env)
+        let page = try CLI.temporaryDirectory().appendingPathComponent("r.html").path
+        let report = try CLI.run(["report", "--config", config, "--html", page, "--status-json"], environment: env)
+        #expect(report.status == status.status, "\(report.stderr)")
+        let a = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        #expect(a["healthy"] as? Bool == b["healthy"] as? Bool && a["client"] as? String == b["client"] as? String)
+        #expect((a["problems"] as? [String]) == (b["problems"] as? [String]))
+        #expect(FileManager.default.fileExists(atPath: page))
+    }
+}

@@ -8,12 +8,15 @@ public struct HTMLReport {
     let runner: JobRunner
     let days: Int
     let now: Date
+    /// The health the page shows (judged once, at `now`): `voxbatch report --status-json` prints the same.
+    public let health: HealthReport
 
     /// A report of the last `days` days up to `now` (default: the runner's clock, never the wall clock).
     public init(runner: JobRunner, days: Int = 7, now: Date? = nil) {
         self.runner = runner
         self.days = days
         self.now = now ?? runner.clock()
+        health = runner.health(now: self.now)
     }
 
     /// What ops should do about each kind of exception.
@@ -43,7 +46,6 @@ public struct HTMLReport {
 
     /// The page.
     public func render() throws -> String {
-        let health = runner.health(now: now)
         let manifest = runner.manifest
         let iso = ISO8601DateFormatter()
         var html = """

@@ -284,11 +284,12 @@ struct FleetReportCommand: ParsableCommand {
         let page = URL(fileURLWithPath: html).standardizedFileURL
         let folder = page.deletingPathExtension().path + "-clients"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let statuses = try FleetRunner.run(loaded) { ["status", "--config", $0, "--json"] }
-        let reports = try FleetRunner.run(loaded) { config in
-            ["report", "--config", config, "--html", folder + "/" + FleetReportCommand.fileName(config)]
+        // One child per client writes its page and prints the health it showed (one judgement, not two).
+        let statuses = try FleetRunner.run(loaded) { config in
+            ["report", "--config", config, "--html", folder + "/" + FleetReportCommand.fileName(config), "--status-json"]
         }
-        let reportWritten = Dictionary(uniqueKeysWithValues: reports.map { ($0.config, $0.exitCode == 0) })
+        // The health is printed only once the page is written: a client that printed it has its page.
+        let reportWritten = Dictionary(uniqueKeysWithValues: statuses.map { ($0.config, $0.result != nil) })
         try FleetReport(statuses: statuses, reportFolder: URL(fileURLWithPath: folder).lastPathComponent,
                         reportWritten: reportWritten, checkedAt: ISO8601DateFormatter().string(from: CommandClock.now()))
             .render().write(to: page, atomically: true, encoding: .utf8)

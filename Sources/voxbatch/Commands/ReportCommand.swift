@@ -21,10 +21,21 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "How many days the chart covers.")
     var days = 7
 
+    @Flag(help: "Print the health the page shows as JSON (as `status --json` does, with its exit code) instead of a line.")
+    var statusJson = false
+
     func run() throws {
         let runner = try JobExecution.openRunner(try config.load())
-        let page = try HTMLReport(runner: runner, days: max(1, days)).render()
-        try page.write(toFile: html, atomically: true, encoding: .utf8)
-        print("wrote \(html)")
+        let report = HTMLReport(runner: runner, days: max(1, days))
+        try report.render().write(toFile: html, atomically: true, encoding: .utf8)
+        guard statusJson else {
+            print("wrote \(html)")
+            return
+        }
+        // One health judgement for the page and the caller (`fleet report` reads it instead of a second
+        // `status` run per client).
+        try JobExecution.printJSON(report.health)
+        if !report.health.warehouseReachable { throw Exit.unavailable }
+        if !report.health.healthy { throw Exit.rejected }
     }
 }
