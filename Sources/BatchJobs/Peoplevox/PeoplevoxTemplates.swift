@@ -1,4 +1,5 @@
 import CSVKit
+import Foundation
 
 /// The Peoplevox import templates and export reports voxbatch exchanges, as CSVKit templates.
 ///
@@ -9,6 +10,16 @@ public enum PeoplevoxTemplates {
     /// Date layouts seen in Peoplevox reports and in files made by spreadsheet tools.
     public static let dateFormats = ["dd/MM/yyyy HH:mm", "dd/MM/yyyy HH:mm:ss", "dd/MM/yyyy", "iso8601",
                                      "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm"]
+
+    /// A date in one of `dateFormats` (`30/11/2026 15:10`, ISO 8601…) as ISO 8601 UTC, for the storefront
+    /// APIs that take one (a despatch time); a time without a zone is taken as UTC. Nil when it is none.
+    public static func iso8601(_ text: String) -> String? {
+        for pattern in dateFormats {
+            guard let value = DateFormat(pattern).parse(text) else { continue }
+            return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(value.epochSeconds)))
+        }
+        return nil
+    }
 
     /// Sales orders to the warehouse, one row per order line with the order's fields repeated.
     public static let salesOrders = CSVTemplate(

@@ -1,4 +1,3 @@
-import CSVKit
 import FileTransport
 import Foundation
 import Logging
@@ -242,7 +241,7 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
             if !fulfilment.service.isEmpty { info["service"] = fulfilment.service }
             if !fulfilment.trackingNumber.isEmpty { info["trackingNumber"] = fulfilment.trackingNumber }
             var input: [String: Any] = ["sendEmail": settings.notifyCustomer, "additionalMessage": message, "shipmentInfo": info]
-            if let shipped = Self.isoDate(fulfilment.despatchDate) { input["shippedAt"] = shipped }
+            if let shipped = PeoplevoxTemplates.iso8601(fulfilment.despatchDate) { input["shippedAt"] = shipped }
             try mutate(GraphQLOperation("CompleteShipment", CentraDocuments.completeShipment,
                                         variables: ["id": shipment.id, "input": input]), payload: "completeShipment")
             written.isShipped = true
@@ -253,17 +252,6 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
         }
         written.additionalMessage = message
         shipments[fulfilment.orderNumber] = written
-    }
-
-    /// A Peoplevox date (`30/11/2026 15:10`, ISO 8601…) as ISO 8601 for Centra's `DateTimeTz`; a time
-    /// without a zone is taken as UTC. Nil when it cannot be read (Centra then uses "now").
-    static func isoDate(_ text: String) -> String? {
-        for pattern in PeoplevoxTemplates.dateFormats {
-            guard let value = DateFormat(pattern).parse(text) else { continue }
-            let formatter = ISO8601DateFormatter()
-            return formatter.string(from: Date(timeIntervalSince1970: Double(value.epochSeconds)))
-        }
-        return nil
     }
 
     // MARK: - Returns

@@ -208,7 +208,7 @@ public final class MarketplacerStorefront: Storefront {
             "shippedItems": items,
             "note": "Package \(fulfilment.package)" + (fulfilment.service.isEmpty ? "" : " (\(fulfilment.service))") + " \(marker)",
         ]
-        if let date = CentraStorefront.isoDate(fulfilment.despatchDate) { input["dispatchedAt"] = date }
+        if let date = PeoplevoxTemplates.iso8601(fulfilment.despatchDate) { input["dispatchedAt"] = date }
         let created = try mutate(GraphQLOperation("ShipmentCreate", MarketplacerDocuments.shipmentCreate,
                                                   variables: ["input": input]), payload: "shipmentCreate")
         var written = invoice

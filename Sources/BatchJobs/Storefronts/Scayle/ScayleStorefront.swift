@@ -212,7 +212,7 @@ public final class ScayleStorefront: Storefront, LineCancelling {
             "shopKey": shopKey, "countryCode": countryCode, "orderId": scayle.id, "carrier": fulfilment.carrier,
             "shipmentKey": fulfilment.trackingNumber.isEmpty ? fulfilment.package : fulfilment.trackingNumber, "items": items,
         ]
-        if let date = CentraStorefront.isoDate(fulfilment.despatchDate) {
+        if let date = PeoplevoxTemplates.iso8601(fulfilment.despatchDate) {
             body["deliveryDate"] = date.replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: "")
         }
         _ = try call("POST", "/shipments", body: body)
