@@ -8,11 +8,8 @@ import Testing
     @Test(arguments: Epoch.allCases)
     func anIncidentIsAlertedOnceAndItsRecoveryFollows(epoch: Epoch) throws {
         let server = try HTTPServerFixture { _ in .init(status: 200) }
-        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-alert-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        let secrets = try secretFiles([("webhook", server.baseURL + "/hooks/T000/B000/XXXX")], prefix: "voxbatch-alert")
         let urlFile = secrets.appendingPathComponent("webhook").path
-        try (server.baseURL + "/hooks/T000/B000/XXXX").write(toFile: urlFile, atomically: true, encoding: .utf8)
-        chmod(urlFile, 0o600)
         let commandOut = secrets.appendingPathComponent("command.jsonl").path
         let f = try FlowFixture(epoch: epoch, extra: """
             alerts:

@@ -16,10 +16,7 @@ import Testing
 
     static func setUp(storefrontExtra: String = "", extra: String = "") throws -> (CentraFixture, FlowFixture) {
         let centra = try CentraFixture(token: "centra-test-token")
-        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-centra-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        try "centra-test-token".write(to: secrets.appendingPathComponent("token"), atomically: true, encoding: .utf8)
-        chmod(secrets.appendingPathComponent("token").path, 0o600)
+        let secrets = try secretFiles([("token", "centra-test-token")], prefix: "voxbatch-centra")
         let f = try FlowFixture(epoch: .fixtureDay, extra: "mappings:\n  extra_columns:\n    SalesOrderAttribute1: gift_message\n"
                                     + "  carriers:\n    Royal Mail: royal-mail\n" + extra,
                                 storefront: """

@@ -19,10 +19,7 @@ import Testing
         -> (MarketplacerFixture, FlowFixture)
     {
         let mkp = try MarketplacerFixture(token: "mkp-test-key")
-        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-mkp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        try "mkp-test-key".write(to: secrets.appendingPathComponent("token"), atomically: true, encoding: .utf8)
-        chmod(secrets.appendingPathComponent("token").path, 0o600)
+        let secrets = try secretFiles([("token", "mkp-test-key")], prefix: "voxbatch-mkp")
         let f = try FlowFixture(epoch: .fixtureDay, extra: """
             mappings:
               carriers:

@@ -17,10 +17,7 @@ import Testing
 
     static func setUp(extra: String = "") throws -> (ScayleFixture, FlowFixture) {
         let scayle = try ScayleFixture(token: "scayle-test-token")
-        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-scayle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        try "scayle-test-token".write(to: secrets.appendingPathComponent("token"), atomically: true, encoding: .utf8)
-        chmod(secrets.appendingPathComponent("token").path, 0o600)
+        let secrets = try secretFiles([("token", "scayle-test-token")], prefix: "voxbatch-scayle")
         let f = try FlowFixture(epoch: .fixtureDay, extra: """
             mappings:
               carriers:
@@ -49,11 +46,8 @@ import Testing
 
     @Test func anOrderThatKeepsFailingIsRetriedWithBackoffThenAlertedWithItsReferenceAndError() throws {
         let hooks = try HTTPServerFixture { _ in .init(status: 200) }
-        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-scayle-hook-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        let urlFile = secrets.appendingPathComponent("webhook").path
-        try (hooks.baseURL + "/hooks/ops").write(toFile: urlFile, atomically: true, encoding: .utf8)
-        chmod(urlFile, 0o600)
+        let urlFile = try secretFiles([("webhook", hooks.baseURL + "/hooks/ops")], prefix: "voxbatch-scayle-hook")
+            .appendingPathComponent("webhook").path
         let (scayle, f) = try Self.setUp(extra: """
             policies:
               order_retry_attempts: 3

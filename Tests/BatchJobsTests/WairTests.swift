@@ -17,12 +17,7 @@ import Testing
 
     static func setUp(extra: String = "") throws -> (WairFixture, FlowFixture) {
         let wair = try WairFixture()
-        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-wair-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        for (name, value) in [("user", wair.username), ("password", wair.password)] {
-            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
-            chmod(secrets.appendingPathComponent(name).path, 0o600)
-        }
+        let secrets = try secretFiles([("user", wair.username), ("password", wair.password)], prefix: "voxbatch-wair")
         let f = try FlowFixture(epoch: .fixtureDay, extra: """
             inventory_master:
               type: wair

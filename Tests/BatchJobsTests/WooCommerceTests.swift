@@ -15,12 +15,7 @@ import Testing
     /// A WooCommerce fixture server and a client of it whose clock starts on `epoch`.
     static func setUp(epoch: Epoch) throws -> (WooCommerceFixture, FlowFixture) {
         let woo = try WooCommerceFixture()
-        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-woo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        for (name, value) in [("key", "ck_test"), ("secret", "cs_test")] {
-            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
-            chmod(secrets.appendingPathComponent(name).path, 0o600)
-        }
+        let secrets = try secretFiles([("key", "ck_test"), ("secret", "cs_test")], prefix: "voxbatch-woo")
         let f = try FlowFixture(epoch: epoch, extra: "mappings:\n  extra_columns:\n    SalesOrderAttribute1: gift_message", storefront: """
             storefront:
               type: woocommerce

@@ -91,12 +91,9 @@ enum CLI {
     static func wooStarter(_ woo: WooCommerceFixture, secret: String, in directory: URL? = nil) throws
         -> (config: String, secretFile: String)
     {
-        let (dir, config) = try starter(edits: [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")],
-                                        in: directory)
+        let (dir, config) = try quickStarter(in: directory)
         for (name, value) in [("key", "ck_test"), ("secret", secret)] {
-            let path = dir.appendingPathComponent(name).path
-            try value.write(toFile: path, atomically: true, encoding: .utf8)
-            chmod(path, 0o600)
+            try writeSecret(value, to: dir.appendingPathComponent(name).path)
         }
         try replaceStorefront(in: config, with: """
             type: woocommerce
@@ -161,19 +158,9 @@ enum CLI {
     static func wairStarter(_ wair: WairFixture, password: String? = nil, sshd: SSHServerFixture? = nil)
         throws -> (dir: URL, config: String)
     {
-        var edits = [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")]
-        if let sshd {
-            edits.append(("url: file://.voxbatch/exchange", """
-                url: sftp://\(sshd.user)@127.0.0.1:\(sshd.port)\(sshd.exchange)
-                  identity: \(sshd.clientKey)
-                  known_hosts: \(sshd.knownHosts)
-                """))
-        }
-        let (dir, config) = try starter(edits: edits)
+        let (dir, config) = try quickStarter(sshd: sshd)
         for (name, value) in [("wair-user", wair.username), ("wair-password", password ?? wair.password)] {
-            let path = dir.appendingPathComponent(name).path
-            try value.write(toFile: path, atomically: true, encoding: .utf8)
-            chmod(path, 0o600)
+            try writeSecret(value, to: dir.appendingPathComponent(name).path)
         }
         var yml = try String(contentsOfFile: config, encoding: .utf8)
         yml += """
@@ -196,6 +183,17 @@ enum CLI {
     /// `section(tokenFile)`, and — given an sshd — that server's exchange over SFTP.
     private static func apiStarter(token: String, tokenFile name: String, sshd: SSHServerFixture?, edits extra: [(String, String)] = [],
                                    section: (String) -> String) throws -> (dir: URL, config: String) {
+        let (dir, config) = try quickStarter(sshd: sshd, edits: extra)
+        let tokenFile = dir.appendingPathComponent(name).path
+        try writeSecret(token, to: tokenFile)
+        try replaceStorefront(in: config, with: section(tokenFile))
+        return (dir, config)
+    }
+
+    /// A starter set-up with quick retries and `edits`, and — given an sshd — that server's exchange over
+    /// SFTP (its generated key and known_hosts) instead of the local folder.
+    private static func quickStarter(sshd: SSHServerFixture? = nil, edits extra: [(String, String)] = [],
+                                     in directory: URL? = nil) throws -> (dir: URL, config: String) {
         var edits = [("attempts: 5", "attempts: 2"), ("initial_delay: 1", "initial_delay: 0.1")] + extra
         if let sshd {
             edits.append(("url: file://.voxbatch/exchange", """
@@ -204,12 +202,7 @@ enum CLI {
                   known_hosts: \(sshd.knownHosts)
                 """))
         }
-        let (dir, config) = try starter(edits: edits)
-        let tokenFile = dir.appendingPathComponent(name).path
-        try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        chmod(tokenFile, 0o600)
-        try replaceStorefront(in: config, with: section(tokenFile))
-        return (dir, config)
+        return try starter(edits: edits, in: directory)
     }
 
     /// Replaces the starter's `storefront:` section with `storefront:\n  ` + `section`.

@@ -125,6 +125,41 @@ func recordingClient(timeout: Double, into waits: Waits) -> (HTTPClient, RetryPo
     return (http, settings.retry)
 }
 
+/// An API storefront reached with a token (Centra, Marketplacer, SCAYLE): the harness says how its
+/// configuration looks and how a connector is made; the token files (`token`, and `wrong-token` holding
+/// `wrongToken`) and the connecting are shared.
+protocol TokenHarness: HTTPStorefrontHarness {
+    var secrets: URL { get }
+    var wrongToken: String { get }
+    var recorded: Waits { get }
+    /// The storefront's configuration, without its token and timings.
+    func baseConfiguration() -> Configuration.Storefront
+    func make(_ configuration: Configuration.Storefront, http: HTTPClient, retry: RetryPolicy) throws -> any Storefront
+}
+
+extension TokenHarness {
+    func configuration(token: String = "token", timeout: Double = 5) -> Configuration.Storefront {
+        var c = baseConfiguration()
+        c.token = .file(secrets.appendingPathComponent(token).path)
+        c.timeout = timeout
+        c.requestsPerSecond = 0
+        return c
+    }
+
+    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
+        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
+        return try make(configuration, http: http, retry: retry)
+    }
+
+    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
+    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
+
+    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
+        (try connect(configuration: configuration(token: "wrong-token")), wrongToken,
+         "file " + secrets.appendingPathComponent("wrong-token").path)
+    }
+}
+
 // MARK: - The plain-file storefront
 
 final class FileStorefrontHarness: StorefrontHarness {
@@ -211,12 +246,7 @@ final class WooCommerceHarness: HTTPStorefrontHarness {
 
     init() throws {
         woo = try WooCommerceFixture()
-        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-woo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        for (name, value) in [("key", "ck_test"), ("secret", "cs_test"), ("wrong-secret", "cs_wrong_7f3a")] {
-            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
-            chmod(secrets.appendingPathComponent(name).path, 0o600)
-        }
+        secrets = try secretFiles([("key", "ck_test"), ("secret", "cs_test"), ("wrong-secret", "cs_wrong_7f3a")], prefix: "voxbatch-conf-woo")
     }
 
     func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
@@ -323,7 +353,7 @@ final class WooCommerceHarness: HTTPStorefrontHarness {
 
 // MARK: - Centra
 
-final class CentraHarness: HTTPStorefrontHarness {
+final class CentraHarness: TokenHarness {
     let centra: CentraFixture
     let secrets: URL
     let pageSize = 100  // voxbatch asks for limit=100
@@ -335,12 +365,7 @@ final class CentraHarness: HTTPStorefrontHarness {
 
     init() throws {
         centra = try CentraFixture(token: "centra-test-token")
-        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-centra-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        for (name, value) in [("token", "centra-test-token"), ("wrong-token", "centra_wrong_91c2")] {
-            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
-            chmod(secrets.appendingPathComponent(name).path, 0o600)
-        }
+        secrets = try secretFiles([("token", "centra-test-token"), ("wrong-token", Self.wrong)], prefix: "voxbatch-conf-centra")
     }
 
     func number(_ seeded: String) -> String { seeded + "-1" }
@@ -360,27 +385,18 @@ final class CentraHarness: HTTPStorefrontHarness {
         }
     }
 
-    func configuration(token: String = "token", timeout: Double = 5) -> Configuration.Storefront {
+    static let wrong = "centra_wrong_91c2"
+    var wrongToken: String { Self.wrong }
+
+    func baseConfiguration() -> Configuration.Storefront {
         var c = Configuration.Storefront(kind: "centra", folder: nil, url: centra.baseURL, key: nil, secret: nil,
                                          readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
-        c.token = .file(secrets.appendingPathComponent(token).path)
         c.stockWarehouse = Self.warehouse
-        c.timeout = timeout
-        c.requestsPerSecond = 0
         return c
     }
 
-    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
-        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
-        return try CentraStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
-    }
-
-    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
-    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
-
-    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
-        (try connect(configuration: configuration(token: "wrong-token")), "centra_wrong_91c2",
-         "file " + secrets.appendingPathComponent("wrong-token").path)
+    func make(_ configuration: Configuration.Storefront, http: HTTPClient, retry: RetryPolicy) throws -> any Storefront {
+        try CentraStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
     }
 
     private func shipment(_ number: String) -> CentraFixture.Shipment? {
@@ -447,7 +463,7 @@ final class CentraHarness: HTTPStorefrontHarness {
 
 // MARK: - Marketplacer
 
-final class MarketplacerHarness: HTTPStorefrontHarness {
+final class MarketplacerHarness: TokenHarness {
     let marketplacer: MarketplacerFixture
     let secrets: URL
     let pageSize = 100  // voxbatch asks for first: 100
@@ -459,12 +475,7 @@ final class MarketplacerHarness: HTTPStorefrontHarness {
 
     init() throws {
         marketplacer = try MarketplacerFixture(token: "mkp-test-key")
-        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-mkp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        for (name, value) in [("token", "mkp-test-key"), ("wrong-token", "mkp_revoked_55aa")] {
-            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
-            chmod(secrets.appendingPathComponent(name).path, 0o600)
-        }
+        secrets = try secretFiles([("token", "mkp-test-key"), ("wrong-token", Self.wrong)], prefix: "voxbatch-conf-mkp")
     }
 
     func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
@@ -481,26 +492,16 @@ final class MarketplacerHarness: HTTPStorefrontHarness {
         }
     }
 
-    func configuration(token: String = "token", timeout: Double = 5) -> Configuration.Storefront {
-        var c = Configuration.Storefront(kind: "marketplacer", folder: nil, url: marketplacer.baseURL, key: nil, secret: nil,
-                                         readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
-        c.token = .file(secrets.appendingPathComponent(token).path)
-        c.timeout = timeout
-        c.requestsPerSecond = 0
-        return c
+    static let wrong = "mkp_revoked_55aa"
+    var wrongToken: String { Self.wrong }
+
+    func baseConfiguration() -> Configuration.Storefront {
+        Configuration.Storefront(kind: "marketplacer", folder: nil, url: marketplacer.baseURL, key: nil, secret: nil,
+                                 readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
     }
 
-    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
-        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
-        return try MarketplacerStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
-    }
-
-    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
-    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
-
-    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
-        (try connect(configuration: configuration(token: "wrong-token")), "mkp_revoked_55aa",
-         "file " + secrets.appendingPathComponent("wrong-token").path)
+    func make(_ configuration: Configuration.Storefront, http: HTTPClient, retry: RetryPolicy) throws -> any Storefront {
+        try MarketplacerStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
     }
 
     private func invoice(_ number: String) -> MarketplacerFixture.Invoice? {
@@ -563,7 +564,7 @@ final class MarketplacerHarness: HTTPStorefrontHarness {
 
 // MARK: - SCAYLE
 
-final class ScayleHarness: HTTPStorefrontHarness {
+final class ScayleHarness: TokenHarness {
     let scayle: ScayleFixture
     let secrets: URL
     let pageSize = 100  // voxbatch asks for perPage=100
@@ -576,12 +577,7 @@ final class ScayleHarness: HTTPStorefrontHarness {
 
     init() throws {
         scayle = try ScayleFixture(token: "scayle-test-token")
-        secrets = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-conf-scayle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        for (name, value) in [("token", "scayle-test-token"), ("wrong-token", "scayle_rotated_8e21")] {
-            try value.write(to: secrets.appendingPathComponent(name), atomically: true, encoding: .utf8)
-            chmod(secrets.appendingPathComponent(name).path, 0o600)
-        }
+        secrets = try secretFiles([("token", "scayle-test-token"), ("wrong-token", Self.wrong)], prefix: "voxbatch-conf-scayle")
     }
 
     func seed(products: [(sku: String, stock: Int)], orders: [SeedOrder]) throws {
@@ -597,29 +593,20 @@ final class ScayleHarness: HTTPStorefrontHarness {
         }
     }
 
-    func configuration(token: String = "token", timeout: Double = 5) -> Configuration.Storefront {
+    static let wrong = "scayle_rotated_8e21"
+    var wrongToken: String { Self.wrong }
+
+    func baseConfiguration() -> Configuration.Storefront {
         var c = Configuration.Storefront(kind: "scayle", folder: nil, url: scayle.baseURL, key: nil, secret: nil,
                                          readyStatuses: [readyStatus], cancelledStatuses: [cancelledStatus])
-        c.token = .file(secrets.appendingPathComponent(token).path)
         c.shopKey = scayle.shopKey
         c.countryCode = scayle.countryCode
         c.stockWarehouse = Self.warehouse
-        c.timeout = timeout
-        c.requestsPerSecond = 0
         return c
     }
 
-    func connect(configuration: Configuration.Storefront) throws -> any Storefront {
-        let (http, retry) = recordingClient(timeout: configuration.timeout, into: recorded)
-        return try ScayleStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
-    }
-
-    func connect() throws -> any Storefront { try connect(configuration: configuration()) }
-    func connect(timeout seconds: Double) throws -> any Storefront { try connect(configuration: configuration(timeout: seconds)) }
-
-    func connectWithWrongCredentials() throws -> (storefront: any Storefront, secretValue: String, secretSource: String) {
-        (try connect(configuration: configuration(token: "wrong-token")), "scayle_rotated_8e21",
-         "file " + secrets.appendingPathComponent("wrong-token").path)
+    func make(_ configuration: Configuration.Storefront, http: HTTPClient, retry: RetryPolicy) throws -> any Storefront {
+        try ScayleStorefront(configuration: configuration, retry: retry, http: http, clock: { Epoch.fixtureDay.start })
     }
 
     private func order(_ number: String) -> ScayleFixture.Order? {
