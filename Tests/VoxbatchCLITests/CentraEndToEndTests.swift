@@ -93,8 +93,7 @@ import Testing
         }
 
         // Stock: the 3PL's Centra warehouse shows the warehouse's latest availability for every item.
-        var latest: [String: Int] = [:]
-        for row in try w.rows(in: sshd.exchange + "/archive", prefix: "STOCK_") { latest[row["Item code"]!] = Int(row["Available"]!)! }
+        let latest = try w.latestStock()
         #expect(!latest.isEmpty)
         let shown = centra.withLock { fixture in Dictionary(uniqueKeysWithValues: fixture.sizes.map { ($0.sku, $0.stock["Peoplevox 3PL"] ?? -1) }) }
         for (sku, level) in latest { #expect(shown[sku] == max(0, level), "\(sku)") }

@@ -99,6 +99,14 @@ struct CrashWorkload {
         return fileOf
     }
 
+    /// Item code → its `column` in the last archived stock file that has it (the level the warehouse
+    /// reported last, files read in name order).
+    func latestStock(_ column: String = "Available") throws -> [String: Int] {
+        var latest: [String: Int] = [:]
+        for row in try rows(in: exchange + "/archive", prefix: "STOCK_") { latest[row["Item code"]!] = Int(row[column]!)! }
+        return latest
+    }
+
     /// Rows of every CSV file under `folder` whose name starts with `prefix`.
     func rows(in folder: String, prefix: String) throws -> [[String: String]] {
         var out: [[String: String]] = []

@@ -64,8 +64,7 @@ import Testing
               + "\(created.count) refund requests")
 
         // Inventory: every variant shows the warehouse's latest availability.
-        var latest: [String: Int] = [:]
-        for row in try w.rows(in: sshd.exchange + "/archive", prefix: "STOCK_") { latest[row["Item code"]!] = Int(row["Available"]!)! }
+        let latest = try w.latestStock()
         #expect(!latest.isEmpty)
         let shown = mkp.withLock { Dictionary(uniqueKeysWithValues: $0.variants.map { ($0.sku, $0.countOnHand) }) }
         for (sku, level) in latest { #expect(shown[sku] == max(0, level), "\(sku)") }

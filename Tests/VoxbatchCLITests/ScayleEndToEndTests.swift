@@ -51,8 +51,7 @@ import Testing
         #expect(Set(references).count == references.count)
         #expect(Set(references) == Set(returned.map { "\($0["Return number"]!)/\($0["Item code"]!)" }))
         // Stock: the latest snapshot per variant, stamped with its time.
-        var latest: [String: Int] = [:]
-        for row in try w.rows(in: sshd.exchange + "/archive", prefix: "STOCK_") { latest[row["Item code"]!] = Int(row["Available"]!)! }
+        let latest = try w.latestStock()
         #expect(!latest.isEmpty)
         let shown = scayle.withLock { Dictionary(uniqueKeysWithValues: $0.variants.map { ($0.referenceKey, $0.stocks["pvx-leeds"]?.quantity) }) }
         for (sku, level) in latest { #expect(shown[sku] == max(0, level), "\(sku)") }

@@ -52,8 +52,7 @@ import Testing
             #expect(confirmed["\(row["Despatch number"]!)/\(row["Item code"]!)"]?["quantity"] as? Int == Int(row["No of items"]!))
         }
         // WAIR holds the warehouse's latest on-hand; no batch is left open.
-        var latest: [String: Int] = [:]
-        for row in try w.rows(in: sshd.exchange + "/archive", prefix: "STOCK_") { latest[row["Item code"]!] = Int(row["On hand"]!)! }
+        let latest = try w.latestStock("On hand")
         #expect(!latest.isEmpty)
         for (sku, onHand) in latest { #expect(wair.withLock { $0.stockView["PVX-LEEDS|\(sku)"] } == onHand, "\(sku)") }
         #expect(wair.openBatches.isEmpty)
