@@ -79,7 +79,7 @@ public struct Reconciliation {
     /// How far back refunds without a return are looked for.
     public var refundLookbackDays = 30
     /// The inventory master, when the client has one: its view of the warehouse's stock is compared.
-    public var inventoryMaster: ExportInventory?
+    public var inventoryMaster: WairClient?
 
     /// Looks at both sides and raises an exception for every finding (not with `dryRun`).
     public func run(dryRun: Bool = false, checks: Set<Check> = Set(Check.allCases)) throws -> Report {
@@ -196,9 +196,9 @@ public struct Reconciliation {
     /// The inventory master's on-hand for the warehouse against the warehouse's last stock file. WAIR may
     /// already count transfers it asked for that the warehouse has not despatched yet, so it may be lower by
     /// up to what is in flight; any other difference beyond the tolerance is drift for the inventory team.
-    private func checkInventory(_ master: ExportInventory, _ report: inout Report, _ raise: inout [Finding]) throws {
-        let settings = master.client.settings
-        let theirs = try master.wairLevels()
+    private func checkInventory(_ master: WairClient, _ report: inout Report, _ raise: inout [Finding]) throws {
+        let settings = master.settings
+        let theirs = try master.warehouseStock()
         let ours = Dictionary(uniqueKeysWithValues: try manifest.wairStock(unsentOnly: false).map { ($0.itemCode, $0) })
         let flight = try manifest.wairInFlight(prefix: settings.orderPrefix)
         let iso = ISO8601DateFormatter()

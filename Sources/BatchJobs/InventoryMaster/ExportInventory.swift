@@ -62,16 +62,4 @@ public struct ExportInventory {
         try manifest.markWairStockSent(unsent)
         return summary
     }
-
-    /// The warehouse location's stock as WAIR holds it (SKU → on hand), for the drift check.
-    public func wairLevels() throws -> [String: Int] {
-        var levels: [String: Int] = [:]
-        try client.pages("/Stock", field: "stock", query: [("LocationId", client.settings.warehouseLocation)]) { page in
-            for row in page {
-                guard let sku = row["skuId"] as? String else { continue }
-                levels[sku] = Int(((row["quantity"] as? Double) ?? Double(row["quantity"] as? Int ?? 0)).rounded())
-            }
-        }
-        return levels
-    }
 }

@@ -128,6 +128,18 @@ public final class WairClient {
         }
     }
 
+    /// The warehouse location's stock as WAIR holds it (SKU → on hand), for the drift check.
+    public func warehouseStock() throws -> [String: Int] {
+        var levels: [String: Int] = [:]
+        try pages("/Stock", field: "stock", query: [("LocationId", settings.warehouseLocation)]) { page in
+            for row in page {
+                guard let sku = row["skuId"] as? String else { continue }
+                levels[sku] = Int(((row["quantity"] as? Double) ?? Double(row["quantity"] as? Int ?? 0)).rounded())
+            }
+        }
+        return levels
+    }
+
     // MARK: - Batches
 
     /// Runs `uploads` inside a WAIR batch (one per tenant at a time: `POST /Batch/start` … `POST

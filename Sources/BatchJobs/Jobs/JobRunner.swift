@@ -318,7 +318,7 @@ public final class JobRunner {
         do {
             var reconciliation = Reconciliation(configuration: configuration, storefront: storefront, manifest: manifest,
                                                 transport: try warehouse(), clock: clock)
-            reconciliation.inventoryMaster = inventoryMaster.map { ExportInventory(client: $0, manifest: manifest, clock: clock) }
+            reconciliation.inventoryMaster = inventoryMaster
             let report = try reconciliation.run(dryRun: dryRun)
             let outcome = report.findings > 0 ? "completed-with-exceptions" : "ok"
             if let runID { try manifest.finishRun(runID, outcome: outcome, applied: 0, skipped: 0, failed: report.findings) }
