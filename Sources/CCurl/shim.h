@@ -19,6 +19,15 @@ static inline CURLcode vb_curl_setopt_write(CURL *curl, CURLoption option,
                                             size_t (*callback)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(curl, option, callback);
 }
+static inline CURLcode vb_curl_setopt_off(CURL *curl, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode vb_curl_getinfo_off(CURL *curl, CURLINFO info, curl_off_t *value) {
+    return curl_easy_getinfo(curl, info, value);
+}
+static inline CURLcode vb_curl_getinfo_string(CURL *curl, CURLINFO info, char **value) {
+    return curl_easy_getinfo(curl, info, value);
+}
 static inline CURLcode vb_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
     return curl_easy_getinfo(curl, info, value);
 }

@@ -10,6 +10,7 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
             case authenticationFailed = "authentication-failed"
             case hostKeyMismatch = "host-key-mismatch"
             case hostKeyUnknown = "host-key-unknown"
+            case certificateRejected = "certificate-rejected"
             case permissionDenied = "permission-denied"
             case noSuchFile = "no-such-file"
             case alreadyExists = "already-exists"
@@ -37,6 +38,9 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
         public static let hostKeyMismatch = Code(.hostKeyMismatch)
         /// The server is not in known_hosts and the policy is `strict`.
         public static let hostKeyUnknown = Code(.hostKeyUnknown)
+        /// The server's TLS certificate could not be verified (untrusted issuer, wrong name, expired), or
+        /// the server offered no TLS where it is required: possibly an attack, never retried.
+        public static let certificateRejected = Code(.certificateRejected)
         /// The server or file system refused access.
         public static let permissionDenied = Code(.permissionDenied)
         /// The file or folder does not exist.

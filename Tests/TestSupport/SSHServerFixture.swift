@@ -119,13 +119,13 @@ public final class SSHServerFixture {
     }
 
     /// A port nothing listens on right now, for sshd (which must bind it itself).
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let (fd, port) = try Loopback.listen(backlog: 1, what: "a port probe")
         close(fd)
         return port
     }
 
-    private static func waitForPort(_ port: Int, process: ChildProcess) -> Bool {
+    static func waitForPort(_ port: Int, process: ChildProcess) -> Bool {
         for _ in 0..<100 {
             if !process.isRunning { return false }
             if let fd = Loopback.connect(port: port) {
@@ -219,8 +219,22 @@ public final class ChildProcess {
         var envp = merged.map { strdup("\($0.key)=\($0.value)") }
         envp.append(nil)
         defer { envp.forEach { free($0) } }
+        // The child starts with no blocked signals and default handlers: threads of the test process block
+        // signals (the runtime's), and a daemon that inherits that mask (vsftpd waits for SIGCHLD) hangs.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+        let rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
         guard rc == 0 else { throw FixtureError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
         self.pid = pid
     }
