@@ -23,10 +23,12 @@ struct CrashWorkload {
 
     static let ciKills = 20
 
-    init(orders: Int, seed: UInt64) throws {
+    /// The starter's file shop with `orders` orders; `edits` change its YAML (another warehouse), and
+    /// `exchange` is then that warehouse's folder.
+    init(orders: Int, seed: UInt64, edits: [(String, String)] = [], exchange: String? = nil) throws {
         self.orders = orders
         rng = seed
-        (dir, config) = try CLI.starter(edits: [("max_orders_per_file: 500", "max_orders_per_file: 40")])
+        (dir, config) = try CLI.starter(edits: [("max_orders_per_file: 500", "max_orders_per_file: 40")] + edits)
         let shop = dir.appendingPathComponent(".voxbatch/shop")
         let skus = (0..<40).map { "SKU-\($0)" }
         try ("sku,name,price\n" + skus.map { "\($0),Product \($0),10.00\n" }.joined())
@@ -39,7 +41,7 @@ struct CrashWorkload {
             }
         }
         try text.write(to: shop.appendingPathComponent("orders/orders.csv"), atomically: true, encoding: .utf8)
-        exchange = dir.appendingPathComponent(".voxbatch/exchange").path
+        self.exchange = exchange ?? dir.appendingPathComponent(".voxbatch/exchange").path
     }
 
     /// A workload on a set-up made elsewhere (another storefront, an SFTP exchange).
@@ -87,8 +89,12 @@ struct CrashWorkload {
         for _ in 0..<steps {
             let r = try CLI.run(["simulate-warehouse", "--exchange", exchange, "--seed", "7"])
             #expect(r.status == 0, "\(r.stderr)")
+            try afterSimulation?()
         }
     }
+
+    /// Called after each simulated warehouse step (an FTP server's user must be able to move its files).
+    var afterSimulation: (() throws -> Void)?
 
     /// Sales-order number → the files it went out in (sent, and still waiting in `in/`).
     func salesOrderFiles() throws -> [String: Set<String>] {

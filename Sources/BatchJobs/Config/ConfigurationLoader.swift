@@ -133,7 +133,7 @@ private struct ConfigReader {
         guard let map = value.mapping(allowed: [
             "url", "identity", "passphrase", "passphrase_env", "passphrase_file", "password", "password_env",
             "password_file", "known_hosts", "host_key_policy", "connect_timeout", "io_timeout", "folders", "staging",
-            "pickup",
+            "pickup", "ca_file", "client_certificate", "client_key", "allow_plaintext", "pgp",
         ]) else { return nil }
         guard let urlValue = map.required("url"), let url = urlValue.string else { return nil }
         var location: TransportLocation
@@ -160,10 +160,32 @@ private struct ConfigReader {
             doc.report(value, "an sftp:// warehouse needs identity (a private key file) or password_env/password_file",
                        path: map.path + ".identity")
         }
-        let options = TransportOptions(
+        var options = TransportOptions(
             location: location, identityFile: identity, passphrase: passphrase, password: password,
             knownHostsPath: resolve(map["known_hosts"]?.string ?? "~/.ssh/known_hosts"), hostKeyPolicy: policy,
             connectTimeout: map["connect_timeout"]?.double ?? 15, ioTimeout: map["io_timeout"]?.double ?? 60)
+        if case .ftp(let security, _, _, _, _) = location {
+            if password == nil {
+                doc.report(value, "an FTP warehouse needs password_env or password_file", path: map.path + ".password_env")
+            }
+            options.caFile = map["ca_file"]?.string.map(resolve)
+            options.clientCertificate = map["client_certificate"]?.string.map(resolve)
+            options.clientKey = map["client_key"]?.string.map(resolve)
+            if options.clientKey != nil && options.clientCertificate == nil {
+                doc.report(map["client_key"], "client_key needs client_certificate")
+            }
+            options.allowPlaintext = map["allow_plaintext"]?.bool ?? false
+            if security == .plaintext && !options.allowPlaintext {
+                doc.report(urlValue, TransportOptions.plaintextRefusal)
+            }
+            if security != .plaintext, map["allow_plaintext"] != nil {
+                doc.report(map["allow_plaintext"], "allow_plaintext applies to ftp:// only")
+            }
+        } else {
+            for key in ["ca_file", "client_certificate", "client_key", "allow_plaintext"] where map[key] != nil {
+                doc.report(map[key], "\(key) applies to ftps://, ftps-implicit:// and ftp:// warehouses only")
+            }
+        }
 
         var folders = (inbox: "in", outbox: "out", archive: "archive", error: "error")
         if let f = map["folders"]?.mapping(allowed: ["to_warehouse", "from_warehouse", "archive", "error"]) {

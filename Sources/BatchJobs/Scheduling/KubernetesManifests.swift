@@ -58,6 +58,10 @@ public struct KubernetesManifests {
             if let key = t.identityFile { paths.append(key) }
             paths.append(t.knownHostsPath)
         }
+        if case .ftp = t.location {
+            // The CA file is not secret, but it travels with the client's keys: one mount.
+            paths += [t.caFile, t.clientCertificate, t.clientKey].compactMap { $0 }
+        }
         for source in [t.passphrase, t.password, configuration.storefront.key, configuration.storefront.secret,
                        configuration.alerts.webhookURL] {
             if case .file(let p)? = source { paths.append(p) }

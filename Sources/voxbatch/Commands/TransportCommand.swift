@@ -15,12 +15,14 @@ struct TransportCheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Connect, verify the host key, authenticate and list the exchange folders.",
         discussion: """
-            URL is sftp://user@host[:port]/folder or file:///folder. Secrets never go in the URL or on the \
-            command line: a password or key passphrase comes from an environment variable or from a file \
-            readable only by its owner (mode 600).
+            URL is sftp://user@host[:port]/folder, ftps://user@host[:port]/folder (explicit TLS), \
+            ftps-implicit://user@host[:port]/folder, ftp://… (plain, only with --allow-plaintext) or \
+            file:///folder. Secrets never go in the URL or on the command line: a password or key passphrase \
+            comes from an environment variable or from a file readable only by its owner (mode 600). FTPS \
+            certificates are verified against the system's trust store or --ca-file.
 
-            Exit codes: 0 connected, 2 configuration or permanent error (host key, authentication, \
-            permissions), 3 server unavailable (connection refused, timeout).
+            Exit codes: 0 connected, 2 configuration or permanent error (host key, certificate, \
+            authentication, permissions), 3 server unavailable (connection refused, timeout).
             """
     )
 
@@ -45,6 +47,12 @@ struct TransportCheckCommand: ParsableCommand {
     @Option(help: "OpenSSH known_hosts file (default ~/.ssh/known_hosts).")
     var knownHosts: String?
 
+    @Option(help: "FTPS: CA certificates (PEM) the server's certificate must chain to (default: the system's store).")
+    var caFile: String?
+
+    @Flag(help: "Allow ftp:// (nothing encrypted, not even the password).")
+    var allowPlaintext = false
+
     @Option(help: "strict (refuse unknown hosts) or accept-new (record them).")
     var hostKeyPolicy: String = "strict"
 
@@ -61,11 +69,14 @@ struct TransportCheckCommand: ParsableCommand {
         let options: TransportOptions
         if let url, config == nil {
             do {
-                options = TransportOptions(
+                var parsed = TransportOptions(
                     location: try TransportLocation(url: url), identityFile: identity,
                     passphrase: passphraseEnv.map { .environment($0) },
                     password: passwordEnv.map { .environment($0) } ?? passwordFile.map { .file($0) },
                     knownHostsPath: knownHosts ?? defaultKnownHosts(), hostKeyPolicy: policy)
+                parsed.caFile = caFile
+                parsed.allowPlaintext = allowPlaintext
+                options = parsed
             } catch let error as TransportError {
                 printError("voxbatch: \(error.message)")
                 throw Exit.usage
@@ -80,6 +91,12 @@ struct TransportCheckCommand: ParsableCommand {
             if let sftp = transport as? SFTPTransport {
                 let key = try sftp.connect()
                 report.hostKey = "\(key.typeName) \(key.fingerprint)"
+            }
+            if let ftp = transport as? FTPSTransport {
+                try ftp.connect()
+                report.tls = ftp.settings.security == .plaintext
+                    ? "none: plain FTP, the password and files are not encrypted"
+                    : "certificate verified against " + (ftp.settings.caFile.map { "CA file \($0)" } ?? "the system's trust store")
             }
             for folder in folders {
                 if let entry = try transport.stat(folder), entry.isDirectory {
@@ -118,6 +135,7 @@ struct TransportReport: Encodable {
     var url: String
     var ok = false
     var hostKey: String?
+    var tls: String?
     var folders: [Folder] = []
     var error: String?
     var errorCode: String?
@@ -126,6 +144,7 @@ struct TransportReport: Encodable {
     var human: String {
         var lines = ["\(url)"]
         if let hostKey { lines.append("  host key verified: \(hostKey)") }
+        if let tls { lines.append("  TLS: \(tls)") }
         for f in folders {
             lines.append("  \(f.name)/: " + (f.exists ? "\(f.files) file(s), \(f.bytes) bytes" : "missing"))
         }
