@@ -2,22 +2,40 @@ import FileTransport
 import Foundation
 
 // sftpbench upload|download LOCAL REMOTE HOST PORT USER KEY KNOWN_HOSTS
-// One transfer through voxbatch's SFTP transport; prints seconds and this process's peak memory.
+// sftpbench ftps-upload|ftps-download LOCAL REMOTE HOST PORT USER PASSWORD_FILE CA_FILE
+// One transfer through voxbatch's SFTP (or FTPS) transport; prints seconds and this process's peak memory.
 
 let args = CommandLine.arguments
-guard args.count == 9, ["upload", "download"].contains(args[1]), let port = Int(args[5]) else {
-    FileHandle.standardError.write(Data("usage: sftpbench upload|download LOCAL REMOTE HOST PORT USER KEY KNOWN_HOSTS\n".utf8))
+let modes = ["upload", "download", "ftps-upload", "ftps-download"]
+guard args.count == 9, modes.contains(args[1]), let port = Int(args[5]) else {
+    FileHandle.standardError.write(Data(("usage: sftpbench upload|download LOCAL REMOTE HOST PORT USER KEY KNOWN_HOSTS\n"
+        + "       sftpbench ftps-upload|ftps-download LOCAL REMOTE HOST PORT USER PASSWORD_FILE CA_FILE\n").utf8))
     exit(2)
 }
-let settings = SFTPSettings(host: args[4], port: port, user: args[6], baseDirectory: "/",
-                            authentication: .privateKey(path: args[7], passphrase: nil), knownHostsPath: args[8])
-let transport = SFTPTransport(settings: settings)
+let transport: any FileTransport
+if args[1].hasPrefix("ftps-") {
+    let ftps = FTPSTransport(settings: FTPSettings(host: args[4], port: port, user: args[6], baseDirectory: "/",
+                                                   password: .file(args[7]), caFile: args[8]))
+    transport = ftps
+    do { try ftps.connect() } catch {
+        FileHandle.standardError.write(Data("sftpbench: \(error)\n".utf8))
+        exit(1)
+    }
+} else {
+    let sftp = SFTPTransport(settings: SFTPSettings(host: args[4], port: port, user: args[6], baseDirectory: "/",
+                                                    authentication: .privateKey(path: args[7], passphrase: nil),
+                                                    knownHostsPath: args[8]))
+    transport = sftp
+    do { try sftp.connect() } catch {
+        FileHandle.standardError.write(Data("sftpbench: \(error)\n".utf8))
+        exit(1)
+    }
+}
 do {
-    try transport.connect()
     let remote = String(args[3].drop { $0 == "/" })
     let start = Date()
     var bytes: Int64 = 0
-    if args[1] == "upload" {
+    if args[1].hasSuffix("upload") {
         bytes = try transport.upload(localPath: args[2], to: remote, progress: nil)
     } else {
         let fd = open(args[2], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
