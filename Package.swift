@@ -30,6 +30,11 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
+        .systemLibrary(
+            name: "CGPGME",
+            pkgConfig: "gpgme",
+            providers: [.apt(["libgpgme-dev"]), .brew(["gpgme"])]
+        ),
         // CSVKit's SIMD record scanner (AVX2 / SSE2 / portable, chosen at run time).
         .target(name: "CCSVScan"),
         .target(
@@ -41,6 +46,7 @@ let package = Package(
             dependencies: [
                 "CLibSSH2",
                 "CCurl",
+                "CGPGME",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
