@@ -18,7 +18,7 @@ struct Voxbatch: ParsableCommand {
         version: "0.1.0",
         subcommands: [DemoCommand.self, InitCommand.self, ConfigCommand.self, RunCommand.self, StatusCommand.self,
                       ExceptionsCommand.self, FilesCommand.self, OrderCommand.self, ReportCommand.self, AuditCommand.self,
-                      ScheduleCommand.self, ValidateCommand.self, CSVCommand.self, TransportCommand.self, StorefrontCommand.self, FleetCommand.self, FinanceCommand.self,
+                      ScheduleCommand.self, ValidateCommand.self, CSVCommand.self, TransportCommand.self, StorefrontCommand.self, FleetCommand.self, FinanceCommand.self, PGPCommand.self,
                       SimulateWarehouseCommand.self]
     )
 }

@@ -69,6 +69,17 @@ public struct Alerter {
             add("sla-breach", "\(report.ordersPastSLA.count) order(s) past the \(configuration.policies.slaHours) h SLA",
                 report.ordersPastSLA.count, report.ordersPastSLA)
         }
+        let keys = report.pgpKeys ?? []
+        let expiring = keys.filter { $0.state == "expires-soon" }
+        if !expiring.isEmpty {
+            add("pgp-key-expiring", "\(expiring.count) PGP key(s) expire within 30 days", expiring.count,
+                expiring.map { "\($0.reference) (\($0.role)): \($0.detail)" })
+        }
+        let unusable = keys.filter { !["ok", "expires-soon"].contains($0.state) }
+        if !unusable.isEmpty {
+            add("pgp-key-unusable", "\(unusable.count) PGP key(s) cannot be used", unusable.count,
+                unusable.map { "\($0.reference) (\($0.role)): \($0.state), \($0.detail)" })
+        }
         if !report.warehouseReachable {
             add("warehouse-unreachable", "the warehouse server cannot be reached", 1,
                 report.problems.filter { $0.contains("cannot be reached") })

@@ -77,6 +77,8 @@ public struct Configuration: Sendable, Hashable {
         public var staging: AtomicDrop.Staging
         /// How pickups decide a file is complete.
         public var readiness: Pickup.Readiness
+        /// `pgp:` — files to the warehouse encrypted (and signed), files from it decrypted and verified.
+        public var pgp: PGPSettings?
     }
 
     /// File-name patterns: globs for files read, templates with `{timestamp}` and `{sequence}` for files

@@ -207,9 +207,59 @@ private struct ConfigReader {
             default: doc.report(p["readiness"], "readiness must be stable or marker")
             }
         }
-        return Configuration.Warehouse(transport: options, inbox: folders.inbox, outbox: folders.outbox,
-                                       archive: folders.archive, error: folders.error, staging: staging,
-                                       readiness: readiness)
+        var warehouse = Configuration.Warehouse(transport: options, inbox: folders.inbox, outbox: folders.outbox,
+                                                archive: folders.archive, error: folders.error, staging: staging,
+                                                readiness: readiness)
+        if let p = map["pgp"] { warehouse.pgp = readPGP(p) }
+        return warehouse
+    }
+
+    /// `warehouse.pgp`: keys by fingerprint, key files or a keyring, the passphrase by reference.
+    func readPGP(_ value: StrictYAML.Value) -> PGPSettings? {
+        guard let map = value.mapping(allowed: [
+            "keyring", "key_files", "encrypt_to", "sign_with", "passphrase", "passphrase_env", "passphrase_file",
+            "verify_with", "inbound", "extension",
+        ]) else { return nil }
+        var settings = PGPSettings()
+        settings.keyring = map["keyring"]?.string.map(resolve)
+        settings.keyFiles = (map["key_files"]?.strings ?? []).map(resolve)
+        settings.encryptTo = map["encrypt_to"]?.strings ?? []
+        settings.signWith = map["sign_with"]?.string
+        settings.passphrase = secret(map, "passphrase")
+        settings.verifyWith = map["verify_with"]?.strings ?? []
+        if settings.keyring == nil && settings.keyFiles.isEmpty {
+            doc.report(value, "pgp needs keyring (a GnuPG home folder) or key_files", path: map.path + ".key_files")
+        }
+        for (index, file) in settings.keyFiles.enumerated() {
+            // A file holding a secret key must be private, as a private SSH key must.
+            guard let head = FileManager.default.contents(atPath: file)?.prefix(4096) else {
+                doc.report(map["key_files"], "cannot read key file \(file)")
+                continue
+            }
+            let armored = String(decoding: head, as: UTF8.self)
+            if armored.contains("PRIVATE KEY BLOCK") || !armored.contains("-----BEGIN PGP") {
+                do { try SecretSource.checkPrivate(file, what: "secret key file") } catch let error as TransportError {
+                    doc.report(map["key_files"], error.message, path: map.path + ".key_files[\(index)]")
+                } catch {}
+            }
+        }
+        if settings.signWith != nil && settings.encryptTo.isEmpty {
+            doc.report(map["sign_with"], "sign_with needs encrypt_to: files to the warehouse are encrypted and signed")
+        }
+        switch map["inbound"]?.string ?? "encrypted" {
+        case "encrypted": settings.decryptInbound = true
+        case "plain": settings.decryptInbound = false
+        default: doc.report(map["inbound"], "inbound must be encrypted (files from the warehouse are PGP files) or plain")
+        }
+        if settings.decryptInbound && settings.verifyWith.isEmpty {
+            doc.report(value, "files from the warehouse are decrypted, so their signature is checked: give verify_with "
+                       + "(the warehouse's signing key fingerprints), or set inbound: plain", path: map.path + ".verify_with")
+        }
+        if let ext = map["extension"] {
+            if let text = ext.string, [".pgp", ".gpg", ".asc"].contains(text) { settings.fileExtension = text }
+            else { doc.report(ext, "extension must be .pgp, .gpg (binary) or .asc (ASCII armor)") }
+        }
+        return settings
     }
 
     /// A folder relative to the exchange root; absolute paths and `..` are refused.

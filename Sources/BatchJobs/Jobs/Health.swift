@@ -18,6 +18,10 @@ public struct HealthReport: Sendable, Hashable, Codable {
     public var ordersPastSLA: [String] = []
     public var lastStockFile: String?
     public var lastStockFileAgeHours: Double?
+    /// Worth knowing but not (yet) a problem: a PGP key that expires within 30 days.
+    public var warnings: [String] = []
+    /// The PGP keys the configuration uses, when it uses PGP.
+    public var pgpKeys: [PGPKeyStatus]?
 
     /// The latest run of one job.
     public struct JobStatus: Sendable, Hashable, Codable {
@@ -70,8 +74,11 @@ extension JobRunner {
         // One connection to the warehouse for the whole check.
         var transport: (any FileTransport)?
         do {
-            let patterns = [configuration.files.despatches, configuration.files.stock, configuration.files.returns,
+            var patterns = [configuration.files.despatches, configuration.files.stock, configuration.files.returns,
                             configuration.files.orderStatus]
+            if let pgp = configuration.warehouse.pgp, pgp.decryptInbound {
+                patterns += patterns.map { $0 + pgp.fileExtension }
+            }
             let opened = try warehouse()
             transport = opened
             for file in try opened.list(configuration.warehouse.outbox) where !file.isDirectory
@@ -111,6 +118,22 @@ extension JobRunner {
             if hours > Double(policies.stockMaxAgeHours) {
                 report.problems.append("the last stock file (\(stock.name)) is \(Int(hours)) h old "
                                        + "(limit \(policies.stockMaxAgeHours) h)")
+            }
+        }
+        if configuration.warehouse.pgp != nil {
+            do {
+                if let pgp = try openPGP() {
+                    let keys = pgp.check(now: now)
+                    report.pgpKeys = keys
+                    for key in keys where key.state == "expires-soon" {
+                        report.warnings.append("PGP key \(key.reference) (\(key.role)): \(key.detail)")
+                    }
+                    for key in keys where !["ok", "expires-soon"].contains(key.state) {
+                        report.problems.append("PGP key \(key.reference) (\(key.role)) is \(key.state): \(key.detail)")
+                    }
+                }
+            } catch {
+                report.problems.append("the PGP keys cannot be used: \(error)")
             }
         }
         report.healthy = report.problems.isEmpty

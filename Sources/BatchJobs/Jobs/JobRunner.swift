@@ -105,6 +105,7 @@ public final class JobRunner {
     public let transfers: WairTransfers?
     public let inventoryMaster: WairClient?
     private var transport: (any FileTransport)?
+    private var pgp: OpenPGP?
     /// Told how long files move (for a progress display on a terminal).
     public var progress: ((PipelineProgress) -> Void)?
     private let logger: Logger
@@ -263,7 +264,18 @@ public final class JobRunner {
         pipeline.guardsFormulas = configuration.files.guardFormulas
         pipeline.retryAttempts = configuration.policies.orderRetryAttempts
         pipeline.retryBackoffMinutes = configuration.policies.orderRetryBackoffMinutes
+        pipeline.pgp = try openPGP()
         return pipeline
+    }
+
+    /// The warehouse's PGP set-up, opened once per run (a private keyring under the state folder when the
+    /// configuration gives key files rather than a keyring).
+    public func openPGP() throws -> OpenPGP? {
+        guard let settings = configuration.warehouse.pgp else { return nil }
+        if let pgp { return pgp }
+        let opened = try OpenPGP(settings: settings, workHome: configuration.stateDirectory + "/gnupg")
+        pgp = opened
+        return opened
     }
 
     private func inbound() throws -> InboundPipeline {
@@ -276,6 +288,7 @@ public final class JobRunner {
         pipeline.retry = configuration.retry
         pipeline.reportsDirectory = reportsDirectory
         pipeline.progress = progress
+        pipeline.pgp = try openPGP()
         return pipeline
     }
 

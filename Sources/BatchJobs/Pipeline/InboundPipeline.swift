@@ -34,6 +34,11 @@ public struct InboundPipeline {
     public var reportsDirectory: String?
     /// Whether to stop before the next file (default: a SIGTERM was received).
     public var shouldStop: () -> Bool = { StopRequest.isRequested }
+    /// Files from the warehouse are PGP files: each is decrypted and its signature verified before a row is
+    /// read (when the settings say `inbound: encrypted`); error reports to the warehouse are encrypted too.
+    public var pgp: OpenPGP?
+
+    private var decrypts: Bool { pgp?.settings.decryptInbound == true }
 
     public init(transport: any FileTransport, manifest: Manifest, folders: (outbox: String, archive: String, error: String),
                 pickup: Pickup, workDirectory: String, csv: CSVConfiguration = .init(),
@@ -53,7 +58,12 @@ public struct InboundPipeline {
         let runID = dryRun ? nil : try manifest.startRun(job: summary.job)
         do {
             let ready = try Retry.run(retry, operation: "list \(folders.outbox)", logger: logger, sleep: sleep) {
-                try pickup.readyFiles(in: folders.outbox, matching: flow.filePattern)
+                // With PGP, `DESP_*.csv.pgp` — and plain `DESP_*.csv` too, to be refused rather than left lying.
+                var files = try pickup.readyFiles(in: folders.outbox, matching: flow.filePattern)
+                if let pgp, decrypts {
+                    files += try pickup.readyFiles(in: folders.outbox, matching: flow.filePattern + pgp.settings.fileExtension)
+                }
+                return files.sorted { $0.name < $1.name }
             }
             for file in ready {
                 if shouldStop() {
@@ -84,9 +94,9 @@ public struct InboundPipeline {
     {
         var result = RunSummary.FileSummary(name: file.name, outcome: "")
         let local = workDirectory + "/" + file.name
-        let sha: String
+        var sha: String
         do {
-            sha = try download(file, to: local)
+            sha = try download(file, to: decrypts ? local + ".sealed" : local)
         } catch let error as TransportError where error.code == .noSuchFile {
             // Gone between the listing and the download (the warehouse took it back, or another client
             // moved it): nothing to record; if it comes back it is a new file to the manifest.
@@ -96,6 +106,28 @@ public struct InboundPipeline {
             return result
         }
         defer { unlink(local) }
+        if let pgp, decrypts {
+            defer { unlink(local + ".sealed") }
+            do {
+                let verified = try pgp.decrypt(local + ".sealed", to: local)
+                logger.info("file decrypted and verified", metadata: ["file": "\(file.name)", "signer": "\(verified.signer ?? "-")"])
+            } catch let error as PGPError {
+                // Not one row of it is read: to error/, with the reason, for ops (and the warehouse) to fix and
+                // re-drop. Nothing is recorded against its content, so the same file is taken again once fixed.
+                result.outcome = "rejected"
+                result.failed = 1
+                if !dryRun {
+                    try manifest.raise(kind: error.code.rawValue, reference: file.name,
+                                       message: "\(file.name) was not applied: \(error.message)", owner: .operations)
+                    try move(file, to: folders.error)
+                }
+                logger.error("PGP file refused", metadata: ["file": "\(file.name)", "reason": "\(error.code.rawValue)",
+                                                            "detail": "\(error.message)"])
+                return result
+            }
+            // The manifest knows a file by its content, not by its wrapping: a re-encrypted copy is a duplicate.
+            sha = try Self.sha256(ofFile: local)
+        }
 
         var resumed: FileEntry?
         let earlierWithSameContent = try manifest.file(flow: flow.name, sha256: sha)
@@ -174,9 +206,17 @@ public struct InboundPipeline {
         result.outcome = status.rawValue
         if !dryRun {
             if result.failed > 0 {
-                let remote = folders.error + "/" + Self.errorReportName(file.name)
+                var remote = folders.error + "/" + Self.errorReportName(file.name)
+                var dropped = reportPath
+                if let pgp, pgp.settings.encryptsOutbound {
+                    // The rows it quotes are the warehouse's data: encrypted at rest like every file sent there.
+                    dropped = reportPath + pgp.settings.fileExtension
+                    remote += pgp.settings.fileExtension
+                    try pgp.encrypt(reportPath, to: dropped)
+                }
+                defer { if dropped != reportPath { unlink(dropped) } }
                 try Retry.run(retry, operation: "drop \(remote)", logger: logger, sleep: sleep) {
-                    try AtomicDrop(transport: transport).drop(localPath: reportPath, to: remote, overwrite: true)
+                    try AtomicDrop(transport: transport).drop(localPath: dropped, to: remote, overwrite: true)
                 }
                 result.errorReport = remote
                 try manifest.raise(kind: "rejected-rows", reference: file.name,
@@ -232,8 +272,19 @@ public struct InboundPipeline {
         }
     }
 
-    /// The error report's name for a file: `DESP_1.csv` → `DESP_1.errors.csv`.
+    /// A local file's SHA-256, read in chunks.
+    static func sha256(ofFile path: String) throws -> String {
+        let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? reader.close() }
+        var hasher = SHA256()
+        while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hasher.finalize().hex
+    }
+
+    /// The error report's name for a file: `DESP_1.csv` (or `DESP_1.csv.pgp`) → `DESP_1.errors.csv`.
     public static func errorReportName(_ name: String) -> String {
+        var name = name
+        for ext in [".pgp", ".gpg", ".asc"] where name.hasSuffix(ext) { name = String(name.dropLast(ext.count)) }
         let base = name.hasSuffix(".csv") ? String(name.dropLast(4)) : name
         return base + ".errors.csv"
     }

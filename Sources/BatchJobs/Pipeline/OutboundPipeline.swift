@@ -122,6 +122,9 @@ public struct OutboundPipeline {
     /// `order-retries-exhausted` exception — an incident for the alerting — names the record and the error.
     public var retryAttempts = 5
     public var retryBackoffMinutes = 15
+    /// Files to the warehouse are encrypted to its keys (and signed) when the settings name keys: the name
+    /// gains the extension (`SO_….csv.pgp`); the manifest keeps the hash of the plain content.
+    public var pgp: OpenPGP?
 
     public init(transport: any FileTransport, manifest: Manifest, inbox: String, workDirectory: String,
                 maxRecordsPerFile: Int = 500, logger: Logger = Logger(label: "voxbatch.outbound"),
@@ -287,7 +290,9 @@ public struct OutboundPipeline {
     private func send(_ batch: [(record: OutboundRecord, hash: String, rows: [[String]])], as name: String, flow: some OutboundFlow,
                       runID: Int64?) throws {
         let local = workDirectory + "/" + name
-        let sink = try FileDescriptorSink(path: local)
+        let encryption = pgp.flatMap { $0.settings.encryptsOutbound ? $0 : nil }
+        let plain = encryption == nil ? local : local + ".plain"
+        let sink = try FileDescriptorSink(path: plain)
         let writer = CSVWriter(sink: sink, guardsFormulas: guardsFormulas)
         try writer.write(record: flow.template.headerNames)
         for (_, _, rows) in batch {
@@ -296,9 +301,15 @@ public struct OutboundPipeline {
         let hashes = batch.map { (key: $0.record.key, hash: $0.hash) }
         try writer.flush()
         try sink.sync()
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: local))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: plain))
         let sha = SHA256.hash(data: bytes).hex
-        let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: Int64(bytes.count), sha256: sha,
+        var size = Int64(bytes.count)
+        if let encryption {
+            defer { unlink(plain) }
+            try encryption.encrypt(plain, to: local)
+            size = (try FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: size, sha256: sha,
                                               runID: runID, records: hashes, finance: batch.flatMap(\.record.finance))
         try publish(local, name: name, fileID: id, records: batch.count)
         try conclude(flow, keys: batch.map(\.record.key), references: batch.map(\.record.reference), file: name)
@@ -378,6 +389,10 @@ public struct OutboundPipeline {
 
     /// `NAME_0002.csv` from `NAME.csv`, for patterns without `{sequence}`.
     static func suffixed(_ name: String, _ sequence: Int) -> String {
+        // `SO_1.csv.pgp` → `SO_1_0002.csv.pgp`: the PGP ending stays outermost.
+        if let ext = [".pgp", ".gpg", ".asc"].first(where: { name.hasSuffix($0) }) {
+            return suffixed(String(name.dropLast(ext.count)), sequence) + ext
+        }
         let dot = name.lastIndex(of: ".") ?? name.endIndex
         return name[..<dot] + String(format: "_%04d", sequence) + name[dot...]
     }
@@ -385,5 +400,6 @@ public struct OutboundPipeline {
     private func fileName(_ pattern: String, sequence: Int) -> String {
         pattern.replacingOccurrences(of: "{timestamp}", with: Self.fileTimestamp(clock()))
             .replacingOccurrences(of: "{sequence}", with: String(format: "%04d", sequence))
+            + (pgp?.settings.encryptsOutbound == true ? pgp!.settings.fileExtension : "")
     }
 }

@@ -124,6 +124,9 @@ enum JobExecution {
             return (error.isTransient ? Exit.unavailable : Exit.usage, error.description)
         case let error as ConfigError:
             return (Exit.usage, error.description)
+        case let error as PGPError:
+            // A key missing, expired or refusing its passphrase: the set-up must change before any run works.
+            return (Exit.usage, error.description)
         case let error where Manifest.isDiskFull(error):
             return (Exit.unavailable, "the disk holding the state folder is full (or a file-size limit was reached): "
                     + "\(error); free space, then run again — nothing was half-applied")

@@ -31,6 +31,7 @@ struct StatusCommand: ParsableCommand {
         } else {
             print("\(report.client): \(report.healthy ? "HEALTHY" : "NEEDS ATTENTION")  (checked \(report.checkedAt))")
             for problem in report.problems { print("  ! \(problem)") }
+            for warning in report.warnings { print("  ~ \(warning)") }
             print("")
             print("job                    last run               outcome                     applied skipped failed")
             for job in report.jobs {
