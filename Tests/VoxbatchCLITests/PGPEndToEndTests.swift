@@ -140,3 +140,43 @@ import Testing
         #expect(after.count == journal.count)
     }
 }
+
+/// Key expiry seen ahead: `pgp check` and `status` warn within 30 days (exit 1, a warning line, an alert);
+/// an expired key is a problem (exit 2). The clock is pinned relative to the key's own creation time.
+@Suite struct PGPKeyExpiryCommandTests {
+    @Test func aKeyThatExpiresSoonIsAWarningAndAnExpiredOneAProblem() throws {
+        let keys = try PGPKeys()
+        let soon = try PGPKeys.generate(in: keys.warehouse, uid: "Soon 3PL <soon@wh.example>", passphrase: "", expiry: "40d")
+        let exported = keys.directory.appendingPathComponent("soon.asc").path
+        try PGPKeys.gpg(keys.warehouse, ["--armor", "--output", exported, "--export", soon])
+        let created = try PGPKeys.gpg(keys.warehouse, ["--with-colons", "--list-keys", soon]).split(separator: "\n")
+            .first { $0.hasPrefix("pub:") }!.split(separator: ":", omittingEmptySubsequences: false)[5]
+        let passphrase = keys.directory.appendingPathComponent("passphrase").path
+        try writeSecret(PGPKeys.passphrase, to: passphrase)
+        let (_, config) = try CLI.starter(edits: [("url: file://.voxbatch/exchange", """
+            url: file://.voxbatch/exchange
+              pgp:
+                key_files: [\(keys.ourSecretKeyFile), \(exported)]
+                encrypt_to: [\(soon)]
+                sign_with: \(keys.ourFingerprint)
+                passphrase_file: \(passphrase)
+                verify_with: [\(soon)]
+            """)])
+        func at(_ days: Double) -> [String: String] {
+            let date = Date(timeIntervalSince1970: Double(created)! + days * 86_400)
+            return ["VOXBATCH_NOW": ISO8601DateFormatter().string(from: date)]
+        }
+        let fine = try CLI.run(["pgp", "check", "--config", config], environment: at(1))
+        #expect(fine.status == 0, "\(fine.stdout)\(fine.stderr)")
+        let warned = try CLI.run(["pgp", "check", "--config", config], environment: at(25))
+        #expect(warned.status == 1)
+        #expect(warned.stdout.contains("expires-soon") && warned.stdout.contains("in 15 day(s)"))
+        let status = try CLI.run(["status", "--config", config], environment: at(25))
+        #expect(status.stdout.contains("~ PGP key \(soon) (encrypt-to): the key expires"), "\(status.stdout)")
+        let json = try CLI.run(["status", "--config", config, "--json"], environment: at(25))
+        #expect(json.stdout.contains("\"expires-soon\""))
+        let expired = try CLI.run(["pgp", "check", "--config", config], environment: at(41))
+        #expect(expired.status == 2)
+        #expect(expired.stdout.contains("expired"))
+    }
+}
