@@ -75,3 +75,23 @@ import Testing
         #expect((card?["text"] as? String)?.contains("import-stock has failed 2 runs in a row") == true)
     }
 }
+
+extension AlertTests {
+    @Test func aPGPKeyExpiringWithinThirtyDaysOrUnusableIsAnIncident() throws {
+        let f = try FlowFixture(epoch: Epoch.allCases[0])
+        let alerter = Alerter(configuration: f.configuration, manifest: try f.manifest())
+        var report = HealthReport(client: "acme", checkedAt: "2026-12-04T08:00:00Z", healthy: true)
+        report.pgpKeys = [
+            PGPKeyStatus(role: "encrypt-to", reference: "AAAA", fingerprint: "AAAA", userID: nil, expires: nil, state: "ok", detail: ""),
+            PGPKeyStatus(role: "verify-with", reference: "BBBB", fingerprint: "BBBB", userID: nil, expires: 1_797_000_000,
+                         state: "expires-soon", detail: "the key expires at 2026-12-11, in 7 day(s)"),
+            PGPKeyStatus(role: "sign-with", reference: "CCCC", fingerprint: nil, userID: nil, expires: nil, state: "missing",
+                         detail: "no secret key CCCC"),
+        ]
+        let incidents = alerter.incidents(in: report)
+        #expect(incidents["pgp-key-expiring"]?.examples == ["BBBB (verify-with): the key expires at 2026-12-11, in 7 day(s)"])
+        #expect(incidents["pgp-key-unusable"]?.examples == ["CCCC (sign-with): missing, no secret key CCCC"])
+        report.pgpKeys = [report.pgpKeys![0]]
+        #expect(alerter.incidents(in: report).keys.filter { $0.hasPrefix("pgp-") }.isEmpty)
+    }
+}

@@ -62,8 +62,9 @@ public struct KubernetesManifests {
             // The CA file is not secret, but it travels with the client's keys: one mount.
             paths += [t.caFile, t.clientCertificate, t.clientKey].compactMap { $0 }
         }
+        if let pgp = configuration.warehouse.pgp { paths += pgp.keyFiles }
         for source in [t.passphrase, t.password, configuration.storefront.key, configuration.storefront.secret,
-                       configuration.alerts.webhookURL] {
+                       configuration.alerts.webhookURL, configuration.warehouse.pgp?.passphrase] {
             if case .file(let p)? = source { paths.append(p) }
         }
         return paths

@@ -83,6 +83,17 @@ public struct PGPKeyStatus: Sendable, Hashable, Codable {
     /// `ok`, `expires-soon`, `expired`, `revoked`, `missing`, `unusable`.
     public var state: String
     public var detail: String
+
+    public init(role: String, reference: String, fingerprint: String? = nil, userID: String? = nil, expires: Int64? = nil, state: String,
+                detail: String) {
+        self.role = role
+        self.reference = reference
+        self.fingerprint = fingerprint
+        self.userID = userID
+        self.expires = expires
+        self.state = state
+        self.detail = detail
+    }
 }
 
 /// OpenPGP through GPGME (GnuPG's C API): files are streamed through file descriptors, never held in memory.
