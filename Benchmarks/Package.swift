@@ -19,6 +19,10 @@ let package = Package(
             dependencies: [.product(name: "FileTransport", package: "voxbatch")]
         ),
         .executableTarget(
+            name: "pgpbench",
+            dependencies: [.product(name: "FileTransport", package: "voxbatch")]
+        ),
+        .executableTarget(
             name: "csvbench",
             dependencies: [
                 .product(name: "CSVKit", package: "voxbatch"),
