@@ -89,3 +89,19 @@ import Testing
                     .contains { $0.contains("keyring") && $0.contains("key_files") })
     }
 }
+
+@Suite struct SecureTransportSampleTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func theFTPSAndPGPSamplesAreValid() throws {
+        let ftps = try Configuration.load(path: Self.root.appendingPathComponent("samples/ftps/voxbatch.yml").path)
+        #expect(ftps.warehouse.transport.location
+                == .ftp(security: .explicitTLS, host: "ftp.3pl.example", port: 21, user: "northsea", path: "/exchange"))
+        #expect(ftps.warehouse.transport.caFile == "/etc/voxbatch/3pl-ca.pem")
+        let pgp = try Configuration.load(path: Self.root.appendingPathComponent("samples/pgp/voxbatch.yml").path)
+        #expect(pgp.warehouse.pgp?.keyring == "/etc/voxbatch/gnupg")
+        #expect(pgp.warehouse.pgp?.encryptTo.count == 1 && pgp.warehouse.pgp?.verifyWith == pgp.warehouse.pgp?.encryptTo)
+        #expect(pgp.storefront.kind == "centra")
+    }
+}
