@@ -89,7 +89,7 @@ import Yams
         let stages = text.split(separator: "\n").filter { $0.hasPrefix("FROM ") }
         #expect(stages.count == 2 && stages[0].contains(" AS build"))
         #expect(text.contains("swift build -c release --product voxbatch"))
-        for package in ["libssh2-1", "libcurl4", "libsqlite3-0"] { #expect(text.contains(package), "\(package)") }
+        for package in ["libssh2-1", "libcurl4", "libgpgme11", "gnupg", "libsqlite3-0"] { #expect(text.contains(package), "\(package)") }
         #expect(text.contains("COPY --from=build"))
         #expect(text.contains("USER 10001"))  // the CronJobs' runAsUser
         #expect(text.contains("ENTRYPOINT [\"/usr/local/bin/voxbatch\"]"))
