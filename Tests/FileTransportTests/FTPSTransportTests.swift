@@ -65,40 +65,18 @@ func ftpSettings(_ server: FTPServerFixture, password: String = FTPServerFixture
     }
 
     @Test func listsWithGlobFilteringAndExactTimesThenMovesToArchive() throws {
-        for name in ["DESP_001.csv", "DESP_002.csv", "STOCK_001.csv", "notes.txt"] { try place("x", "out/" + name) }
-        try FileManager.default.createDirectory(atPath: server.exchange + "/out/sub", withIntermediateDirectories: true)
-        // A known time: vsftpd has no MLSD, so the time comes from MDTM, to the second, not from LIST's minutes.
-        var times = [timespec(tv_sec: 1_764_835_205, tv_nsec: 0), timespec(tv_sec: 1_764_835_205, tv_nsec: 0)]
-        utimensat(AT_FDCWD, server.exchange + "/out/DESP_001.csv", &times, 0)
         let transport = try transport()
         defer { transport.close() }
-        #expect(try transport.list("out", matching: "DESP_*.csv").map(\.name) == ["DESP_001.csv", "DESP_002.csv"])
-        let all = try transport.list("out")
-        #expect(all.map(\.name) == ["DESP_001.csv", "DESP_002.csv", "STOCK_001.csv", "notes.txt", "sub"])
-        #expect(all.first { $0.name == "sub" }?.isDirectory == true)
-        #expect(all.first?.size == 1 && all.first?.path == "out/DESP_001.csv")
-        #expect(all.first?.modified == 1_764_835_205)
-        #expect(try transport.stat("out/DESP_001.csv")?.modified == 1_764_835_205)
-
-        try transport.rename("out/DESP_001.csv", to: "archive/DESP_001.csv", overwrite: false)
-        #expect(FileManager.default.fileExists(atPath: server.exchange + "/archive/DESP_001.csv"))
-        #expect(!FileManager.default.fileExists(atPath: server.exchange + "/out/DESP_001.csv"))
-        try place("y", "out/DESP_001.csv")
-        #expect { try transport.rename("out/DESP_001.csv", to: "archive/DESP_001.csv", overwrite: false) } throws: {
-            ($0 as? TransportError)?.code == .alreadyExists
-        }
-        try transport.rename("out/DESP_001.csv", to: "archive/DESP_001.csv", overwrite: true)
-        #expect(try String(contentsOfFile: server.exchange + "/archive/DESP_001.csv", encoding: .utf8) == "y")
+        try TransportContract.listsMovesAndRemoves(transport, exchange: server.exchange) { path, text in try place(text, path) }
+        // A known time: vsftpd has no MLSD, so the time comes from MDTM, to the second, not from LIST's minutes.
+        var times = [timespec(tv_sec: 1_764_835_205, tv_nsec: 0), timespec(tv_sec: 1_764_835_205, tv_nsec: 0)]
+        utimensat(AT_FDCWD, server.exchange + "/out/DESP_002.csv", &times, 0)
+        #expect(try transport.list("out", matching: "DESP_002.csv").first?.modified == 1_764_835_205)
+        #expect(try transport.stat("out/DESP_002.csv")?.modified == 1_764_835_205)
         #expect { try transport.rename("out/missing.csv", to: "archive/missing.csv", overwrite: false) } throws: {
             ($0 as? TransportError)?.code == .noSuchFile
         }
-
-        try transport.makeDirectory("archive/2026/11")
-        #expect(try transport.stat("archive/2026/11")?.isDirectory == true)
         try transport.makeDirectory("archive/2026/11")  // existing: fine
-        try transport.remove("out/notes.txt")
-        #expect(try transport.stat("out/notes.txt") == nil)
-        #expect { try transport.remove("out/notes.txt") } throws: { ($0 as? TransportError)?.code == .noSuchFile }
         #expect { try transport.list("missing-folder") } throws: { ($0 as? TransportError)?.code == .noSuchFile }
         #expect { try transport.download("out/none.csv", progress: nil) { _ in } } throws: {
             ($0 as? TransportError)?.code == .noSuchFile
@@ -106,32 +84,11 @@ func ftpSettings(_ server: FTPServerFixture, password: String = FTPServerFixture
     }
 
     @Test func cutConnectionMidUploadLeavesNoFinalFileAndTheNextRunSucceeds() throws {
-        let local = work.appendingPathComponent("orders.csv").path
-        try makeFile(local, megabytes: 64)
         let transport = FTPSTransport(settings: try ftpSettings(server, ioTimeout: 5))
         defer { transport.close() }
-        let drop = AtomicDrop(transport: transport)
-        var cut = false
-        #expect {
-            try drop.drop(localPath: local, to: "in/SO_0001.csv") { bytes, _ in
-                if bytes > 8 << 20 && !cut {
-                    cut = true
-                    self.server.killConnections()
-                }
-            }
-        } throws: { error in
-            let e = error as? TransportError
-            return e?.isTransient == true && (e?.code == .connectionLost || e?.code == .timeout)
+        try TransportContract.cutMidUploadLeavesNoFinalFile(transport, exchange: server.exchange, work: work) {
+            self.server.killConnections()
         }
-        #expect(cut)
-        #expect(!FileManager.default.fileExists(atPath: server.exchange + "/in/SO_0001.csv"))
-
-        let removed = try drop.cleanLeftovers(in: "in")
-        #expect(removed.allSatisfy { $0.hasSuffix(".part") })
-        let published = try drop.drop(localPath: local, to: "in/SO_0001.csv")
-        #expect(published.size == 64 << 20)
-        #expect(try Shell.sha256(server.exchange + "/in/SO_0001.csv") == (try Shell.sha256(local)))
-        #expect(try transport.list("in").map(\.name) == ["SO_0001.csv"])
     }
 
     @Test func cutConnectionMidDownloadIsTransientAndNothingIsHalfRead() throws {

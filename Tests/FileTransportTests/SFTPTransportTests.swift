@@ -67,64 +67,19 @@ func makeFile(_ path: String, megabytes: Int) throws {
     }
 
     @Test func listsWithGlobFilteringAndMovesToArchive() throws {
-        for name in ["DESP_001.csv", "DESP_002.csv", "STOCK_001.csv", "notes.txt"] {
-            try "x".write(toFile: server.exchange + "/out/" + name, atomically: true, encoding: .utf8)
-        }
-        try FileManager.default.createDirectory(atPath: server.exchange + "/out/sub", withIntermediateDirectories: true)
         let transport = SFTPTransport(settings: settings(server))
         defer { transport.close() }
-        #expect(try transport.list("out", matching: "DESP_*.csv").map(\.name) == ["DESP_001.csv", "DESP_002.csv"])
-        let all = try transport.list("out")
-        #expect(all.map(\.name) == ["DESP_001.csv", "DESP_002.csv", "STOCK_001.csv", "notes.txt", "sub"])
-        #expect(all.first { $0.name == "sub" }?.isDirectory == true)
-        #expect(all.first?.size == 1 && all.first?.path == "out/DESP_001.csv")
-
-        try transport.rename("out/DESP_001.csv", to: "archive/DESP_001.csv", overwrite: false)
-        #expect(FileManager.default.fileExists(atPath: server.exchange + "/archive/DESP_001.csv"))
-        #expect(!FileManager.default.fileExists(atPath: server.exchange + "/out/DESP_001.csv"))
-        // The same name again is refused without overwrite, replaced with it.
-        try "y".write(toFile: server.exchange + "/out/DESP_001.csv", atomically: true, encoding: .utf8)
-        #expect { try transport.rename("out/DESP_001.csv", to: "archive/DESP_001.csv", overwrite: false) } throws: {
-            ($0 as? TransportError)?.code == .alreadyExists
+        try TransportContract.listsMovesAndRemoves(transport, exchange: server.exchange) { path, text in
+            try text.write(toFile: server.exchange + "/" + path, atomically: true, encoding: .utf8)
         }
-        try transport.rename("out/DESP_001.csv", to: "archive/DESP_001.csv", overwrite: true)
-        #expect(try String(contentsOfFile: server.exchange + "/archive/DESP_001.csv", encoding: .utf8) == "y")
-
-        try transport.makeDirectory("archive/2026/11")
-        #expect(try transport.stat("archive/2026/11")?.isDirectory == true)
-        try transport.remove("out/notes.txt")
-        #expect(try transport.stat("out/notes.txt") == nil)
-        #expect { try transport.remove("out/notes.txt") } throws: { ($0 as? TransportError)?.code == .noSuchFile }
     }
 
     @Test func cutConnectionMidUploadLeavesNoFinalFileAndTheNextRunSucceeds() throws {
-        let local = work.appendingPathComponent("orders.csv").path
-        try makeFile(local, megabytes: 64)
         let transport = SFTPTransport(settings: settings(server))
         defer { transport.close() }
-        let drop = AtomicDrop(transport: transport)
-        var cut = false
-        #expect {
-            try drop.drop(localPath: local, to: "in/SO_0001.csv") { bytes, _ in
-                if bytes > 8 << 20 && !cut {
-                    cut = true
-                    self.server.killConnections()
-                }
-            }
-        } throws: { error in
-            let e = error as? TransportError
-            return e?.isTransient == true && (e?.code == .connectionLost || e?.code == .timeout)
+        try TransportContract.cutMidUploadLeavesNoFinalFile(transport, exchange: server.exchange, work: work) {
+            self.server.killConnections()
         }
-        #expect(cut)
-        #expect(!FileManager.default.fileExists(atPath: server.exchange + "/in/SO_0001.csv"))
-
-        // Next run: leftovers removed, then the drop goes through.
-        let removed = try drop.cleanLeftovers(in: "in")
-        #expect(removed.allSatisfy { $0.hasSuffix(".part") })
-        let published = try drop.drop(localPath: local, to: "in/SO_0001.csv")
-        #expect(published.size == 64 << 20)
-        #expect(try Shell.sha256(server.exchange + "/in/SO_0001.csv") == (try Shell.sha256(local)))
-        #expect(try transport.list("in").map(\.name) == ["SO_0001.csv"])
     }
 
     @Test func changedHostKeyIsRefusedBeforeAuthentication() throws {

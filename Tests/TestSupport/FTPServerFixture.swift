@@ -112,23 +112,17 @@ public final class FTPServerFixture {
     }
 
     public func stop() {
-        guard let process else { return }
-        killConnections()
-        process.stop()
-        self.process = nil
+        SSHServerFixture.stop(&process)
     }
 
     /// Kills every session process, as a dropped network link would end them (the listener stays).
     public func killConnections() {
-        guard let pid = process?.pid else { return }
-        for child in SSHServerFixture.descendants(of: pid) { kill(child, SIGKILL) }
+        SSHServerFixture.killSessions(of: process)
     }
 
     /// Creates folders under `exchange` (by default the warehouse's usual four) the FTP user can write.
     public func makeFolders(_ names: [String] = ["in", "out", "archive", "error"]) throws {
-        for name in names {
-            try FileManager.default.createDirectory(atPath: exchange + "/" + name, withIntermediateDirectories: true)
-        }
+        try SSHServerFixture.makeFolders(names, in: exchange)
         try Self.share(exchange)
     }
 

@@ -88,26 +88,41 @@ public final class SSHServerFixture {
     }
 
     public func stop() {
-        guard let process else { return }
-        killConnections()
-        process.stop()
-        self.process = nil
+        Self.stop(&process)
     }
 
     /// Kills every per-connection sshd process, as a dropped network link would end a session.
     public func killConnections() {
-        guard let pid = process?.pid else { return }
-        for child in SSHServerFixture.descendants(of: pid) { kill(child, SIGKILL) }
+        Self.killSessions(of: process)
     }
 
-    /// Writes known_hosts with a freshly generated key of `type` for this server: from the client's side,
-    /// exactly what a changed host key (or an attacker in the middle) looks like.
     /// Creates folders under `exchange` (by default the warehouse's usual four).
     public func makeFolders(_ names: [String] = ["in", "out", "archive", "error"]) throws {
+        try Self.makeFolders(names, in: exchange)
+    }
+
+    /// Stops a daemon a fixture started, its sessions first.
+    static func stop(_ process: inout ChildProcess?) {
+        guard let running = process else { return }
+        killSessions(of: running)
+        running.stop()
+        process = nil
+    }
+
+    /// Kills a daemon's per-connection processes (the listener stays), as a dropped link ends sessions.
+    static func killSessions(of process: ChildProcess?) {
+        guard let pid = process?.pid else { return }
+        for child in descendants(of: pid) { kill(child, SIGKILL) }
+    }
+
+    static func makeFolders(_ names: [String], in exchange: String) throws {
         for name in names {
             try FileManager.default.createDirectory(atPath: exchange + "/" + name, withIntermediateDirectories: true)
         }
     }
+
+    /// Writes known_hosts with a freshly generated key of `type` for this server: from the client's side,
+    /// exactly what a changed host key (or an attacker in the middle) looks like.
 
     public func trustWrongKey(type: String = "ed25519", hashed: Bool = false) throws {
         let other = directory.appendingPathComponent("other_key_\(UUID().uuidString)").path
