@@ -45,21 +45,7 @@ func ftpSettings(_ server: FTPServerFixture, password: String = FTPServerFixture
     @Test func uploadsAndDownloadsSmallAndLargeFilesByteForByteOverTLS() throws {
         let transport = try transport()
         defer { transport.close() }
-        let small = work.appendingPathComponent("small.csv").path
-        try "SalesOrderNumber,ItemCode\r\nWEB-1,SKU-1\r\n".write(toFile: small, atomically: true, encoding: .utf8)
-        let large = work.appendingPathComponent("large.bin").path
-        try makeFile(large, megabytes: 40)
-        var progressCalls = 0
-        for (local, remote) in [(small, "in/small.csv"), (large, "in/large file.bin")] {
-            let sent = try transport.upload(localPath: local, to: remote) { _, _ in progressCalls += 1 }
-            let size = try FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber
-            #expect(sent == size?.int64Value)
-            #expect(try Shell.sha256(server.exchange + "/" + remote) == (try Shell.sha256(local)))
-            let back = work.appendingPathComponent("back-\(sent)").path
-            #expect(try downloadToFile(transport, remote, back) == sent)
-            #expect(try Shell.sha256(back) == (try Shell.sha256(local)))
-        }
-        #expect(progressCalls > 2)
+        try TransportContract.roundTrips(transport, exchange: server.exchange, work: work, megabytes: 40)
         // Both channels were under TLS: vsftpd refuses anything else with force_local_*_ssl, and says so.
         #expect(server.log.contains("PROT P"))
     }

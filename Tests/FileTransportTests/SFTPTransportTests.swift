@@ -49,21 +49,7 @@ func makeFile(_ path: String, megabytes: Int) throws {
     @Test func uploadsAndDownloadsSmallAndLargeFilesByteForByte() throws {
         let transport = SFTPTransport(settings: settings(server))
         defer { transport.close() }
-        let small = work.appendingPathComponent("small.csv").path
-        try "SalesOrderNumber,ItemCode\r\nWEB-1,SKU-1\r\n".write(toFile: small, atomically: true, encoding: .utf8)
-        let large = work.appendingPathComponent("large.bin").path
-        try makeFile(large, megabytes: 100)
-        var progressCalls = 0
-        for (local, remote) in [(small, "in/small.csv"), (large, "in/large.bin")] {
-            let sent = try transport.upload(localPath: local, to: remote) { _, _ in progressCalls += 1 }
-            let size = try FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber
-            #expect(sent == size?.int64Value)
-            #expect(try Shell.sha256(server.exchange + "/" + remote) == (try Shell.sha256(local)))
-            let back = work.appendingPathComponent("back-" + (remote.split(separator: "/").last.map(String.init) ?? "")).path
-            #expect(try downloadToFile(transport, remote, back) == sent)
-            #expect(try Shell.sha256(back) == (try Shell.sha256(local)))
-        }
-        #expect(progressCalls > 2)
+        try TransportContract.roundTrips(transport, exchange: server.exchange, work: work, megabytes: 100)
     }
 
     @Test func listsWithGlobFilteringAndMovesToArchive() throws {

@@ -6,6 +6,29 @@ import Testing
 /// What every remote transport promises, run against each real server the tests start (sshd, vsftpd): the
 /// same listing, moving and atomic-drop semantics whatever the protocol.
 enum TransportContract {
+    /// Uploads a small CSV and a `megabytes` file (named with a space), each byte for byte on the server
+    /// and back, reporting progress.
+    static func roundTrips(_ transport: any FileTransport, exchange: String, work: URL, megabytes: Int) throws {
+        let small = work.appendingPathComponent("small.csv").path
+        try "SalesOrderNumber,ItemCode\r\nWEB-1,SKU-1\r\n".write(toFile: small, atomically: true, encoding: .utf8)
+        let large = work.appendingPathComponent("large.bin").path
+        try makeFile(large, megabytes: megabytes)
+        var progressCalls = 0
+        for (local, remote) in [(small, "in/small.csv"), (large, "in/large file.bin")] {
+            let sent = try transport.upload(localPath: local, to: remote) { _, _ in progressCalls += 1 }
+            let size = try FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber
+            #expect(sent == size?.int64Value)
+            #expect(try Shell.sha256(exchange + "/" + remote) == (try Shell.sha256(local)))
+            let back = work.appendingPathComponent("back-\(sent)").path
+            _ = FileManager.default.createFile(atPath: back, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: back))
+            #expect(try transport.download(remote, progress: nil) { handle.write(Data($0)) } == sent)
+            try handle.close()
+            #expect(try Shell.sha256(back) == (try Shell.sha256(local)))
+        }
+        #expect(progressCalls > 2)
+    }
+
     /// Lists with a glob; moves to the archive (refused onto an existing name without `overwrite`,
     /// replacing it with); creates nested folders; removes, and a second remove is `no-such-file`.
     /// `place` writes a file as the warehouse would (path relative to the exchange, content).

@@ -207,21 +207,13 @@ public final class OpenPGP {
             defer { gpgme_key_unref(key) }
             try Self.check(gpgme_signers_add(context, key), .keyUnusable, "signing key \(signer)")
         }
-        let inFD = try openFile(input, writing: false)
-        defer { close(inFD) }
-        let outFD = try openFile(output, writing: true)
-        defer { close(outFD) }
-        var plain: gpgme_data_t?
-        var cipher: gpgme_data_t?
-        try Self.check(gpgme_data_new_from_fd(&plain, inFD), .encryptFailed, input)
-        defer { gpgme_data_release(plain) }
-        try Self.check(gpgme_data_new_from_fd(&cipher, outFD), .encryptFailed, output)
-        defer { gpgme_data_release(cipher) }
         // Trust is ours to decide: the keys are the ones the configuration names, by fingerprint.
         let flags = gpgme_encrypt_flags_t(GPGME_ENCRYPT_ALWAYS_TRUST.rawValue)
-        let error = settings.signWith == nil
-            ? gpgme_op_encrypt(context, &recipients, flags, plain, cipher)
-            : gpgme_op_encrypt_sign(context, &recipients, flags, plain, cipher)
+        let error = try streaming(input, to: output, failure: .encryptFailed) { plain, cipher, _ in
+            settings.signWith == nil
+                ? gpgme_op_encrypt(context, &recipients, flags, plain, cipher)
+                : gpgme_op_encrypt_sign(context, &recipients, flags, plain, cipher)
+        }
         if error != 0 {
             if gpgme_err_code(error) == GPG_ERR_BAD_PASSPHRASE || gpgme_err_code(error) == GPG_ERR_CANCELED {
                 throw PGPError(.keyUnusable, "the passphrase of \(settings.signWith ?? "our key") was refused or not given "
@@ -229,7 +221,25 @@ public final class OpenPGP {
             }
             throw PGPError(.encryptFailed, "encrypting \(input): \(Self.describe(error))")
         }
-        guard fsync(outFD) == 0 else { throw PGPError(.encryptFailed, "\(output): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Runs `operation` from the file `input` into the file `output` (created, mode 600), both streamed by
+    /// GPGME through their descriptors; the output is synced to disk when the operation succeeds.
+    private func streaming(_ input: String, to output: String, failure: PGPError.Code,
+                           _ operation: (gpgme_data_t?, gpgme_data_t?, Int32) -> gpgme_error_t) throws -> gpgme_error_t {
+        let inFD = try openFile(input, writing: false)
+        defer { close(inFD) }
+        let outFD = try openFile(output, writing: true)
+        defer { close(outFD) }
+        var source: gpgme_data_t?
+        var sink: gpgme_data_t?
+        try Self.check(gpgme_data_new_from_fd(&source, inFD), failure, input)
+        defer { gpgme_data_release(source) }
+        try Self.check(gpgme_data_new_from_fd(&sink, outFD), failure, output)
+        defer { gpgme_data_release(sink) }
+        let error = operation(source, sink, outFD)
+        if error == 0 && fsync(outFD) != 0 { throw PGPError(failure, "\(output): \(String(cString: strerror(errno)))") }
+        return error
     }
 
     /// What a decrypted file was signed by.
@@ -251,17 +261,9 @@ public final class OpenPGP {
     }
 
     private func decryptVerifying(_ input: String, to output: String) throws -> Verified {
-        let inFD = try openFile(input, writing: false)
-        defer { close(inFD) }
-        let outFD = try openFile(output, writing: true)
-        defer { close(outFD) }
-        var cipher: gpgme_data_t?
-        var plain: gpgme_data_t?
-        try Self.check(gpgme_data_new_from_fd(&cipher, inFD), .decryptFailed, input)
-        defer { gpgme_data_release(cipher) }
-        try Self.check(gpgme_data_new_from_fd(&plain, outFD), .decryptFailed, output)
-        defer { gpgme_data_release(plain) }
-        let error = gpgme_op_decrypt_verify(context, cipher, plain)
+        let error = try streaming(input, to: output, failure: .decryptFailed) { cipher, plain, _ in
+            gpgme_op_decrypt_verify(context, cipher, plain)
+        }
         if error != 0 {
             let code = gpgme_err_code(error)
             let reason: String
