@@ -208,7 +208,8 @@ public struct Configuration: Sendable, Hashable {
         public var format = Format.json
         /// Open exceptions of these kinds are incidents.
         public var exceptionKinds = ["rejected-file", "rejected-rows", "unknown-sku", "cancel-too-late",
-                                     "despatch-not-applied", "order-retries-exhausted"]
+                                     "despatch-not-applied", "order-retries-exhausted", "pgp-decrypt-failed",
+                                     "pgp-bad-signature", "pgp-unsigned", "pgp-unknown-signer"]
         /// Seconds for each webhook request.
         public var timeout = 10.0
 

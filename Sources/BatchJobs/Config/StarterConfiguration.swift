@@ -95,7 +95,8 @@ public enum StarterConfiguration {
           # format: slack                             # json, slack or teams
           # command: /usr/local/bin/page-ops          # gets the alert as JSON on standard input
           after_consecutive_failures: 3
-          exception_kinds: [rejected-file, rejected-rows, unknown-sku, cancel-too-late, despatch-not-applied, order-retries-exhausted]
+          exception_kinds: [rejected-file, rejected-rows, unknown-sku, cancel-too-late, despatch-not-applied, order-retries-exhausted,
+                            pgp-decrypt-failed, pgp-bad-signature, pgp-unsigned, pgp-unknown-signer]
 
         state: .voxbatch
         """
