@@ -9,7 +9,7 @@ func ftpSettings(_ server: FTPServerFixture, password: String = FTPServerFixture
     let secret = server.directory.appendingPathComponent("password-\(UUID().uuidString)").path
     try writeSecret(password, to: secret)
     let mode: FTPSettings.Security = security ?? FTPSettings.Security(rawValue: server.security.rawValue)!
-    return FTPSettings(host: "127.0.0.1", port: server.port, user: FTPServerFixture.user, baseDirectory: server.exchange,
+    return FTPSettings(host: "127.0.0.1", port: server.port, user: FTPServerFixture.user, baseDirectory: server.remoteExchange,
                        password: .file(secret), security: mode, caFile: caFile ?? server.certificate,
                        connectTimeout: 5, ioTimeout: ioTimeout)
 }
@@ -202,6 +202,42 @@ func ftpSettings(_ server: FTPServerFixture, password: String = FTPServerFixture
         let transport = try options.makeTransport()
         defer { transport.close() }
         #expect(try transport.list("").map(\.name) == ["archive", "error", "in", "out"])
+    }
+}
+
+/// The same promises against Pure-FTPd, which lists with MLSD (exact sizes and UTC times in one answer,
+/// no MDTM per file): the other listing path, on a real server.
+@Suite(.serialized) final class PureFTPdTransportTests {
+    let server: FTPServerFixture
+    let work: URL
+
+    init() throws {
+        server = try FTPServerFixture(software: .pureFTPd)
+        work = server.directory.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try server.makeFolders()
+    }
+
+    @Test func theTransportContractHoldsOverMLSDWithExactTimes() throws {
+        let transport = FTPSTransport(settings: try ftpSettings(server))
+        defer { transport.close() }
+        try TransportContract.roundTrips(transport, exchange: server.exchange, work: work, megabytes: 8)
+        try TransportContract.listsMovesAndRemoves(transport, exchange: server.exchange) { path, text in
+            try text.write(toFile: server.exchange + "/" + path, atomically: true, encoding: .utf8)
+            try FTPServerFixture.share(server.exchange)
+        }
+        #expect(transport.listsWithMLSD == true)
+        var times = [timespec(tv_sec: 1_764_835_205, tv_nsec: 0), timespec(tv_sec: 1_764_835_205, tv_nsec: 0)]
+        utimensat(AT_FDCWD, server.exchange + "/out/DESP_002.csv", &times, 0)
+        #expect(try transport.list("out", matching: "DESP_002.csv").first?.modified == 1_764_835_205)
+    }
+
+    @Test func cutConnectionMidUploadLeavesNoFinalFileAndTheNextRunSucceeds() throws {
+        let transport = FTPSTransport(settings: try ftpSettings(server, ioTimeout: 5))
+        defer { transport.close() }
+        try TransportContract.cutMidUploadLeavesNoFinalFile(transport, exchange: server.exchange, work: work) {
+            self.server.killConnections()
+        }
     }
 }
 

@@ -27,11 +27,22 @@ public final class FTPServerFixture {
     public let otherCertificate: String
     private var process: ChildProcess?
 
-    public init(security: Security = .explicitTLS, extraConfiguration: String = "") throws {
+    /// Which server: vsftpd (no MLSD: listings by LIST, times by MDTM) or Pure-FTPd (MLSD, virtual users
+    /// in its own password database, so no system account; the exchange is `/exchange` in its chroot).
+    public enum Software { case vsftpd, pureFTPd }
+    /// Where scripts/install-deps unpacks Pure-FTPd (its Debian package conflicts with vsftpd's).
+    static let pureFTPd = "/opt/voxbatch-test/pure-ftpd"
+    public let software: Software
+    /// The exchange folder as the server names it.
+    public let remoteExchange: String
+
+    public init(security: Security = .explicitTLS, software: Software = .vsftpd, extraConfiguration: String = "") throws {
         self.security = security
-        try Self.ensureUser()
+        self.software = software
+        if software == .vsftpd { try Self.ensureUser() }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-ftpd-\(UUID().uuidString)")
         exchange = directory.appendingPathComponent("root/exchange").path
+        remoteExchange = software == .vsftpd ? exchange : "/exchange"
         certificate = directory.appendingPathComponent("cert.pem").path
         otherCertificate = directory.appendingPathComponent("other.pem").path
         let key = directory.appendingPathComponent("key.pem").path
@@ -42,9 +53,33 @@ public final class FTPServerFixture {
             try Shell.run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", cert,
                           "-days", "3650", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
         }
+        if software == .pureFTPd {
+            precondition(security == .explicitTLS, "the Pure-FTPd fixture speaks explicit TLS")
+            let passwd = directory.appendingPathComponent("pureftpd.passwd").path
+            let input = directory.appendingPathComponent("pw-input").path
+            try "\(Self.password)\n\(Self.password)\n".write(toFile: input, atomically: true, encoding: .utf8)
+            try Shell.run("sh", "-c", "\(Self.pureFTPd)/usr/bin/pure-pw useradd \(Self.user) -u 65534 -g 65534 -d '\(directory.path)/root' "
+                          + "-f '\(passwd)' -m < '\(input)'")
+            try Shell.run(Self.pureFTPd + "/usr/bin/pure-pw", "mkdb", directory.appendingPathComponent("pureftpd.pdb").path, "-f", passwd)
+        }
         var lastError: Error?
         for _ in 0..<5 {
             let candidate = try SSHServerFixture.freePort()
+            if software == .pureFTPd {
+                // -Y 3: TLS required on the control and the data connections; -A: users chrooted; -E: no anonymous.
+                let p = try ChildProcess([Self.pureFTPd + "/usr/sbin/pure-ftpd", "-S", "127.0.0.1,\(candidate)",
+                                          "-l", "puredb:" + directory.appendingPathComponent("pureftpd.pdb").path,
+                                          "-E", "-A", "-Y", "3", "-2", "\(certificate),\(key)", "-P", "127.0.0.1", "-u", "1"],
+                                         outputPath: directory.appendingPathComponent("vsftpd.out").path)
+                if SSHServerFixture.waitForPort(candidate, process: p) {
+                    process = p
+                    port = candidate
+                    return
+                }
+                p.stop()
+                lastError = FixtureError("pure-ftpd did not start on port \(candidate)")
+                continue
+            }
             // require_ssl_reuse stays off: vsftpd 3.0.3 with TLS 1.3 refuses about half of the data connections
             // of any client (curl's own command line included: "522 session reuse required"), as its session
             // tickets arrive after the handshake. Both channels are still TLS (force_local_*_ssl).
@@ -104,7 +139,7 @@ public final class FTPServerFixture {
     }
 
     /// The exchange URL (`ftps://voxbatch-ftp@127.0.0.1:PORT/…/exchange`).
-    public var url: String { "\(security.rawValue)://\(Self.user)@127.0.0.1:\(port)\(exchange)" }
+    public var url: String { "\(security.rawValue)://\(Self.user)@127.0.0.1:\(port)\(remoteExchange)" }
 
     /// The server's protocol log.
     public var log: String {

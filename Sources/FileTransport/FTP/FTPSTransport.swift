@@ -23,6 +23,8 @@ public final class FTPSTransport: FileTransport {
     private var absoluteBase: String?
     /// Whether the server answers `MLSD`, once known.
     private var hasMLSD: Bool?
+    /// Whether listings came by `MLSD` (`nil` before the first listing): for tests and diagnostics.
+    public var listsWithMLSD: Bool? { hasMLSD }
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
