@@ -35,6 +35,11 @@ let package = Package(
             pkgConfig: "gpgme",
             providers: [.apt(["libgpgme-dev"]), .brew(["gpgme"])]
         ),
+        .systemLibrary(
+            name: "CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
         // CSVKit's SIMD record scanner (AVX2 / SSE2 / portable, chosen at run time).
         .target(name: "CCSVScan"),
         .target(
@@ -55,6 +60,7 @@ let package = Package(
             dependencies: [
                 "CSVKit",
                 "FileTransport",
+                "CPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

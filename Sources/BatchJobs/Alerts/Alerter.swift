@@ -1,6 +1,5 @@
 import FileTransport
 import Foundation
-import GRDB
 import Logging
 
 /// One thing worth waking someone for.
@@ -191,7 +190,7 @@ extension Manifest {
     /// Incidents alerted and not yet recovered: key → title.
     func openIncidents() throws -> [String: String] {
         try read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, title FROM incidents").map {
+            Dictionary(uniqueKeysWithValues: try db.fetchAll(sql: "SELECT key, title FROM incidents").map {
                 ($0["key"] as String, $0["title"] as String)
             })
         }
@@ -199,7 +198,10 @@ extension Manifest {
 
     func openIncident(_ key: String, title: String) throws {
         try write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO incidents (key, title, opened) VALUES (?, ?, ?)",
+            try db.execute(sql: """
+                INSERT INTO incidents (key, title, opened) VALUES (?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET title = excluded.title, opened = excluded.opened
+                """,
                            arguments: [key, title, now()])
         }
     }

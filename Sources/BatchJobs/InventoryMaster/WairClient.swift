@@ -1,6 +1,5 @@
 import FileTransport
 import Foundation
-import GRDB
 import Logging
 
 /// WAIR For Retail's public API, as its integration guide prescribes
@@ -185,46 +184,43 @@ public final class WairClient {
 }
 
 extension Manifest {
-    static func registerWair(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v6-wair") { db in
-            try db.execute(sql: """
-                CREATE TABLE wair_batches (id TEXT PRIMARY KEY, started INTEGER NOT NULL);
-                CREATE TABLE wair_stock (
-                    item_code TEXT PRIMARY KEY, snapshot INTEGER NOT NULL, on_hand INTEGER NOT NULL,
-                    allocated INTEGER NOT NULL, sent_on_hand INTEGER, sent_allocated INTEGER, sent_snapshot INTEGER);
-                """)
-        }
-    }
+    static let wairMigration = StateMigration(id: "v6-wair", sql: """
+        CREATE TABLE wair_batches (id TEXT PRIMARY KEY, started INTEGER NOT NULL);
+        CREATE TABLE wair_stock (
+            item_code TEXT PRIMARY KEY, snapshot INTEGER NOT NULL, on_hand INTEGER NOT NULL,
+            allocated INTEGER NOT NULL, sent_on_hand INTEGER, sent_allocated INTEGER, sent_snapshot INTEGER);
+        """)
 
     func noteWairBatch(_ id: String) throws {
-        try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO wair_batches (id, started) VALUES (?, ?)", arguments: [id, now()])
+        try store.write { db in
+            try db.execute(sql: """
+                INSERT INTO wair_batches (id, started) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET started = excluded.started
+                """, arguments: [id, now()])
         }
     }
 
     func closeWairBatch(_ id: String) throws {
-        try pool.write { db in try db.execute(sql: "DELETE FROM wair_batches WHERE id = ?", arguments: [id]) }
+        try store.write { db in try db.execute(sql: "DELETE FROM wair_batches WHERE id = ?", arguments: [id]) }
     }
 
     public func openWairBatches() throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM wair_batches ORDER BY started") }
+        try store.read { db in try db.fetchColumn(sql: "SELECT id FROM wair_batches ORDER BY started", as: String.self) }
     }
 
     /// Notes the warehouse's on-hand and allocated stock of an item at a snapshot, for the inventory
     /// master; an older snapshot than the one noted is ignored (one as old replaces it: the later file).
     public func noteWairStock(_ levels: [StockLevel]) throws {
         guard !levels.isEmpty else { return }
-        try pool.write { db in
-            let statement = try db.cachedStatement(sql: """
+        try store.write { db in
+            try db.executeMany(sql: """
                 INSERT INTO wair_stock (item_code, snapshot, on_hand, allocated) VALUES (?, ?, ?, ?)
                 ON CONFLICT(item_code) DO UPDATE SET
                     snapshot = excluded.snapshot, on_hand = excluded.on_hand, allocated = excluded.allocated
                 WHERE excluded.snapshot >= wair_stock.snapshot
-                """)
-            for level in levels {
-                try statement.execute(arguments: [level.itemCode, level.snapshot, level.onHand ?? level.available,
-                                                  level.allocated ?? 0])
-            }
+                """, levels.map { level in
+                    [.text(level.itemCode), level.snapshot.sqlValue, (level.onHand ?? level.available).sqlValue,
+                     (level.allocated ?? 0).sqlValue]
+                })
         }
     }
 
@@ -241,8 +237,8 @@ extension Manifest {
     }
 
     public func wairStock(unsentOnly: Bool) throws -> [WairStock] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try store.read { db in
+            try db.fetchAll(sql: """
                 SELECT * FROM wair_stock \(unsentOnly ? """
                     WHERE sent_snapshot IS NULL OR sent_snapshot < snapshot OR sent_on_hand != on_hand
                        OR sent_allocated != allocated
@@ -257,15 +253,15 @@ extension Manifest {
 
     /// Marks levels as sent to WAIR (after the batch that carried them was stopped).
     public func markWairStockSent(_ levels: [WairStock]) throws {
-        try pool.write { db in
-            let statement = try db.cachedStatement(sql: """
+        try store.write { db in
+            // Only what was read and sent: a level noted meanwhile stays to be sent.
+            try db.executeMany(sql: """
                 UPDATE wair_stock SET sent_snapshot = ?, sent_on_hand = ?, sent_allocated = ?
                 WHERE item_code = ? AND snapshot = ? AND on_hand = ? AND allocated = ?
-                """)
-            // Only what was read and sent: a level noted meanwhile stays to be sent.
-            for l in levels {
-                try statement.execute(arguments: [l.snapshot, l.onHand, l.allocated, l.itemCode, l.snapshot, l.onHand, l.allocated])
-            }
+                """, levels.map { l in
+                    [l.snapshot.sqlValue, l.onHand.sqlValue, l.allocated.sqlValue, .text(l.itemCode), l.snapshot.sqlValue,
+                     l.onHand.sqlValue, l.allocated.sqlValue]
+                })
         }
     }
 }

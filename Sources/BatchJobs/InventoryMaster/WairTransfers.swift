@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// WAIR's transfer recommendations from the 3PL warehouse, seen as orders, so the same export-orders
@@ -150,43 +149,40 @@ public final class WairTransfers: Storefront {
 }
 
 extension Manifest {
-    static func registerWairTransfers(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v7-wair-transfers") { db in
-            try db.execute(sql: """
-                CREATE TABLE wair_transfer_lines (reference_id TEXT NOT NULL, line INTEGER NOT NULL, json TEXT NOT NULL,
-                    PRIMARY KEY (reference_id, line));
-                """)
-        }
-    }
+    static let wairTransfersMigration = StateMigration(id: "v7-wair-transfers", sql: """
+        CREATE TABLE wair_transfer_lines (reference_id TEXT NOT NULL, line INTEGER NOT NULL, json TEXT NOT NULL,
+            PRIMARY KEY (reference_id, line));
+        """)
 
     /// Keeps the lines of transfers as WAIR listed them (the first listing wins).
     func noteWairTransfers(_ transfers: [String: [[String: Any]]]) throws {
         guard !transfers.isEmpty else { return }
-        try pool.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO wair_transfer_lines (reference_id, line, json) VALUES (?, ?, ?)
-                """)
+        try store.write { db in
+            var rows: [[SQLValue]] = []
             for (reference, lines) in transfers {
                 for (i, line) in lines.enumerated() {
                     let json = String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self)
-                    try statement.execute(arguments: [reference, i, json])
+                    rows.append([.text(reference), .integer(Int64(i)), .text(json)])
                 }
             }
+            try db.executeMany(sql: """
+                INSERT INTO wair_transfer_lines (reference_id, line, json) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+                """, rows)
         }
     }
 
     func wairTransferLines(_ reference: String) throws -> [[String: Any]] {
-        try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT json FROM wair_transfer_lines WHERE reference_id = ? ORDER BY line",
-                                arguments: [reference])
+        try store.read { db in
+            try db.fetchColumn(sql: "SELECT json FROM wair_transfer_lines WHERE reference_id = ? ORDER BY line",
+                               arguments: [reference], as: String.self)
         }.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
     /// SKU → quantity of the transfers sent to the warehouse and not yet despatched (in flight).
     public func wairInFlight(prefix: String) throws -> [String: Int] {
-        try pool.read { db in
+        try store.read { db in
             var flight: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: """
+            for row in try db.fetchAll(sql: """
                 SELECT sku, kind, SUM(quantity) AS quantity FROM finance_lines
                 WHERE order_number LIKE ? ESCAPE '\\' AND kind IN ('sent', 'despatched', 'cancelled') GROUP BY sku, kind
                 """, arguments: [prefix.replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"]) {

@@ -1,105 +1,119 @@
 import Foundation
-import GRDB
 
-/// The SQLite manifest (WAL mode, through GRDB): every file, every applied record, every open problem
-/// and every run, so a job that runs twice, a file dropped twice or a crash half-way neither duplicates
-/// nor loses anything.
+/// The manifest: every file, every applied record, every open problem and every run, so a job that runs
+/// twice, a file dropped twice or a crash half-way neither duplicates nor loses anything. It lives in an
+/// embedded SQLite file (WAL mode, through GRDB) or, for fleets, in a client's schema in PostgreSQL.
 ///
 /// The rule that makes crashes safe: a record's idempotency key is written in the same transaction as
 /// the file's progress (``commit(file:records:)``), so after a crash either both are there or neither.
+/// Where a manifest lives.
+public enum StateLocation: Sendable, Hashable {
+    /// An embedded SQLite file (the default: `STATE/manifest.sqlite`).
+    case sqlite(path: String)
+    /// A client's schema in a PostgreSQL database.
+    case postgres(PostgresSettings)
+}
+
 public final class Manifest: Sendable {
-    let pool: DatabasePool
-    /// The database file.
+    let store: any StateDatabase
+    /// Where the manifest is (a file path, or the PostgreSQL server and schema; never a password).
     public let path: String
     /// The time rows are stamped with: the job's clock, so that a job on simulated time (the demo, tests)
     /// compares like with like. Called from whichever thread uses the manifest.
     nonisolated(unsafe) public let clock: () -> Date
 
-    /// Opens (creating and migrating if needed) the manifest at `path`.
+    /// Opens (creating and migrating if needed) the SQLite manifest at `path`.
     ///
     /// - Throws: GRDB's `DatabaseError` when the file cannot be opened (locked, read-only, corrupt).
     ///
     /// - Parameters:
     ///   - busyTimeout: How long to wait for another process holding the write lock (seconds).
     ///   - clock: The time to stamp rows with.
-    public init(path: String, busyTimeout: Double = 10, clock: @escaping () -> Date) throws {
-        self.path = path
+    public convenience init(path: String, busyTimeout: Double = 10, clock: @escaping () -> Date) throws {
+        try self.init(location: .sqlite(path: path), busyTimeout: busyTimeout, clock: clock)
+    }
+
+    /// Opens (creating and migrating if needed) the manifest at `location`.
+    ///
+    /// - Throws: GRDB's `DatabaseError` for an unusable SQLite file, ``StateDatabaseError`` for an
+    ///   unreachable or refusing PostgreSQL server.
+    public init(location: StateLocation, busyTimeout: Double = 10, clock: @escaping () -> Date) throws {
         self.clock = clock
-        var config = GRDB.Configuration()
-        config.busyMode = .timeout(busyTimeout)  // another process holding the write lock briefly is waited for
-        pool = try DatabasePool(path: path, configuration: config)
-        try Manifest.migrator.migrate(pool)
+        switch location {
+        case .sqlite(let path):
+            store = try SQLiteState(path: path, busyTimeout: busyTimeout)
+        case .postgres(let settings):
+            store = try PostgresState(settings: settings)
+        }
+        path = store.location
+        try store.migrate(Manifest.migrations)
     }
 
-    private static var migrator: DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE runs (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, started INTEGER NOT NULL,
-                    finished INTEGER, outcome TEXT, applied INTEGER NOT NULL DEFAULT 0,
-                    skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, error TEXT);
-                CREATE TABLE files (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, flow TEXT NOT NULL, name TEXT NOT NULL,
-                    size INTEGER NOT NULL, modified INTEGER NOT NULL, sha256 TEXT NOT NULL,
-                    first_seen INTEGER NOT NULL, status TEXT NOT NULL, applied INTEGER NOT NULL DEFAULT 0,
-                    skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, error_report TEXT,
-                    run_id INTEGER REFERENCES runs(id));
-                CREATE INDEX files_by_hash ON files(flow, sha256);
-                CREATE INDEX files_by_name ON files(flow, name);
-                CREATE TABLE records (
-                    flow TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL,
-                    file_id INTEGER REFERENCES files(id), PRIMARY KEY (flow, key));
-                CREATE TABLE exceptions (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, reference TEXT NOT NULL,
-                    message TEXT NOT NULL, owner TEXT NOT NULL, first_seen INTEGER NOT NULL,
-                    last_seen INTEGER NOT NULL, occurrences INTEGER NOT NULL DEFAULT 1,
-                    status TEXT NOT NULL DEFAULT 'open', resolution_note TEXT);
-                CREATE UNIQUE INDEX open_exception ON exceptions(kind, reference) WHERE status = 'open';
-                """)
-        }
-        m.registerMigration("v2") { db in
-            try db.execute(sql: """
-                CREATE TABLE warehouse_items (item_code TEXT PRIMARY KEY, source TEXT NOT NULL, seen INTEGER NOT NULL);
-                CREATE TABLE order_states (
-                    order_number TEXT PRIMARY KEY, state TEXT NOT NULL, state_date TEXT NOT NULL, updated INTEGER NOT NULL);
-                CREATE INDEX open_exceptions_by_reference ON exceptions(reference) WHERE status = 'open';
-                """)
-        }
-        m.registerMigration("v3") { db in
-            try db.execute(sql: """
-                CREATE TABLE order_events (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, order_number TEXT NOT NULL, kind TEXT NOT NULL,
-                    detail TEXT NOT NULL, file TEXT, at INTEGER NOT NULL);
-                CREATE UNIQUE INDEX order_events_once ON order_events(order_number, kind, detail);
-                """)
-        }
-        m.registerMigration("v4") { db in
-            try db.execute(sql: "CREATE TABLE incidents (key TEXT PRIMARY KEY, title TEXT NOT NULL, opened INTEGER NOT NULL)")
-        }
-        registerFinance(&m)
-        registerWair(&m)
-        registerWairTransfers(&m)
-        return m
-    }
+    /// The engine the manifest is in.
+    public var engine: String { store.dialect.rawValue }
 
-    /// Whether `error` says another process holds the manifest's lock (SQLite busy or locked).
+    static let migrations: [StateMigration] = [
+        StateMigration(id: "v1", sql: """
+            CREATE TABLE runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, started INTEGER NOT NULL,
+                finished INTEGER, outcome TEXT, applied INTEGER NOT NULL DEFAULT 0,
+                skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, error TEXT);
+            CREATE TABLE files (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, flow TEXT NOT NULL, name TEXT NOT NULL,
+                size INTEGER NOT NULL, modified INTEGER NOT NULL, sha256 TEXT NOT NULL,
+                first_seen INTEGER NOT NULL, status TEXT NOT NULL, applied INTEGER NOT NULL DEFAULT 0,
+                skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, error_report TEXT,
+                run_id INTEGER REFERENCES runs(id));
+            CREATE INDEX files_by_hash ON files(flow, sha256);
+            CREATE INDEX files_by_name ON files(flow, name);
+            CREATE TABLE records (
+                flow TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL,
+                file_id INTEGER REFERENCES files(id), PRIMARY KEY (flow, key));
+            CREATE TABLE exceptions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, reference TEXT NOT NULL,
+                message TEXT NOT NULL, owner TEXT NOT NULL, first_seen INTEGER NOT NULL,
+                last_seen INTEGER NOT NULL, occurrences INTEGER NOT NULL DEFAULT 1,
+                status TEXT NOT NULL DEFAULT 'open', resolution_note TEXT);
+            CREATE UNIQUE INDEX open_exception ON exceptions(kind, reference) WHERE status = 'open';
+            """,
+            // PostgreSQL tables have no rowid: the records' insertion order is a column there; and the
+            // records of a file are found by an index (SQLite scans, files being few per flow).
+            postgresExtra: "ALTER TABLE records ADD COLUMN seq BIGSERIAL; CREATE INDEX records_by_file ON records(file_id);"),
+        StateMigration(id: "v2", sql: """
+            CREATE TABLE warehouse_items (item_code TEXT PRIMARY KEY, source TEXT NOT NULL, seen INTEGER NOT NULL);
+            CREATE TABLE order_states (
+                order_number TEXT PRIMARY KEY, state TEXT NOT NULL, state_date TEXT NOT NULL, updated INTEGER NOT NULL);
+            CREATE INDEX open_exceptions_by_reference ON exceptions(reference) WHERE status = 'open';
+            """),
+        StateMigration(id: "v3", sql: """
+            CREATE TABLE order_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, order_number TEXT NOT NULL, kind TEXT NOT NULL,
+                detail TEXT NOT NULL, file TEXT, at INTEGER NOT NULL);
+            CREATE UNIQUE INDEX order_events_once ON order_events(order_number, kind, detail);
+            """),
+        StateMigration(id: "v4", sql: "CREATE TABLE incidents (key TEXT PRIMARY KEY, title TEXT NOT NULL, opened INTEGER NOT NULL)"),
+        financeMigration,
+        wairMigration,
+        wairTransfersMigration,
+    ]
+
+    /// Whether `error` says another process holds the manifest's lock (SQLite busy or locked, a
+    /// PostgreSQL lock or serialization conflict).
     public static func isLocked(_ error: any Error) -> Bool {
-        guard let error = error as? DatabaseError else { return false }
-        return error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+        SQLiteState.classify(error) == .locked || (error as? StateDatabaseError)?.code == .locked
     }
 
     /// Whether `error` says the disk is full (or a file-size limit was reached) under the manifest.
     public static func isDiskFull(_ error: any Error) -> Bool {
-        guard let error = error as? DatabaseError else { return false }
-        return error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR
+        SQLiteState.classify(error) == .diskFull || (error as? StateDatabaseError)?.code == .diskFull
     }
 
     /// Reads in a snapshot (for extensions in this module).
-    func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    func read<T>(_ body: (any SQLSession) throws -> T) throws -> T { try store.read(body) }
 
     /// Writes in a transaction (for extensions in this module).
-    func write<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
+    @discardableResult
+    func write<T>(_ body: (any SQLSession) throws -> T) throws -> T { try store.write(body) }
 
     /// The current time in Unix seconds, by the manifest's clock.
     func now() -> Int64 { Int64(clock().timeIntervalSince1970) }
@@ -108,9 +122,8 @@ public final class Manifest: Sendable {
 
     /// Records the start of a job run and returns its id.
     public func startRun(job: String) throws -> Int64 {
-        try pool.write { db in
-            try db.execute(sql: "INSERT INTO runs (job, started) VALUES (?, ?)", arguments: [job, now()])
-            return db.lastInsertedRowID
+        try store.write { db in
+            try db.insertReturningID(sql: "INSERT INTO runs (job, started) VALUES (?, ?)", arguments: [job, now()])
         }
     }
 
@@ -118,7 +131,7 @@ public final class Manifest: Sendable {
     public func finishRun(_ id: Int64, outcome: String, applied: Int, skipped: Int, failed: Int, error: String? = nil)
         throws
     {
-        try pool.write { db in
+        try store.write { db in
             try db.execute(sql: """
                 UPDATE runs SET finished = ?, outcome = ?, applied = ?, skipped = ?, failed = ?, error = ? WHERE id = ?
                 """, arguments: [now(), outcome, applied, skipped, failed, error, id])
@@ -127,22 +140,22 @@ public final class Manifest: Sendable {
 
     /// The most recent runs, newest first.
     public func recentRuns(job: String? = nil, limit: Int = 20) throws -> [RunEntry] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM runs WHERE (? IS NULL OR job = ?) ORDER BY id DESC LIMIT ?
-                """, arguments: [job, job, limit]).map(Manifest.runEntry)
+        try store.read { db in
+            try (job.map { job in
+                try db.fetchAll(sql: "SELECT * FROM runs WHERE job = ? ORDER BY id DESC LIMIT ?", arguments: [job, limit])
+            } ?? db.fetchAll(sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit])).map(Manifest.runEntry)
         }
     }
 
     /// Runs started since `since` (seconds since 1970), oldest first.
     public func runs(since: Int64) throws -> [RunEntry] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE started >= ? ORDER BY id", arguments: [since])
+        try store.read { db in
+            try db.fetchAll(sql: "SELECT * FROM runs WHERE started >= ? ORDER BY id", arguments: [since])
                 .map(Manifest.runEntry)
         }
     }
 
-    private static func runEntry(_ r: Row) -> RunEntry {
+    private static func runEntry(_ r: SQLRow) -> RunEntry {
         RunEntry(id: r["id"], job: r["job"], started: r["started"], finished: r["finished"], outcome: r["outcome"],
                  applied: r["applied"], skipped: r["skipped"], failed: r["failed"], error: r["error"])
     }
@@ -152,19 +165,18 @@ public final class Manifest: Sendable {
     /// Records a file and returns its id.
     public func addFile(flow: String, name: String, size: Int64, modified: Int64, sha256: String,
                         status: FileStatus, runID: Int64?) throws -> Int64 {
-        try pool.write { db in
-            try db.execute(sql: """
+        try store.write { db in
+            try db.insertReturningID(sql: """
                 INSERT INTO files (flow, name, size, modified, sha256, first_seen, status, run_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [flow, name, size, modified, sha256, now(), status.rawValue, runID])
-            return db.lastInsertedRowID
         }
     }
 
     /// The earlier file of `flow` with the same content, if any (a duplicate drop under any name).
     public func file(flow: String, sha256: String) throws -> FileEntry? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: """
+        try store.read { db in
+            try db.fetchOne(sql: """
                 SELECT * FROM files WHERE flow = ? AND sha256 = ? AND status NOT IN ('duplicate', 'reprocess-requested')
                 ORDER BY id LIMIT 1
                 """, arguments: [flow, sha256]).map(Manifest.fileEntry)
@@ -173,16 +185,16 @@ public final class Manifest: Sendable {
 
     /// The latest file of `flow` called `name`.
     public func latestFile(flow: String, name: String) throws -> FileEntry? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE flow = ? AND name = ? ORDER BY id DESC LIMIT 1",
+        try store.read { db in
+            try db.fetchOne(sql: "SELECT * FROM files WHERE flow = ? AND name = ? ORDER BY id DESC LIMIT 1",
                              arguments: [flow, name]).map(Manifest.fileEntry)
         }
     }
 
     /// The latest file of any flow called `name`.
     public func latestFile(name: String) throws -> FileEntry? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE name = ? ORDER BY id DESC LIMIT 1",
+        try store.read { db in
+            try db.fetchOne(sql: "SELECT * FROM files WHERE name = ? ORDER BY id DESC LIMIT 1",
                              arguments: [name]).map(Manifest.fileEntry)
         }
     }
@@ -190,7 +202,7 @@ public final class Manifest: Sendable {
     /// Lets a file's content be processed again on purpose (`files reprocess`): earlier entries with the
     /// same content no longer count as "seen". Records stay, so nothing is applied twice.
     public func allowReprocessing(flow: String, sha256: String) throws {
-        try pool.write { db in
+        try store.write { db in
             try db.execute(sql: """
                 UPDATE files SET status = 'reprocess-requested' WHERE flow = ? AND sha256 = ? AND status != 'duplicate'
                 """, arguments: [flow, sha256])
@@ -204,22 +216,23 @@ public final class Manifest: Sendable {
 
     /// A file by id.
     public func file(id: Int64) throws -> FileEntry? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE id = ?", arguments: [id]).map(Manifest.fileEntry)
+        try store.read { db in
+            try db.fetchOne(sql: "SELECT * FROM files WHERE id = ?", arguments: [id]).map(Manifest.fileEntry)
         }
     }
 
     /// Files of a flow (or all), newest first.
     public func files(flow: String? = nil, limit: Int = 100) throws -> [FileEntry] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM files WHERE (? IS NULL OR flow = ?) ORDER BY id DESC LIMIT ?",
-                             arguments: [flow, flow, limit]).map(Manifest.fileEntry)
+        try store.read { db in
+            try (flow.map { flow in
+                try db.fetchAll(sql: "SELECT * FROM files WHERE flow = ? ORDER BY id DESC LIMIT ?", arguments: [flow, limit])
+            } ?? db.fetchAll(sql: "SELECT * FROM files ORDER BY id DESC LIMIT ?", arguments: [limit])).map(Manifest.fileEntry)
         }
     }
 
     /// Marks earlier versions of a re-dropped file as superseded.
     public func supersede(flow: String, name: String, before id: Int64) throws {
-        try pool.write { db in
+        try store.write { db in
             try db.execute(sql: """
                 UPDATE files SET status = 'superseded' WHERE flow = ? AND name = ? AND id < ? AND status != 'duplicate'
                 """, arguments: [flow, name, id])
@@ -229,14 +242,14 @@ public final class Manifest: Sendable {
     /// Sets a file's outcome.
     public func finishFile(_ id: Int64, status: FileStatus, applied: Int, skipped: Int, failed: Int,
                            errorReport: String?) throws {
-        try pool.write { db in
+        try store.write { db in
             try db.execute(sql: """
                 UPDATE files SET status = ?, applied = ?, skipped = ?, failed = ?, error_report = ? WHERE id = ?
                 """, arguments: [status.rawValue, applied, skipped, failed, errorReport, id])
         }
     }
 
-    private static func fileEntry(_ r: Row) -> FileEntry {
+    private static func fileEntry(_ r: SQLRow) -> FileEntry {
         FileEntry(id: r["id"], flow: r["flow"], name: r["name"], size: r["size"], modified: r["modified"],
                   sha256: r["sha256"], firstSeen: r["first_seen"],
                   status: FileStatus(rawValue: r["status"]) ?? .received, applied: r["applied"],
@@ -247,8 +260,8 @@ public final class Manifest: Sendable {
 
     /// The hash of what was applied for `key`, if it was.
     public func appliedHash(flow: String, key: String) throws -> String? {
-        try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT hash FROM records WHERE flow = ? AND key = ?", arguments: [flow, key])
+        try store.read { db in
+            try db.fetchValue(sql: "SELECT hash FROM records WHERE flow = ? AND key = ?", arguments: [flow, key], as: String.self)
         }
     }
 
@@ -267,10 +280,11 @@ public final class Manifest: Sendable {
     /// Which of these order numbers went to the warehouse (their history has a `sent` event).
     public func ordersSent(_ numbers: [String]) throws -> Set<String> {
         guard !numbers.isEmpty else { return [] }
-        return try pool.read { db in
-            let statement = try db.cachedStatement(sql: "SELECT 1 FROM order_events WHERE order_number = ? AND kind = 'sent' LIMIT 1")
+        return try store.read { db in
             var found: Set<String> = []
-            for number in Set(numbers) where try Row.fetchOne(statement, arguments: [number]) != nil { found.insert(number) }
+            for number in Set(numbers) where try db.fetchOne(sql: """
+                SELECT 1 FROM order_events WHERE order_number = ? AND kind = 'sent' LIMIT 1
+                """, arguments: [number]) != nil { found.insert(number) }
             return found
         }
     }
@@ -279,12 +293,12 @@ public final class Manifest: Sendable {
     /// looked up by key range: a page of orders costs a page of index look-ups, not the whole history.
     public func ordersWithDespatch(_ numbers: [String]) throws -> Set<String> {
         guard !numbers.isEmpty else { return [] }
-        return try pool.read { db in
-            let statement = try db.cachedStatement(sql: "SELECT 1 FROM records WHERE flow = ? AND key >= ? AND key < ? LIMIT 1")
+        return try store.read { db in
             var found: Set<String> = []
             for number in Set(numbers) {
                 // Every key of the order lies between "NUMBER/" and "NUMBER0" ("0" follows "/").
-                if try Row.fetchOne(statement, arguments: [ImportDespatchesFlow.flowName, number + "/", number + "0"]) != nil {
+                if try db.fetchOne(sql: "SELECT 1 FROM records WHERE flow = ? AND key >= ? AND key < ? LIMIT 1",
+                                   arguments: [ImportDespatchesFlow.flowName, number + "/", number + "0"]) != nil {
                     found.insert(number)
                 }
             }
@@ -295,14 +309,14 @@ public final class Manifest: Sendable {
     /// The hash and time of each of `keys` recorded for `flow` (a page's look-up: no whole-flow read).
     public func applied(flow: String, keys: [String]) throws -> [String: (hash: String, appliedAt: Int64)] {
         guard !keys.isEmpty else { return [:] }
-        return try pool.read { db in
+        return try store.read { db in
             var found: [String: (hash: String, appliedAt: Int64)] = [:]
             // SQLite binds at most 32766 parameters; batches are far smaller, but stay safe.
             for start in stride(from: 0, to: keys.count, by: 500) {
                 let slice = Array(keys[start..<min(keys.count, start + 500)])
                 let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: "SELECT key, hash, applied_at FROM records WHERE flow = ? AND key IN (\(marks))",
-                                            arguments: StatementArguments([flow] + slice))
+                let rows = try db.fetchAll(sql: "SELECT key, hash, applied_at FROM records WHERE flow = ? AND key IN (\(marks))",
+                                           arguments: [flow] + slice)
                 for row in rows { found[row["key"]] = (row["hash"], row["applied_at"]) }
             }
             return found
@@ -316,15 +330,10 @@ public final class Manifest: Sendable {
     ///   - records: `(key, hash)` of each record just applied.
     public func commit(file: (id: Int64, applied: Int, skipped: Int, failed: Int), flow: String,
                        records: [(key: String, hash: String)], events: [OrderEvent] = []) throws {
-        try pool.write { db in
+        try store.write { db in
             let now = now()
             try Manifest.insert(events, db: db, now: now)
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
-                file_id = excluded.file_id
-                """)
-            for record in records { try statement.execute(arguments: [flow, record.key, record.hash, now, file.id]) }
+            try Manifest.upsert(records, flow: flow, fileID: file.id, db: db, now: now)
             try db.execute(sql: "UPDATE files SET applied = ?, skipped = ?, failed = ? WHERE id = ?",
                            arguments: [file.applied, file.skipped, file.failed, file.id])
         }
@@ -336,58 +345,62 @@ public final class Manifest: Sendable {
     /// - Returns: The file's id.
     public func prepareOutbound(flow: String, name: String, size: Int64, sha256: String, runID: Int64?,
                                 records: [(key: String, hash: String)], finance: [FinanceLine] = []) throws -> Int64 {
-        try pool.write { db in
+        try store.write { db in
             let now = now()
             try Manifest.insert(finance, db: db, now: now)  // what was charged, with the records that carry it
-            try db.execute(sql: """
+            let id = try db.insertReturningID(sql: """
                 INSERT INTO files (flow, name, size, modified, sha256, first_seen, status, applied, run_id)
                 VALUES (?, ?, ?, ?, ?, ?, 'prepared', ?, ?)
                 """, arguments: [flow, name, size, now, sha256, now, records.count, runID])
-            let id = db.lastInsertedRowID
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
-                file_id = excluded.file_id
-                """)
-            for record in records { try statement.execute(arguments: [flow, record.key, record.hash, now, id]) }
+            try Manifest.upsert(records, flow: flow, fileID: id, db: db, now: now)
             return id
         }
     }
 
+    /// Records applied (or reserved) records of a file, replacing what an earlier file applied for a key.
+    private static func upsert(_ records: [(key: String, hash: String)], flow: String, fileID: Int64, db: any SQLSession,
+                               now: Int64) throws {
+        try db.executeMany(sql: """
+            INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
+            file_id = excluded.file_id
+            """, records.map { [.text(flow), .text($0.key), .text($0.hash), .integer(now), .integer(fileID)] })
+    }
+
     /// The keys of the records that went out in (or were applied from) a file.
     public func recordKeys(fileID: Int64) throws -> [String] {
-        try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT key FROM records WHERE file_id = ? ORDER BY rowid", arguments: [fileID])
+        try store.read { db in
+            try db.fetchColumn(sql: "SELECT key FROM records WHERE file_id = ? ORDER BY \(db.dialect.insertionOrder)", arguments: [fileID], as: String.self)
         }
     }
 
     /// Outbound files of `flow` still waiting to be confirmed on the server.
     public func preparedFiles(flow: String) throws -> [FileEntry] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM files WHERE flow = ? AND status = 'prepared' ORDER BY id",
+        try store.read { db in
+            try db.fetchAll(sql: "SELECT * FROM files WHERE flow = ? AND status = 'prepared' ORDER BY id",
                              arguments: [flow]).map(Manifest.fileEntry)
         }
     }
 
     /// The name of the file a record went out in, if it did.
     public func fileName(flow: String, recordKey: String) throws -> String? {
-        try pool.read { db in
-            try String.fetchOne(db, sql: """
+        try store.read { db in
+            try db.fetchValue(sql: """
                 SELECT files.name FROM records JOIN files ON files.id = records.file_id
                 WHERE records.flow = ? AND records.key = ?
-                """, arguments: [flow, recordKey])
+                """, arguments: [flow, recordKey], as: String.self)
         }
     }
 
     /// How many records of `flow` are recorded as applied.
     public func recordCount(flow: String) throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE flow = ?", arguments: [flow]) ?? 0 }
+        try store.read { db in try db.fetchValue(sql: "SELECT COUNT(*) FROM records WHERE flow = ?", arguments: [flow], as: Int.self) ?? 0 }
     }
 
     /// The keys of `flow`'s records with the version applied and when (sent, for outbound flows).
     public func appliedRecords(flow: String) throws -> [(key: String, hash: String, appliedAt: Int64)] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT key, hash, applied_at FROM records WHERE flow = ?", arguments: [flow]).map {
+        try store.read { db in
+            try db.fetchAll(sql: "SELECT key, hash, applied_at FROM records WHERE flow = ?", arguments: [flow]).map {
                 ($0["key"], $0["hash"], $0["applied_at"])
             }
         }
@@ -395,7 +408,7 @@ public final class Manifest: Sendable {
 
     /// Records a key as handled without a file (an order withheld because it was cancelled before sending).
     public func commitWithheld(flow: String, key: String) throws {
-        try pool.write { db in
+        try store.write { db in
             try db.execute(sql: """
                 INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, 'withheld', ?, NULL)
                 ON CONFLICT(flow, key) DO NOTHING
@@ -408,21 +421,21 @@ public final class Manifest: Sendable {
     /// Records what happened to orders (each event once).
     public func addOrderEvents(_ events: [OrderEvent]) throws {
         guard !events.isEmpty else { return }
-        try pool.write { db in try Manifest.insert(events, db: db, now: now()) }
+        try store.write { db in try Manifest.insert(events, db: db, now: now()) }
     }
 
-    private static func insert(_ events: [OrderEvent], db: Database, now: Int64) throws {
+    private static func insert(_ events: [OrderEvent], db: any SQLSession, now: Int64) throws {
         guard !events.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO order_events (order_number, kind, detail, file, at) VALUES (?, ?, ?, ?, ?)
-            """)
-        for e in events { try statement.execute(arguments: [e.orderNumber, e.kind, e.detail, e.file, now]) }
+        try db.executeMany(sql: """
+            INSERT INTO order_events (order_number, kind, detail, file, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """, events.map { [.text($0.orderNumber), .text($0.kind), .text($0.detail), $0.file.map(SQLValue.text) ?? .null,
+                               .integer(now)] })
     }
 
     /// Everything recorded about an order, oldest first.
     public func orderEvents(_ order: String) throws -> [OrderEvent] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM order_events WHERE order_number = ? ORDER BY id", arguments: [order])
+        try store.read { db in
+            try db.fetchAll(sql: "SELECT * FROM order_events WHERE order_number = ? ORDER BY id", arguments: [order])
                 .map { OrderEvent(orderNumber: $0["order_number"], kind: $0["kind"], detail: $0["detail"], file: $0["file"],
                                   at: $0["at"]) }
         }
@@ -433,40 +446,37 @@ public final class Manifest: Sendable {
     /// Remembers item codes the warehouse has (from its stock files, or sent to it as item types).
     public func noteWarehouseItems(_ codes: [String], source: String) throws {
         guard !codes.isEmpty else { return }
-        try pool.write { db in
+        try store.write { db in
             let now = now()
-            let statement = try db.cachedStatement(sql: """
+            try db.executeMany(sql: """
                 INSERT INTO warehouse_items (item_code, source, seen) VALUES (?, ?, ?)
                 ON CONFLICT(item_code) DO UPDATE SET seen = excluded.seen
-                """)
-            for code in codes { try statement.execute(arguments: [code, source, now]) }
+                """, codes.map { [.text($0), .text(source), .integer(now)] })
         }
     }
 
     /// Every item code the warehouse is known to have.
     public func warehouseItems() throws -> Set<String> {
-        try pool.read { db in Set(try String.fetchAll(db, sql: "SELECT item_code FROM warehouse_items")) }
+        try store.read { db in Set(try db.fetchColumn(sql: "SELECT item_code FROM warehouse_items", as: String.self)) }
     }
 
     /// Records the warehouse's latest state of orders (absolute: the newest report wins).
     public func setOrderStates(_ states: [(order: String, state: String, date: String)]) throws {
         guard !states.isEmpty else { return }
-        try pool.write { db in
+        try store.write { db in
             let now = now()
-            for s in states {
-                try db.execute(sql: """
-                    INSERT INTO order_states (order_number, state, state_date, updated) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(order_number) DO UPDATE SET state = excluded.state, state_date = excluded.state_date,
-                    updated = excluded.updated
-                    """, arguments: [s.order, s.state, s.date, now])
-            }
+            try db.executeMany(sql: """
+                INSERT INTO order_states (order_number, state, state_date, updated) VALUES (?, ?, ?, ?)
+                ON CONFLICT(order_number) DO UPDATE SET state = excluded.state, state_date = excluded.state_date,
+                updated = excluded.updated
+                """, states.map { [.text($0.order), .text($0.state), .text($0.date), .integer(now)] })
         }
     }
 
     /// The warehouse's latest known state of an order.
     public func orderState(_ order: String) throws -> String? {
-        try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM order_states WHERE order_number = ?", arguments: [order])
+        try store.read { db in
+            try db.fetchValue(sql: "SELECT state FROM order_states WHERE order_number = ?", arguments: [order], as: String.self)
         }
     }
 
@@ -476,22 +486,19 @@ public final class Manifest: Sendable {
     /// in one transaction.
     public func resolveExceptions(references: [String], kinds: [String], note: String) throws {
         guard !kinds.isEmpty, !references.isEmpty else { return }
-        try pool.write { db in
+        try store.write { db in
             let marks = Array(repeating: "?", count: kinds.count).joined(separator: ",")
-            let statement = try db.makeStatement(sql: """
+            try db.executeMany(sql: """
                 UPDATE exceptions SET status = 'resolved', resolution_note = ?
                 WHERE reference = ? AND status = 'open' AND kind IN (\(marks))
-                """)
-            for reference in references {
-                try statement.execute(arguments: StatementArguments([note, reference] + kinds))
-            }
+                """, references.map { [.text(note), .text($0)] + kinds.map(SQLValue.text) })
         }
     }
 
     /// The references with an open exception of any kind.
     public func openExceptionReferences() throws -> Set<String> {
-        try pool.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT reference FROM exceptions WHERE status = 'open'"))
+        try store.read { db in
+            Set(try db.fetchColumn(sql: "SELECT reference FROM exceptions WHERE status = 'open'", as: String.self))
         }
     }
 
@@ -500,20 +507,19 @@ public final class Manifest: Sendable {
     /// - Returns: The exception's id.
     @discardableResult
     public func raise(kind: String, reference: String, message: String, owner: OwnerTeam) throws -> Int64 {
-        try pool.write { db in
+        try store.write { db in
             let now = now()
-            if let id = try Int64.fetchOne(db, sql: """
+            if let id = try db.fetchValue(sql: """
                 SELECT id FROM exceptions WHERE kind = ? AND reference = ? AND status = 'open'
-                """, arguments: [kind, reference]) {
+                """, arguments: [kind, reference], as: Int64.self) {
                 try db.execute(sql: """
                     UPDATE exceptions SET occurrences = occurrences + 1, last_seen = ?, message = ? WHERE id = ?
                     """, arguments: [now, message, id])
                 return id
             }
-            try db.execute(sql: """
+            return try db.insertReturningID(sql: """
                 INSERT INTO exceptions (kind, reference, message, owner, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [kind, reference, message, owner.rawValue, now, now])
-            return db.lastInsertedRowID
         }
     }
 
@@ -525,15 +531,14 @@ public final class Manifest: Sendable {
     /// - Returns: How many record rows and order events were removed.
     @discardableResult
     public func prune(flows: [String], before cutoff: Int64) throws -> (records: Int, events: Int) {
-        try pool.write { db in
+        try store.write { db in
             let marks = Array(repeating: "?", count: flows.count).joined(separator: ", ")
-            try db.execute(sql: """
+            let records = try db.execute(sql: """
                 DELETE FROM records WHERE flow IN (\(marks))
                 AND file_id IN (SELECT id FROM files WHERE first_seen < ? AND status NOT IN ('processing', 'prepared'))
-                """, arguments: StatementArguments(flows) + [cutoff])
-            let records = db.changesCount
-            try db.execute(sql: "DELETE FROM order_events WHERE at < ?", arguments: [cutoff])
-            return (records, db.changesCount)
+                """, arguments: flows + [cutoff])
+            let events = try db.execute(sql: "DELETE FROM order_events WHERE at < ?", arguments: [cutoff])
+            return (records, events)
         }
     }
 
@@ -544,7 +549,7 @@ public final class Manifest: Sendable {
 
     /// Closes an exception with a note.
     public func resolve(exception id: Int64, note: String) throws {
-        try pool.write { db in
+        try store.write { db in
             try db.execute(sql: "UPDATE exceptions SET status = 'resolved', resolution_note = ? WHERE id = ?",
                            arguments: [note, id])
         }
@@ -552,11 +557,14 @@ public final class Manifest: Sendable {
 
     /// Exceptions, filtered.
     public func exceptions(kind: String? = nil, owner: OwnerTeam? = nil, openOnly: Bool = true) throws -> [ExceptionEntry] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM exceptions WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR owner = ?)
-                AND (? = 0 OR status = 'open') ORDER BY id
-                """, arguments: [kind, kind, owner?.rawValue, owner?.rawValue, openOnly ? 1 : 0]).map { r in
+        try store.read { db in
+            var conditions: [String] = []
+            var arguments: SQLArguments = []
+            if let kind { conditions.append("kind = ?"); arguments.append(kind) }
+            if let owner { conditions.append("owner = ?"); arguments.append(owner.rawValue) }
+            if openOnly { conditions.append("status = 'open'") }
+            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            return try db.fetchAll(sql: "SELECT * FROM exceptions\(filter) ORDER BY id", arguments: arguments).map { r in
                 ExceptionEntry(id: r["id"], kind: r["kind"], reference: r["reference"], message: r["message"],
                                owner: OwnerTeam(rawValue: r["owner"]) ?? .operations, firstSeen: r["first_seen"],
                                lastSeen: r["last_seen"], occurrences: r["occurrences"], status: r["status"],

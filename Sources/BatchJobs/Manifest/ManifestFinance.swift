@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// One line of money movement on an order, recorded by the job that caused it: `sent` (the order went
 /// to the warehouse: what was charged), `despatched` (a package left), `cancelled` (a cancellation
@@ -40,17 +39,13 @@ public struct FinanceLine: Sendable, Hashable, Codable {
 }
 
 extension Manifest {
-    static func registerFinance(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v5-finance") { db in
-            try db.execute(sql: """
-                CREATE TABLE finance_lines (
-                    order_number TEXT NOT NULL, kind TEXT NOT NULL, reference TEXT NOT NULL, sku TEXT NOT NULL,
-                    quantity INTEGER NOT NULL, unit_cents INTEGER NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL,
-                    at INTEGER NOT NULL, PRIMARY KEY (order_number, kind, reference, sku));
-                CREATE INDEX finance_by_day ON finance_lines(day);
-                """)
-        }
-    }
+    static let financeMigration = StateMigration(id: "v5-finance", sql: """
+        CREATE TABLE finance_lines (
+            order_number TEXT NOT NULL, kind TEXT NOT NULL, reference TEXT NOT NULL, sku TEXT NOT NULL,
+            quantity INTEGER NOT NULL, unit_cents INTEGER NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL,
+            at INTEGER NOT NULL, PRIMARY KEY (order_number, kind, reference, sku));
+        CREATE INDEX finance_by_day ON finance_lines(day);
+        """)
 
     /// The UTC day (`2026-11-30`) of a time.
     public static func day(_ seconds: Int64) -> String {
@@ -60,33 +55,32 @@ extension Manifest {
         return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
     }
 
-    static func insert(_ lines: [FinanceLine], db: Database, now: Int64) throws {
+    static func insert(_ lines: [FinanceLine], db: any SQLSession, now: Int64) throws {
         guard !lines.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
         let day = Self.day(now)
-        for l in lines {
-            try statement.execute(arguments: [l.orderNumber, l.kind, l.reference, l.sku, l.quantity, l.unitCents, l.currency,
-                                              day, now])
-        }
+        try db.executeMany(sql: """
+            INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """, lines.map { l in
+                [.text(l.orderNumber), .text(l.kind), .text(l.reference), .text(l.sku), .integer(Int64(l.quantity)),
+                 .integer(Int64(l.unitCents)), .text(l.currency), .text(day), .integer(now)]
+            })
     }
 
     /// Records finance lines (on the job's clock's day); ones already recorded are left as they are.
     public func recordFinance(_ lines: [FinanceLine]) throws {
         guard !lines.isEmpty else { return }
-        try pool.write { db in try Manifest.insert(lines, db: db, now: now()) }
+        try store.write { db in try Manifest.insert(lines, db: db, now: now()) }
     }
 
     /// Records the cancellation of whole sent orders: their `sent` lines, less what was despatched, as
     /// `cancelled` lines referenced by `reference`.
     public func recordCancelledOrders(_ orders: [String], reference: String) throws {
         guard !orders.isEmpty else { return }
-        try pool.write { db in
+        try store.write { db in
             var lines: [FinanceLine] = []
             for order in orders {
-                let rows = try Row.fetchAll(db, sql: """
+                let rows = try db.fetchAll(sql: """
                     SELECT kind, sku, SUM(quantity) AS quantity, MAX(unit_cents) AS unit_cents, MAX(currency) AS currency
                     FROM finance_lines WHERE order_number = ? AND kind IN ('sent', 'despatched') GROUP BY kind, sku
                     """, arguments: [order])
@@ -105,8 +99,8 @@ extension Manifest {
 
     /// Every finance line of the orders that have one on `day`, and the days that have any.
     public func financeLines(touchingDay day: String) throws -> [(line: FinanceLine, day: String)] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try store.read { db in
+            try db.fetchAll(sql: """
                 SELECT * FROM finance_lines WHERE order_number IN (SELECT order_number FROM finance_lines WHERE day = ?)
                 ORDER BY order_number, at
                 """, arguments: [day]).map { row in
@@ -117,6 +111,6 @@ extension Manifest {
     }
 
     public func financeDays() throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT day FROM finance_lines ORDER BY day") }
+        try store.read { db in try db.fetchColumn(sql: "SELECT DISTINCT day FROM finance_lines ORDER BY day", as: String.self) }
     }
 }

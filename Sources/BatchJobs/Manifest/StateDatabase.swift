@@ -1,0 +1,199 @@
+import Foundation
+
+/// A value bound to a statement or read from a row.
+public enum SQLValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case text(String)
+}
+
+/// What can be bound to a statement's `?`.
+public protocol SQLBindable {
+    var sqlValue: SQLValue { get }
+}
+
+extension String: SQLBindable { public var sqlValue: SQLValue { .text(self) } }
+extension Int: SQLBindable { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Int64: SQLBindable { public var sqlValue: SQLValue { .integer(self) } }
+extension Int32: SQLBindable { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Bool: SQLBindable { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
+
+/// The arguments of a statement, in `?` order; `nil` binds NULL.
+public typealias SQLArguments = [(any SQLBindable)?]
+
+extension Array where Element == (any SQLBindable)? {
+    var sqlValues: [SQLValue] { map { $0?.sqlValue ?? .null } }
+}
+
+/// What can be read from a row's column.
+public protocol SQLReadable {
+    init?(sqlValue: SQLValue)
+}
+
+extension String: SQLReadable {
+    public init?(sqlValue: SQLValue) {
+        switch sqlValue {
+        case .text(let s): self = s
+        case .integer(let n): self = String(n)
+        case .null: return nil
+        }
+    }
+}
+
+extension Int64: SQLReadable {
+    public init?(sqlValue: SQLValue) {
+        switch sqlValue {
+        case .integer(let n): self = n
+        case .text(let s): guard let n = Int64(s) else { return nil }; self = n
+        case .null: return nil
+        }
+    }
+}
+
+extension Int: SQLReadable {
+    public init?(sqlValue: SQLValue) {
+        guard let n = Int64(sqlValue: sqlValue) else { return nil }
+        self = Int(n)
+    }
+}
+
+/// One row of a result: its values by column name.
+public struct SQLRow {
+    /// Column name → index, shared by the rows of one result.
+    final class Columns {
+        let index: [String: Int]
+        init(_ names: [String]) {
+            var index: [String: Int] = [:]
+            for (i, name) in names.enumerated() where index[name] == nil { index[name] = i }
+            self.index = index
+        }
+    }
+
+    let columns: Columns
+    let values: [SQLValue]
+
+    /// The raw value of a column (`.null` for a column the result does not have).
+    public func value(_ column: String) -> SQLValue {
+        columns.index[column].map { values[$0] } ?? .null
+    }
+
+    /// A column that is never NULL. A NULL or a missing column is a programming error (as in GRDB).
+    public subscript<T: SQLReadable>(_ column: String) -> T {
+        guard let value = T(sqlValue: value(column)) else {
+            preconditionFailure("column \(column) is NULL, missing or not a \(T.self)")
+        }
+        return value
+    }
+
+    /// A column that may be NULL.
+    public subscript<T: SQLReadable>(_ column: String) -> T? {
+        T(sqlValue: value(column))
+    }
+}
+
+/// How the engines differ where the manifest's SQL cannot be written once.
+public enum SQLDialect: String, Sendable {
+    case sqlite
+    case postgres
+
+    /// The column that orders a table's rows by insertion where the table has no id of its own.
+    var insertionOrder: String { self == .sqlite ? "rowid" : "seq" }
+}
+
+/// One transaction's (or one snapshot's) view of the state database. SQL is written once with `?`
+/// placeholders, in the common subset of SQLite and PostgreSQL (`INSERT … ON CONFLICT`, `RETURNING`,
+/// partial indexes); each backend binds it its own way.
+public protocol SQLSession: AnyObject {
+    var dialect: SQLDialect { get }
+    /// Runs a statement; returns how many rows it changed.
+    @discardableResult
+    func execute(sql: String, arguments: [SQLValue]) throws -> Int
+    /// Runs a query and returns its rows.
+    func fetchAll(sql: String, arguments: [SQLValue]) throws -> [SQLRow]
+    /// Runs one statement once per set of arguments (a batch of inserts): prepared once, sent as cheaply
+    /// as the engine allows.
+    func executeMany(sql: String, _ rows: [[SQLValue]]) throws
+}
+
+extension SQLSession {
+    @discardableResult
+    func execute(sql: String, arguments: SQLArguments = []) throws -> Int {
+        try execute(sql: sql, arguments: arguments.sqlValues)
+    }
+
+    func fetchAll(sql: String, arguments: SQLArguments = []) throws -> [SQLRow] {
+        try fetchAll(sql: sql, arguments: arguments.sqlValues)
+    }
+
+    func fetchOne(sql: String, arguments: SQLArguments = []) throws -> SQLRow? {
+        try fetchAll(sql: sql, arguments: arguments.sqlValues).first
+    }
+
+    /// The first column of each row.
+    func fetchColumn<T: SQLReadable>(sql: String, arguments: SQLArguments = [], as: T.Type = T.self) throws -> [T] {
+        try fetchAll(sql: sql, arguments: arguments.sqlValues).compactMap { $0.values.first.flatMap(T.init(sqlValue:)) }
+    }
+
+    /// The first column of the first row.
+    func fetchValue<T: SQLReadable>(sql: String, arguments: SQLArguments = [], as: T.Type = T.self) throws -> T? {
+        try fetchAll(sql: sql, arguments: arguments.sqlValues).first?.values.first.flatMap(T.init(sqlValue:))
+    }
+
+    /// Inserts a row and returns its `id` (`INSERT … RETURNING id`).
+    func insertReturningID(sql: String, arguments: SQLArguments) throws -> Int64 {
+        guard let id: Int64 = try fetchValue(sql: sql + " RETURNING id", arguments: arguments) else {
+            throw StateDatabaseError(code: .other, message: "an insert returned no id")
+        }
+        return id
+    }
+}
+
+/// One step of the schema, applied once per database in order. `sql` is written for SQLite; PostgreSQL
+/// gets it translated (``PostgresState/translateSchema(_:)``) plus `postgresExtra`.
+struct StateMigration {
+    let id: String
+    let sql: String
+    var postgresExtra: String? = nil
+}
+
+/// Where a client's manifest lives: a transactional SQL database.
+protocol StateDatabase: AnyObject, Sendable {
+    var dialect: SQLDialect { get }
+    /// Where it is, for messages (never with a password).
+    var location: String { get }
+    /// Runs `body` in a read-only snapshot.
+    func read<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// Runs `body` in one transaction: all of it is committed, or none of it.
+    @discardableResult
+    func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// Applies the migrations not yet applied.
+    func migrate(_ migrations: [StateMigration]) throws
+}
+
+/// A state database failure that callers act on by kind.
+public struct StateDatabaseError: Error, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// Another process holds what is needed (a lock, a conflicting transaction).
+        case locked
+        /// The disk under the database is full.
+        case diskFull = "disk-full"
+        /// The database server cannot be reached or dropped the connection.
+        case unreachable
+        /// The server refused the credentials or the TLS certificate.
+        case refused
+        case other
+    }
+
+    public let code: Code
+    public let message: String
+    /// The engine's own code (SQLSTATE for PostgreSQL).
+    public var engineCode: String?
+
+    public init(code: Code, message: String, engineCode: String? = nil) {
+        self.code = code
+        self.message = message
+        self.engineCode = engineCode
+    }
+
+    public var description: String { message + (engineCode.map { " (SQLSTATE \($0))" } ?? "") }
+}
