@@ -4,23 +4,25 @@ import GRDB
 import TestSupport
 import Testing
 
+/// The manifest's promises, on SQLite and on a real PostgreSQL server alike.
 @Suite struct ManifestTests {
-    let path: String
-    let manifest: Manifest
-
-    init() throws {
+    /// A fresh manifest on `backend`, and where it is (to reopen it).
+    static func open(_ backend: StateBackend) throws -> (manifest: Manifest, location: StateLocation) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-manifest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        path = dir.appendingPathComponent("state.sqlite").path
-        manifest = try Manifest(path: path, clock: { Epoch.fixtureDay.start })
+        let location = try backend.freshLocation(in: dir.path)
+        return (try Manifest(location: location, clock: { Epoch.fixtureDay.start }), location)
     }
 
-    @Test func usesWriteAheadLogging() throws {
-        let mode = try DatabaseQueue(path: path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+    @Test func sqliteUsesWriteAheadLogging() throws {
+        let (manifest, _) = try Self.open(.sqlite)
+        let mode = try DatabaseQueue(path: manifest.path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
     }
 
-    @Test func sameContentUnderAnyNameIsFoundByHash() throws {
+    @Test(arguments: StateBackend.allCases)
+    func sameContentUnderAnyNameIsFoundByHash(_ backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
         let first = try manifest.addFile(flow: "despatches", name: "DESP_1.csv", size: 10, modified: 1, sha256: "abc",
                                          status: .applied, runID: nil)
         #expect(try manifest.file(flow: "despatches", sha256: "abc")?.id == first)
@@ -30,7 +32,9 @@ import Testing
         #expect(try manifest.file(flow: "despatches", sha256: "abc")?.name == "DESP_1.csv")
     }
 
-    @Test func reDroppedFileSupersedesTheEarlierVersion() throws {
+    @Test(arguments: StateBackend.allCases)
+    func reDroppedFileSupersedesTheEarlierVersion(_ backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
         let old = try manifest.addFile(flow: "despatches", name: "DESP_1.csv", size: 10, modified: 1, sha256: "v1",
                                        status: .partiallyApplied, runID: nil)
         let new = try manifest.addFile(flow: "despatches", name: "DESP_1.csv", size: 11, modified: 2, sha256: "v2",
@@ -40,7 +44,9 @@ import Testing
         #expect(try manifest.latestFile(flow: "despatches", name: "DESP_1.csv")?.id == new)
     }
 
-    @Test func recordKeysAndFileProgressCommitTogether() throws {
+    @Test(arguments: StateBackend.allCases)
+    func recordKeysAndFileProgressCommitTogether(_ backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
         let file = try manifest.addFile(flow: "stock", name: "STOCK_1.csv", size: 1, modified: 1, sha256: "s",
                                         status: .processing, runID: nil)
         try manifest.commit(file: (file, 2, 0, 1), flow: "stock", records: [("SKU-1", "h1"), ("SKU-2", "h2")])
@@ -54,7 +60,9 @@ import Testing
         #expect(try manifest.recordCount(flow: "stock") == 2)
     }
 
-    @Test func reOccurringExceptionsUpdateOneRowUntilResolved() throws {
+    @Test(arguments: StateBackend.allCases)
+    func reOccurringExceptionsUpdateOneRowUntilResolved(_ backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
         let id = try manifest.raise(kind: "unknown-sku", reference: "WEB-1", message: "SKU X unknown", owner: .merchandising)
         let again = try manifest.raise(kind: "unknown-sku", reference: "WEB-1", message: "SKU X still unknown",
                                        owner: .merchandising)
@@ -72,7 +80,9 @@ import Testing
         #expect(open[0].resolutionNote == "SKU created in Peoplevox")
     }
 
-    @Test func runsRecordOutcomeAndCounts() throws {
+    @Test(arguments: StateBackend.allCases)
+    func runsRecordOutcomeAndCounts(_ backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
         let run = try manifest.startRun(job: "import-stock")
         try manifest.finishRun(run, outcome: "completed-with-exceptions", applied: 10, skipped: 2, failed: 1)
         let runs = try manifest.recentRuns(job: "import-stock")
@@ -81,9 +91,97 @@ import Testing
         #expect(try manifest.recentRuns(job: "export-orders").isEmpty)
     }
 
-    @Test func reopeningKeepsEverything() throws {
+    @Test(arguments: StateBackend.allCases)
+    func reopeningKeepsEverything(_ backend: StateBackend) throws {
+        let (manifest, location) = try Self.open(backend)
         _ = try manifest.raise(kind: "k", reference: "r", message: "m", owner: .technical)
-        let reopened = try Manifest(path: path, clock: { Epoch.fixtureDay.start })
+        let reopened = try Manifest(location: location, clock: { Epoch.fixtureDay.start })
         #expect(try reopened.exceptions().count == 1)
+    }
+}
+
+/// What only the PostgreSQL backend has to prove: clients side by side in one database, the schema made on
+/// first use, connections that come back, and job locks that hold across "nodes".
+@Suite struct PostgresStateTests {
+    static func settings(schema: String? = nil) throws -> PostgresSettings {
+        let server = try PostgresServerFixture.shared()
+        return try PostgresSettings(url: server.url, schema: schema ?? server.freshSchema(), password: .file(server.passwordFile),
+                                    caFile: nil)
+    }
+
+    @Test func clientsInOneDatabaseKeepToTheirOwnSchemas() throws {
+        let a = try Manifest(location: .postgres(try Self.settings()), clock: { Epoch.fixtureDay.start })
+        let b = try Manifest(location: .postgres(try Self.settings()), clock: { Epoch.fixtureDay.start })
+        _ = try a.raise(kind: "unknown-sku", reference: "WEB-1", message: "m", owner: .merchandising)
+        #expect(try a.exceptions().count == 1)
+        #expect(try b.exceptions().isEmpty)
+        #expect(a.engine == "postgres" && a.path.contains("schema t_"))
+    }
+
+    @Test func keyRangesCompareByteWiseAsInSQLite() throws {
+        // "WEB-1/…" lies between "WEB-1/" and "WEB-10" byte-wise; a linguistic collation would disagree.
+        let manifest = try Manifest(location: .postgres(try Self.settings()), clock: { Epoch.fixtureDay.start })
+        let file = try manifest.addFile(flow: ImportDespatchesFlow.flowName, name: "D.csv", size: 1, modified: 1, sha256: "x",
+                                        status: .processing, runID: nil)
+        try manifest.commit(file: (file, 1, 0, 0), flow: ImportDespatchesFlow.flowName, records: [("WEB-1/P1/SKU-A", "h")])
+        #expect(try manifest.ordersWithDespatch(["WEB-1", "WEB-10", "WEB-2"]) == ["WEB-1"])
+        #expect(try manifest.recordKeys(fileID: file) == ["WEB-1/P1/SKU-A"])
+    }
+
+    @Test func aDroppedConnectionIsReopenedForTheNextTransaction() throws {
+        let settings = try Self.settings()
+        let manifest = try Manifest(location: .postgres(settings), clock: { Epoch.fixtureDay.start })
+        _ = try manifest.startRun(job: "import-stock")
+        #expect(try PostgresServerFixture.shared().terminateSessions(schema: settings.schema) == "1")
+        // The transaction in flight when the link went fails; the next one reconnects.
+        _ = try? manifest.recentRuns()
+        #expect(try manifest.recentRuns().count == 1)
+    }
+
+    @Test func aWrongPasswordIsRefusedNamingTheServerNotTheSecret() throws {
+        let server = try PostgresServerFixture.shared()
+        let wrong = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-pg-wrong-\(UUID().uuidString)").path
+        try "not-the-password".write(toFile: wrong, atomically: true, encoding: .utf8)
+        chmod(wrong, 0o600)
+        let settings = try PostgresSettings(url: server.url, schema: server.freshSchema(), password: .file(wrong), caFile: nil)
+        do {
+            _ = try Manifest(location: .postgres(settings), clock: { Epoch.fixtureDay.start })
+            Issue.record("a wrong password was accepted")
+        } catch let error as StateDatabaseError {
+            #expect(error.code == .refused)
+            #expect(error.message.contains("127.0.0.1") && !error.message.contains("not-the-password"))
+        }
+    }
+
+    @Test func aURLWithAPasswordOrWithoutADatabaseIsRefused() {
+        #expect(throws: StateDatabaseError.self) {
+            try PostgresSettings(url: "postgres://u:secret@db.example.com/vox", schema: "acme", password: nil, caFile: nil)
+        }
+        #expect(throws: StateDatabaseError.self) {
+            try PostgresSettings(url: "postgres://u@db.example.com", schema: "acme", password: nil, caFile: nil)
+        }
+        #expect(throws: StateDatabaseError.self) {
+            try PostgresSettings(url: "postgres://u@db.example.com/vox", schema: "Acme; DROP", password: nil, caFile: nil)
+        }
+        #expect(PostgresSettings.schema(forClient: "Acme Retail (UK)") == "acme_retail__uk_")
+        #expect(PostgresSettings.schema(forClient: "3PL-north") == "c_3pl_north")
+    }
+
+    @Test func twoNodesRacingForOneClientsJobRunExactlyOne() throws {
+        // Two "nodes": two connections to the same client's schema, each trying to take the same job.
+        let settings = try Self.settings()
+        let first = try JobLock(job: "import-stock", postgres: settings)
+        do {
+            _ = try JobLock(job: "import-stock", postgres: settings)
+            Issue.record("two holders of one job")
+        } catch let error as JobLockError {
+            guard case .heldElsewhere(_, let holder) = error else { Issue.record("\(error)"); return }
+            #expect(holder.hasPrefix("voxbatch \(settings.schema)@"))
+        }
+        _ = try JobLock(job: "import-despatches", postgres: settings)  // another job of the client is free
+        var other = settings
+        other.schema = try PostgresServerFixture.shared().freshSchema()
+        _ = try JobLock(job: "import-stock", postgres: other)  // the same job of another client is free
+        withExtendedLifetime(first) {}
     }
 }

@@ -28,6 +28,14 @@ public struct Configuration: Sendable, Hashable {
     /// pruned by reconcile (the files' own rows stay, so an old file dropped again is still a duplicate;
     /// the ledgers of what was sent and the stock levels in effect are never pruned).
     public var retentionDays = 400
+    /// `state.database`: the client's manifest and job locks in PostgreSQL instead of the state folder's
+    /// SQLite file (work files stay in the state folder).
+    public var stateDatabase: PostgresSettings?
+
+    /// Where the manifest lives.
+    public var stateLocation: StateLocation {
+        stateDatabase.map(StateLocation.postgres) ?? .sqlite(path: stateDirectory + "/manifest.sqlite")
+    }
     /// The schedule file (`schedule:`), for `voxbatch schedule`.
     public var schedulePath: String?
     /// `metrics_file:` — where every run rewrites the client's metrics in Prometheus text format (for the

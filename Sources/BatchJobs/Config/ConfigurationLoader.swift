@@ -72,18 +72,40 @@ private struct ConfigReader {
         let policies = root["policies"].map(readPolicies) ?? Configuration.Policies()
         let retry = root["retry"].map(readRetry) ?? RetryPolicy()
         let alerts = root["alerts"].map(readAlerts) ?? Configuration.Alerts()
-        // `state: FOLDER`, or `state: {path: FOLDER, retention_days: N}`.
+        // `state: FOLDER`, `state: postgres://user@host:5432/db`, or
+        // `state: {path: FOLDER, retention_days: N, database: postgres://…, schema:, password_env/_file:, ca_file:}`.
         var retentionDays = 400
         var statePath = ".voxbatch"
+        var database: (value: StrictYAML.Value, url: String, map: StrictYAML.Mapping?)?
         if let value = root["state"] {
-            if case .mapping = value.node, let map = value.mapping(allowed: ["path", "retention_days"]) {
+            if case .mapping = value.node, let map = value.mapping(allowed: [
+                "path", "retention_days", "database", "schema", "password_env", "password_file", "ca_file",
+            ]) {
                 statePath = map["path"]?.string ?? statePath
                 if let v = map["retention_days"], let n = v.int {
                     if n < 30 { doc.report(v, "retention_days must be at least 30 (the history ops look back on)") }
                     else { retentionDays = n }
                 }
+                if let v = map["database"], let url = v.string { database = (v, url, map) }
+                for key in ["schema", "password_env", "password_file", "ca_file"] where map[key] != nil && database == nil {
+                    doc.report(map[key], "\(key) applies to a PostgreSQL state database: set state.database too")
+                }
             } else if let text = value.string {
-                statePath = text
+                if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") { database = (value, text, nil) }
+                else { statePath = text }
+            }
+        }
+        var stateDatabase: PostgresSettings?
+        if let database {
+            let schema = database.map?["schema"]?.string ?? PostgresSettings.schema(forClient: client)
+            let password = database.map.flatMap { secret($0, "password") }
+            do {
+                stateDatabase = try PostgresSettings(url: database.url, schema: schema, password: password,
+                                                     caFile: database.map?["ca_file"]?.string.map(resolve))
+            } catch let error as StateDatabaseError {
+                doc.report(database.value, error.message)
+            } catch {
+                doc.report(database.value, "\(error)")
             }
         }
         let state = resolve(statePath)
@@ -92,6 +114,7 @@ private struct ConfigReader {
                                           mappings: mappings, policies: policies, retry: retry, alerts: alerts,
                                           stateDirectory: state)
         configuration.retentionDays = retentionDays
+        configuration.stateDatabase = stateDatabase
         configuration.schedulePath = root["schedule"]?.string.map(resolve)
         configuration.metricsFile = root["metrics_file"]?.string.map(resolve)
         configuration.inventoryMaster = root["inventory_master"].flatMap(readInventoryMaster)

@@ -2,12 +2,39 @@ import Glibc
 
 /// A per-job lock, so cron cannot start a second copy of a running job.
 ///
-/// It is an advisory `flock` on `locks/JOB.lock` in the state folder: the operating system releases it
-/// when the holder exits for any reason, including `kill -9`, so a crash never leaves a stale lock.
+/// With the embedded manifest it is an advisory `flock` on `locks/JOB.lock` in the state folder; with the
+/// manifest in PostgreSQL it is a session advisory lock on the server, so a job is held once across every
+/// node of a fleet. Either way the lock dies with its holder (the operating system closes the file, the
+/// server ends the session of a killed process), so a crash never leaves a stale lock.
 public final class JobLock {
     private let descriptor: Int32
-    /// The lock file.
+    private let session: PostgresConnection?
+    /// The lock file, or where the advisory lock is held.
     public let path: String
+
+    /// Takes the lock for `job` where the manifest is: the state folder for SQLite, the server for
+    /// PostgreSQL.
+    public convenience init(job: String, location: StateLocation, stateDirectory: String) throws {
+        switch location {
+        case .sqlite: try self.init(job: job, stateDirectory: stateDirectory)
+        case .postgres(let settings): try self.init(job: job, postgres: settings)
+        }
+    }
+
+    /// Takes a session advisory lock for `job` of the client whose schema `settings` names, on its own
+    /// connection (held as long as this object lives).
+    ///
+    /// - Throws: ``JobLockError/heldElsewhere(job:holder:)`` naming the holder's host and process.
+    public init(job: String, postgres settings: PostgresSettings) throws {
+        let connection = try PostgresConnection(settings: settings)
+        let key = PostgresState.lockKey("job", settings.schema + "/" + job)
+        path = "advisory lock \(key) on \(settings.displayURL)"
+        guard try PostgresState.tryLock(connection, key: key) else {
+            throw JobLockError.heldElsewhere(job: job, holder: PostgresState.holder(connection, key: key) ?? "another session")
+        }
+        session = connection
+        descriptor = -1
+    }
 
     /// Takes the lock for `job`, or fails at once if another process holds it.
     ///
@@ -33,9 +60,13 @@ public final class JobLock {
         let text = "\(getpid())\n"
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
         descriptor = fd
+        session = nil
     }
 
-    deinit { close(descriptor) }  // closing the descriptor releases the lock
+    deinit {
+        if descriptor >= 0 { close(descriptor) }  // closing the descriptor releases the lock
+        // The session's end releases an advisory lock (deinit of `session`).
+    }
 }
 
 /// Why a job could not start.
@@ -44,11 +75,15 @@ public enum JobLockError: Error, CustomStringConvertible, Equatable {
     case held(job: String, pid: Int, path: String)
     /// The lock file cannot be created.
     case unavailable(path: String, reason: String)
+    /// Another session (on this node or another) holds the job's advisory lock in PostgreSQL.
+    case heldElsewhere(job: String, holder: String)
 
     public var description: String {
         switch self {
         case .held(let job, let pid, let path):
             "another run of \(job) is in progress (process \(pid), lock \(path)); this run did nothing"
+        case .heldElsewhere(let job, let holder):
+            "another run of \(job) is in progress (\(holder), PostgreSQL advisory lock); this run did nothing"
         case .unavailable(let path, let reason):
             "cannot create the lock file \(path): \(reason)"
         }

@@ -129,7 +129,7 @@ public final class JobRunner {
                                                 withIntermediateDirectories: true)
         // VOXBATCH_LOCK_WAIT: seconds to wait for another process holding the manifest (default 10).
         let wait = ProcessInfo.processInfo.environment["VOXBATCH_LOCK_WAIT"].flatMap(Double.init) ?? 10
-        manifest = try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", busyTimeout: wait, clock: clock)
+        manifest = try Manifest(location: configuration.stateLocation, busyTimeout: wait, clock: clock)
         let shop = try storefront ?? Self.makeStorefront(configuration, clock: clock)
         if let master = configuration.inventoryMaster {
             let client = WairClient(settings: master, manifest: manifest, retry: configuration.retry, clock: clock)
@@ -185,7 +185,8 @@ public final class JobRunner {
     /// - Throws: ``JobLockError/held(job:pid:path:)`` when another run holds the lock; transport and
     ///   storefront errors that outlasted the retries.
     public func run(_ job: JobName, options: JobOptions = .init()) throws -> JobResult {
-        let lock = try JobLock(job: job.rawValue, stateDirectory: configuration.stateDirectory)
+        let lock = try JobLock(job: job.rawValue, location: configuration.stateLocation,
+                               stateDirectory: configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
         let stopwatch = Stopwatch()  // a duration for the log, not a time decision
         var result: JobResult

@@ -187,7 +187,8 @@ final class PostgresConnection: SQLSession {
         var parameters: [(String, String)] = [
             ("host", settings.host), ("port", String(settings.port)), ("user", settings.user),
             ("dbname", settings.database), ("connect_timeout", "10"),
-            ("application_name", String("voxbatch@\(ProcessInfo.processInfo.hostName) pid \(getpid())".prefix(63))),
+            // Who is connected, for `pg_stat_activity` and for naming a job lock's holder: client, host, process.
+            ("application_name", String("voxbatch \(settings.schema)@\(ProcessInfo.processInfo.hostName) pid \(getpid())".prefix(63))),
             ("options", "-c search_path=\(settings.schema) -c client_min_messages=warning"),
         ]
         if !settings.isLoopback {

@@ -116,8 +116,13 @@ enum JobExecution {
     static func classify(_ error: any Error) -> (ExitCode, String) {
         switch error {
         case let error as JobLockError:
-            if case .held = error { return (Exit.locked, error.description) }
+            switch error {
+            case .held, .heldElsewhere: return (Exit.locked, error.description)
+            case .unavailable: break
+            }
             return (Exit.unavailable, error.description)
+        case let error as StateDatabaseError where error.code != .diskFull && error.code != .locked:
+            return (Exit.unavailable, error.description)  // the state database is out of reach or refused us
         case let error as TransportError:
             return (Exit.unavailable, error.description)  // transient or not: the warehouse is out of reach
         case let error as StorefrontError:
