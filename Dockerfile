@@ -3,7 +3,7 @@
 # with only the C libraries voxbatch links (libssh2, libcurl, GPGME with GnuPG, SQLite) and the Swift runtime linked in.
 FROM swift:6.1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libssh2-1-dev libcurl4-openssl-dev libgpgme-dev libsqlite3-dev pkg-config \
+        libssh2-1-dev libcurl4-openssl-dev libgpgme-dev libpq-dev libsqlite3-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -15,7 +15,7 @@ RUN swift build -c release --product voxbatch --static-swift-stdlib \
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libssh2-1 libcurl4 libgpgme11 gnupg libsqlite3-0 ca-certificates tzdata \
+        libssh2-1 libcurl4 libgpgme11 libpq5 gnupg libsqlite3-0 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 10001 --home-dir /var/lib/voxbatch --no-create-home voxbatch \
     && mkdir -p /var/lib/voxbatch /etc/voxbatch && chown 10001:10001 /var/lib/voxbatch
