@@ -103,11 +103,7 @@ import Testing
 /// What only the PostgreSQL backend has to prove: clients side by side in one database, the schema made on
 /// first use, connections that come back, and job locks that hold across "nodes".
 @Suite struct PostgresStateTests {
-    static func settings(schema: String? = nil) throws -> PostgresSettings {
-        let server = try PostgresServerFixture.shared()
-        return try PostgresSettings(url: server.url, schema: schema ?? server.freshSchema(), password: .file(server.passwordFile),
-                                    caFile: nil)
-    }
+    static func settings() throws -> PostgresSettings { try StateBackend.freshPostgresSettings() }
 
     @Test func clientsInOneDatabaseKeepToTheirOwnSchemas() throws {
         let a = try Manifest(location: .postgres(try Self.settings()), clock: { Epoch.fixtureDay.start })

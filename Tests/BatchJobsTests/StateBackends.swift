@@ -17,24 +17,13 @@ enum StateBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .sqlite:
             return .sqlite(path: folder + "/state.sqlite")
         case .postgres:
-            let server = try PostgresServerFixture.shared()
-            return .postgres(try PostgresSettings(url: server.url, schema: server.freshSchema(), password: .file(server.passwordFile),
-                                                  caFile: nil))
+            return .postgres(try Self.freshPostgresSettings())
         }
     }
-}
 
-/// How a child process (the crash harness) is told where its state is.
-extension StateLocation {
-    var harnessEnvironment: [String: String] {
-        switch self {
-        case .sqlite: [:]
-        case .postgres(let s):
-            ["VOXBATCH_HARNESS_POSTGRES": "postgres://\(s.user)@\(s.host):\(s.port)/\(s.database)",
-             "VOXBATCH_HARNESS_SCHEMA": s.schema, "VOXBATCH_HARNESS_PASSWORD_FILE": {
-                 if case .file(let path) = s.password { return path }
-                 return ""
-             }()]
-        }
+    /// Settings for a schema of its own on the test run's PostgreSQL server.
+    static func freshPostgresSettings() throws -> PostgresSettings {
+        let server = try PostgresServerFixture.shared()
+        return try PostgresSettings(url: server.url, schema: server.freshSchema(), password: .file(server.passwordFile), caFile: nil)
     }
 }

@@ -99,13 +99,21 @@ public final class Manifest: Sendable {
 
     /// Whether `error` says another process holds the manifest's lock (SQLite busy or locked, a
     /// PostgreSQL lock or serialization conflict).
-    public static func isLocked(_ error: any Error) -> Bool {
-        SQLiteState.classify(error) == .locked || (error as? StateDatabaseError)?.code == .locked
-    }
+    public static func isLocked(_ error: any Error) -> Bool { code(of: error) == .locked }
 
     /// Whether `error` says the disk is full (or a file-size limit was reached) under the manifest.
-    public static func isDiskFull(_ error: any Error) -> Bool {
-        SQLiteState.classify(error) == .diskFull || (error as? StateDatabaseError)?.code == .diskFull
+    public static func isDiskFull(_ error: any Error) -> Bool { code(of: error) == .diskFull }
+
+    /// What a state database failure means, whichever engine raised it.
+    private static func code(of error: any Error) -> StateDatabaseError.Code? {
+        SQLiteState.classify(error) ?? (error as? StateDatabaseError)?.code
+    }
+
+    /// ` WHERE a = ? AND b = ?` for the filters that are set (a nil value: not filtered), and their arguments.
+    private static func filter(_ filters: [(column: String, value: (any SQLBindable)?)]) -> (sql: String, arguments: SQLArguments) {
+        let set = filters.filter { $0.value != nil }
+        guard !set.isEmpty else { return ("", []) }
+        return (" WHERE " + set.map { $0.column + " = ?" }.joined(separator: " AND "), set.map(\.value))
     }
 
     /// Reads in a snapshot (for extensions in this module).
@@ -141,9 +149,9 @@ public final class Manifest: Sendable {
     /// The most recent runs, newest first.
     public func recentRuns(job: String? = nil, limit: Int = 20) throws -> [RunEntry] {
         try store.read { db in
-            try (job.map { job in
-                try db.fetchAll(sql: "SELECT * FROM runs WHERE job = ? ORDER BY id DESC LIMIT ?", arguments: [job, limit])
-            } ?? db.fetchAll(sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit])).map(Manifest.runEntry)
+            let filter = Manifest.filter([("job", job)])
+            return try db.fetchAll(sql: "SELECT * FROM runs\(filter.sql) ORDER BY id DESC LIMIT ?", arguments: filter.arguments + [limit])
+                .map(Manifest.runEntry)
         }
     }
 
@@ -224,9 +232,9 @@ public final class Manifest: Sendable {
     /// Files of a flow (or all), newest first.
     public func files(flow: String? = nil, limit: Int = 100) throws -> [FileEntry] {
         try store.read { db in
-            try (flow.map { flow in
-                try db.fetchAll(sql: "SELECT * FROM files WHERE flow = ? ORDER BY id DESC LIMIT ?", arguments: [flow, limit])
-            } ?? db.fetchAll(sql: "SELECT * FROM files ORDER BY id DESC LIMIT ?", arguments: [limit])).map(Manifest.fileEntry)
+            let filter = Manifest.filter([("flow", flow)])
+            return try db.fetchAll(sql: "SELECT * FROM files\(filter.sql) ORDER BY id DESC LIMIT ?", arguments: filter.arguments + [limit])
+                .map(Manifest.fileEntry)
         }
     }
 
@@ -558,13 +566,8 @@ public final class Manifest: Sendable {
     /// Exceptions, filtered.
     public func exceptions(kind: String? = nil, owner: OwnerTeam? = nil, openOnly: Bool = true) throws -> [ExceptionEntry] {
         try store.read { db in
-            var conditions: [String] = []
-            var arguments: SQLArguments = []
-            if let kind { conditions.append("kind = ?"); arguments.append(kind) }
-            if let owner { conditions.append("owner = ?"); arguments.append(owner.rawValue) }
-            if openOnly { conditions.append("status = 'open'") }
-            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-            return try db.fetchAll(sql: "SELECT * FROM exceptions\(filter) ORDER BY id", arguments: arguments).map { r in
+            let filter = Manifest.filter([("kind", kind), ("owner", owner?.rawValue), ("status", openOnly ? "open" : nil)])
+            return try db.fetchAll(sql: "SELECT * FROM exceptions\(filter.sql) ORDER BY id", arguments: filter.arguments).map { r in
                 ExceptionEntry(id: r["id"], kind: r["kind"], reference: r["reference"], message: r["message"],
                                owner: OwnerTeam(rawValue: r["owner"]) ?? .operations, firstSeen: r["first_seen"],
                                lastSeen: r["last_seen"], occurrences: r["occurrences"], status: r["status"],

@@ -86,9 +86,6 @@ final class PostgresState: StateDatabase, @unchecked Sendable {
     var location: String { settings.displayURL }
 
     init(settings: PostgresSettings) throws {
-        guard PostgresSettings.isValidSchema(settings.schema) else {
-            throw StateDatabaseError(code: .other, message: "schema \"\(settings.schema)\" is not a valid schema name")
-        }
         self.settings = settings
         connection = try PostgresConnection(settings: settings)
     }
@@ -98,7 +95,6 @@ final class PostgresState: StateDatabase, @unchecked Sendable {
     }
 
     @discardableResult
-
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         // One writer per client at a time, as in SQLite: writers of different clients never wait.
         try transaction("BEGIN; SELECT pg_advisory_xact_lock(\(Self.lockKey("write", settings.schema)))", body)
@@ -146,9 +142,8 @@ final class PostgresState: StateDatabase, @unchecked Sendable {
         return digest.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
     }
 
-    /// Takes a session-level advisory lock on a job of this client (held until `release` or until the
-    /// connection ends, which a killed process's does: no stale lock). Returns false if another
-    /// session holds it.
+    /// Takes a session-level advisory lock on a job of this client (held until the connection ends, which
+    /// a killed process's does: no stale lock). Returns false if another session holds it.
     static func tryLock(_ connection: PostgresConnection, key: Int64) throws -> Bool {
         try connection.fetchValue(sql: "SELECT CASE WHEN pg_try_advisory_lock(?) THEN 1 ELSE 0 END", arguments: [key],
                                   as: Int.self) == 1
@@ -177,6 +172,10 @@ final class PostgresConnection: SQLSession {
     var dialect: SQLDialect { .postgres }
 
     init(settings: PostgresSettings) throws {
+        // The schema goes into SQL and connection options as it is: only a plain name may.
+        guard PostgresSettings.isValidSchema(settings.schema) else {
+            throw StateDatabaseError(code: .other, message: "schema \"\(settings.schema)\" is not a valid schema name")
+        }
         self.settings = settings
         try connect()
     }

@@ -21,7 +21,6 @@ final class SQLiteState: StateDatabase {
     }
 
     @discardableResult
-
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try pool.write { db in try body(Session(db)) }
     }
