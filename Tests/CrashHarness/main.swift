@@ -12,6 +12,8 @@ import Glibc
 //   voxbatch-crash-harness --outbound EXCHANGE STATE_DIR ORDERS
 //   VOXBATCH_CRASH_AT_APPLY=N       SIGKILL right after the N-th effect, before its manifest commit
 //   VOXBATCH_CRASH_AFTER_MS=N       SIGKILL after N milliseconds, wherever the run is
+//   VOXBATCH_CRASH_STATE_URL=postgres://user@host:port/db   the manifest and job lock in PostgreSQL,
+//   VOXBATCH_CRASH_STATE_SCHEMA=S, VOXBATCH_CRASH_STATE_PASSWORD_FILE=F   in schema S (else SQLite in STATE_DIR)
 
 /// Applies despatch lines to an append-only ledger, idempotently: a line already in the ledger is not
 /// written again (the storefront-side check that makes a crash between effect and record harmless).
@@ -85,11 +87,19 @@ do {
     let transport = try LocalFolderTransport(root: args[1])
     // A process entry point, like the CLI's: it runs on the real time and hands it down.
     let clock: () -> Date = Date.init
-    let manifest = try Manifest(path: args[2] + "/state.sqlite", clock: clock)
+    let location: StateLocation
+    if let url = env["VOXBATCH_CRASH_STATE_URL"] {
+        location = .postgres(try PostgresSettings(url: url, schema: env["VOXBATCH_CRASH_STATE_SCHEMA"] ?? "voxbatch",
+                                                  password: env["VOXBATCH_CRASH_STATE_PASSWORD_FILE"].map { .file($0) },
+                                                  caFile: nil))
+    } else {
+        location = .sqlite(path: args[2] + "/state.sqlite")
+    }
+    let manifest = try Manifest(location: location, clock: clock)
     let work = args[2] + "/work"
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     if outbound {
-        let lock = try JobLock(job: "export-sales-orders", stateDirectory: args[2])
+        let lock = try JobLock(job: "export-sales-orders", location: location, stateDirectory: args[2])
         let pipeline = OutboundPipeline(transport: transport, manifest: manifest, inbox: "in", workDirectory: work,
                                         maxRecordsPerFile: 5, clock: clock)
         let summary = try pipeline.run(GeneratedOrders(count: Int(args[3]) ?? 10))
@@ -97,7 +107,7 @@ do {
         print("sent=\(summary.applied) files=\(summary.files.count)")
         exit(0)
     }
-    let lock = try JobLock(job: "import-despatches", stateDirectory: args[2])
+    let lock = try JobLock(job: "import-despatches", location: location, stateDirectory: args[2])
     var pipeline = InboundPipeline(transport: transport, manifest: manifest,
                                    folders: (outbox: "out", archive: "archive", error: "error"),
                                    pickup: Pickup(transport: transport, readiness: .stableListing(interval: 0)),
