@@ -545,7 +545,11 @@ import Testing
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("WEB-1/DSP-2/TSH-M,WEB-1,DSP-2,dp".utf8))  // the crash cut this row
         try handle.close()
+        let torn = try String(contentsOfFile: path, encoding: .utf8)
         shop = try f.storefront()
+        // Opening the storefront alone touches nothing (a run refused by the job lock opens one, while the
+        // holder may be mid-append): the cut comes with first use.
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == torn)
         #expect(try shop.order(number: "WEB-1")?.lines.first?.fulfilled == 1)
         try shop.fulfil(Fulfilment(orderNumber: "WEB-1", package: "DSP-1", carrier: "dpd", service: "", trackingNumber: "T1",
                                    despatchDate: "", lines: [("TSH-M", 1)], completesOrder: false))  // a retry

@@ -134,6 +134,16 @@ import Testing
         #expect(try manifest.recentRuns().count == 1)
     }
 
+    @Test func aNodeThatVanishesHasItsSessionsEndedWithinAMinute() throws {
+        // A killed process closes its connections (the crash suites cover that); a node that loses power or
+        // network does not: the server's keepalive probes end its session, and its job locks with it.
+        let connection = try PostgresConnection(settings: try Self.settings())
+        let probes = try ["tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"].map {
+            try connection.fetchValue(sql: "SELECT current_setting('\($0)')", as: String.self) ?? ""
+        }
+        #expect(probes == ["30", "10", "3"])
+    }
+
     @Test func aWrongPasswordIsRefusedNamingTheServerNotTheSecret() throws {
         let server = try PostgresServerFixture.shared()
         let wrong = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-pg-wrong-\(UUID().uuidString)").path

@@ -74,6 +74,14 @@ enum CLI {
         return (dir, config)
     }
 
+    /// The `state:` of a configuration whose manifest and job locks are in a schema of their own on the test
+    /// run's real PostgreSQL server (node-local files stay in `.voxbatch`).
+    static func postgresState(schema: String? = nil) throws -> String {
+        let server = try PostgresServerFixture.shared()
+        return "state: {path: .voxbatch, database: \"\(server.url)\", schema: \(schema ?? server.freshSchema()), "
+            + "password_file: \(server.passwordFile)}"
+    }
+
     /// A starter set-up whose shop has `rows` products, and a stock file of them waiting in the
     /// warehouse's outbox.
     static func starterWithStock(rows: Int) throws -> (dir: URL, config: String) {

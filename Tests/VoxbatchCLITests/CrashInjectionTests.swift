@@ -14,6 +14,8 @@ struct CrashWorkload {
     let config: String
     let orders: Int
     var rng: UInt64
+    /// The seed the kill moments came from (to repeat a failing run).
+    let seed: UInt64
     /// Kill points that actually interrupted a run (the process died of SIGKILL).
     var kills: [String] = []
     /// Multiplies the kill attempts per job (the soak run).
@@ -28,6 +30,7 @@ struct CrashWorkload {
     init(orders: Int, seed: UInt64, edits: [(String, String)] = [], exchange: String? = nil) throws {
         self.orders = orders
         rng = seed
+        self.seed = seed
         (dir, config) = try CLI.starter(edits: [("max_orders_per_file: 500", "max_orders_per_file: 40")] + edits)
         let shop = dir.appendingPathComponent(".voxbatch/shop")
         let skus = (0..<40).map { "SKU-\($0)" }
@@ -51,6 +54,7 @@ struct CrashWorkload {
         self.exchange = exchange
         self.orders = orders
         rng = seed
+        self.seed = seed
     }
 
     mutating func random(_ range: ClosedRange<Int>) -> Int {
@@ -137,6 +141,23 @@ struct CrashWorkload {
         let scale = env["VOXBATCH_CRASH_SCALE"].flatMap(Int.init) ?? 1
         var w = try CrashWorkload(orders: 240, seed: seed)
         w.scale = scale
+        try Self.crashEveryJobAndCheck(&w)
+    }
+
+    /// The same with the manifest and the job locks in a real PostgreSQL (a schema of its own): the
+    /// guarantees do not depend on the engine.
+    @Test func withStateInPostgreSQLEveryJobKilledAtRandomMomentsStillAppliesEverythingExactlyOnce() throws {
+        let env = ProcessInfo.processInfo.environment
+        let seed = env["VOXBATCH_CRASH_SEED"].flatMap(UInt64.init) ?? 20_261_205
+        var w = try CrashWorkload(orders: 240, seed: seed, edits: [("state: .voxbatch", try CLI.postgresState())])
+        w.scale = env["VOXBATCH_CRASH_SCALE"].flatMap(Int.init) ?? 1
+        try Self.crashEveryJobAndCheck(&w)
+    }
+
+    /// Runs every job of the starter under random kills, then checks every order, despatch line, refund
+    /// and stock level took effect exactly once and nothing was left half-done.
+    static func crashEveryJobAndCheck(_ w: inout CrashWorkload) throws {
+        let scale = w.scale
         try w.crashLoop("export-items", kills: 4)
         try w.simulate(steps: 1)  // the warehouse imports the items and reports stock
         try w.crashLoop("import-stock", kills: 5)
@@ -146,7 +167,7 @@ struct CrashWorkload {
         try w.crashLoop("import-despatches", kills: 9)
         try w.crashLoop("import-returns", kills: 4)
         #expect(w.kills.count >= CrashWorkload.ciKills * scale, "kill points that interrupted a run: \(w.kills)")
-        print("crash-injection: seed \(seed), \(w.kills.count) kill points interrupted a run: " + w.kills.joined(separator: " "))
+        print("crash-injection: seed \(w.seed), \(w.kills.count) kill points interrupted a run: " + w.kills.joined(separator: " "))
 
         // Every order sent exactly once: in one sales-order file, none missing.
         let fileOf = try w.salesOrderFiles()

@@ -2,7 +2,10 @@ import CSVKit
 import Foundation
 
 /// An append-only CSV file that survives crashes: rows are buffered, then appended with one `write`
-/// and made durable with `fsync`; a torn last line left by a crash is cut off when the journal is opened.
+/// and made durable with `fsync`; a torn last line left by a crash is cut off when the journal is first used.
+///
+/// Nothing touches the file until then: a storefront is made before its job takes the job lock, and a run
+/// that then finds the job held elsewhere must not write a header or cut a line another node is writing.
 ///
 /// Values are written verbatim (no spreadsheet formula guard): the journals are read by machine, by the
 /// shop's import and by the storefront itself when it reads its state back, and a `'` added before an
@@ -12,12 +15,18 @@ final class CSVJournal {
     let header: [String]
     private var sink = MemorySink()
     private var writer: CSVWriter
+    private var opened = false
 
-    /// Opens (creating with `header` if needed) the journal at `path`.
-    init(path: String, header: [String]) throws {
+    /// The journal at `path` (created with `header` on first use if it does not exist).
+    init(path: String, header: [String]) {
         self.path = path
         self.header = header
         writer = Self.writer(sink)
+    }
+
+    /// Creates the file with its header, or cuts a torn last line off an existing one; once.
+    private func open() throws {
+        guard !opened else { return }
         if !FileManager.default.fileExists(atPath: path) {
             let first = MemorySink()
             let w = Self.writer(first)
@@ -27,10 +36,12 @@ final class CSVJournal {
         } else {
             try repairTornTail()
         }
+        opened = true
     }
 
     /// Every row, header excluded, as `[column: value]`.
     func rows() throws -> [[String: String]] {
+        try open()
         let reader = try CSVReader(path: path)
         var rows: [[String: String]] = []
         while try reader.next() {
@@ -55,13 +66,14 @@ final class CSVJournal {
     func flush() throws {
         try writer.flush()
         guard !sink.bytes.isEmpty else { return }
+        try open()
         try Self.append(sink.bytes, to: path)
         sink = MemorySink()
         writer = Self.writer(sink)
     }
 
     private static func append(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorefrontError(storefront: "file", message: "cannot open \(path): \(String(cString: strerror(errno)))", isTransient: false) }
         defer { close(fd) }
         var offset = 0
@@ -82,7 +94,7 @@ final class CSVJournal {
 
     /// Cuts a partial last line (a crash mid-append) so the next append starts on a line of its own.
     private func repairTornTail() throws {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
         let size = lseek(fd, 0, SEEK_END)

@@ -26,7 +26,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
     private let stockJournal: CSVJournal
     private let refunds: CSVJournal
     private let cancellations: CSVJournal
-    private var cancellationIDs: Set<String> = []
+    /// The cancellation outcomes already recorded, read from the journal on first use (under the job lock).
+    private var cancellationIDs: Set<String>?
     private let clock: () -> Date
 
     /// The columns of `updates/fulfilments.csv`.
@@ -45,20 +46,18 @@ public final class FileStorefront: Storefront, ReturnsSource {
                                       "company", "address1", "address2", "city", "region", "postcode", "country",
                                       "service", "shipping_cost", "total", "customer_note", "sku", "quantity", "price"]
 
-    /// Opens the storefront in `folder` (creating `orders/` and `updates/` when missing) and reads its state.
+    /// Opens the storefront in `folder` (creating `orders/` and `updates/` when missing); its files are read
+    /// and written only when a job uses them.
     public init(folder: String, clock: @escaping () -> Date) throws {
         self.folder = folder
         self.clock = clock
         for sub in ["orders", "updates"] {
             try FileManager.default.createDirectory(atPath: folder + "/" + sub, withIntermediateDirectories: true)
         }
-        fulfilments = try CSVJournal(path: folder + "/updates/fulfilments.csv", header: Self.fulfilmentColumns)
-        stockJournal = try CSVJournal(path: folder + "/updates/stock.csv", header: Self.stockColumns)
-        refunds = try CSVJournal(path: folder + "/updates/refunds.csv", header: Self.refundColumns)
-        cancellations = try CSVJournal(path: folder + "/updates/cancellations.csv", header: Self.cancellationColumns)
-        for row in try cancellations.rows() {
-            cancellationIDs.insert((row["order_number"] ?? "") + "/" + (row["outcome"] ?? ""))
-        }
+        fulfilments = CSVJournal(path: folder + "/updates/fulfilments.csv", header: Self.fulfilmentColumns)
+        stockJournal = CSVJournal(path: folder + "/updates/stock.csv", header: Self.stockColumns)
+        refunds = CSVJournal(path: folder + "/updates/refunds.csv", header: Self.refundColumns)
+        cancellations = CSVJournal(path: folder + "/updates/cancellations.csv", header: Self.cancellationColumns)
     }
 
     /// Reads the orders and what was fulfilled and refunded, on first use (a stock import never needs them).
@@ -216,7 +215,10 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws {
-        guard cancellationIDs.insert(orderNumber + "/" + outcome.rawValue).inserted else { return }
+        if cancellationIDs == nil {
+            cancellationIDs = Set(try cancellations.rows().map { ($0["order_number"] ?? "") + "/" + ($0["outcome"] ?? "") })
+        }
+        guard cancellationIDs!.insert(orderNumber + "/" + outcome.rawValue).inserted else { return }
         try cancellations.append(["order_number": orderNumber, "outcome": outcome.rawValue, "detail": detail,
                                   "recorded_at": timestamp()])
     }
