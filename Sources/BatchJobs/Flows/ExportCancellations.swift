@@ -44,6 +44,7 @@ public struct ExportCancellationsFlow: OutboundFlow {
         let handled = try manifest.appliedHashes(flow: name, keys: cancelled.map(\.id))
         let sent = try manifest.appliedHashes(flow: ExportOrdersFlow.flowName, keys: cancelled.map(\.id))
         let despatched = try manifest.ordersWithDespatch(cancelled.map(\.number))
+        let states = try manifest.orderStates(cancelled.map(\.number))
         var records: [OutboundRecord] = []
         for order in cancelled where handled[order.id] == nil {
             guard sent[order.id] != nil else {
@@ -55,7 +56,7 @@ public struct ExportCancellationsFlow: OutboundFlow {
                                                   detail: "cancelled before it was sent to the warehouse")
                 continue
             }
-            let state = try manifest.orderState(order.number)
+            let state = states[order.number]
             let stoppable = state.map { s in configuration.policies.cancellableStates.contains { $0.caseInsensitiveCompare(s) == .orderedSame } }
                 ?? !despatched.contains(order.number)
             let request = CancellationRequest(orderNumber: order.number, reason: "cancelled in the storefront",

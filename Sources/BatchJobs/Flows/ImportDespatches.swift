@@ -45,20 +45,26 @@ public struct ImportDespatchesFlow: InboundFlow {
 
     public func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
         var outcomes = [ApplyOutcome](repeating: .applied, count: records.count)
+        var finance: [FinanceLine] = []
         var start = 0
         while start < records.count {
             var end = start + 1
             while end < records.count && groupKey(of: records[end]) == groupKey(of: records[start]) { end += 1 }
-            try applyPackage(records, start..<end, into: &outcomes, dryRun: dryRun)
+            try applyPackage(records, start..<end, into: &outcomes, finance: &finance, dryRun: dryRun)
             start = end
         }
-        if !dryRun { try storefront.flush() }
+        if !dryRun {
+            try storefront.flush()
+            // What left, at what was charged for it, for the whole batch in one write: once per package and
+            // SKU however often this runs (a rerun after a crash finds the lines in effect and records them).
+            try manifest?.recordFinance(finance)
+        }
         return outcomes
     }
 
     /// Applies the lines of one package.
     private func applyPackage(_ records: [DespatchLine], _ range: Range<Int>, into outcomes: inout [ApplyOutcome],
-                              dryRun: Bool) throws {
+                              finance: inout [FinanceLine], dryRun: Bool) throws {
         let first = records[range.lowerBound]
         guard var order = try storefront.order(number: first.orderNumber) else {
             for i in range {
@@ -119,11 +125,8 @@ public struct ImportDespatchesFlow: InboundFlow {
                 }
             }
         }
-        // What left, at what was charged for it: once per package and SKU, however often this runs (a rerun
-        // after a crash finds the lines in effect and records them if the crash came first).
-        if let manifest, !recorded.isEmpty {
-            try manifest.recordFinance(ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber,
-                                                                lines: recorded))
+        if manifest != nil, !recorded.isEmpty {
+            finance += ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber, lines: recorded)
         }
     }
 }

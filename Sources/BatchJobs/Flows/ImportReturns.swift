@@ -51,14 +51,18 @@ public struct ImportReturnsFlow: InboundFlow {
 
     public func apply(_ records: [ReturnLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
         var outcomes: [ApplyOutcome] = []
+        var finance: [FinanceLine] = []
         for record in records {
-            outcomes.append(try apply(record, dryRun: dryRun))
+            outcomes.append(try apply(record, finance: &finance, dryRun: dryRun))
         }
-        if !dryRun { try storefront.flush() }
+        if !dryRun {
+            try storefront.flush()
+            try manifest?.recordFinance(finance)  // the batch's refunded value in one write
+        }
         return outcomes
     }
 
-    private func apply(_ record: ReturnLine, dryRun: Bool) throws -> ApplyOutcome {
+    private func apply(_ record: ReturnLine, finance: inout [FinanceLine], dryRun: Bool) throws -> ApplyOutcome {
         let state = record.status.lowercased()
         guard refundStates.contains(state) else {
             return .skipped("return \(record.returnNumber) is \(record.status): waiting for a final state")
@@ -73,7 +77,7 @@ public struct ImportReturnsFlow: InboundFlow {
                             quantity: record.quantity, restock: restockStates.contains(state),
                             reason: record.reason.isEmpty ? record.status : record.reason)
         if order.refundIDs.contains(refund.id) {  // in effect already
-            if !dryRun { try recordRefunded(order, refund) }
+            if !dryRun { finance += refunded(order, refund) }
             return .applied
         }
         guard let line = order.lines.first(where: { $0.sku == sku }) else {
@@ -90,7 +94,7 @@ public struct ImportReturnsFlow: InboundFlow {
         if !dryRun {
             do {
                 try storefront.refund(refund)
-                try recordRefunded(order, refund)
+                finance += refunded(order, refund)
             } catch let error as StorefrontError where error.refusesRecord {
                 return .exception(kind: "return-not-applied", reference: record.orderNumber,
                                   message: "return \(record.returnNumber) of order \(record.orderNumber) was refused by "
@@ -100,9 +104,9 @@ public struct ImportReturnsFlow: InboundFlow {
         return .applied
     }
 
-    /// The refunded value, for `voxbatch finance` (once per return line).
-    private func recordRefunded(_ order: StorefrontOrder, _ refund: Refund) throws {
-        try manifest?.recordFinance(ExportOrdersFlow.finance(order, kind: "refunded", reference: refund.returnNumber,
-                                                             lines: [(refund.sku, refund.quantity)]))
+    /// The refunded value, for `voxbatch finance` (recorded once per return line).
+    private func refunded(_ order: StorefrontOrder, _ refund: Refund) -> [FinanceLine] {
+        manifest == nil ? [] : ExportOrdersFlow.finance(order, kind: "refunded", reference: refund.returnNumber,
+                                                        lines: [(refund.sku, refund.quantity)])
     }
 }

@@ -133,6 +133,7 @@ public struct Reconciliation {
     private func check(_ ready: [StorefrontOrder], sent: [String: Int64], withheld: Set<String>, despatched: Set<String>,
                        open: Set<String>, now: Int64, dryRun: Bool, _ report: inout Report, _ raise: inout [Finding]) throws {
         let window = Int64(configuration.policies.dispatchWindowHours) * 3600
+        let states = try manifest.orderStates(ready.filter { sent[$0.id] != nil }.map(\.number))
         for order in ready where !withheld.contains(order.id) {
             if window > 0, !despatched.contains(order.number), let placed = Self.epochSeconds(order.createdAt),
                now - placed > window {
@@ -150,7 +151,7 @@ public struct Reconciliation {
                 }
                 continue
             }
-            let state = try manifest.orderState(order.number)
+            let state = states[order.number]
             let inWarehouse = state.map { ["cancelled", "despatched"].contains($0.lowercased()) == false } ?? true
             if now - sentAt > Int64(configuration.policies.slaHours) * 3600, !despatched.contains(order.number),
                inWarehouse {

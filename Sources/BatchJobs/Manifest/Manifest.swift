@@ -290,9 +290,11 @@ public final class Manifest: Sendable {
         guard !numbers.isEmpty else { return [] }
         return try store.read { db in
             var found: Set<String> = []
-            for number in Set(numbers) where try db.fetchOne(sql: """
-                SELECT 1 FROM order_events WHERE order_number = ? AND kind = 'sent' LIMIT 1
-                """, arguments: [number]) != nil { found.insert(number) }
+            try Self.inLists(Array(Set(numbers))) { slice, marks in
+                for row in try db.fetchAll(sql: """
+                    SELECT DISTINCT order_number FROM order_events WHERE kind = 'sent' AND order_number IN (\(marks))
+                    """, arguments: slice) { found.insert(row["order_number"]) }
+            }
             return found
         }
     }
@@ -314,15 +316,21 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// Calls `body` with `values` in slices of up to 500 and the `?,?,…` list for an `IN (…)` of each: one
+    /// statement per slice, whatever the engine (SQLite binds at most 32766 parameters).
+    static func inLists(_ values: [String], _ body: ([String], String) throws -> Void) throws {
+        for start in stride(from: 0, to: values.count, by: 500) {
+            let slice = Array(values[start..<min(values.count, start + 500)])
+            try body(slice, Array(repeating: "?", count: slice.count).joined(separator: ","))
+        }
+    }
+
     /// The hash and time of each of `keys` recorded for `flow` (a page's look-up: no whole-flow read).
     public func applied(flow: String, keys: [String]) throws -> [String: (hash: String, appliedAt: Int64)] {
         guard !keys.isEmpty else { return [:] }
         return try store.read { db in
             var found: [String: (hash: String, appliedAt: Int64)] = [:]
-            // SQLite binds at most 32766 parameters; batches are far smaller, but stay safe.
-            for start in stride(from: 0, to: keys.count, by: 500) {
-                let slice = Array(keys[start..<min(keys.count, start + 500)])
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            try Self.inLists(keys) { slice, marks in
                 let rows = try db.fetchAll(sql: "SELECT key, hash, applied_at FROM records WHERE flow = ? AND key IN (\(marks))",
                                            arguments: [flow] + slice)
                 for row in rows { found[row["key"]] = (row["hash"], row["applied_at"]) }
@@ -483,8 +491,22 @@ public final class Manifest: Sendable {
 
     /// The warehouse's latest known state of an order.
     public func orderState(_ order: String) throws -> String? {
-        try store.read { db in
-            try db.fetchValue(sql: "SELECT state FROM order_states WHERE order_number = ?", arguments: [order], as: String.self)
+        try orderStates([order])[order]
+    }
+
+    /// The warehouse's latest known state of each of `orders` that has one (a page's look-up, in one read:
+    /// against a database server, one round trip per 500 orders rather than three per order).
+    public func orderStates(_ orders: [String]) throws -> [String: String] {
+        guard !orders.isEmpty else { return [:] }
+        return try store.read { db in
+            var found: [String: String] = [:]
+            try Self.inLists(orders) { slice, marks in
+                for row in try db.fetchAll(sql: "SELECT order_number, state FROM order_states WHERE order_number IN (\(marks))",
+                                           arguments: slice) {
+                    found[row["order_number"]] = row["state"]
+                }
+            }
+            return found
         }
     }
 

@@ -58,6 +58,7 @@ public struct FinanceReport: Sendable, Hashable, Codable {
         var byOrder: [String: [FinanceLine]] = [:]
         for (line, _) in lines { byOrder[line.orderNumber, default: []].append(line) }
         var differences: [Difference] = []
+        let states = try manifest.orderStates(Array(byOrder.keys))
         for (order, orderLines) in byOrder.sorted(by: { $0.key < $1.key }) {
             let sum = { (kind: String) in orderLines.filter { $0.kind == kind }.reduce(0) { $0 + $1.quantity * $1.unitCents } }
             let charged = sum("sent")
@@ -65,7 +66,7 @@ public struct FinanceReport: Sendable, Hashable, Codable {
             let cancelled = sum("cancelled")
             let despatched = sum("despatched")
             let expected = charged - cancelled
-            let state = try manifest.orderState(order)
+            let state = states[order]
             let final = state.map { ["despatched", "completed"].contains($0.lowercased()) } ?? false
             if despatched > expected || (final && despatched != expected) {
                 differences.append(Difference(orderNumber: order, currency: orderLines.first?.currency ?? "",

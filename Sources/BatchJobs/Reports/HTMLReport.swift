@@ -115,12 +115,13 @@ public struct HTMLReport {
         html += "<section id=\"stuck\"><h2>Orders past the SLA (\(health.ordersPastSLA.count))</h2>"
         if health.ordersPastSLA.isEmpty { html += "<p class=\"ok\">None.</p>" } else {
             html += "<table><tr><th>Order</th><th>Sent</th><th>Age</th><th>Warehouse state</th></tr>"
+            let states = (try? manifest.orderStates(Array(health.ordersPastSLA.prefix(200)))) ?? [:]
             for number in health.ordersPastSLA.prefix(200) {
                 let id = (try? runner.storefront.order(number: number))??.id ?? number
                 let at = sent[id].map { Date(timeIntervalSince1970: Double($0)) }
                 let age = at.map { "\(Int(now.timeIntervalSince($0) / 3600)) h" } ?? "?"
                 html += "<tr><td>\(esc(number))</td><td>\(esc(at.map(iso.string(from:)) ?? "?"))</td><td class=\"bad\">\(age)</td>"
-                    + "<td>\(esc((try? manifest.orderState(number)) ?? nil ?? "—"))</td></tr>"
+                    + "<td>\(esc(states[number] ?? "—"))</td></tr>"
             }
             html += "</table>"
         }
