@@ -84,6 +84,37 @@ import Yams
         #expect(m.yaml().contains("# WARNING: "))
     }
 
+    @Test func withStateInPostgreSQLNothingIsSharedOnDiskAndThePasswordComesFromTheSecret() throws {
+        let pg = Self.clusterConfiguration.replacingOccurrences(of: "state: /var/lib/voxbatch/acme", with: """
+            state:
+              path: /var/lib/voxbatch/acme
+              database: postgres://voxbatch@pg.integrations.svc:5432/voxbatch
+              password_file: /etc/voxbatch/secrets/pg-password
+              ca_file: /etc/voxbatch/secrets/pg-ca.crt
+            """)
+        let m = try manifests(pg)
+        #expect(m.problems.isEmpty, "\(m.problems)")
+        let keys = try #require(m.yaml().split(separator: "\n").first { $0.hasPrefix("# (values never appear here): ") })
+        #expect(keys.contains("pg-password") && keys.contains("pg-ca.crt"), "the Secret's keys: \(keys)")
+        #expect(m.secretFiles.contains("/etc/voxbatch/secrets/pg-password") && m.secretFiles.contains("/etc/voxbatch/secrets/pg-ca.crt"))
+        let docs = try Yams.load_all(yaml: m.yaml()).compactMap { $0 as? [String: Any] }
+        for job in docs.filter({ $0["kind"] as? String == "CronJob" }) {
+            let spec = try #require(job["spec"] as? [String: Any])
+            let jobSpec = try #require((spec["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any])
+            let pod = try #require((jobSpec["template"] as? [String: Any])?["spec"] as? [String: Any])
+            let state = try #require((pod["volumes"] as? [[String: Any]])?.first { $0["name"] as? String == "state" })
+            #expect(state["emptyDir"] != nil && state["persistentVolumeClaim"] == nil)
+        }
+
+        let fromEnvironment = pg.replacingOccurrences(of: "password_file: /etc/voxbatch/secrets/pg-password",
+                                                      with: "password_env: VOXBATCH_PG_PASSWORD")
+            .replacingOccurrences(of: "pg.integrations.svc", with: "127.0.0.1")
+        let problems = try manifests(fromEnvironment).problems
+        #expect(problems.count == 2, "\(problems)")
+        #expect(problems.contains { $0.contains("$VOXBATCH_PG_PASSWORD is not set in the CronJobs' pods") })
+        #expect(problems.contains { $0.contains("on loopback") })
+    }
+
     @Test func theDockerfileBuildsInOneStageAndRunsInASlimOneAsTheCronJobsUser() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("Dockerfile"), encoding: .utf8)
         let stages = text.split(separator: "\n").filter { $0.hasPrefix("FROM ") }

@@ -87,6 +87,9 @@ public final class PostgresServerFixture: @unchecked Sendable {
         throw FixtureError("postgres did not start: \((try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? "")")
     }
 
+    /// A loopback port nothing listens on (for a server that cannot be reached).
+    public static func unusedPort() throws -> Int { try SSHServerFixture.freePort() }
+
     /// The newest installed PostgreSQL's binaries (Debian keeps them out of PATH).
     static func binaries() throws -> String {
         let root = "/usr/lib/postgresql"

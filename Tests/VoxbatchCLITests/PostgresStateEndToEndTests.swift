@@ -14,6 +14,9 @@ import Testing
         let state = try CLI.postgresState(schema: schema)
         var yml = try String(contentsOfFile: configA, encoding: .utf8)
         yml = yml.replacingOccurrences(of: "state: .voxbatch", with: state)
+            // A file is taken when unchanged across two listings 2 s apart: whichever node wins holds the job
+            // for at least that long, so the other's attempt surely falls within it.
+            .replacingOccurrences(of: "interval: 0", with: "interval: 2")
         try yml.write(toFile: configA, atomically: true, encoding: .utf8)
         let base = dirA.appendingPathComponent(".voxbatch").path
         let dirB = try CLI.temporaryDirectory()
@@ -25,7 +28,7 @@ import Testing
     }
 
     @Test func twoNodesRacingForTheSameClientsJobRunItExactlyOnce() throws {
-        let rows = 4_000
+        let rows = 500
         let schema = try PostgresServerFixture.shared().freshSchema("race")
         let (a, b, shop) = try twoNodes(rows: rows, schema: schema)
         let both = Mutex<[CLI.Result?]>([nil, nil])
@@ -63,5 +66,22 @@ import Testing
         let html = try CLI.run(["report", "--html", report, "--config", a])
         #expect(html.status == 0, "\(html.stderr)")
         #expect(try String(contentsOfFile: report, encoding: .utf8).contains("STOCK_20261130T0800.csv"))
+    }
+}
+
+@Suite struct PostgresStateUnavailableTests {
+    @Test func aStateDatabaseThatCannotBeReachedIsExit3AndChangesNothing() throws {
+        let port = try PostgresServerFixture.unusedPort()  // nothing listens there
+        let (dir, config) = try CLI.starterWithStock(rows: 3)
+        var yml = try String(contentsOfFile: config, encoding: .utf8)
+        yml = yml.replacingOccurrences(of: "state: .voxbatch",
+                                       with: "state: {path: .voxbatch, database: \"postgres://voxbatch@127.0.0.1:\(port)/voxbatch\"}")
+        try yml.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "import-stock", "--config", config])
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("cannot connect to the state database postgres://voxbatch@127.0.0.1:\(port)/voxbatch"))
+        let waiting = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".voxbatch/exchange/out").path)
+        #expect(waiting == ["STOCK_20261130T0800.csv"])  // the file waits for the next run
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".voxbatch/shop/updates/stock.csv").path))
     }
 }

@@ -99,6 +99,8 @@ public enum StarterConfiguration {
                             pgp-decrypt-failed, pgp-bad-signature, pgp-unsigned, pgp-unknown-signer]
 
         state: .voxbatch
+        # The manifest and job locks in PostgreSQL instead (many machines, one fleet; a schema per client):
+        # state: {path: .voxbatch, database: "postgres://voxbatch@db.example.com:5432/voxbatch", password_file: /etc/voxbatch/pg-password}
         """
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// A client's schedule as Kubernetes objects: its configuration as a ConfigMap and, per schedule entry, a
 /// `batch/v1` CronJob running `voxbatch run JOB` in the image, with the client's keys, known_hosts and API
 /// secrets mounted from a Secret the operator creates (its expected keys are listed; values never appear)
-/// and the state on a PersistentVolumeClaim.
+/// and the state on a PersistentVolumeClaim — or, with the state in PostgreSQL, nothing shared on disk.
 ///
 /// Kubernetes runs the schedule, so nothing of voxbatch's own scheduler is involved: `concurrencyPolicy:
 /// Forbid` keeps a run from overlapping itself (voxbatch's job lock does too), `startingDeadlineSeconds`
@@ -63,12 +63,23 @@ public struct KubernetesManifests {
             paths += [t.caFile, t.clientCertificate, t.clientKey].compactMap { $0 }
         }
         if let pgp = configuration.warehouse.pgp { paths += pgp.keyFiles }
-        for source in [t.passphrase, t.password, configuration.storefront.key, configuration.storefront.secret,
-                       configuration.alerts.webhookURL, configuration.warehouse.pgp?.passphrase] {
+        if let ca = configuration.stateDatabase?.caFile { paths.append(ca) }
+        for source in secretSources {
             if case .file(let p)? = source { paths.append(p) }
         }
         return paths
     }
+
+    /// Where the configuration reads each secret value from.
+    private var secretSources: [SecretSource?] {
+        let t = configuration.warehouse.transport
+        return [t.passphrase, t.password, configuration.storefront.key, configuration.storefront.secret,
+                configuration.alerts.webhookURL, configuration.warehouse.pgp?.passphrase, configuration.stateDatabase?.password]
+    }
+
+    /// With the state in PostgreSQL the jobs share nothing on disk: the state folder holds only a run's
+    /// scratch files, so it is the pod's own `emptyDir` and any job can run on any node.
+    public var sharesStateOnDisk: Bool { configuration.stateDatabase == nil }
 
     /// Problems that would make the objects fail in a cluster, to fix in the configuration first.
     public var problems: [String] {
@@ -79,6 +90,14 @@ public struct KubernetesManifests {
         }
         for path in secretFiles where !path.hasPrefix(Self.secretsDirectory + "/") {
             found.append("\(path) must be under \(Self.secretsDirectory)/ (it is mounted from the Secret \(secretName))")
+        }
+        for case .environment(let name)? in secretSources {
+            found.append("the secret in $\(name) is not set in the CronJobs' pods: use the _file form with a file under "
+                         + "\(Self.secretsDirectory)/ (mounted from the Secret \(secretName))")
+        }
+        if let database = configuration.stateDatabase, database.isLoopback {
+            found.append("state.database is \(database.displayURL): on loopback, which in a pod is the pod itself; "
+                         + "use the database service's name")
         }
         return found
     }
@@ -146,7 +165,8 @@ public struct KubernetesManifests {
                             - name: secrets
                               secret: {secretName: \(secretName), defaultMode: 256}  # 0400: voxbatch refuses secret files others can read
                             - name: state
-                              persistentVolumeClaim: {claimName: voxbatch-state}
+                              \(sharesStateOnDisk ? "persistentVolumeClaim: {claimName: voxbatch-state}"
+                                  : "emptyDir: {}  # the manifest and job locks are in PostgreSQL: scratch space only")
                 """)
         }
         return docs.joined(separator: "\n---\n") + "\n"
