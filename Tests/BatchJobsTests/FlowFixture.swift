@@ -22,8 +22,10 @@ final class FlowFixture {
     ///   - epoch: the day the clock starts on (08:00 UTC).
     ///   - warehouseURL: the exchange (default: a local folder under the fixture).
     ///   - extra: more YAML (policies, mappings...), appended to the configuration.
-    init(epoch: Epoch = .fixtureDay, warehouseURL: String = "file://exchange", warehouseExtra: String = "",
-         extra: String = "",
+    ///   - backend: where the manifest lives (SQLite in `state/`, or a schema of its own on the test run's
+    ///     PostgreSQL server).
+    init(epoch: Epoch = .fixtureDay, backend: StateBackend = .sqlite, warehouseURL: String = "file://exchange",
+         warehouseExtra: String = "", extra: String = "",
          storefront: String = "storefront:\n  type: file\n  folder: shop\n  ready_statuses: [paid]") throws {
         self.epoch = epoch
         now = epoch.start
@@ -44,7 +46,7 @@ final class FlowFixture {
               attempts: 3
               initial_delay: 0.01
               max_delay: 0.01
-            state: state
+            \(try Self.state(backend))
             \(extra)
             """
         try yaml.write(toFile: root + "/voxbatch.yml", atomically: true, encoding: .utf8)
@@ -52,6 +54,13 @@ final class FlowFixture {
     }
 
     var exchange: String { root + "/exchange" }
+
+    /// The configuration's `state:` for a backend.
+    static func state(_ backend: StateBackend) throws -> String {
+        guard case .postgres(let settings) = try backend.freshLocation(in: "state") else { return "state: state" }
+        let server = try PostgresServerFixture.shared()
+        return "state: {path: state, database: \"\(server.url)\", schema: \(settings.schema), password_file: \(server.passwordFile)}"
+    }
 
     /// The clock as a closure, for the parts built by hand.
     var clock: () -> Date { { [unowned self] in self.now } }
@@ -161,12 +170,12 @@ final class FlowFixture {
     }
 
     func openExceptions(_ kind: String? = nil) throws -> [ExceptionEntry] {
-        try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", clock: clock).exceptions(kind: kind)
+        try manifest().exceptions(kind: kind)
     }
 
     func manifest() throws -> Manifest {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        return try Manifest(path: configuration.stateDirectory + "/manifest.sqlite", clock: clock)
+        return try Manifest(location: configuration.stateLocation, clock: clock)
     }
 }
 

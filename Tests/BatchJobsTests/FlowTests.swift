@@ -6,9 +6,9 @@ import TestSupport
 import Testing
 
 @Suite struct ExportOrdersTests {
-    @Test(arguments: Epoch.allCases)
-    func anUnknownSKUHoldsBackOnlyItsOrderUntilTheWarehouseKnowsTheSKU(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func anUnknownSKUHoldsBackOnlyItsOrderUntilTheWarehouseKnowsTheSKU(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M", "HOD-L"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]),
                                .init(number: "WEB-2", lines: [("TSH-M", 1), ("LEGACY-9", 2)]),
@@ -46,9 +46,9 @@ import Testing
         #expect(try f.openExceptions("unknown-sku").isEmpty)
     }
 
-    @Test(arguments: Epoch.allCases)
-    func extraColumnsAreCarriedByTheYAMLMapping(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch, extra: """
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func extraColumnsAreCarriedByTheYAMLMapping(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend, extra: """
             mappings:
               extra_columns:
                 SalesOrderAttribute1: gift_message
@@ -61,9 +61,9 @@ import Testing
         #expect(try f.rows(ofFileStarting: "SO_").first?["SalesOrderAttribute1"] == "Happy birthday")
     }
 
-    @Test(arguments: Epoch.allCases)
-    func missingOrInvalidPostcodesAreExceptionsForCustomerService(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func missingOrInvalidPostcodesAreExceptionsForCustomerService(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", postcode: "", lines: [("TSH-M", 1)]),
                                .init(number: "WEB-2", postcode: "LS6", lines: [("TSH-M", 1)]),
@@ -82,9 +82,9 @@ import Testing
         #expect(problems.allSatisfy { $0.owner == .customerService })
     }
 
-    @Test(arguments: Epoch.allCases)
-    func anOrderTheShopSendsTwiceBecomesOneSalesOrder(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch, extra: "policies:\n  max_orders_per_file: 2")
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func anOrderTheShopSendsTwiceBecomesOneSalesOrder(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend, extra: "policies:\n  max_orders_per_file: 2")
         try f.products(["TSH-M"])
         let orders: [FlowFixture.Order] = (1...5).map { .init(number: "WEB-\($0)", lines: [("TSH-M", 1)]) }
         try f.orders("a.csv", orders)
@@ -153,9 +153,9 @@ import Testing
         #expect(raw.contains("WEB-1,'@Home Ltd,,'=1 High St,"))
     }
 
-    @Test(arguments: Epoch.allCases)
-    func dryRunSendsNothingAndRecordsNothing(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func dryRunSendsNothingAndRecordsNothing(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)])])
         try f.stockFile("STOCK_1.csv", [("TSH-M", 5)])
@@ -176,9 +176,9 @@ import Testing
         try f.run(.exportOrders)
     }
 
-    @Test(arguments: Epoch.allCases)
-    func aPartialDespatchMakesOneFulfilmentPerPackageAndCompletesOnlyAtTheEnd(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch, extra: "mappings:\n  carriers:\n    DPD: dpd-uk")
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func aPartialDespatchMakesOneFulfilmentPerPackageAndCompletesOnlyAtTheEnd(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend, extra: "mappings:\n  carriers:\n    DPD: dpd-uk")
         try sentOrder(f)
         try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 1))
         try f.run(.importDespatches)
@@ -199,9 +199,9 @@ import Testing
         #expect(lines[3].contains("DSP-2") && lines[3].contains("HOD-L") && lines[3].contains(",true,"))
     }
 
-    @Test(arguments: Epoch.allCases)
-    func unknownOrdersAndOverDespatchesAreExceptionsNotCrashes(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func unknownOrdersAndOverDespatchesAreExceptionsNotCrashes(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try sentOrder(f, lines: [("TSH-M", 1)])
         try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-404", "DSP-9", "TSH-M", 1)
                             + f.despatch("WEB-1", "DSP-1", "TSH-M", 3) + f.despatch("WEB-1", "DSP-1", "SCK-X", 1))
@@ -211,9 +211,9 @@ import Testing
         #expect(try f.storefront().order(number: "WEB-1")?.lines.first?.fulfilled == 0)
     }
 
-    @Test(arguments: Epoch.allCases)
-    func aCorrectedFileReDroppedUnderTheSameNameAppliesOnlyWhatWasMissing(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func aCorrectedFileReDroppedUnderTheSameNameAppliesOnlyWhatWasMissing(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try sentOrder(f)
         try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2)
                             + "WEB-1,DSP-1,DPD,Next Day,\(f.day(15 + 1 / 6.0)),TRKDSP-1,HOD-L,one\r\n")
@@ -244,9 +244,9 @@ import Testing
         #expect(report.contains("\"'=HYPERLINK(\"\"http://evil.example\"\")\""), "\(report)")
     }
 
-    @Test(arguments: Epoch.allCases)
-    func theSameFileDroppedAgainUnderAnotherNameIsADuplicate(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func theSameFileDroppedAgainUnderAnotherNameIsADuplicate(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try sentOrder(f)
         let text = despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2)
         try f.fromWarehouse("DESP_1.csv", text)
@@ -258,9 +258,9 @@ import Testing
 }
 
 @Suite struct ImportStockTests {
-    @Test(arguments: Epoch.allCases)
-    func availabilityIsTheWarehouseFigureMinusTheBufferNeverBelowZero(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch, extra: "policies:\n  stock_buffer: 2\n  stock_buffer_per_sku:\n    HOD-L: 10")
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func availabilityIsTheWarehouseFigureMinusTheBufferNeverBelowZero(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend, extra: "policies:\n  stock_buffer: 2\n  stock_buffer_per_sku:\n    HOD-L: 10")
         try f.products(["TSH-M", "HOD-L", "SCK-S"])
         try f.stockFile("STOCK_1.csv", [("TSH-M", 12), ("HOD-L", 15), ("SCK-S", 1), ("GHOST-1", 4)])
         let result = try f.run(.importStock)
@@ -270,9 +270,9 @@ import Testing
         #expect(ghost.map(\.reference) == ["GHOST-1"] && ghost.first?.owner == .merchandising)
     }
 
-    @Test(arguments: Epoch.allCases)
-    func onlyChangesArePushedUnlessFull(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func onlyChangesArePushedUnlessFull(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M", "HOD-L"])
         try f.stockFile("STOCK_1.csv", [("TSH-M", 12), ("HOD-L", 15)], at: f.day(8))
         try f.run(.importStock)
@@ -285,9 +285,9 @@ import Testing
         #expect(journal.split(separator: "\n").count == 1 + 2 + 1 + 2)
     }
 
-    @Test(arguments: Epoch.allCases)
-    func anOlderStockFileArrivingLateNeverOverwritesANewerOne(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func anOlderStockFileArrivingLateNeverOverwritesANewerOne(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M"])
         try f.stockFile("STOCK_\(f.stamp(10)).csv", [("TSH-M", 7)], at: f.day(10))
         try f.run(.importStock)
@@ -318,9 +318,9 @@ import Testing
 }
 
 @Suite struct ImportReturnsTests {
-    @Test(arguments: Epoch.allCases)
-    func onlyFinalStatesAreRefundedAndOnlySellableOnesRestocked(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func onlyFinalStatesAreRefundedAndOnlySellableOnesRestocked(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M", "HOD-L", "SCK-S"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2), ("HOD-L", 1), ("SCK-S", 1)])])
         let header = "Salesorder number,Return number,Item code,Quantity,Status,Reason,Return date\r\n"
@@ -354,9 +354,9 @@ import Testing
             .write(toFile: f.root + "/shop/returns/" + file, atomically: true, encoding: .utf8)
     }
 
-    @Test(arguments: Epoch.allCases)
-    func aReturnAnnouncedInTheShopGoesToTheWarehouseOnceAndIsRefundedOnlyWhenItArrives(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch, extra: "mappings:\n  skus:\n    tee-m: TSH-M")
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func aReturnAnnouncedInTheShopGoesToTheWarehouseOnceAndIsRefundedOnlyWhenItArrives(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend, extra: "mappings:\n  skus:\n    tee-m: TSH-M")
         try f.products(["tee-m", "HOD-L"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("tee-m", 2), ("HOD-L", 1)])])
         try f.stockFile("STOCK_1.csv", [("TSH-M", 50), ("HOD-L", 50)])
@@ -399,9 +399,9 @@ import Testing
 }
 
 @Suite struct CancellationTests {
-    @Test(arguments: Epoch.allCases)
-    func aCancellationIsWithheldRequestedOrFlaggedByHowFarTheOrderGot(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func aCancellationIsWithheldRequestedOrFlaggedByHowFarTheOrderGot(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M"])
         let orders: [FlowFixture.Order] = (1...3).map { .init(number: "WEB-\($0)", lines: [("TSH-M", 1)]) }
         try f.orders("a.csv", orders)
@@ -437,9 +437,9 @@ import Testing
 }
 
 @Suite struct ReconcileTests {
-    @Test(arguments: Epoch.allCases)
-    func unsentOrdersAndOrdersPastTheSLAAreFound(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch, extra: "policies:\n  sla_hours: 24")
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func unsentOrdersAndOrdersPastTheSLAAreFound(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend, extra: "policies:\n  sla_hours: 24")
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]),
                                .init(number: "WEB-2", lines: [("TSH-M", 1)])])
@@ -531,9 +531,9 @@ import Testing
         #expect(try f.storefront().orders(statuses: ["completed"]).map(\.number) == ["WEB-4"])
     }
 
-    @Test(arguments: Epoch.allCases)
-    func aTornLastLineLeftByACrashIsCutOffAndNothingIsRecordedTwice(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func aTornLastLineLeftByACrashIsCutOffAndNothingIsRecordedTwice(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2)])])
         var shop = try f.storefront()
@@ -564,9 +564,9 @@ import Testing
 }
 
 @Suite struct ExportItemsTests {
-    @Test(arguments: Epoch.allCases)
-    func newAndChangedItemsAreSentOnceAndTheAuditComparesBothSides(epoch: Epoch) throws {
-        let f = try FlowFixture(epoch: epoch)
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func newAndChangedItemsAreSentOnceAndTheAuditComparesBothSides(epoch: Epoch, backend: StateBackend) throws {
+        let f = try FlowFixture(epoch: epoch, backend: backend)
         try f.products(["TSH-M", "HOD-L"])
         #expect(try f.run(.exportItems).summary.applied == 2)
         let rows = try f.rows(ofFileStarting: "ITEMS_")
@@ -588,8 +588,8 @@ import Testing
 }
 
 @Suite struct WarehouseSimulatorTests {
-    @Test(arguments: Epoch.allCases)
-    func itRefusesUnknownItemsAndDuplicatesAndCancelsOnlyBeforePicking(epoch: Epoch) throws {
+    @Test(arguments: Epoch.allCases, StateBackend.allCases)
+    func itRefusesUnknownItemsAndDuplicatesAndCancelsOnlyBeforePicking(epoch: Epoch, backend: StateBackend) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-sim-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
         try "ItemCode,Name\r\nTSH-M,Tee\r\n".write(toFile: dir + "/in/ITEMS_1.csv", atomically: true, encoding: .utf8)

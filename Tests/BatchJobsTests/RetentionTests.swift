@@ -6,8 +6,9 @@ import Testing
 
 /// `state.retention_days`: old per-record ledgers are pruned, and nothing old is ever applied twice.
 @Suite struct RetentionTests {
-    @Test func prunedHistoryNeverLetsAnOldFileBeAppliedTwice() throws {
-        let f = try FlowFixture()
+    @Test(arguments: StateBackend.allCases)
+    func prunedHistoryNeverLetsAnOldFileBeAppliedTwice(backend: StateBackend) throws {
+        let f = try FlowFixture(backend: backend)
         try f.products(["TSH-M", "HOD-L"])
         try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2), ("HOD-L", 1)])])
         try f.stockFile("STOCK_1.csv", [("TSH-M", 50), ("HOD-L", 50)])
