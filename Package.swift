@@ -62,6 +62,8 @@ let package = Package(
                 "FileTransport",
                 "CPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the manifest's batch inserts (GRDB's own statement, bound directly).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -308,6 +308,11 @@ import Testing
         try f.stockFile("STOCK_2.csv", [("TSH-M", 4), ("NEW-1", 2)], at: f.day(9))
         try f.run(.importStock)
         #expect(try f.manifest().warehouseItems() == ["TSH-M", "NEW-1"])
+        // A code the shop does not sell: an exception, no level recorded — and still known to be held.
+        try f.stockFile("STOCK_3.csv", [("TSH-M", 4), ("OLD-9", 7)], at: f.day(10))
+        try f.run(.importStock)
+        #expect(try f.openExceptions("unknown-sku-stock").map(\.reference) == ["OLD-9"])
+        #expect(try f.manifest().warehouseItems() == ["TSH-M", "NEW-1", "OLD-9"])
     }
 
     @Test func theSnapshotTimeComesFromTheFileNameWhenThereIsNoTimestampColumn() {

@@ -77,10 +77,6 @@ public struct ImportStockFlow: InboundFlow {
         }
         if !dryRun && notesForInventoryMaster { try manifest.noteWairStock(records) }
         if !dryRun {
-            // The warehouse holds these item codes. One with a level already recorded was noted when that level
-            // was (the note comes before the commit of every batch), so only first-seen codes are written:
-            // a daily file of every SKU notes nothing it has noted before.
-            try manifest.noteWarehouseItems(zip(records, previous).filter { $0.1 == nil }.map(\.0.itemCode), source: "stock")
             let unknown = push.isEmpty ? []
                 : try storefront.setStock(push, snapshotAt: pushedIndex.map { Date(timeIntervalSince1970: Double(records[$0].snapshot)) })
             try storefront.flush()
@@ -90,6 +86,10 @@ public struct ImportStockFlow: InboundFlow {
                     message: "the warehouse holds stock of \(records[i].itemCode) (\(records[i].available) available), "
                         + "but the storefront has no such SKU: add the product or map the SKU", owner: .merchandising)
             }
+            // The warehouse holds every code in the file. A recorded level says so already (the manifest counts
+            // stock records as known items); a code the shop does not sell is recorded nowhere else: note it.
+            let unrecorded = pushedIndex.filter { if case .exception = outcomes[$0] { previous[$0] == nil } else { false } }
+            try manifest.noteWarehouseItems(unrecorded.map { records[$0].itemCode }, source: "stock")
         }
         return outcomes
     }

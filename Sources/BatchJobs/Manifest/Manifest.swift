@@ -471,9 +471,16 @@ public final class Manifest: Sendable {
         }
     }
 
-    /// Every item code the warehouse is known to have.
+    /// Every item code the warehouse is known to have: the codes noted, and every code with a stock level
+    /// recorded (a stock file's rows are the warehouse's own word, and their records are never pruned — so a
+    /// stock import notes only codes whose rows were not recorded).
     public func warehouseItems() throws -> Set<String> {
-        try store.read { db in Set(try db.fetchColumn(sql: "SELECT item_code FROM warehouse_items", as: String.self)) }
+        try store.read { db in
+            var items = Set(try db.fetchColumn(sql: "SELECT item_code FROM warehouse_items", as: String.self))
+            for code in try db.fetchColumn(sql: "SELECT key FROM records WHERE flow = ?", arguments: [ImportStockFlow.flowName],
+                                           as: String.self) { items.insert(code) }
+            return items
+        }
     }
 
     /// Records the warehouse's latest state of orders (absolute: the newest report wins).

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The embedded state database: one SQLite file in WAL mode, through GRDB (readers never wait for the
 /// writer; another process holding the write lock is waited for up to `busyTimeout`).
@@ -86,10 +87,39 @@ final class SQLiteState: StateDatabase {
             return rows
         }
 
+        /// One statement, run once per row: prepared once (GRDB's cache) and bound straight through SQLite's
+        /// C API — a batch of a few thousand rows spends its time in SQLite, not in converting arguments.
         func executeMany(sql: String, _ rows: [[SQLValue]]) throws {
             guard !rows.isEmpty else { return }
-            let statement = try db.cachedStatement(sql: sql)
-            for row in rows { try statement.execute(arguments: Self.arguments(row)) }
+            let handle = try db.cachedStatement(sql: sql).sqliteStatement
+            defer { sqlite3_reset(handle) }
+            for row in rows {
+                sqlite3_reset(handle)
+                for (i, value) in row.enumerated() {
+                    let index = Int32(i + 1)
+                    switch value {
+                    case .null: sqlite3_bind_null(handle, index)
+                    case .integer(let n): sqlite3_bind_int64(handle, index, n)
+                    case .text(var text):
+                        _ = text.withUTF8 { bytes in
+                            // An empty buffer may have no address, and a null pointer would bind NULL.
+                            if let base = bytes.baseAddress {
+                                sqlite3_bind_text(handle, index, base, Int32(bytes.count), Self.transient)
+                            } else {
+                                sqlite3_bind_text(handle, index, "", 0, nil)
+                            }
+                        }
+                    }
+                }
+                let code = sqlite3_step(handle)
+                guard code == SQLITE_DONE || code == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code),
+                                        message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+                }
+            }
         }
+
+        /// SQLite copies the bound bytes (SQLITE_TRANSIENT).
+        private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
     }
 }

@@ -62,6 +62,12 @@ final class CSVJournal {
         try writer.write(record: header.map { values[$0] ?? "" })
     }
 
+    /// Buffers a row given in the header's order (the hot paths: no dictionary per row).
+    func append(row values: [String]) throws {
+        precondition(values.count == header.count, "\(path): a row of \(values.count) values for \(header.count) columns")
+        try writer.write(record: values)
+    }
+
     /// Appends the buffered rows and syncs.
     func flush() throws {
         try writer.flush()

@@ -188,7 +188,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
                 unknown.insert(level.sku)
                 continue
             }
-            try stockJournal.append(["sku": level.sku, "available": String(level.quantity), "recorded_at": now])
+            try stockJournal.append(row: [level.sku, String(level.quantity), now])  // Self.stockColumns' order
         }
         return unknown
     }
