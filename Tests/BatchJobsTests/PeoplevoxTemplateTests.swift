@@ -48,3 +48,32 @@ import Testing
         }
     }
 }
+
+@Suite struct StockLevelDecoderTests {
+    @Test func numbersAreReadFromTheBytesAndEachRowKeepsItsOwnTimestamp() throws {
+        let text = """
+            Item code,Available,On hand,Allocated,Timestamp
+            A, 12 ,14,2,30/11/2026 08:00
+            B,-3,+4,,30/11/2026 08:00
+            C,,x,1,30/11/2026 09:30
+            D,99999999999999999999,5,1,
+            E,7,7,0,30/11/2026 08:00
+
+            """
+        let reader = try CSVReader(source: MemorySource(text))
+        var levels: [StockLevel] = []
+        var decode: ((CSVReader) -> StockLevel)?
+        while try reader.next() {
+            if decode == nil {
+                decode = StockLevel.decoder(template: PeoplevoxTemplates.stock, header: reader.header!, fileSnapshot: 42)
+            }
+            levels.append(decode!(reader))
+        }
+        #expect(levels.map(\.itemCode) == ["A", "B", "C", "D", "E"])
+        #expect(levels.map(\.available) == [12, -3, 0, 0, 7])  // blank, overflowing: 0, as Int(text) ?? 0 was
+        #expect(levels.map(\.onHand) == [14, 4, 0, 5, 7])
+        #expect(levels.map(\.allocated) == [2, 0, 1, 1, 0])
+        let eight = 1_796_025_600  // 2026-11-30 08:00 UTC
+        #expect(levels.map(\.snapshot) == [eight, eight, eight + 5400, 42, eight])
+    }
+}

@@ -262,3 +262,20 @@ import Testing
         #expect(throws: YAMLProblem.self) { _ = try TemplateLoader.load(yaml: "name: [unclosed") }
     }
 }
+
+@Suite struct KeyTableTests {
+    @Test func everyKeyIsFoundAgainWithItsFirstRecordAcrossGrowth() {
+        var table = KeyTable()
+        // Hashes that crowd one slot (and 0, the empty mark) as well as spread ones.
+        let hashes: [UInt64] = [0, 1, 16, 32, 1 << 40] + (1..<50_000).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+        for (n, h) in hashes.enumerated() {
+            let first = table.insert(h, record: Int32(n))
+            #expect(first == (h == 1 ? 0 : nil), "hash \(h)")
+        }
+        for (n, h) in hashes.enumerated() where h > 1 { #expect(table.insert(h, record: -1) == Int32(n)) }
+        // 0 and 1 share a slot by design (0 marks an empty one): the second of them is reported as a repeat.
+        #expect(table.insert(1, record: -1) == 0)
+        table.removeAll()
+        #expect(table.count == 0 && table.insert(16, record: 7) == nil && table.insert(16, record: 8) == 7)
+    }
+}

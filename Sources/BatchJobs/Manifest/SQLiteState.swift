@@ -68,18 +68,30 @@ final class SQLiteState: StateDatabase {
         func fetchAll(sql: String, arguments: [SQLValue]) throws -> [SQLRow] {
             let statement = try db.cachedStatement(sql: sql)
             let columns = SQLRow.Columns(statement.columnNames)
-            let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
+            let handle = statement.sqliteStatement
+            sqlite3_reset(handle)
+            defer { sqlite3_reset(handle) }
+            Self.bind(arguments, to: handle)
+            let width = sqlite3_column_count(handle)
             var rows: [SQLRow] = []
-            while let row = try cursor.next() {
+            while true {
+                let code = sqlite3_step(handle)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else { throw failure(code, sql: sql) }
                 var values: [SQLValue] = []
-                values.reserveCapacity(row.count)
-                for dbValue in row.databaseValues {
-                    switch dbValue.storage {
-                    case .null: values.append(.null)
-                    case .int64(let n): values.append(.integer(n))
-                    case .string(let s): values.append(.text(s))
-                    case .double(let d): values.append(.integer(Int64(d)))
-                    case .blob(let data): values.append(.text(String(decoding: data, as: UTF8.self)))
+                values.reserveCapacity(Int(width))
+                for column in 0..<width {
+                    switch sqlite3_column_type(handle, column) {
+                    case SQLITE_NULL: values.append(.null)
+                    case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(handle, column)))
+                    case SQLITE_FLOAT: values.append(.integer(Int64(sqlite3_column_double(handle, column))))
+                    default:  // TEXT (and BLOB, read as UTF-8 text)
+                        let count = Int(sqlite3_column_bytes(handle, column))
+                        if let bytes = sqlite3_column_blob(handle, column), count > 0 {
+                            values.append(.text(String(decoding: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)))
+                        } else {
+                            values.append(.text(""))
+                        }
                     }
                 }
                 rows.append(SQLRow(columns: columns, values: values))
@@ -95,28 +107,36 @@ final class SQLiteState: StateDatabase {
             defer { sqlite3_reset(handle) }
             for row in rows {
                 sqlite3_reset(handle)
-                for (i, value) in row.enumerated() {
-                    let index = Int32(i + 1)
-                    switch value {
-                    case .null: sqlite3_bind_null(handle, index)
-                    case .integer(let n): sqlite3_bind_int64(handle, index, n)
-                    case .text(var text):
-                        _ = text.withUTF8 { bytes in
-                            // An empty buffer may have no address, and a null pointer would bind NULL.
-                            if let base = bytes.baseAddress {
-                                sqlite3_bind_text(handle, index, base, Int32(bytes.count), Self.transient)
-                            } else {
-                                sqlite3_bind_text(handle, index, "", 0, nil)
-                            }
+                Self.bind(row, to: handle)
+                let code = sqlite3_step(handle)
+                guard code == SQLITE_DONE || code == SQLITE_ROW else { throw failure(code, sql: sql) }
+            }
+        }
+
+        /// Binds `values` to the statement's parameters 1...n (text is copied by SQLite).
+        private static func bind(_ values: [SQLValue], to handle: OpaquePointer) {
+            for (i, value) in values.enumerated() {
+                let index = Int32(i + 1)
+                switch value {
+                case .null: sqlite3_bind_null(handle, index)
+                case .integer(let n): sqlite3_bind_int64(handle, index, n)
+                case .text(var text):
+                    _ = text.withUTF8 { bytes in
+                        // An empty buffer may have no address, and a null pointer would bind NULL.
+                        if let base = bytes.baseAddress {
+                            sqlite3_bind_text(handle, index, base, Int32(bytes.count), transient)
+                        } else {
+                            sqlite3_bind_text(handle, index, "", 0, nil)
                         }
                     }
                 }
-                let code = sqlite3_step(handle)
-                guard code == SQLITE_DONE || code == SQLITE_ROW else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code),
-                                        message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
-                }
             }
+        }
+
+        /// SQLite's error for a failed step, as GRDB reports it (so ``SQLiteState/classify(_:)`` reads it).
+        private func failure(_ code: Int32, sql: String) -> DatabaseError {
+            DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                          sql: sql)
         }
 
         /// SQLite copies the bound bytes (SQLITE_TRANSIENT).

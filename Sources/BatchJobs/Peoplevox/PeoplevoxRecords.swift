@@ -271,11 +271,54 @@ public struct PeoplevoxRowReader {
     public func date(_ column: String, _ reader: CSVReader) -> Int? {
         let value = text(column, reader)
         guard !value.isEmpty else { return nil }
-        return dateFormats.lazy.compactMap { $0.parse(value) }.first?.epochSeconds
+        return date(value)
+    }
+
+    /// `value` read with the first of the Peoplevox date formats that fits, as seconds since 1970 (UTC).
+    public func date(_ value: String) -> Int? {
+        dateFormats.lazy.compactMap { $0.parse(value) }.first?.epochSeconds
     }
 
     /// Whether the file has `column`.
     public func has(_ column: String) -> Bool { (positions[column] ?? nil) != nil }
+
+    /// Where `column` is in the file's rows, for the per-row readers below (resolved once per file).
+    public func position(_ column: String) -> Int? { positions[column] ?? nil }
+
+    /// The text at `position` ("" when there is none), as ``text(_:_:)``.
+    public func text(at position: Int?, _ reader: CSVReader) -> String {
+        guard let i = position, i < reader.fieldCount else { return "" }
+        return reader.field(i).trimmingSpaces
+    }
+
+    /// The whole number at `position`, or 0 — as ``integer(_:_:)``, read from the bytes without a string.
+    public func integer(at position: Int?, _ reader: CSVReader) -> Int {
+        guard let i = position, i < reader.fieldCount else { return 0 }
+        return reader.withFieldBytes(i) { Self.integer($0) } ?? 0
+    }
+
+    /// A decimal integer in `bytes` (spaces and tabs around it, an optional sign), or nil.
+    static func integer(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var start = 0, end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        var negative = false
+        if start < end, bytes[start] == UInt8(ascii: "-") || bytes[start] == UInt8(ascii: "+") {
+            negative = bytes[start] == UInt8(ascii: "-")
+            start += 1
+        }
+        guard start < end else { return nil }
+        var value = 0
+        for i in start..<end {
+            let digit = Int(bytes[i]) &- 48
+            guard digit >= 0 && digit <= 9 else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
+            guard !o1 && !o2 else { return nil }
+            value = sum
+        }
+        return value
+    }
 }
 
 extension String {
@@ -316,13 +359,25 @@ extension StockLevel {
     {
         let r = PeoplevoxRowReader(template: template, header: header,
                                    columns: ["Item code", "Available", "On hand", "Allocated", "Timestamp"])
-        let derive = !r.has("Available") && r.has("On hand")
+        let item = r.position("Item code"), availableAt = r.position("Available"), onHandAt = r.position("On hand")
+        let allocatedAt = r.position("Allocated"), timestampAt = r.position("Timestamp")
+        let derive = availableAt == nil && onHandAt != nil
+        // A stock file is one snapshot: its rows mostly carry the same timestamp, parsed once.
+        var lastStamp = "", lastSnapshot: Int?
         return { row in
-            let available = derive ? r.integer("On hand", row) - r.integer("Allocated", row) : r.integer("Available", row)
-            return StockLevel(itemCode: r.text("Item code", row), available: available,
-                              snapshot: r.date("Timestamp", row) ?? fileSnapshot,
-                              onHand: r.has("On hand") ? r.integer("On hand", row) : nil,
-                              allocated: r.has("Allocated") ? r.integer("Allocated", row) : nil)
+            let available = derive ? r.integer(at: onHandAt, row) - r.integer(at: allocatedAt, row) : r.integer(at: availableAt, row)
+            var snapshot = fileSnapshot
+            if timestampAt != nil {
+                let stamp = r.text(at: timestampAt, row)
+                if stamp != lastStamp {
+                    lastStamp = stamp
+                    lastSnapshot = stamp.isEmpty ? nil : r.date(stamp)
+                }
+                snapshot = lastSnapshot ?? fileSnapshot
+            }
+            return StockLevel(itemCode: r.text(at: item, row), available: available, snapshot: snapshot,
+                              onHand: onHandAt != nil ? r.integer(at: onHandAt, row) : nil,
+                              allocated: allocatedAt != nil ? r.integer(at: allocatedAt, row) : nil)
         }
     }
 }

@@ -12,9 +12,9 @@ public final class TemplateValidator {
     private let dateFormats: [[DateFormat]]
     private let enumValues: [[[UInt8]]]
     private let uniqueIndexes: [Int]
-    /// Unique keys seen so far, as 64-bit hashes (16 bytes a key however long it is, so a million-row file
-    /// costs ~20 MiB here); two different keys share a hash with a probability of about n²/2⁶⁵.
-    private var seenKeys: [UInt64: Int32] = [:]
+    /// Unique keys seen so far, as 64-bit hashes (12 bytes a slot however long the key is, so a
+    /// million-row file costs 24 MiB here); two different keys share a hash with a probability of about n²/2⁶⁵.
+    private var seenKeys = KeyTable()
     private var postcodeShapes = PostcodeShapeCache()
 
     /// A bound column holds only plain values, so walking the columns of every row costs no reference
@@ -119,7 +119,7 @@ public final class TemplateValidator {
     /// only. A writer that validates record by record (an order and its lines) calls it between records
     /// whose keys cannot collide, so the check costs nothing that grows with the file.
     public func forgetSeenKeys() {
-        seenKeys.removeAll(keepingCapacity: true)
+        seenKeys.removeAll()
     }
 
     /// Checks a record given as strings (for records built in code before they are written).
@@ -172,14 +172,12 @@ public final class TemplateValidator {
             hash = (hash ^ (hash >> 33)) &* 0xFF51_AFD7_ED55_8CCD
             hash = (hash ^ (hash >> 33)) &* 0xC4CE_B9FE_1A85_EC53
             hash ^= hash >> 33
-            if let first = seenKeys[hash] {
+            if let first = seenKeys.insert(hash, record: Int32(truncatingIfNeeded: recordNumber)) {
                 let names = template.uniqueKey.joined(separator: " + ")
                 let shown = uniqueIndexes.map { $0 < fieldCount ? String(decoding: field($0), as: UTF8.self) : "" }
                     .joined(separator: " / ")
                 errors.append(FieldError(column: names, columnNumber: uniqueIndexes[0] + 1, value: shown, rule: "unique",
                                          message: "\(names) \"\(shown)\" already appears in record \(first)"))
-            } else {
-                seenKeys[hash] = Int32(truncatingIfNeeded: recordNumber)
             }
         }
     }
