@@ -581,7 +581,11 @@ public final class Manifest: Sendable {
 
     /// The open exception of a kind about a reference, if any.
     public func openException(kind: String, reference: String) throws -> ExceptionEntry? {
-        try exceptions(kind: kind).first { $0.reference == reference }
+        // One index look-up (open_exception): a run that holds many records asks this for each of them.
+        try store.read { db in
+            try db.fetchOne(sql: "SELECT * FROM exceptions WHERE kind = ? AND reference = ? AND status = 'open'",
+                            arguments: [kind, reference]).map(Manifest.exceptionEntry)
+        }
     }
 
     /// Closes an exception with a note.
@@ -596,12 +600,15 @@ public final class Manifest: Sendable {
     public func exceptions(kind: String? = nil, owner: OwnerTeam? = nil, openOnly: Bool = true) throws -> [ExceptionEntry] {
         try store.read { db in
             let filter = Manifest.filter([("kind", kind), ("owner", owner?.rawValue), ("status", openOnly ? "open" : nil)])
-            return try db.fetchAll(sql: "SELECT * FROM exceptions\(filter.sql) ORDER BY id", arguments: filter.arguments).map { r in
-                ExceptionEntry(id: r["id"], kind: r["kind"], reference: r["reference"], message: r["message"],
-                               owner: OwnerTeam(rawValue: r["owner"]) ?? .operations, firstSeen: r["first_seen"],
-                               lastSeen: r["last_seen"], occurrences: r["occurrences"], status: r["status"],
-                               resolutionNote: r["resolution_note"])
-            }
+            return try db.fetchAll(sql: "SELECT * FROM exceptions\(filter.sql) ORDER BY id", arguments: filter.arguments)
+                .map(Manifest.exceptionEntry)
         }
+    }
+
+    static func exceptionEntry(_ r: SQLRow) -> ExceptionEntry {
+        ExceptionEntry(id: r["id"], kind: r["kind"], reference: r["reference"], message: r["message"],
+                       owner: OwnerTeam(rawValue: r["owner"]) ?? .operations, firstSeen: r["first_seen"],
+                       lastSeen: r["last_seen"], occurrences: r["occurrences"], status: r["status"],
+                       resolutionNote: r["resolution_note"])
     }
 }

@@ -275,16 +275,18 @@ public struct OutboundPipeline {
 
     /// A record's content hash: its fields, unambiguously separated.
     static func hash(_ rows: [[String]]) -> String {
-        var hasher = SHA256()
-        let unitSeparator: UInt8 = 0x1F, recordSeparator: UInt8 = 0x1E
+        // The bytes gathered first and hashed in one call: a record is a few hundred bytes, and one digest
+        // update per field cost more than the hashing itself.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
         for row in rows {
-            for var field in row {
-                field.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-                withUnsafeBytes(of: unitSeparator) { hasher.update(bufferPointer: $0) }
+            for field in row {
+                bytes.append(contentsOf: field.utf8)
+                bytes.append(0x1F)  // unit separator
             }
-            withUnsafeBytes(of: recordSeparator) { hasher.update(bufferPointer: $0) }
+            bytes.append(0x1E)  // record separator
         }
-        return hasher.finalize().prefix(16).hex
+        return SHA256.hash(data: bytes).prefix(16).hex
     }
 
     private func send(_ batch: [(record: OutboundRecord, hash: String, rows: [[String]])], as name: String, flow: some OutboundFlow,
