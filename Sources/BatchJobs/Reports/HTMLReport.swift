@@ -110,14 +110,17 @@ public struct HTMLReport {
         html += "</section>\n"
 
         // Stuck orders
-        let sent = Dictionary(try manifest.appliedRecords(flow: ExportOrdersFlow.flowName).map { ($0.key, $0.appliedAt) },
-                              uniquingKeysWith: { a, _ in a })
         html += "<section id=\"stuck\"><h2>Orders past the SLA (\(health.ordersPastSLA.count))</h2>"
         if health.ordersPastSLA.isEmpty { html += "<p class=\"ok\">None.</p>" } else {
             html += "<table><tr><th>Order</th><th>Sent</th><th>Age</th><th>Warehouse state</th></tr>"
-            let states = (try? manifest.orderStates(Array(health.ordersPastSLA.prefix(200)))) ?? [:]
-            for number in health.ordersPastSLA.prefix(200) {
-                let id = (try? runner.storefront.order(number: number))??.id ?? number
+            let shown = Array(health.ordersPastSLA.prefix(200))
+            let states = (try? manifest.orderStates(shown)) ?? [:]
+            // When each went out: looked up for the orders shown, not the year's ledger of sent orders.
+            let ids = Dictionary(shown.map { number in (number, (try? runner.storefront.order(number: number))??.id ?? number) },
+                                 uniquingKeysWith: { a, _ in a })
+            let sent = try manifest.applied(flow: ExportOrdersFlow.flowName, keys: Array(ids.values)).mapValues(\.appliedAt)
+            for number in shown {
+                let id = ids[number] ?? number
                 let at = sent[id].map { Date(timeIntervalSince1970: Double($0)) }
                 let age = at.map { "\(Int(now.timeIntervalSince($0) / 3600)) h" } ?? "?"
                 html += "<tr><td>\(esc(number))</td><td>\(esc(at.map(iso.string(from:)) ?? "?"))</td><td class=\"bad\">\(age)</td>"
