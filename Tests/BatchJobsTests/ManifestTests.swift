@@ -191,3 +191,29 @@ import Testing
         withExtendedLifetime(first) {}
     }
 }
+
+@Suite struct FleetConflictTests {
+    func configuration(client: String, state: String) throws -> BatchJobs.Configuration {
+        try BatchJobs.Configuration.parse(yaml: """
+            client: \(client)
+            warehouse:
+              url: file://exchange
+            storefront:
+              type: file
+              folder: shop
+            state: \(state)
+            """, baseDirectory: "/srv/\(client)")
+    }
+
+    @Test func clientsSharingOneSchemaOfAStateDatabaseAreAConflict() throws {
+        let db = "postgres://voxbatch@db.example.com:5432/voxbatch"
+        let loaded = [
+            ("a.yml", try configuration(client: "shop-a", state: "{path: .voxbatch, database: \"\(db)\", schema: shared}")),
+            ("b.yml", try configuration(client: "shop-b", state: "{path: .voxbatch, database: \"\(db)\", schema: shared}")),
+            ("c.yml", try configuration(client: "shop-c", state: "\"\(db)\"")),  // schema shop_c: its own
+            ("d.yml", try configuration(client: "shop-d", state: ".voxbatch")),
+        ]
+        let conflicts = Fleet.conflicts(loaded.map { (path: $0.0, configuration: $0.1) })
+        #expect(conflicts == ["a.yml and b.yml share the state database postgres://voxbatch@db.example.com:5432/voxbatch (schema shared)"])
+    }
+}

@@ -84,12 +84,14 @@ public struct Fleet: Sendable, Hashable {
     }
 
     /// What is wrong with the fleet as a whole, beyond each client's own configuration: two clients with the
-    /// same name or the same state folder would mix their manifests, locks and exceptions.
+    /// same name, the same state folder or the same schema of one state database would mix their manifests,
+    /// locks and exceptions.
     public static func conflicts(_ loaded: [(path: String, configuration: Configuration)]) -> [String] {
         var problems: [String] = []
-        for (what, key) in [("client name", { (c: Configuration) in c.client }),
-                            ("state folder", { (c: Configuration) in c.stateDirectory })] {
-            let groups = Dictionary(grouping: loaded) { key($0.configuration) }
+        for (what, key) in [("client name", { (c: Configuration) -> String? in c.client }),
+                            ("state folder", { (c: Configuration) -> String? in c.stateDirectory }),
+                            ("state database", { (c: Configuration) -> String? in c.stateDatabase?.displayURL })] {
+            let groups = Dictionary(grouping: loaded.filter { key($0.configuration) != nil }) { key($0.configuration)! }
             for (value, members) in groups.sorted(by: { $0.key < $1.key }) where members.count > 1 {
                 problems.append("\(members.map(\.path).joined(separator: " and ")) share the \(what) \(value)")
             }
