@@ -21,8 +21,9 @@ public struct InboundPipeline {
     public var logger: Logger
     /// How many applied records are committed together (with the file's progress, in one transaction).
     /// Larger batches mean fewer commits: 2,000 took a 1,000,000-row stock import from 13.4 s to 10.6 s
-    /// against 200; a crash only redoes the uncommitted batch, which the storefront's look-first makes
-    /// harmless.
+    /// against 200, and 10,000 a further ~6% (Benchmarks/README.md); a crash only redoes the uncommitted
+    /// batches, which the storefront's look-first makes harmless. Batches are applied on a worker thread
+    /// while the next is read (``BatchWorker``), in order.
     public var batchSize = 10_000
     /// How transient transport failures are retried.
     public var retry = RetryPolicy()
@@ -156,6 +157,18 @@ public struct InboundPipeline {
         let reportSink = try FileDescriptorSink(path: reportPath)
         let report = ErrorReport(sink: reportSink)
         var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, fileName: file.name, dryRun: dryRun)
+        // Batches are applied on a worker thread while the next one is read: the counts they add up are the
+        // worker's until it has finished.
+        let worker = BatchWorker()
+        let counts = AppliedCounts(result)
+        func submit(_ full: ApplyBatch<F>) throws {
+            try worker.submit {
+                var full = full
+                var tally = counts.value
+                try full.flush(into: &tally)
+                counts.value = tally
+            }
+        }
         var validation: ValidationSummary
         do {
             let reader = try CSVReader(path: local, configuration: csv)
@@ -174,12 +187,15 @@ public struct InboundPipeline {
                 }
                 let group = flow.groupKey(of: record)
                 // Flush between groups only, so the lines of one package are applied together.
-                if batch.count >= batchSize && group != batch.lastGroup { try batch.flush(into: &result) }
+                if batch.count >= batchSize && group != batch.lastGroup { try submit(batch.take()) }
                 batch.add(record, key: flow.key(of: record), fingerprint: flow.fingerprint(of: record) ?? Self.hash(row),
                           group: group)
             }
-            try batch.flush(into: &result)
+            try submit(batch.take())
+            try worker.finish()
+            counts.copy(to: &result)
         } catch let error as CSVError {
+            worker.drain()
             // Not CSV at all (unreadable, a bad header, binary): the whole file is rejected.
             result.outcome = "rejected"
             result.failed = 1
@@ -191,6 +207,9 @@ public struct InboundPipeline {
                 try move(file, to: folders.error)
             }
             return result
+        } catch {
+            worker.drain()  // nothing may still be writing when the error leaves this file
+            throw error
         }
         result.failed = validation.invalid
         if !validation.fileAccepted { result.failed = max(result.failed, validation.rows, 1) }
@@ -323,6 +342,15 @@ struct ApplyBatch<F: InboundFlow> {
 
     var count: Int { records.count }
 
+    /// This batch's records, leaving it empty (to be filled again while they are applied).
+    mutating func take() -> ApplyBatch {
+        let full = self
+        records = []
+        keys = []
+        fingerprints = []
+        return full
+    }
+
     mutating func add(_ record: F.Record, key: String, fingerprint: String, group: String) {
         records.append(record)
         keys.append(key)
@@ -376,6 +404,20 @@ struct ApplyBatch<F: InboundFlow> {
         for e in exceptions { try manifest.raise(kind: e.kind, reference: e.reference, message: e.message, owner: e.owner) }
         try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
                             records: committed, events: events)
+    }
+}
+
+/// What the applied batches of a file added up to, kept by the worker thread and read once it finished.
+final class AppliedCounts: @unchecked Sendable {
+    var value: RunSummary.FileSummary
+
+    init(_ start: RunSummary.FileSummary) { value = start }
+
+    /// Hands the batches' applied, skipped and exception counts back to `result`.
+    func copy(to result: inout RunSummary.FileSummary) {
+        result.applied = value.applied
+        result.skipped = value.skipped
+        result.exceptions = value.exceptions
     }
 }
 

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Applies a file's batches on a thread of its own, in order, while the pipeline's thread reads, validates
+/// and decodes the next batch: reading and applying overlap, on two cores.
+///
+/// At most one batch waits while another is applied, so a file never has more than three batches in memory
+/// (the one being filled, the one waiting, the one being applied). Batches run strictly one after another
+/// in the order submitted — the manifest sees the same sequence of commits as without the worker — and the
+/// first error stops the rest: it is thrown to the pipeline at its next ``submit(_:)`` or at ``finish()``.
+final class BatchWorker: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "voxbatch.apply")
+    private let slots = DispatchSemaphore(value: 2)  // the batch applied and the one waiting
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var failure: (any Error)?
+
+    /// Queues `work` after what was submitted before; waits while two batches are already queued.
+    ///
+    /// - Throws: The error an earlier batch failed with (this one is then not queued).
+    func submit(_ work: @escaping () throws -> Void) throws {
+        try rethrow()
+        slots.wait()
+        group.enter()
+        let box = UncheckedWork(work)
+        queue.async { [self] in
+            defer {
+                slots.signal()
+                group.leave()
+            }
+            guard lock.withLock({ failure == nil }) else { return }
+            do { try box.work() } catch { lock.withLock { if failure == nil { failure = error } } }
+        }
+    }
+
+    /// Waits for every queued batch.
+    ///
+    /// - Throws: The first error a batch failed with.
+    func finish() throws {
+        group.wait()
+        try rethrow()
+    }
+
+    /// Waits for every queued batch and drops their error (the pipeline is already failing for another).
+    func drain() {
+        group.wait()
+    }
+
+    private func rethrow() throws {
+        if let error = lock.withLock({ failure }) { throw error }
+    }
+}
+
+/// A closure handed to the worker's thread. The pipeline's thread never touches what it captures (the
+/// flow, the storefront, the manifest, the batch) while it runs: it only reads and decodes rows.
+private struct UncheckedWork: @unchecked Sendable {
+    let work: () throws -> Void
+    init(_ work: @escaping () throws -> Void) { self.work = work }
+}
