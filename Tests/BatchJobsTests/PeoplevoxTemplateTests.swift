@@ -77,3 +77,33 @@ import Testing
         #expect(levels.map(\.snapshot) == [eight, eight, eight + 5400, 42, eight])
     }
 }
+
+@Suite struct SalesOrderRowTests {
+    @Test func linesFillTheirColumnsAsTheTemplatesLookUpWouldEvenWhenRenamed() {
+        var order = SalesOrder(number: "WEB-7", customer: "Ann Lee", email: "a@example.com", contactName: "Ann Lee",
+                               shipping: Address(line1: "1 Road", city: "Leeds", postcode: "LS6 2DT", country: "GB"),
+                               createdDate: "30/11/2026", lines: [.init(itemCode: "TSH-M", quantity: 2, salePrice: "9.50"),
+                                                                  .init(itemCode: "HOD-L", quantity: 1)])
+        order.set(column: "GiftMessage", to: "Happy birthday")
+        // A warehouse that calls the item column "SKU" and the line number "LineNo" (both then aliases).
+        let (renamed, unknown) = PeoplevoxTemplates.salesOrders.renamingColumns(["ItemCode": "SKU", "Line": "LineNo"])
+        #expect(unknown.isEmpty)
+        let template = CSVTemplate(name: renamed.name, columns: renamed.columns + [ColumnRule("GiftMessage")])
+        let rows = order.rows(in: template)
+        // What `template.row` makes of the whole dictionary of the order's and the line's fields.
+        func expected(_ i: Int, _ line: SalesOrder.Line) -> [String] {
+            var values = order.extraColumns
+            values.merge(["SalesOrderNumber": "WEB-7", "Customer": "Ann Lee", "Email": "a@example.com",
+                          "ContactName": "Ann Lee", "ShippingAddressLine1": "1 Road", "ShippingAddressCity": "Leeds",
+                          "ShippingAddressPostcode": "LS6 2DT", "ShippingAddressCountry": "GB", "CreatedDate": "30/11/2026",
+                          "IsPartialShipment": "false", "Status": order.status, "ItemCode": line.itemCode, "QuantityOrdered": String(line.quantity),
+                          "Line": String(i + 1), "SalePrice": line.salePrice]) { $1 }
+            return template.row(values)
+        }
+        #expect(rows.count == 2)
+        for (i, line) in order.lines.enumerated() { #expect(rows[i] == expected(i, line)) }
+        let sku = template.columns.firstIndex { $0.name == "SKU" }!, lineNo = template.columns.firstIndex { $0.name == "LineNo" }!
+        #expect(rows.map { $0[sku] } == ["TSH-M", "HOD-L"] && rows.map { $0[lineNo] } == ["1", "2"])
+        #expect(rows.allSatisfy { $0[template.columns.count - 1] == "Happy birthday" })
+    }
+}

@@ -121,15 +121,32 @@ public struct SalesOrder: Sendable, Hashable {
         base["PaymentMethod"] = paymentMethod
         base["ServiceType"] = serviceType
         base["ChannelName"] = channelName
+        // The order's fields are laid out once; each line then fills only the columns that take a line's value
+        // (by name or alias), with the lookup `template.row` makes: the line's value, else the order's.
+        let orderRow = template.row(base)
+        let lineColumns = template.columns.enumerated().filter { _, rule in
+            Self.lineFields.contains(rule.name) || rule.aliases.contains(where: Self.lineFields.contains)
+        }
         return lines.enumerated().map { i, line in
-            var values = base
-            values["ItemCode"] = line.itemCode
-            values["QuantityOrdered"] = String(line.quantity)
-            values["Line"] = String(i + 1)
-            values["SalePrice"] = line.salePrice
-            return template.row(values)
+            func value(_ key: String) -> String? {
+                switch key {
+                case "ItemCode": line.itemCode
+                case "QuantityOrdered": String(line.quantity)
+                case "Line": String(i + 1)
+                case "SalePrice": line.salePrice
+                default: base[key]
+                }
+            }
+            var row = orderRow
+            for (c, rule) in lineColumns {
+                row[c] = value(rule.name) ?? rule.aliases.lazy.compactMap(value).first ?? ""
+            }
+            return row
         }
     }
+
+    /// The fields a sales-order row takes from its line rather than its order.
+    static let lineFields: Set<String> = ["ItemCode", "QuantityOrdered", "Line", "SalePrice"]
 }
 
 /// An item type (a SKU of the product master) as Peoplevox imports it.
