@@ -39,18 +39,16 @@ public struct ExportOrdersFlow: OutboundFlow {
     /// Ready orders, a page at a time: the pipeline sends each page before the next is read, so a run
     /// holds one page of orders (and the file being filled), however many are ready.
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
-        var warehouseItems: Set<String>?
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
-            if warehouseItems == nil {  // read once, on the first page (the catalogue's size, not the orders')
-                warehouseItems = try manifest.itemCodesTheWarehouseKnows()
-            }
             // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)
             let template = self.template
-            try body(orders.filter { !withheld.contains($0.id) }.map { order in
-                let salesOrder = salesOrder(for: order)
+            let page = orders.filter { !withheld.contains($0.id) }.map { ($0, salesOrder(for: $0)) }
+            // The page's item codes the warehouse knows, looked up for this page (never the whole catalogue).
+            let warehouseItems = try manifest.itemCodesTheWarehouseKnows(among: page.flatMap { $0.1.lines.map(\.itemCode) })
+            try body(page.map { order, salesOrder in
                 var record = OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
-                                            problem: preflight(order, salesOrder, warehouseItems: warehouseItems ?? []))
+                                            problem: preflight(order, salesOrder, warehouseItems: warehouseItems))
                 record.finance = Self.finance(order, kind: "sent", reference: "")
                 return record
             })

@@ -285,6 +285,24 @@ public final class Manifest: Sendable {
         return items
     }
 
+    /// Which of `codes` the warehouse knows (as ``itemCodesTheWarehouseKnows()``), looked up for these codes
+    /// only: a page of orders costs a page of index look-ups, not the whole catalogue in memory.
+    public func itemCodesTheWarehouseKnows(among codes: [String]) throws -> Set<String> {
+        guard !codes.isEmpty else { return [] }
+        return try store.read { db in
+            var found: Set<String> = []
+            try Self.inLists(Array(Set(codes))) { slice, marks in
+                for row in try db.fetchAll(sql: """
+                    SELECT item_code AS code FROM warehouse_items WHERE item_code IN (\(marks))
+                    UNION SELECT key FROM records WHERE flow IN (?, ?) AND key IN (\(marks))
+                    """, arguments: slice + [ImportStockFlow.flowName, ExportItemsFlow.flowName] + slice) {
+                    found.insert(row["code"])
+                }
+            }
+            return found
+        }
+    }
+
     /// Which of these order numbers went to the warehouse (their history has a `sent` event).
     public func ordersSent(_ numbers: [String]) throws -> Set<String> {
         guard !numbers.isEmpty else { return [] }
