@@ -288,49 +288,44 @@ public final class Manifest: Sendable {
     /// Which of `codes` the warehouse knows (as ``itemCodesTheWarehouseKnows()``), looked up for these codes
     /// only: a page of orders costs a page of index look-ups, not the whole catalogue in memory.
     public func itemCodesTheWarehouseKnows(among codes: [String]) throws -> Set<String> {
-        guard !codes.isEmpty else { return [] }
-        return try store.read { db in
-            var found: Set<String> = []
-            try Self.inLists(Array(Set(codes))) { slice, marks in
-                for row in try db.fetchAll(sql: """
-                    SELECT item_code AS code FROM warehouse_items WHERE item_code IN (\(marks))
-                    UNION SELECT key FROM records WHERE flow IN (?, ?) AND key IN (\(marks))
-                    """, arguments: slice + [ImportStockFlow.flowName, ExportItemsFlow.flowName] + slice) {
-                    found.insert(row["code"])
-                }
-            }
-            return found
+        try found(among: codes, column: "code") { slice, marks in
+            ("""
+             SELECT item_code AS code FROM warehouse_items WHERE item_code IN (\(marks))
+             UNION SELECT key FROM records WHERE flow IN (?, ?) AND key IN (\(marks))
+             """, slice + [ImportStockFlow.flowName, ExportItemsFlow.flowName] + slice)
         }
     }
 
     /// Which of these order numbers went to the warehouse (their history has a `sent` event).
     public func ordersSent(_ numbers: [String]) throws -> Set<String> {
-        guard !numbers.isEmpty else { return [] }
-        return try store.read { db in
-            var found: Set<String> = []
-            try Self.inLists(Array(Set(numbers))) { slice, marks in
-                for row in try db.fetchAll(sql: """
-                    SELECT DISTINCT order_number FROM order_events WHERE kind = 'sent' AND order_number IN (\(marks))
-                    """, arguments: slice) { found.insert(row["order_number"]) }
-            }
-            return found
+        try found(among: numbers, column: "order_number") { slice, marks in
+            ("SELECT DISTINCT order_number FROM order_events WHERE kind = 'sent' AND order_number IN (\(marks))", slice)
         }
     }
 
     /// Which of these order numbers have at least one despatch line applied (keys `ORDER/PACKAGE/SKU`),
     /// looked up by key range: a page of orders costs a page of index look-ups, not the whole history.
     public func ordersWithDespatch(_ numbers: [String]) throws -> Set<String> {
-        guard !numbers.isEmpty else { return [] }
+        // Every key of the order lies between "NUMBER/" and "NUMBER0" ("0" follows "/"): each order an index
+        // range probe, 500 orders a statement (against a database server, one round trip).
+        try found(among: numbers, column: "number") { slice, _ in
+            ("""
+             SELECT v.column1 AS number FROM (VALUES \(Array(repeating: "(?)", count: slice.count).joined(separator: ","))) AS v
+             WHERE EXISTS (SELECT 1 FROM records WHERE flow = ? AND key >= v.column1 || '/' AND key < v.column1 || '0')
+             """, slice + [ImportDespatchesFlow.flowName])
+        }
+    }
+
+    /// Which of `values` a statement finds, asked 500 at a time: `statement` gets a slice and its `?,?,…`
+    /// list and returns the SQL and its arguments; the found values are read from `column`.
+    private func found(among values: [String], column: String,
+                       _ statement: ([String], String) -> (sql: String, arguments: [String])) throws -> Set<String> {
+        guard !values.isEmpty else { return [] }
         return try store.read { db in
             var found: Set<String> = []
-            // Every key of the order lies between "NUMBER/" and "NUMBER0" ("0" follows "/"): one statement per
-            // 500 orders (against a database server, one round trip), each order an index range probe.
-            try Self.inLists(Array(Set(numbers))) { slice, _ in
-                let values = Array(repeating: "(?)", count: slice.count).joined(separator: ",")
-                for row in try db.fetchAll(sql: """
-                    SELECT v.column1 AS number FROM (VALUES \(values)) AS v WHERE EXISTS (
-                        SELECT 1 FROM records WHERE flow = ? AND key >= v.column1 || '/' AND key < v.column1 || '0')
-                    """, arguments: slice + [ImportDespatchesFlow.flowName]) { found.insert(row["number"]) }
+            try Self.inLists(Array(Set(values))) { slice, marks in
+                let (sql, arguments) = statement(slice, marks)
+                for row in try db.fetchAll(sql: sql, arguments: arguments) { found.insert(row[column]) }
             }
             return found
         }
