@@ -161,18 +161,16 @@ public final class FileStorefront: Storefront, ReturnsSource {
         guard var order = ordersByNumber[fulfilment.orderNumber] else {
             throw StorefrontError(storefront: "file", message: "no order \(fulfilment.orderNumber)", isTransient: false)
         }
+        let now = timestamp()
         for line in fulfilment.lines {
             let id = fulfilment.package + "/" + line.sku
             guard !order.fulfilmentIDs.contains(id) else { continue }  // recorded before: not twice
             order.fulfilmentIDs.insert(id)
             if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
-            try fulfilments.append([
-                "fulfilment_id": fulfilment.orderNumber + "/" + id, "order_number": fulfilment.orderNumber,
-                "package": fulfilment.package, "carrier": fulfilment.carrier, "service": fulfilment.service,
-                "tracking_number": fulfilment.trackingNumber, "despatch_date": fulfilment.despatchDate,
-                "sku": line.sku, "quantity": String(line.quantity),
-                "order_complete": fulfilment.completesOrder && order.isFullyFulfilled ? "true" : "false",
-                "recorded_at": timestamp(),
+            try fulfilments.append(row: [  // Self.fulfilmentColumns' order
+                fulfilment.orderNumber + "/" + id, fulfilment.orderNumber, fulfilment.package, fulfilment.carrier,
+                fulfilment.service, fulfilment.trackingNumber, fulfilment.despatchDate, line.sku, String(line.quantity),
+                fulfilment.completesOrder && order.isFullyFulfilled ? "true" : "false", now,
             ])
         }
         if order.isFullyFulfilled { order.status = "completed" }
