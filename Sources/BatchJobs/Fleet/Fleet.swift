@@ -91,7 +91,8 @@ public struct Fleet: Sendable, Hashable {
         for (what, key) in [("client name", { (c: Configuration) -> String? in c.client }),
                             ("state folder", { (c: Configuration) -> String? in c.stateDirectory }),
                             ("state database", { (c: Configuration) -> String? in c.stateDatabase?.displayURL })] {
-            let groups = Dictionary(grouping: loaded.filter { key($0.configuration) != nil }) { key($0.configuration)! }
+            let keyed = loaded.compactMap { entry in key(entry.configuration).map { (value: $0, path: entry.path) } }
+            let groups = Dictionary(grouping: keyed, by: \.value)
             for (value, members) in groups.sorted(by: { $0.key < $1.key }) where members.count > 1 {
                 problems.append("\(members.map(\.path).joined(separator: " and ")) share the \(what) \(value)")
             }

@@ -33,15 +33,16 @@ public struct ExportReturnsFlow: OutboundFlow {
     public func collect() throws -> [OutboundRecord] { try allPages() }
 
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
-        var warehouseItems: Set<String>?
+        let skus = configuration.mappings.skus
         try source.announcedReturns(pageSize: 500) { returns in
-            if warehouseItems == nil { warehouseItems = try manifest.itemCodesTheWarehouseKnows() }
             let sent = try manifest.ordersSent(returns.map(\.orderNumber))
+            // The page's item codes the warehouse knows, looked up for this page (never the whole catalogue).
+            let warehouseItems = try manifest.itemCodesTheWarehouseKnows(among: returns.flatMap { $0.lines.map { skus[$0.sku] ?? $0.sku } })
             let template = self.template
             try body(returns.map { ret in
                 let rows = rows(for: ret, in: template)
                 return OutboundRecord(key: ret.returnNumber, reference: ret.returnNumber, rows: rows,
-                                      problem: preflight(ret, sent: sent, warehouseItems: warehouseItems ?? []))
+                                      problem: preflight(ret, sent: sent, warehouseItems: warehouseItems))
             })
         }
     }

@@ -278,15 +278,9 @@ public final class Manifest: Sendable {
         try applied(flow: flow, keys: keys).mapValues(\.hash)
     }
 
-    /// The item codes the warehouse knows: seen in its stock files, or sent to it as items.
-    public func itemCodesTheWarehouseKnows() throws -> Set<String> {
-        var items = try warehouseItems()
-        for item in try appliedRecords(flow: ExportItemsFlow.flowName) { items.insert(item.key) }
-        return items
-    }
-
-    /// Which of `codes` the warehouse knows (as ``itemCodesTheWarehouseKnows()``), looked up for these codes
-    /// only: a page of orders costs a page of index look-ups, not the whole catalogue in memory.
+    /// Which of `codes` the warehouse knows — seen in its stock files (noted, or with a level recorded) or sent
+    /// to it as items — looked up for these codes only: a page of orders costs a page of index look-ups, not
+    /// the whole catalogue in memory.
     public func itemCodesTheWarehouseKnows(among codes: [String]) throws -> Set<String> {
         try found(among: codes, column: "code") { slice, marks in
             ("""

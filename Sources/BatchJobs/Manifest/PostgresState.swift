@@ -182,6 +182,10 @@ final class PostgresConnection: SQLSession {
 
     deinit { PQfinish(conn) }
 
+    /// Seconds idle before the first probe, seconds between probes, probes lost before the peer is gone:
+    /// the same on the client's side and the server's.
+    static let keepalive = (idle: 30, interval: 10, count: 3)
+
     private func connect() throws {
         var parameters: [(String, String)] = [
             ("host", settings.host), ("port", String(settings.port)), ("user", settings.user),
@@ -190,9 +194,11 @@ final class PostgresConnection: SQLSession {
             ("application_name", String("voxbatch \(settings.schema)@\(ProcessInfo.processInfo.hostName) pid \(getpid())".prefix(63))),
             // TCP keepalives both ways: a node that vanishes without closing its connections (power, network)
             // has its sessions ended — and its job locks released — within about a minute, not hours.
-            ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
-            ("options", "-c search_path=\(settings.schema) -c client_min_messages=warning -c tcp_keepalives_idle=30 "
-                + "-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"),
+            ("keepalives", "1"), ("keepalives_idle", "\(Self.keepalive.idle)"),
+            ("keepalives_interval", "\(Self.keepalive.interval)"), ("keepalives_count", "\(Self.keepalive.count)"),
+            ("options", "-c search_path=\(settings.schema) -c client_min_messages=warning "
+                + "-c tcp_keepalives_idle=\(Self.keepalive.idle) -c tcp_keepalives_interval=\(Self.keepalive.interval) "
+                + "-c tcp_keepalives_count=\(Self.keepalive.count)"),
         ]
         if !settings.isLoopback {
             // Off this machine the server must prove who it is: TLS, certificate and host name verified.

@@ -275,13 +275,12 @@ public struct PeoplevoxRowReader {
 
     /// The text of `column` in the reader's current row ("" when the file has no such column).
     public func text(_ column: String, _ reader: CSVReader) -> String {
-        guard let i = positions[column] ?? nil, i < reader.fieldCount else { return "" }
-        return reader.field(i).trimmingSpaces
+        text(at: position(column), reader)
     }
 
     /// The whole number in `column`, or 0.
     public func integer(_ column: String, _ reader: CSVReader) -> Int {
-        Int(text(column, reader)) ?? 0
+        integer(at: position(column), reader)
     }
 
     /// The date in `column` as seconds since 1970 (UTC), if it has one.
@@ -302,13 +301,13 @@ public struct PeoplevoxRowReader {
     /// Where `column` is in the file's rows, for the per-row readers below (resolved once per file).
     public func position(_ column: String) -> Int? { positions[column] ?? nil }
 
-    /// The text at `position` ("" when there is none), as ``text(_:_:)``.
+    /// The text at `position` ("" when there is none).
     public func text(at position: Int?, _ reader: CSVReader) -> String {
         guard let i = position, i < reader.fieldCount else { return "" }
         return reader.field(i).trimmingSpaces
     }
 
-    /// The whole number at `position`, or 0 — as ``integer(_:_:)``, read from the bytes without a string.
+    /// The whole number at `position`, or 0, read from the bytes without a string.
     public func integer(at position: Int?, _ reader: CSVReader) -> Int {
         guard let i = position, i < reader.fieldCount else { return 0 }
         return reader.withFieldBytes(i) { Self.integer($0) } ?? 0
