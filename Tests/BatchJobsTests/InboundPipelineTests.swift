@@ -32,6 +32,27 @@ final class LedgerFlow: InboundFlow {
     }
 }
 
+/// A flow keyed by order alone (fingerprint: the quantity), each line its own group: one key in many batches.
+final class OrderKeyedFlow: InboundFlow {
+    let name = "despatches"
+    let template = PeoplevoxTemplates.despatches
+    let filePattern = "DESP_*.csv"
+    var seen: [String] = []
+
+    func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+        DespatchLine.decoder(template: template, header: header)
+    }
+
+    func key(of record: DespatchLine) -> String { record.orderNumber }
+    func fingerprint(of record: DespatchLine) -> String? { String(record.quantity) }
+    func groupKey(of record: DespatchLine) -> String { record.key }
+
+    func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+        for (record, previous) in zip(records, previous) { seen.append("\(previous ?? "nil")→\(record.quantity)") }
+        return records.map { _ in .applied }
+    }
+}
+
 let despatchHeader = "Salesorder number,Despatch number,Carrier,Service,Despatch date,Tracking number,Item code,No of items\r\n"
 
 func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: String) -> String {
@@ -98,6 +119,37 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         #expect(flow.applies == ["WEB-1/DSP-0001/SKU-A=2", "WEB-1/DSP-0001/SKU-B=1"])
         #expect(summary.files[0].skipped == 1 && summary.files[0].applied == 1 && summary.files[0].outcome == "applied")
         #expect(try manifest.files(flow: "despatches").map(\.status) == [.applied, .superseded])
+    }
+
+    /// Batches are committed on another thread while the next is applied: a key met again in a later batch is
+    /// judged against the version the earlier batch put in effect, whether or not its commit has landed.
+    @Test func aKeyInConsecutiveBatchesSeesTheVersionTheEarlierBatchApplied() throws {
+        let flow = OrderKeyedFlow()
+        var pipeline = pipeline
+        pipeline.batchSize = 1
+        try drop("DESP_3.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "1"), despatchRow("WEB-1", "DSP-0002", "SKU-A", "2"),
+                                despatchRow("WEB-1", "DSP-0003", "SKU-A", "2"), despatchRow("WEB-1", "DSP-0004", "SKU-A", "3")])
+        let summary = try pipeline.run(flow)
+        #expect(flow.seen == ["nil→1", "1→2", "2→3"])  // the third row's version was in effect already: skipped
+        #expect(summary.files[0].applied == 3 && summary.files[0].skipped == 1)
+        #expect(try manifest.appliedHash(flow: "despatches", key: "WEB-1") == "3")
+    }
+
+    @Test func pendingBatchesStandInForTheManifestUntilCommitted() {
+        let pending = PendingRecords()
+        let first = pending.add([("A", "a1"), ("B", "b1"), ("A", "a2")])  // a key twice: its later version
+        let second = pending.add([("B", "b2")])
+        var known = ["A": "a0", "C": "c0"]
+        pending.overlay(&known, keys: ["A", "B", "C", "D"])
+        #expect(known == ["A": "a2", "B": "b2", "C": "c0"])
+        pending.remove(sequence: second)
+        known = [:]
+        pending.overlay(&known, keys: ["B"])
+        #expect(known == ["B": "b1"])
+        pending.remove(sequence: first)
+        known = ["B": "from-the-manifest"]
+        pending.overlay(&known, keys: ["A", "B"])
+        #expect(known == ["B": "from-the-manifest"])
     }
 
     @Test func aFileThatIsNotCSVIsRejectedWhole() throws {

@@ -60,6 +60,30 @@ import Testing
         #expect(try manifest.recordCount(flow: "stock") == 2)
     }
 
+    /// Records are written 50 to a statement: a batch that is no multiple of 50 loses none, and a key given twice
+    /// in one batch keeps its last version (as one upsert per record did; PostgreSQL would refuse a statement
+    /// updating one row twice), in order — events and their duplicates too.
+    @Test(arguments: StateBackend.allCases)
+    func aBatchOfAnySizeWithRepeatedKeysCommitsEachKeysLastVersion(_ backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
+        let file = try manifest.addFile(flow: "stock", name: "STOCK_1.csv", size: 1, modified: 1, sha256: "s",
+                                        status: .processing, runID: nil)
+        var records = (0..<123).map { (key: "SKU-\($0)", hash: "v1-\($0)") }
+        records.insert(("SKU-7", "v2-7"), at: 60)  // the same key again, later in the batch: this version wins
+        records.append(("SKU-100", "v2-100"))
+        let events = (0..<77).map { OrderEvent(orderNumber: "WEB-\($0 % 70)", kind: "despatched", detail: "P\($0 % 70)",
+                                               file: "DESP_1.csv", at: 0) }
+        try manifest.commit(file: (file, records.count, 0, 0), flow: "stock", records: records, events: events)
+        #expect(try manifest.recordCount(flow: "stock") == 123)
+        #expect(try manifest.appliedHash(flow: "stock", key: "SKU-7") == "v2-7")
+        #expect(try manifest.appliedHash(flow: "stock", key: "SKU-100") == "v2-100")
+        #expect(try manifest.appliedHash(flow: "stock", key: "SKU-122") == "v1-122")
+        #expect(try manifest.appliedHash(flow: "stock", key: "SKU-0") == "v1-0")
+        #expect(try manifest.recordKeys(fileID: file).count == 123)
+        #expect(try manifest.orderEvents("WEB-3").map(\.detail) == ["P3"])
+        #expect(try manifest.orderEvents("WEB-69").count == 1)
+    }
+
     @Test(arguments: StateBackend.allCases)
     func reOccurringExceptionsUpdateOneRowUntilResolved(_ backend: StateBackend) throws {
         let (manifest, _) = try Self.open(backend)

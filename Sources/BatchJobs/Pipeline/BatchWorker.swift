@@ -3,8 +3,9 @@ import Foundation
 /// Applies a file's batches on a thread of its own, in order, while the pipeline's thread reads, validates
 /// and decodes the next batch: reading and applying overlap, on two cores.
 ///
-/// At most one batch waits while another is applied, so a file never has more than three batches in memory
-/// (the one being filled, the one waiting, the one being applied). Batches run strictly one after another
+/// At most one batch waits while another is worked on. The inbound pipeline chains two workers — one applies
+/// batches to the storefront, the next commits them to the manifest — so a file never has more than five
+/// batches in memory (the one being filled, and one waiting and one in hand at each stage). Batches run strictly one after another
 /// in the order submitted — the manifest sees the same sequence of commits as without the worker — and the
 /// first error stops the rest: it is thrown to the pipeline at its next ``submit(_:)`` or at ``finish()``.
 final class BatchWorker: @unchecked Sendable {

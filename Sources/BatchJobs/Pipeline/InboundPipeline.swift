@@ -23,7 +23,7 @@ public struct InboundPipeline {
     /// Larger batches mean fewer commits: 2,000 took a 1,000,000-row stock import from 13.4 s to 10.6 s
     /// against 200, and 10,000 a further ~6% (Benchmarks/README.md); a crash only redoes the uncommitted
     /// batches, which the storefront's look-first makes harmless. Batches are applied on a worker thread
-    /// while the next is read (``BatchWorker``), in order.
+    /// while the next is read, and committed on another while the next is applied (``BatchWorker``), in order.
     public var batchSize = 10_000
     /// How transient transport failures are retried.
     public var retry = RetryPolicy()
@@ -157,16 +157,19 @@ public struct InboundPipeline {
         let reportSink = try FileDescriptorSink(path: reportPath)
         let report = ErrorReport(sink: reportSink)
         var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, fileName: file.name, dryRun: dryRun)
-        // Batches are applied on a worker thread while the next one is read: the counts they add up are the
-        // worker's until it has finished.
-        let worker = BatchWorker()
+        // Batches are applied to the storefront on a worker thread while the next one is read, and committed to
+        // the manifest on a second while the next one is applied: three stages, each in file order. The counts
+        // they add up are the applier's until it has finished.
+        let applier = BatchWorker(), committer = BatchWorker()
+        let pending = PendingRecords()
         let counts = AppliedCounts(result)
         func submit(_ full: ApplyBatch<F>) throws {
-            try worker.submit {
+            try applier.submit {
                 var full = full
                 var tally = counts.value
-                try full.flush(into: &tally)
+                let commit = try full.apply(into: &tally, pending: pending)
                 counts.value = tally
+                try committer.submit { try commit.write(pending: pending) }
             }
         }
         var validation: ValidationSummary
@@ -192,10 +195,12 @@ public struct InboundPipeline {
                           group: group)
             }
             try submit(batch.take())
-            try worker.finish()
+            try applier.finish()
+            try committer.finish()
             counts.copy(to: &result)
         } catch let error as CSVError {
-            worker.drain()
+            applier.drain()
+            committer.drain()
             // Not CSV at all (unreadable, a bad header, binary): the whole file is rejected.
             result.outcome = "rejected"
             result.failed = 1
@@ -208,7 +213,8 @@ public struct InboundPipeline {
             }
             return result
         } catch {
-            worker.drain()  // nothing may still be writing when the error leaves this file
+            applier.drain()  // nothing may still be writing when the error leaves this file
+            committer.drain()
             throw error
         }
         result.failed = validation.invalid
@@ -358,52 +364,146 @@ struct ApplyBatch<F: InboundFlow> {
         lastGroup = group
     }
 
-    /// Applies what is waiting and commits it (with the file's counts) in one manifest transaction.
-    mutating func flush(into result: inout RunSummary.FileSummary) throws {
+    /// Applies what is waiting to the storefront and returns what the manifest must then record (with the
+    /// file's counts), for ``BatchCommit/write()`` — on another thread, while the next batch is applied.
+    ///
+    /// `pending` holds what batches applied before this one have yet to commit: it stands in for the manifest
+    /// for those keys, so a record is judged against the version in effect whether or not its commit landed.
+    mutating func apply(into result: inout RunSummary.FileSummary, pending: PendingRecords) throws -> BatchCommit {
         defer {
             records.removeAll(keepingCapacity: true)
             keys.removeAll(keepingCapacity: true)
             fingerprints.removeAll(keepingCapacity: true)
         }
         var toApply: [Int] = []
-        let known = records.isEmpty ? [:] : try manifest.appliedHashes(flow: flow.name, keys: keys)
-        do {
-            for i in records.indices {
-                if !dryRun, known[keys[i]] == fingerprints[i] {
-                    result.skipped += 1  // applied before with this very content
-                } else {
-                    toApply.append(i)
-                }
+        var known = records.isEmpty ? [:] : try manifest.appliedHashes(flow: flow.name, keys: keys)
+        pending.overlay(&known, keys: keys)
+        for i in records.indices {
+            if !dryRun, known[keys[i]] == fingerprints[i] {
+                result.skipped += 1  // applied before with this very content
+            } else {
+                toApply.append(i)
             }
         }
-        var committed: [(key: String, hash: String)] = []
-        var events: [OrderEvent] = []
-        var exceptions: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []
+        var commit = BatchCommit(manifest: manifest, flow: flow.name, fileID: fileID, dryRun: dryRun)
         if !toApply.isEmpty {
             let outcomes = try flow.apply(toApply.map { records[$0] }, previous: toApply.map { known[keys[$0]] },
                                           dryRun: dryRun)
             precondition(outcomes.count == toApply.count, "\(flow.name): apply must return one outcome per record")
+            commit.records.reserveCapacity(toApply.count)
             for (i, outcome) in zip(toApply, outcomes) {
                 switch outcome {
                 case .applied:
                     result.applied += 1
-                    committed.append((keys[i], fingerprints[i]))
-                    if let event = flow.event(for: records[i], file: fileName) { events.append(event) }
+                    commit.records.append((keys[i], fingerprints[i]))
+                    if let event = flow.event(for: records[i], file: fileName) { commit.events.append(event) }
                 case .unchanged:
                     result.skipped += 1
-                    committed.append((keys[i], fingerprints[i]))
+                    commit.records.append((keys[i], fingerprints[i]))
                 case .skipped:
                     result.skipped += 1
                 case .exception(let kind, let reference, let message, let owner):
                     result.exceptions += 1
-                    exceptions.append((kind, reference, message, owner))
+                    commit.exceptions.append((kind, reference, message, owner))
                 }
             }
         }
+        commit.counts = (result.applied, result.skipped, result.failed)
+        if !dryRun { commit.sequence = pending.add(commit.records) }
+        return commit
+    }
+}
+
+/// What one applied batch leaves for the manifest: its records, order events and exceptions, and the file's
+/// counts after it — written in one transaction (the exceptions just before).
+struct BatchCommit: @unchecked Sendable {
+    let manifest: Manifest
+    let flow: String
+    let fileID: Int64
+    let dryRun: Bool
+    var records: [(key: String, hash: String)] = []
+    var events: [OrderEvent] = []
+    var exceptions: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []
+    var counts = (applied: 0, skipped: 0, failed: 0)
+    /// Its place among the batches waiting in ``PendingRecords``.
+    var sequence = 0
+
+    init(manifest: Manifest, flow: String, fileID: Int64, dryRun: Bool) {
+        self.manifest = manifest
+        self.flow = flow
+        self.fileID = fileID
+        self.dryRun = dryRun
+    }
+
+    /// Records the batch in the manifest, then lets `pending` forget it.
+    func write(pending: PendingRecords) throws {
         guard !dryRun else { return }
         for e in exceptions { try manifest.raise(kind: e.kind, reference: e.reference, message: e.message, owner: e.owner) }
-        try manifest.commit(file: (fileID, result.applied, result.skipped, result.failed), flow: flow.name,
-                            records: committed, events: events)
+        try manifest.commit(file: (fileID, counts.applied, counts.skipped, counts.failed), flow: flow,
+                            records: records, events: events)
+        pending.remove(sequence: sequence)
+    }
+}
+
+/// The records of batches applied to the storefront whose manifest commit has not landed yet: what a later
+/// batch of the same file looks up reads through them, so its `previous` is the version in effect.
+///
+/// Each waiting batch keeps its keys' 64-bit hashes in a ``KeyTable`` (a hit is confirmed on the key itself):
+/// a look-up costs a hash and a probe per key, and a committed batch is dropped whole.
+final class PendingRecords: @unchecked Sendable {
+    private struct Batch {
+        let sequence: Int
+        let records: [(key: String, hash: String)]
+        var index: KeyTable
+        /// Keys whose hash another key of the batch had first (about n²/2⁶⁵ likely): looked up exactly.
+        var collided: [String: String] = [:]
+    }
+    private let lock = NSLock()
+    private var batches: [Batch] = []
+    private var next = 0
+
+    /// Notes a batch's records as in effect; returns the batch's sequence number.
+    func add(_ records: [(key: String, hash: String)]) -> Int {
+        var index = KeyTable(capacity: records.count * 4 / 3 + 1)
+        var collided: [String: String] = [:]
+        for (i, r) in records.enumerated() {
+            let hash = KeyHash.of(r.key)
+            guard let first = index.insert(hash, record: Int32(i)) else { continue }
+            if records[Int(first)].key == r.key {
+                index.replace(hash, record: Int32(i))  // a key twice in one batch: the later version is in effect
+            } else {
+                collided[r.key] = r.hash
+            }
+        }
+        return lock.withLock {
+            next += 1
+            batches.append(Batch(sequence: next, records: records, index: index, collided: collided))
+            return next
+        }
+    }
+
+    /// Forgets a committed batch.
+    func remove(sequence: Int) {
+        lock.withLock { batches.removeAll { $0.sequence == sequence } }
+    }
+
+    /// Replaces what the manifest said for `keys` with what is pending for them (the latest batch first).
+    func overlay(_ known: inout [String: String], keys: [String]) {
+        let waiting = lock.withLock { batches }
+        guard !waiting.isEmpty else { return }
+        for key in keys {
+            let hash = KeyHash.of(key)
+            for batch in waiting.reversed() {
+                if let i = batch.index.find(hash), batch.records[Int(i)].key == key {
+                    known[key] = batch.records[Int(i)].hash
+                    break
+                }
+                if !batch.collided.isEmpty, let hash = batch.collided[key] {
+                    known[key] = hash
+                    break
+                }
+            }
+        }
     }
 }
 

@@ -3,14 +3,15 @@
 ///
 /// A `Dictionary` would hash the hash again with a seeded SipHash and keep its buckets apart from its
 /// keys and values; here a look-up is a multiply-free index and, mostly, one cache line — the check runs
-/// once per row of every file. 12 bytes a slot, at most three quarters full.
-struct KeyTable {
+/// once per row of every file. 12 bytes a slot, at most three quarters full. Two different keys share a
+/// hash with a probability of about n²/2⁶⁵: callers that must be exact compare the keys on a hit.
+public struct KeyTable: Sendable {
     private var hashes: [UInt64]
     private var records: [Int32]
     private var mask: Int
-    private(set) var count = 0
+    public private(set) var count = 0
 
-    init(capacity: Int = 16) {
+    public init(capacity: Int = 16) {
         var size = 16
         while size < capacity { size <<= 1 }
         hashes = [UInt64](repeating: 0, count: size)
@@ -19,7 +20,7 @@ struct KeyTable {
     }
 
     /// Records `hash` for `record`, or returns the record that had it first.
-    mutating func insert(_ hash: UInt64, record: Int32) -> Int32? {
+    public mutating func insert(_ hash: UInt64, record: Int32) -> Int32? {
         let h = hash == 0 ? 1 : hash  // 0 marks an empty slot
         if (count + 1) * 4 > hashes.count * 3 { grow() }
         var i = Int(truncatingIfNeeded: h) & mask
@@ -36,8 +37,33 @@ struct KeyTable {
         }
     }
 
+    /// Points `hash`, inserted before, at `record` instead.
+    public mutating func replace(_ hash: UInt64, record: Int32) {
+        let h = hash == 0 ? 1 : hash
+        var i = Int(truncatingIfNeeded: h) & mask
+        while hashes[i] != 0 {
+            if hashes[i] == h {
+                records[i] = record
+                return
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// The record `hash` was inserted for, if it was.
+    public func find(_ hash: UInt64) -> Int32? {
+        let h = hash == 0 ? 1 : hash
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let found = hashes[i]
+            if found == 0 { return nil }
+            if found == h { return records[i] }
+            i = (i + 1) & mask
+        }
+    }
+
     /// Empties the table, keeping its size.
-    mutating func removeAll() {
+    public mutating func removeAll() {
         guard count > 0 else { return }
         hashes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         count = 0
@@ -50,5 +76,37 @@ struct KeyTable {
         mask = hashes.count - 1
         count = 0
         for (h, r) in zip(oldHashes, oldRecords) where h != 0 { _ = insert(h, record: r) }
+    }
+}
+
+/// A key's 64-bit hash for a ``KeyTable``: FNV-1a over its bytes (parts separated by 0x1F), then a 64-bit
+/// finaliser so that the low bits, which pick the slot, depend on every byte.
+public struct KeyHash {
+    private var state: UInt64 = 0xCBF2_9CE4_8422_2325
+    private var parts = 0
+
+    public init() {}
+
+    /// The hash of one key of one part.
+    public static func of(_ key: String) -> UInt64 {
+        var hash = KeyHash()
+        var key = key
+        key.withUTF8 { hash.add($0) }
+        return hash.value
+    }
+
+    /// Adds the next part of the key.
+    public mutating func add(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if parts > 0 { state = (state ^ 0x1F) &* 0x0000_0100_0000_01B3 }
+        parts += 1
+        for byte in bytes { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    }
+
+    /// The hash of the parts added.
+    public var value: UInt64 {
+        var hash = state
+        hash = (hash ^ (hash >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        hash = (hash ^ (hash >> 33)) &* 0xC4CE_B9FE_1A85_EC53
+        return hash ^ (hash >> 33)
     }
 }

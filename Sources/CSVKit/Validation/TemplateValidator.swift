@@ -164,15 +164,9 @@ public final class TemplateValidator {
             }
         }
         if !uniqueIndexes.isEmpty {
-            var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a over the key's bytes, then a 64-bit finaliser
-            for (n, i) in uniqueIndexes.enumerated() {
-                if n > 0 { hash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3 }
-                if i < fieldCount { for byte in field(i) { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 } }
-            }
-            hash = (hash ^ (hash >> 33)) &* 0xFF51_AFD7_ED55_8CCD
-            hash = (hash ^ (hash >> 33)) &* 0xC4CE_B9FE_1A85_EC53
-            hash ^= hash >> 33
-            if let first = seenKeys.insert(hash, record: Int32(truncatingIfNeeded: recordNumber)) {
+            var hash = KeyHash()
+            for i in uniqueIndexes { hash.add(i < fieldCount ? field(i) : UnsafeBufferPointer(start: nil, count: 0)) }
+            if let first = seenKeys.insert(hash.value, record: Int32(truncatingIfNeeded: recordNumber)) {
                 let names = template.uniqueKey.joined(separator: " + ")
                 let shown = uniqueIndexes.map { $0 < fieldCount ? String(decoding: field($0), as: UTF8.self) : "" }
                     .joined(separator: " / ")
