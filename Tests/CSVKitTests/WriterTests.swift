@@ -18,6 +18,18 @@ import Testing
         #expect(text == "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\rhere\",\r\n")
     }
 
+    @Test(arguments: [0, 7, -7, 10, 500, -1_000_000, Int.max, Int.min])
+    func integersAreWrittenAsTheirDecimalText(_ n: Int) throws {
+        let sink = MemorySink()
+        let writer = CSVWriter(sink: sink)
+        try writer.write(field: "SKU-1")
+        try writer.write(integer: n)
+        try writer.write(integer: n)
+        try writer.endRecord()
+        try writer.flush()
+        #expect(sink.text == "SKU-1,\(n),\(n)\r\n")
+    }
+
     @Test func lineEndingIsConfigurable() throws {
         #expect(try write([["a"], ["b"]]) == "a\r\nb\r\n")
         #expect(try write([["a"], ["b"]]) { CSVWriter(sink: $0, lineEnding: .lf) } == "a\nb\n")

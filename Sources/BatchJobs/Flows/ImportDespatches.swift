@@ -44,8 +44,19 @@ public struct ImportDespatchesFlow: InboundFlow {
     }
 
     public func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
-        var outcomes = [ApplyOutcome](repeating: .applied, count: records.count)
         var finance: [FinanceLine] = []
+        let outcomes = try apply(records, previous: previous, dryRun: dryRun, finance: &finance)
+        if !dryRun { try manifest?.recordFinance(finance) }
+        return outcomes
+    }
+
+    /// Applies the batch; what left, at what was charged for it, is handed back for the batch's commit: once per
+    /// package and SKU however often this runs (a rerun after a crash finds the lines in effect and hands them
+    /// back again).
+    public func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws
+        -> [ApplyOutcome]
+    {
+        var outcomes = [ApplyOutcome](repeating: .applied, count: records.count)
         var start = 0
         while start < records.count {
             var end = start + 1
@@ -53,12 +64,7 @@ public struct ImportDespatchesFlow: InboundFlow {
             try applyPackage(records, start..<end, into: &outcomes, finance: &finance, dryRun: dryRun)
             start = end
         }
-        if !dryRun {
-            try storefront.flush()
-            // What left, at what was charged for it, for the whole batch in one write: once per package and
-            // SKU however often this runs (a rerun after a crash finds the lines in effect and records them).
-            try manifest?.recordFinance(finance)
-        }
+        if !dryRun { try storefront.flush() }
         return outcomes
     }
 

@@ -50,15 +50,21 @@ public struct ImportReturnsFlow: InboundFlow {
     }
 
     public func apply(_ records: [ReturnLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
-        var outcomes: [ApplyOutcome] = []
         var finance: [FinanceLine] = []
+        let outcomes = try apply(records, previous: previous, dryRun: dryRun, finance: &finance)
+        if !dryRun { try manifest?.recordFinance(finance) }  // the batch's refunded value in one write
+        return outcomes
+    }
+
+    /// Applies the batch, handing back its refunded value for the batch's commit.
+    public func apply(_ records: [ReturnLine], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws
+        -> [ApplyOutcome]
+    {
+        var outcomes: [ApplyOutcome] = []
         for record in records {
             outcomes.append(try apply(record, finance: &finance, dryRun: dryRun))
         }
-        if !dryRun {
-            try storefront.flush()
-            try manifest?.recordFinance(finance)  // the batch's refunded value in one write
-        }
+        if !dryRun { try storefront.flush() }
         return outcomes
     }
 

@@ -320,7 +320,7 @@ public final class Manifest: Sendable {
             var found: Set<String> = []
             try Self.inLists(Array(Set(values))) { slice, marks in
                 let (sql, arguments) = statement(slice, marks)
-                for row in try db.fetchAll(sql: sql, arguments: arguments) { found.insert(row[column]) }
+                for row in try db.fetchAll(sql: sql, arguments: arguments.map(SQLValue.text)) { found.insert(row[column]) }
             }
             return found
         }
@@ -341,9 +341,13 @@ public final class Manifest: Sendable {
         return try store.read { db in
             var found: [String: (hash: String, appliedAt: Int64)] = [:]
             try Self.inLists(keys) { slice, marks in
+                // Arguments as values, not as `SQLBindable`s: a page of keys is 500 of them, each a dynamic cast.
                 let rows = try db.fetchAll(sql: "SELECT key, hash, applied_at FROM records WHERE flow = ? AND key IN (\(marks))",
-                                           arguments: [flow] + slice)
-                for row in rows { found[row["key"]] = (row["hash"], row["applied_at"]) }
+                                           arguments: [SQLValue.text(flow)] + slice.map(SQLValue.text))
+                for row in rows {  // by position: the statement's own three columns
+                    if let key = String(sqlValue: row.values[0]), let hash = String(sqlValue: row.values[1]),
+                       let at = Int64(sqlValue: row.values[2]) { found[key] = (hash, at) }
+                }
             }
             return found
         }
@@ -354,11 +358,14 @@ public final class Manifest: Sendable {
     /// - Parameters:
     ///   - file: The file being processed and its counts so far.
     ///   - records: `(key, hash)` of each record just applied.
+    ///   - events: What the records mean for their orders' histories.
+    ///   - finance: What the records are worth for `voxbatch finance` (a line already recorded stays as it is).
     public func commit(file: (id: Int64, applied: Int, skipped: Int, failed: Int), flow: String,
-                       records: [(key: String, hash: String)], events: [OrderEvent] = []) throws {
+                       records: [(key: String, hash: String)], events: [OrderEvent] = [], finance: [FinanceLine] = []) throws {
         try store.write { db in
             let now = now()
             try Manifest.insert(events, db: db, now: now)
+            try Manifest.insert(finance, db: db, now: now)
             try Manifest.upsert(records, flow: flow, fileID: file.id, db: db, now: now)
             try db.execute(sql: "UPDATE files SET applied = ?, skipped = ?, failed = ? WHERE id = ?",
                            arguments: [file.applied, file.skipped, file.failed, file.id])

@@ -49,12 +49,21 @@ public protocol InboundFlow {
     /// Applies records; `previous[i]` is the fingerprint in effect for `records[i]`'s key, if any.
     /// With `dryRun`, only says what it would do. Returns one outcome per record.
     func apply(_ records: [Record], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome]
+    /// The same, handing back what the records are worth for `voxbatch finance` instead of writing it: the
+    /// pipeline records those lines in the batch's own commit, with the records (one transaction, written on
+    /// the committing thread). The default applies and hands back nothing.
+    func apply(_ records: [Record], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws -> [ApplyOutcome]
 }
 
 extension InboundFlow {
     public func fingerprint(of record: Record) -> String? { nil }
     public func groupKey(of record: Record) -> String { key(of: record) }
     public func event(for record: Record, file: String) -> OrderEvent? { nil }
+    public func apply(_ records: [Record], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws
+        -> [ApplyOutcome]
+    {
+        try apply(records, previous: previous, dryRun: dryRun)
+    }
 }
 
 /// What one run of a pipeline did.

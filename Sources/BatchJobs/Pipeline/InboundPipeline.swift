@@ -388,7 +388,7 @@ struct ApplyBatch<F: InboundFlow> {
         var commit = BatchCommit(manifest: manifest, flow: flow.name, fileID: fileID, dryRun: dryRun)
         if !toApply.isEmpty {
             let outcomes = try flow.apply(toApply.map { records[$0] }, previous: toApply.map { known[keys[$0]] },
-                                          dryRun: dryRun)
+                                          dryRun: dryRun, finance: &commit.finance)
             precondition(outcomes.count == toApply.count, "\(flow.name): apply must return one outcome per record")
             commit.records.reserveCapacity(toApply.count)
             for (i, outcome) in zip(toApply, outcomes) {
@@ -414,8 +414,8 @@ struct ApplyBatch<F: InboundFlow> {
     }
 }
 
-/// What one applied batch leaves for the manifest: its records, order events and exceptions, and the file's
-/// counts after it — written in one transaction (the exceptions just before).
+/// What one applied batch leaves for the manifest: its records, order events, finance lines and exceptions, and
+/// the file's counts after it — written in one transaction (the exceptions just before).
 struct BatchCommit: @unchecked Sendable {
     let manifest: Manifest
     let flow: String
@@ -424,6 +424,7 @@ struct BatchCommit: @unchecked Sendable {
     var records: [(key: String, hash: String)] = []
     var events: [OrderEvent] = []
     var exceptions: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []
+    var finance: [FinanceLine] = []
     var counts = (applied: 0, skipped: 0, failed: 0)
     /// Its place among the batches waiting in ``PendingRecords``.
     var sequence = 0
@@ -440,7 +441,7 @@ struct BatchCommit: @unchecked Sendable {
         guard !dryRun else { return }
         for e in exceptions { try manifest.raise(kind: e.kind, reference: e.reference, message: e.message, owner: e.owner) }
         try manifest.commit(file: (fileID, counts.applied, counts.skipped, counts.failed), flow: flow,
-                            records: records, events: events)
+                            records: records, events: events, finance: finance)
         pending.remove(sequence: sequence)
     }
 }

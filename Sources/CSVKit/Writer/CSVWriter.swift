@@ -59,6 +59,25 @@ public final class CSVWriter {
         if buffer.count >= flushThreshold { try flush() }
     }
 
+    /// Writes one field holding an integer, in decimal, without making a string of it.
+    public func write(integer: Int) throws {
+        if column > 0 { buffer.append(delimiter) }
+        column += 1
+        var magnitude = integer.magnitude
+        if integer < 0 { buffer.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits, filled from the end
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var end = raw.count
+            repeat {
+                end -= 1
+                raw[end] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[end...]))
+        }
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
     /// Ends the current record.
     public func endRecord() throws {
         buffer.append(contentsOf: lineEnding)

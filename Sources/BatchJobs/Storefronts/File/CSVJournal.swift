@@ -68,6 +68,13 @@ final class CSVJournal {
         try writer.write(record: values)
     }
 
+    /// Buffers a row that `fields` writes field by field, in the header's order (the hottest path: no array
+    /// and no string per value); the row is ended here.
+    func append(_ fields: (CSVWriter) throws -> Void) throws {
+        try fields(writer)
+        try writer.endRecord()
+    }
+
     /// Appends the buffered rows and syncs.
     func flush() throws {
         try writer.flush()

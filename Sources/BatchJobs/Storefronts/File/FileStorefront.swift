@@ -88,7 +88,9 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// The SKUs of the catalogue, read once.
     private func knownSKUs() throws -> Set<String> {
         if let skus { return skus }
-        var found: Set<String> = []
+        // Sized from the file (a catalogue row is rarely under 40 bytes), so the set does not rehash as it fills.
+        let size = (try? FileManager.default.attributesOfItem(atPath: folder + "/products.csv")[.size] as? Int) ?? 0
+        var found = Set<String>(minimumCapacity: min(size / 40, 4_000_000))
         try readCatalogue { reader, sku in found.insert(sku) }
         skus = found
         return found
@@ -186,7 +188,11 @@ public final class FileStorefront: Storefront, ReturnsSource {
                 unknown.insert(level.sku)
                 continue
             }
-            try stockJournal.append(row: [level.sku, String(level.quantity), now])  // Self.stockColumns' order
+            try stockJournal.append { row in  // Self.stockColumns' order
+                try row.write(field: level.sku)
+                try row.write(integer: level.quantity)
+                try row.write(field: now)
+            }
         }
         return unknown
     }
@@ -349,7 +355,13 @@ public final class FileStorefront: Storefront, ReturnsSource {
         while try reader.next() {
             if skuIndex == nil { skuIndex = reader.header?.index(of: "sku") ?? 0 }
             guard let i = skuIndex, i < reader.fieldCount else { continue }
-            let sku = reader.field(i).trimmingSpaces
+            // Trimmed as bytes, then made a string once (a million-SKU catalogue is read on every stock import).
+            let sku = reader.withFieldBytes(i) { bytes -> String in
+                var start = 0, end = bytes.count
+                while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+                while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+            }
             if !sku.isEmpty { try body(reader, sku) }
         }
     }
