@@ -568,6 +568,32 @@ import Testing
     }
 }
 
+/// The plain-file storefront reads its catalogue in the background once a stock import is coming.
+@Suite struct CatalogueReadAheadTests {
+    @Test func theCatalogueReadInTheBackgroundAnswersAsTheOneReadInLine() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "TSH-L"])
+        let ahead = try f.storefront()
+        ahead.prepareStockUpdates()
+        ahead.prepareStockUpdates()  // once is enough: a second call starts nothing
+        #expect(try ahead.setStock([("TSH-M", 1), ("NOPE", 2)]) == ["NOPE"])
+        #expect(try ahead.setStock([("TSH-L", 3), ("NOPE", 2)]) == ["NOPE"])
+        let inLine = try f.storefront()
+        #expect(try inLine.setStock([("TSH-M", 1), ("NOPE", 2)]) == ["NOPE"])
+        try ahead.flush()
+        #expect(try f.storefront().stockLevels() == ["TSH-M": 1, "TSH-L": 3])
+    }
+
+    @Test func aCatalogueThatCannotBeReadFailsTheFirstUpdateAsInLine() throws {
+        let f = try FlowFixture()
+        try FileManager.default.createDirectory(atPath: f.root + "/shop/products.csv", withIntermediateDirectories: true)
+        let ahead = try f.storefront()
+        ahead.prepareStockUpdates()
+        #expect(throws: (any Error).self) { try ahead.setStock([("TSH-M", 1)]) }
+        #expect(throws: (any Error).self) { try f.storefront().setStock([("TSH-M", 1)]) }
+    }
+}
+
 @Suite struct ExportItemsTests {
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func newAndChangedItemsAreSentOnceAndTheAuditComparesBothSides(epoch: Epoch, backend: StateBackend) throws {

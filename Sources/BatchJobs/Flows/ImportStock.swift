@@ -42,6 +42,8 @@ public struct ImportStockFlow: InboundFlow {
 
     public func key(of record: StockLevel) -> String { record.itemCode }
 
+    public func willApplyFiles() { storefront.prepareStockUpdates() }
+
     /// The applied version: the snapshot and the value pushed (so a buffer change is pushed too).
     public func fingerprint(of record: StockLevel) -> String? {
         // For an inventory master, on hand and allocated are part of the version too: a despatch lowers both

@@ -57,3 +57,23 @@ private struct UncheckedWork: @unchecked Sendable {
     let work: () throws -> Void
     init(_ work: @escaping () throws -> Void) { self.work = work }
 }
+
+/// A value computed on a thread of its own while the caller goes on; ``wait()`` returns it (or its error).
+final class BackgroundResult<Value>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Value, any Error>?
+
+    init(_ compute: @escaping () throws -> Value) {
+        let work = UncheckedWork { [self] in
+            result = Result { try compute() }
+            done.signal()
+        }
+        Thread.detachNewThread { try? work.work() }
+    }
+
+    /// Waits for the value; once only.
+    func wait() throws -> Value {
+        done.wait()
+        return try result!.get()
+    }
+}

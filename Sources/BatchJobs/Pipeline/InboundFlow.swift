@@ -53,12 +53,16 @@ public protocol InboundFlow {
     /// pipeline records those lines in the batch's own commit, with the records (one transaction, written on
     /// the committing thread). The default applies and hands back nothing.
     func apply(_ records: [Record], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws -> [ApplyOutcome]
+    /// Told once per run, before the first file is downloaded, that there are files to apply (a flow may start
+    /// its storefront's slow preparations then). The default does nothing.
+    func willApplyFiles()
 }
 
 extension InboundFlow {
     public func fingerprint(of record: Record) -> String? { nil }
     public func groupKey(of record: Record) -> String { key(of: record) }
     public func event(for record: Record, file: String) -> OrderEvent? { nil }
+    public func willApplyFiles() {}
     public func apply(_ records: [Record], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws
         -> [ApplyOutcome]
     {

@@ -66,6 +66,7 @@ public struct InboundPipeline {
                 }
                 return files.sorted { $0.name < $1.name }
             }
+            if !ready.isEmpty && !dryRun { flow.willApplyFiles() }
             for file in ready {
                 if shouldStop() {
                     logger.notice("stop requested: leaving the remaining files for the next run",

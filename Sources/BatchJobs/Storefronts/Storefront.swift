@@ -284,6 +284,9 @@ public protocol Storefront: AnyObject {
     func refund(_ refund: Refund) throws
     /// Tells the storefront what became of a cancelled order.
     func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws
+    /// A stock import is about to apply levels: a storefront that must first read something whole (the
+    /// plain-file storefront's catalogue) may start now, in the background. The default does nothing.
+    func prepareStockUpdates()
     /// Makes everything written so far durable (called at the end of each batch).
     func flush() throws
     /// `voxbatch storefront check`: authenticates and reads one page of orders in `readyStatuses` and one
@@ -366,6 +369,8 @@ func forEachPage<S: Sequence>(of items: S, size: Int, _ body: ([S.Element]) thro
 
 extension Storefront {
     public func flush() throws {}
+
+    public func prepareStockUpdates() {}
 
     public func setStock(_ levels: [(sku: String, quantity: Int)], snapshotAt: [Date]) throws -> Set<String> {
         try setStock(levels)

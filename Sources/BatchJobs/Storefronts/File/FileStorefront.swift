@@ -22,6 +22,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
     private var ordersByNumber: [String: StorefrontOrder] = [:]
     private var orderSequence: [String] = []
     private var skus: Set<String>?
+    /// The catalogue's SKUs being read in the background, after ``prepareStockUpdates()``.
+    private var catalogueRead: BackgroundResult<Set<String>>?
     private let fulfilments: CSVJournal
     private let stockJournal: CSVJournal
     private let refunds: CSVJournal
@@ -85,15 +87,32 @@ public final class FileStorefront: Storefront, ReturnsSource {
         }
     }
 
-    /// The SKUs of the catalogue, read once.
+    /// The SKUs of the catalogue, read once (waiting for ``prepareStockUpdates()``'s read if one is under way).
     private func knownSKUs() throws -> Set<String> {
         if let skus { return skus }
+        let found = try catalogueRead.map { read in
+            catalogueRead = nil
+            return try read.wait()
+        } ?? Self.readSKUs(folder: folder)
+        skus = found
+        return found
+    }
+
+    private static func readSKUs(folder: String) throws -> Set<String> {
         // Sized from the file (a catalogue row is rarely under 40 bytes), so the set does not rehash as it fills.
         let size = (try? FileManager.default.attributesOfItem(atPath: folder + "/products.csv")[.size] as? Int) ?? 0
         var found = Set<String>(minimumCapacity: min(size / 40, 4_000_000))
-        try readCatalogue { reader, sku in found.insert(sku) }
-        skus = found
+        try readCatalogue(folder: folder) { reader, sku in found.insert(sku) }
         return found
+    }
+
+    /// Starts reading the catalogue's SKUs on a thread of its own: a stock import needs them for its first
+    /// batch, and a million-SKU catalogue takes a quarter of a second that the download and the first rows'
+    /// parsing can overlap.
+    public func prepareStockUpdates() {
+        guard skus == nil, catalogueRead == nil else { return }
+        let folder = folder
+        catalogueRead = BackgroundResult { try Self.readSKUs(folder: folder) }
     }
 
     // MARK: - Reading
@@ -348,6 +367,10 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     /// Streams `products.csv`, calling `body` for each row with a SKU.
     private func readCatalogue(_ body: (CSVReader, String) throws -> Void) throws {
+        try Self.readCatalogue(folder: folder, body)
+    }
+
+    private static func readCatalogue(folder: String, _ body: (CSVReader, String) throws -> Void) throws {
         let path = folder + "/products.csv"
         guard FileManager.default.fileExists(atPath: path) else { return }
         let reader = try CSVReader(path: path)
