@@ -26,6 +26,8 @@ final class CutUploads: FileTransport {
     let inner: LocalFolderTransport
     /// How many uploads fail before they work again.
     var cuts = Int.max
+    /// How long each upload takes first, in seconds (a slow link).
+    var delay = 0.0
     init(_ inner: LocalFolderTransport) { self.inner = inner }
     var displayName: String { inner.displayName }
     func list(_ d: String, matching p: String?) throws -> [RemoteFile] { try inner.list(d, matching: p) }
@@ -34,6 +36,7 @@ final class CutUploads: FileTransport {
         try inner.download(p, progress: progress, into: c)
     }
     func upload(localPath: String, to remotePath: String, progress: TransferProgress?) throws -> Int64 {
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         if cuts > 0 {
             cuts -= 1
             throw TransportError(.connectionLost, operation: "upload", target: displayName, message: "cut")
@@ -105,13 +108,19 @@ final class CutUploads: FileTransport {
     /// sequence at 0001 and collided with the file the killed run had already dropped.
     /// Records come a page at a time; an order the storefront returns again — in the same page after its
     /// file went out, or in a later page — is sent once, and each file is sent as it fills.
-    @Test func pagesAreSentAsFilesFillAndARepeatedOrderGoesOnce() throws {
+    ///
+    /// Sent while the next page is collected (`sendsWhileCollecting`), over a slow link: the first file is still
+    /// going out when the second page is looked up, and its orders must count as sent all the same.
+    @Test(arguments: [false, true])
+    func pagesAreSentAsFilesFillAndARepeatedOrderGoesOnce(sendsWhileCollecting: Bool) throws {
         final class Paged: OutboundFlow {
             let inner: OrderSource
             let pages: [[String]]
-            init(_ inner: OrderSource, pages: [[String]]) {
+            let sendsWhileCollecting: Bool
+            init(_ inner: OrderSource, pages: [[String]], sendsWhileCollecting: Bool) {
                 self.inner = inner
                 self.pages = pages
+                self.sendsWhileCollecting = sendsWhileCollecting
             }
             var name: String { inner.name }
             var template: CSVTemplate { inner.template }
@@ -123,9 +132,16 @@ final class CutUploads: FileTransport {
             }
         }
         for n in 1...4 { source.add("WEB-\(n)", lines: [("SKU-A", "1")]) }
-        let flow = Paged(source, pages: [["WEB-1", "WEB-2", "WEB-3", "WEB-1"], ["WEB-2", "WEB-4", "WEB-3"]])
-        let summary = try pipeline(at: 0, maxPerFile: 2).run(flow)
+        let flow = Paged(source, pages: [["WEB-1", "WEB-2", "WEB-3", "WEB-1"], ["WEB-2", "WEB-4", "WEB-3"]],
+                         sendsWhileCollecting: sendsWhileCollecting)
+        let slow = CutUploads(transport)
+        slow.cuts = 0
+        slow.delay = 0.3
+        var pipeline = pipeline(at: 0, maxPerFile: 2)
+        pipeline.transport = slow
+        let summary = try pipeline.run(flow)
         #expect(summary.applied == 4 && summary.skipped == 3)
+        #expect(summary.files.map(\.name) == ["SO_20261124T081500Z_0001.csv", "SO_20261124T081500Z_0002.csv"])
         let sent = try sentFiles()
         #expect(sent.keys.sorted() == ["SO_20261124T081500Z_0001.csv", "SO_20261124T081500Z_0002.csv"])
         #expect(sent["SO_20261124T081500Z_0001.csv"]?.contains("WEB-1") == true && sent["SO_20261124T081500Z_0001.csv"]?.contains("WEB-2") == true)

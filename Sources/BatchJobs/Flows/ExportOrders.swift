@@ -36,6 +36,9 @@ public struct ExportOrdersFlow: OutboundFlow {
 
     public func collect() throws -> [OutboundRecord] { try allPages() }
 
+    /// A file goes out while the next page is read: sending one touches only the manifest and the transport.
+    public var sendsWhileCollecting: Bool { true }
+
     /// Ready orders, a page at a time: the pipeline sends each page before the next is read, so a run
     /// holds one page of orders (and the file being filled), however many are ready.
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {

@@ -61,6 +61,10 @@ public protocol OutboundFlow {
     var recordsOrderEvents: Bool { get }
     /// The job's name in the manifest's runs (`export-orders`).
     var jobName: String { get }
+    /// Whether a full file may be written, reserved, dropped and confirmed on a thread of its own while the
+    /// next page is collected: only for a flow whose ``sent(keys:references:in:)`` leaves the storefront
+    /// alone (collecting reads it meanwhile). Default: no.
+    var sendsWhileCollecting: Bool { get }
     /// What is ready to send now (records already sent are filtered out by the pipeline).
     func collect() throws -> [OutboundRecord]
     /// The same, a page at a time: the pipeline sends each page's records before the next page is read,
@@ -77,6 +81,7 @@ extension OutboundFlow {
     public var problemKinds: [String] { [] }
     public var recordsOrderEvents: Bool { false }
     public var jobName: String { "export-\(name)" }
+    public var sendsWhileCollecting: Bool { false }
     public func sent(keys: [String], references: [String]?, in file: String) throws {}
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws { try body(try collect()) }
 
@@ -90,6 +95,47 @@ extension OutboundFlow {
 
 /// Thrown through a flow's page reading to end it when a stop is requested.
 private struct StopRequested: Error {}
+
+/// The files of a run being sent: their sequence numbers, the keys of those not finished yet (the collecting
+/// thread counts them as sent) and the summaries of those finished, in order.
+private final class SendingFiles: @unchecked Sendable {
+    private let lock = NSLock()
+    private var inFlight: [Int: [String]] = [:]
+    private var started = 0
+    private var finishedFiles: [RunSummary.FileSummary] = []
+    /// The next file-name sequence number (the sending thread's alone).
+    private(set) var sequence = 1
+
+    /// Notes a file's keys as being sent; returns its number.
+    func started(keys: [String]) -> Int {
+        lock.withLock {
+            started += 1
+            inFlight[started] = keys
+            return started
+        }
+    }
+
+    /// The next sequence number, used up.
+    func nextSequence() -> Int {
+        defer { sequence += 1 }
+        return sequence
+    }
+
+    /// The file is out and recorded in the manifest.
+    func finished(_ number: Int, _ file: RunSummary.FileSummary) {
+        lock.withLock {
+            inFlight[number] = nil
+            finishedFiles.append(file)
+        }
+    }
+
+    /// The keys of files handed over but not finished.
+    func keysInFlight() -> Set<String> {
+        lock.withLock { Set(inFlight.values.joined()) }
+    }
+
+    var files: [RunSummary.FileSummary] { lock.withLock { finishedFiles } }
+}
 
 /// Storefront → warehouse: collect → validate → write CSV → reserve in the manifest → drop atomically →
 /// confirm.
@@ -164,7 +210,10 @@ public struct OutboundPipeline {
         var skipped = 0
         var invalid = 0
         var heldCount = 0  // failed a pre-flight check: an exception, tried again next run
-        var sequence = 1
+        // Files are named, written, reserved, dropped and confirmed in order — on a thread of their own while
+        // the next page is collected, when the flow allows it (the sender then has the transport to itself).
+        let sender = flow.sendsWhileCollecting && !dryRun ? BatchWorker() : nil
+        let sending = SendingFiles()
 
         func sendBatch() throws {
             guard !batch.isEmpty else { return }
@@ -173,29 +222,36 @@ public struct OutboundPipeline {
                 summary.stopped = true
                 throw StopRequested()
             }
-            // A name is used once, ever: a run in the same second as an earlier one (a rerun after a crash, a
-            // pattern without {sequence}) moves on to the next free sequence number.
-            var name = fileName(flow.fileNamePattern, sequence: sequence)
-            sequence += 1
-            while try manifest.latestFile(name: name) != nil || (!dryRun && transport.stat(inbox + "/" + name) != nil) {
-                let next = fileName(flow.fileNamePattern, sequence: sequence)
-                sequence += 1
-                name = next != name ? next : Self.suffixed(name, sequence)
-            }
-            var file = RunSummary.FileSummary(name: name, outcome: dryRun ? "would-send" : "sent")
-            file.applied = batch.count
-            if !dryRun { try send(batch, as: name, flow: flow, runID: runID) }
-            summary.files.append(file)
+            let full = batch
             batch.removeAll(keepingCapacity: true)
             // The template's unique keys (an order number and item code) are checked within each file:
             // remembering every key of the run would grow with it.
             validator.forgetSeenKeys()
+            let number = sending.started(keys: full.map(\.record.key))
+            let work = { [self] in
+                // A name is used once, ever: a run in the same second as an earlier one (a rerun after a crash, a
+                // pattern without {sequence}) moves on to the next free sequence number.
+                var name = fileName(flow.fileNamePattern, sequence: sending.nextSequence())
+                while try manifest.latestFile(name: name) != nil || (!dryRun && transport.stat(inbox + "/" + name) != nil) {
+                    let next = fileName(flow.fileNamePattern, sequence: sending.nextSequence())
+                    name = next != name ? next : Self.suffixed(name, sending.sequence)
+                }
+                var file = RunSummary.FileSummary(name: name, outcome: dryRun ? "would-send" : "sent")
+                file.applied = full.count
+                if !dryRun { try send(full, as: name, flow: flow, runID: runID) }
+                sending.finished(number, file)
+            }
+            if let sender { try sender.submit(work) } else { try work() }
         }
 
         do {
+            defer { sender?.drain() }
             try flow.collect { records in
+                // Keys of files still being sent are not in the manifest yet: they count as sent. (Files that
+                // finished before the look-up are found in it.)
+                let sendingKeys = sending.keysInFlight()
                 let known = try manifest.appliedHashes(flow: flow.name, keys: records.map(\.key))
-                recent = Set(batch.map(\.record.key))
+                recent = Set(batch.map(\.record.key)).union(sendingKeys)
                 for record in records {
                     if recent.contains(record.key) || held.contains(record.key) || (dryRun && previewed.contains(record.key)) {
                         skipped += 1  // the storefront returned it twice: one sales order only
@@ -236,7 +292,11 @@ public struct OutboundPipeline {
                 }
             }
             try sendBatch()
-        } catch is StopRequested {}
+            try sender?.finish()
+        } catch is StopRequested {
+            try sender?.finish()  // the files already handed over are sent whole
+        }
+        summary.files = sending.files
 
         if var first = summary.files.first {
             first.skipped = skipped
