@@ -42,13 +42,18 @@ public struct ExportOrdersFlow: OutboundFlow {
     /// Ready orders, a page at a time: the pipeline sends each page before the next is read, so a run
     /// holds one page of orders (and the file being filled), however many are ready.
     public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
+        // Item codes found known on an earlier page (they stay known): a run looks each code up once at most,
+        // and holds no more codes than its orders name.
+        var knownCodes: Set<String> = []
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
             // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)
             let template = self.template
             let page = orders.filter { !withheld.contains($0.id) }.map { ($0, salesOrder(for: $0)) }
             // The page's item codes the warehouse knows, looked up for this page (never the whole catalogue).
-            let warehouseItems = try manifest.itemCodesTheWarehouseKnows(among: page.flatMap { $0.1.lines.map(\.itemCode) })
+            let codes = page.flatMap { $0.1.lines.map(\.itemCode) }.filter { !knownCodes.contains($0) }
+            knownCodes.formUnion(try manifest.itemCodesTheWarehouseKnows(among: codes))
+            let warehouseItems = knownCodes
             try body(page.map { order, salesOrder in
                 var record = OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
                                             problem: preflight(order, salesOrder, warehouseItems: warehouseItems))

@@ -203,7 +203,7 @@ public struct OutboundPipeline {
         let validator = TemplateValidator(template: flow.template, header: header)
         // What this run holds, whatever the number of records: one page, the file being filled, and the
         // keys of both (a key sent in an earlier file is found in the manifest, which reserved it).
-        var batch: [(record: OutboundRecord, hash: String, rows: [[String]])] = []  // rows rendered once
+        var batch: [(record: OutboundRecord, hash: String?, rows: [[String]])] = []  // rows rendered once
         var recent: Set<String> = []  // keys in the file being filled, or sent since this page's look-up
         var held: Set<String> = []  // keys held back this run (pre-flight or template): few
         var previewed: Set<String> = []  // dry run only: nothing is reserved, so keys are remembered
@@ -258,10 +258,14 @@ public struct OutboundPipeline {
                         continue
                     }
                     let rows = record.rows
-                    let hash = Self.hash(rows)
-                    if let previous = known[record.key], !flow.resendsChanged || previous == hash {
-                        skipped += 1  // already sent: never twice
-                        continue
+                    // Hashed here only to compare with a version sent before; otherwise by the sender.
+                    var hash: String?
+                    if let previous = known[record.key] {
+                        if flow.resendsChanged { hash = Self.hash(rows) }
+                        if !flow.resendsChanged || previous == hash {
+                            skipped += 1  // already sent: never twice
+                            continue
+                        }
                     }
                     if let problem = record.problem {
                         heldCount += 1
@@ -349,7 +353,7 @@ public struct OutboundPipeline {
         return SHA256.hash(data: bytes).prefix(16).hex
     }
 
-    private func send(_ batch: [(record: OutboundRecord, hash: String, rows: [[String]])], as name: String, flow: some OutboundFlow,
+    private func send(_ batch: [(record: OutboundRecord, hash: String?, rows: [[String]])], as name: String, flow: some OutboundFlow,
                       runID: Int64?) throws {
         let local = workDirectory + "/" + name
         let encryption = pgp.flatMap { $0.settings.encryptsOutbound ? $0 : nil }
@@ -360,7 +364,7 @@ public struct OutboundPipeline {
         for (_, _, rows) in batch {
             for row in rows { try writer.write(record: row) }
         }
-        let hashes = batch.map { (key: $0.record.key, hash: $0.hash) }
+        let hashes = batch.map { (key: $0.record.key, hash: $0.hash ?? Self.hash($0.rows)) }
         try writer.flush()
         try sink.sync()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: plain))
