@@ -49,4 +49,26 @@ import Testing
         #expect(FinanceLine.cents("12.5") == 1250 && FinanceLine.cents("£1,299.99") == 129_999 && FinanceLine.cents("") == nil)
         #expect(FinanceReport.amount(-1005) == "-10.05" && FinanceReport.amount(7) == "0.07")
     }
+
+    /// Prices are read from their bytes when they are plain, and by `Decimal` otherwise: both must agree.
+    @Test func thePlainPriceReaderAgreesWithDecimal() {
+        var fixed = ["0", "12", "12.5", "12.50", "12.", ".5", "-3.07", "£1,299.99", "1 299,00", "12.345", "-", ".", "",
+                     "1.2.3", "12-3", "--1", "٣.٥٠", "EUR 7.10", "999999999999999", "1e3", "0.01", "-0.00"]
+        var seed: UInt64 = 42
+        for _ in 0..<2_000 {  // random short strings over the characters prices are made of
+            var text = ""
+            for _ in 0..<(Int(seed % 9)) {
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text.append(Array("0123456789.-,£ x")[Int((seed >> 33) % 16)])
+            }
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            fixed.append(text)
+        }
+        for price in fixed {
+            if let plain = FinanceLine.plainCents(price) {
+                #expect(plain == FinanceLine.decimalCents(price), "\(price)")
+            }
+        }
+        #expect(FinanceLine.plainCents("12.50") == 1250 && FinanceLine.plainCents("12.345") == nil)
+    }
 }

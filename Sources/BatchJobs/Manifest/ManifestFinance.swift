@@ -29,12 +29,43 @@ public struct FinanceLine: Sendable, Hashable, Codable {
 
     /// A decimal price (`12.50`, `12`, `1,299.00`) in cents; nil when it is not a price.
     public static func cents(_ price: String) -> Int? {
+        plainCents(price) ?? decimalCents(price)
+    }
+
+    static func decimalCents(_ price: String) -> Int? {
         let plain = price.filter { $0.isNumber || $0 == "." || $0 == "-" }
         guard !plain.isEmpty, let value = Decimal(string: plain) else { return nil }
         var scaled = value * 100
         var rounded = Decimal()
         NSDecimalRound(&rounded, &scaled, 0, .plain)
         return NSDecimalNumber(decimal: rounded).intValue
+    }
+
+    /// The common case read straight from the bytes — ASCII, an optional leading `-`, at most two decimals
+    /// (other ASCII characters such as `£` and `,` skipped, as above); `nil` sends anything else to `Decimal`.
+    /// Orders carry a price per line, and `Decimal(string:)` per line was a tenth of an export's time.
+    static func plainCents(_ price: String) -> Int? {
+        var units = 0, decimals = -1, digits = 0, negative = false
+        for byte in price.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                guard decimals < 2, digits < 15 else { return nil }
+                units = units * 10 + Int(byte - UInt8(ascii: "0"))
+                digits += 1
+                if decimals >= 0 { decimals += 1 }
+            case UInt8(ascii: "."):
+                guard decimals < 0 else { return nil }
+                decimals = 0
+            case UInt8(ascii: "-"):
+                guard digits == 0, decimals < 0, !negative else { return nil }
+                negative = true
+            case 0x80...: return nil
+            default: continue
+            }
+        }
+        guard digits > 0 else { return nil }
+        for _ in max(0, decimals)..<2 { units *= 10 }
+        return negative ? -units : units
     }
 }
 
