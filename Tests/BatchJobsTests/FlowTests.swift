@@ -197,6 +197,10 @@ import Testing
         #expect(lines.count == 4)  // header + 3 lines in 2 packages
         #expect(lines[1].contains("DSP-1") && lines[1].contains("dpd-uk") && lines[1].hasSuffix(",false,\(f.day(8, "yyyy-MM-dd'T'HH:mm:ss'Z'"))"))
         #expect(lines[3].contains("DSP-2") && lines[3].contains("HOD-L") && lines[3].contains(",true,"))
+        // The order's history: one line per package, naming what it carried.
+        let despatched = try f.manifest().orderEvents("WEB-1").filter { $0.kind == "despatched" }.map(\.detail)
+        #expect(despatched.count == 2)
+        #expect(despatched.last?.hasPrefix("package DSP-2: 1 x TSH-M, 1 x HOD-L, DPD ") == true)
     }
 
     @Test(arguments: Epoch.allCases, StateBackend.allCases)

@@ -140,15 +140,20 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         let first = pending.add([("A", "a1"), ("B", "b1"), ("A", "a2")])  // a key twice: its later version
         let second = pending.add([("B", "b2")])
         var known = ["A": "a0", "C": "c0"]
-        pending.overlay(&known, keys: ["A", "B", "C", "D"])
+        let before = pending.waiting()
+        before.overlay(&known, keys: ["A", "B", "C", "D"])
         #expect(known == ["A": "a2", "B": "b2", "C": "c0"])
         pending.remove(sequence: second)
         known = [:]
-        pending.overlay(&known, keys: ["B"])
+        pending.waiting().overlay(&known, keys: ["B"])
         #expect(known == ["B": "b1"])
+        // Taken before the manifest was read, the batches stay in hand even if their commits land meanwhile.
+        known = [:]
+        before.overlay(&known, keys: ["B"])
+        #expect(known == ["B": "b2"])
         pending.remove(sequence: first)
         known = ["B": "from-the-manifest"]
-        pending.overlay(&known, keys: ["A", "B"])
+        pending.waiting().overlay(&known, keys: ["A", "B"])
         #expect(known == ["B": "from-the-manifest"])
     }
 

@@ -37,10 +37,28 @@ public struct ImportDespatchesFlow: InboundFlow {
     public func groupKey(of record: DespatchLine) -> String { record.orderNumber + "/" + record.despatchNumber }
 
     public func event(for record: DespatchLine, file: String) -> OrderEvent? {
-        OrderEvent(orderNumber: record.orderNumber, kind: "despatched",
-                   detail: "package \(record.despatchNumber): \(record.quantity) x \(record.itemCode), "
-                    + "\(record.carrier) \(record.service) tracking \(record.trackingNumber), despatched \(record.despatchDate)",
-                   file: file)
+        events(for: [record], file: file).first
+    }
+
+    /// One event per package: its lines applied from this file, its carrier, tracking and date (a package of
+    /// three lines is one line of the order's history, and one row of the manifest, not three).
+    public func events(for records: [DespatchLine], file: String) -> [OrderEvent] {
+        var events: [OrderEvent] = []
+        var start = 0
+        while start < records.count {
+            let first = records[start]
+            var end = start + 1
+            while end < records.count && records[end].orderNumber == first.orderNumber
+                && records[end].despatchNumber == first.despatchNumber { end += 1 }
+            let lines = records[start..<end].map { "\($0.quantity) x \($0.itemCode)" }.joined(separator: ", ")
+            events.append(OrderEvent(
+                orderNumber: first.orderNumber, kind: "despatched",
+                detail: "package \(first.despatchNumber): \(lines), \(first.carrier) \(first.service) tracking "
+                    + "\(first.trackingNumber), despatched \(first.despatchDate)",
+                file: file))
+            start = end
+        }
+        return events
     }
 
     public func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {

@@ -46,6 +46,9 @@ public protocol InboundFlow {
     func groupKey(of record: Record) -> String
     /// What an applied record means for its order's history, if anything (`file` is the file's name).
     func event(for record: Record, file: String) -> OrderEvent?
+    /// What a batch's applied records mean for their orders' histories, in order: by default each record's
+    /// ``event(for:file:)``; a flow may tell one event for several (the lines of one package).
+    func events(for records: [Record], file: String) -> [OrderEvent]
     /// Applies records; `previous[i]` is the fingerprint in effect for `records[i]`'s key, if any.
     /// With `dryRun`, only says what it would do. Returns one outcome per record.
     func apply(_ records: [Record], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome]
@@ -63,6 +66,9 @@ extension InboundFlow {
     public func groupKey(of record: Record) -> String { key(of: record) }
     public func event(for record: Record, file: String) -> OrderEvent? { nil }
     public func willApplyFiles() {}
+    public func events(for records: [Record], file: String) -> [OrderEvent] {
+        records.compactMap { event(for: $0, file: file) }
+    }
     public func apply(_ records: [Record], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws
         -> [ApplyOutcome]
     {

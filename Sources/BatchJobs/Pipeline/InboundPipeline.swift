@@ -377,8 +377,11 @@ struct ApplyBatch<F: InboundFlow> {
             fingerprints.removeAll(keepingCapacity: true)
         }
         var toApply: [Int] = []
+        // What is pending is taken before the manifest is read: a batch whose commit lands in between is then
+        // still in hand (read after, it would be gone from both).
+        let waiting = pending.waiting()
         var known = records.isEmpty ? [:] : try manifest.appliedHashes(flow: flow.name, keys: keys)
-        pending.overlay(&known, keys: keys)
+        waiting.overlay(&known, keys: keys)
         for i in records.indices {
             if !dryRun, known[keys[i]] == fingerprints[i] {
                 result.skipped += 1  // applied before with this very content
@@ -392,12 +395,13 @@ struct ApplyBatch<F: InboundFlow> {
                                           dryRun: dryRun, finance: &commit.finance)
             precondition(outcomes.count == toApply.count, "\(flow.name): apply must return one outcome per record")
             commit.records.reserveCapacity(toApply.count)
+            var applied: [F.Record] = []
             for (i, outcome) in zip(toApply, outcomes) {
                 switch outcome {
                 case .applied:
                     result.applied += 1
                     commit.records.append((keys[i], fingerprints[i]))
-                    if let event = flow.event(for: records[i], file: fileName) { commit.events.append(event) }
+                    applied.append(records[i])
                 case .unchanged:
                     result.skipped += 1
                     commit.records.append((keys[i], fingerprints[i]))
@@ -408,6 +412,7 @@ struct ApplyBatch<F: InboundFlow> {
                     commit.exceptions.append((kind, reference, message, owner))
                 }
             }
+            commit.events = flow.events(for: applied, file: fileName)
         }
         commit.counts = (result.applied, result.skipped, result.failed)
         if !dryRun { commit.sequence = pending.add(commit.records) }
@@ -453,12 +458,35 @@ struct BatchCommit: @unchecked Sendable {
 /// Each waiting batch keeps its keys' 64-bit hashes in a ``KeyTable`` (a hit is confirmed on the key itself):
 /// a look-up costs a hash and a probe per key, and a committed batch is dropped whole.
 final class PendingRecords: @unchecked Sendable {
-    private struct Batch {
+    struct Batch {
         let sequence: Int
         let records: [(key: String, hash: String)]
         var index: KeyTable
         /// Keys whose hash another key of the batch had first (about n²/2⁶⁵ likely): looked up exactly.
         var collided: [String: String] = [:]
+    }
+
+    /// The batches waiting at one moment.
+    struct Waiting {
+        let batches: [Batch]
+
+        /// Replaces what the manifest said for `keys` with what is pending for them (the latest batch first).
+        func overlay(_ known: inout [String: String], keys: [String]) {
+            guard !batches.isEmpty else { return }
+            for key in keys {
+                let hash = KeyHash.of(key)
+                for batch in batches.reversed() {
+                    if let i = batch.index.find(hash), batch.records[Int(i)].key == key {
+                        known[key] = batch.records[Int(i)].hash
+                        break
+                    }
+                    if !batch.collided.isEmpty, let hash = batch.collided[key] {
+                        known[key] = hash
+                        break
+                    }
+                }
+            }
+        }
     }
     private let lock = NSLock()
     private var batches: [Batch] = []
@@ -489,24 +517,8 @@ final class PendingRecords: @unchecked Sendable {
         lock.withLock { batches.removeAll { $0.sequence == sequence } }
     }
 
-    /// Replaces what the manifest said for `keys` with what is pending for them (the latest batch first).
-    func overlay(_ known: inout [String: String], keys: [String]) {
-        let waiting = lock.withLock { batches }
-        guard !waiting.isEmpty else { return }
-        for key in keys {
-            let hash = KeyHash.of(key)
-            for batch in waiting.reversed() {
-                if let i = batch.index.find(hash), batch.records[Int(i)].key == key {
-                    known[key] = batch.records[Int(i)].hash
-                    break
-                }
-                if !batch.collided.isEmpty, let hash = batch.collided[key] {
-                    known[key] = hash
-                    break
-                }
-            }
-        }
-    }
+    /// The batches waiting now: take them before reading the manifest.
+    func waiting() -> Waiting { lock.withLock { Waiting(batches: batches) } }
 }
 
 /// What the applied batches of a file added up to, kept by the worker thread and read once it finished.
