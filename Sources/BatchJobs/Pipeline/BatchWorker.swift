@@ -1,13 +1,13 @@
 import Foundation
 
-/// Applies a file's batches on a thread of its own, in order, while the pipeline's thread reads, validates
-/// and decodes the next batch: reading and applying overlap, on two cores.
+/// Runs batches of work on a thread of its own, in order, while the caller prepares the next one.
 ///
 /// At most one batch waits while another is worked on. The inbound pipeline chains two workers — one applies
 /// batches to the storefront, the next commits them to the manifest — so a file never has more than five
-/// batches in memory (the one being filled, and one waiting and one in hand at each stage). Batches run strictly one after another
-/// in the order submitted — the manifest sees the same sequence of commits as without the worker — and the
-/// first error stops the rest: it is thrown to the pipeline at its next ``submit(_:)`` or at ``finish()``.
+/// batches in memory (the one being filled, and one waiting and one in hand at each stage); the outbound
+/// pipeline sends files on one while it collects the next page. Batches run strictly one after another in the
+/// order submitted — the manifest sees the same sequence of commits as without the worker — and the first
+/// error stops the rest: it is thrown to the caller at its next ``submit(_:)`` or at ``finish()``.
 final class BatchWorker: @unchecked Sendable {
     private let queue = DispatchQueue(label: "voxbatch.apply")
     private let slots = DispatchSemaphore(value: 2)  // the batch applied and the one waiting
@@ -51,8 +51,8 @@ final class BatchWorker: @unchecked Sendable {
     }
 }
 
-/// A closure handed to the worker's thread. The pipeline's thread never touches what it captures (the
-/// flow, the storefront, the manifest, the batch) while it runs: it only reads and decodes rows.
+/// A closure handed to another thread. The caller never touches what it captures (the flow, the storefront,
+/// the batch) while it runs; what both use (the manifest, the pending records) is locked.
 private struct UncheckedWork: @unchecked Sendable {
     let work: () throws -> Void
     init(_ work: @escaping () throws -> Void) { self.work = work }
