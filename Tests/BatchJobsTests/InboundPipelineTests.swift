@@ -83,6 +83,25 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         try (despatchHeader + rows.joined()).write(toFile: root + "/exchange/out/" + name, atomically: true, encoding: .utf8)
     }
 
+    @Test func aRepeatedLineIsReportedWhetherKeysAreRememberedOrFoundByAFirstPass() throws {
+        for threshold in [Int.max, 0] {  // remembered as the rows go by; found by a first pass (a large file)
+            var pipeline = pipeline
+            pipeline.duplicateScanThreshold = threshold
+            let name = "DESP_\(threshold == 0 ? "scan" : "kept").csv", order = threshold == 0 ? "WEB-2" : "WEB-1"
+            try drop(name, [despatchRow(order, "DSP-0001", "SKU-A", "2"), despatchRow(order, "DSP-0001", "SKU-B", "1"),
+                            despatchRow(order, "DSP-0001", "SKU-A", "3")])
+            flow.applies.removeAll()
+            let summary = try pipeline.run(flow)
+            #expect(flow.applies == ["\(order)/DSP-0001/SKU-A=2", "\(order)/DSP-0001/SKU-B=1"])
+            #expect(summary.files.map(\.outcome) == ["partially-applied"])
+            let report = try String(contentsOfFile: root + "/exchange/error/" + InboundPipeline.errorReportName(name),
+                                    encoding: .utf8)
+            #expect(report.contains("3,4,Salesorder number + Despatch number + Item code,\(order) / DSP-0001 / SKU-A,unique,"))
+            #expect(report.contains("already appears in record 1"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/work").isEmpty)  // no key files left
+        }
+    }
+
     @Test func goodRowsAreAppliedBadRowsReportedAndTheFileArchived() throws {
         try drop("DESP_1.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "2"), despatchRow("WEB-1", "DSP-0001", "SKU-B", "0"),
                                 despatchRow("WEB-2", "DSP-0002", "SKU-C", "1")])

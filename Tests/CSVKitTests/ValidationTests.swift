@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CSVKit
 
@@ -277,5 +278,99 @@ import Testing
         #expect(table.insert(1, record: -1) == 0)
         table.removeAll()
         #expect(table.count == 0 && table.insert(16, record: 7) == nil && table.insert(16, record: 8) == 7)
+    }
+}
+
+@Suite struct DuplicateKeysTests {
+    /// A file of `rows` records keyed `order + sku`, with repeats at known places, a malformed record (a stray
+    /// quote mid-field), a short record (too few fields) and a blank key twice.
+    private func file(rows: Int) throws -> (path: String, directory: String, repeats: [Int: Int]) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dupkeys-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var text = "order,sku,qty\n"
+        var repeats: [Int: Int] = [:]  // record → first record with its key
+        var firstOf: [String: Int] = [:]
+        for r in 1...rows {
+            var key = "\(r),SKU-\(r % 97)"
+            if r % 5_003 == 0 { key = "\(r / 2),SKU-\(r / 2 % 97)" }  // the key of an earlier record
+            if r == 777 { key = "1,SKU-1" }  // record 1's key, whose partition spills long before
+            if r == 12_345 || r == 54_321 { key = "," }  // a blank key, twice
+            if r == 2_000 { text += "2000,SK\"U,1\n"; continue }  // malformed (a quote in an unquoted field)
+            if r == 3_000 { text += "3000\n"; continue }  // too short: the key's second part is empty
+            text += key + ",1\n"
+            if let first = firstOf[key] { repeats[r] = first } else { firstOf[key] = r }
+        }
+        let path = directory + "/orders.csv"
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        return (path, directory, repeats)
+    }
+
+    private func report(_ path: String, _ template: CSVTemplate, _ duplicates: DuplicateKeys?) throws
+        -> (ValidationSummary, String)
+    {
+        let sink = MemorySink()
+        let summary = try FileValidation.run(reader: try CSVReader(path: path), template: template,
+                                             report: ErrorReport(sink: sink), duplicates: duplicates)
+        return (summary, sink.text)
+    }
+
+    @Test func theFirstPassFindsWhatRememberingEveryKeyFinds() throws {
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("order"), ColumnRule("sku"), ColumnRule("qty", .integer())],
+                            uniqueKey: ["order", "sku"])
+        let (path, directory, repeats) = try file(rows: 150_000)  // ~2,300 keys a partition: every one spills
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let found = try #require(try DuplicateKeys.scan(path: path, configuration: .init(), template: t,
+                                                         temporaryDirectory: directory))
+        #expect(found.records == 149_998)  // the malformed and the short record (a field-count error) have no key
+        #expect(found.count == Set(repeats.values).count)
+        var hash = KeyHash()
+        for part in ["1", "SKU-1"] { Array(part.utf8).withUnsafeBufferPointer { hash.add($0) } }
+        #expect(found.firstRecord(hash.value) == 1)
+        let (viaScan, scanned) = try report(path, t, found)
+        let (remembering, remembered) = try report(path, t, nil)
+        #expect(viaScan == remembering)
+        #expect(scanned == remembered)
+        #expect(viaScan.problemCounts["unique"] == repeats.count)
+        #expect(remembered.contains("already appears in record 1\""))  // record 777
+        // No temporary file is left in the folder.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["orders.csv"])
+    }
+
+    @Test func nothingToScanWithoutAUniqueKeyOrItsColumn() throws {
+        let (path, directory, _) = try file(rows: 10)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let noKey = CSVTemplate(name: "t", columns: [ColumnRule("order")])
+        #expect(try DuplicateKeys.scan(path: path, configuration: .init(), template: noKey,
+                                       temporaryDirectory: directory) == nil)
+        let missing = CSVTemplate(name: "t", columns: [ColumnRule("order")], uniqueKey: ["order", "colour"])
+        #expect(try DuplicateKeys.scan(path: path, configuration: .init(), template: missing,
+                                       temporaryDirectory: directory) == nil)
+    }
+
+    @Test func anUnwritableFolderIsANamedError() throws {
+        let (path, directory, _) = try file(rows: 10)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let t = CSVTemplate(name: "t", columns: [ColumnRule("order")], uniqueKey: ["order"])
+        #expect(throws: DuplicateKeysError.self) {
+            _ = try DuplicateKeys.scan(path: path, configuration: .init(), template: t,
+                                       temporaryDirectory: directory + "/missing")
+        }
+    }
+}
+
+@Suite struct KeySetTests {
+    @Test func everyHashIsFoundAcrossGrowthAndAbsentOnesAreNot() {
+        var set = KeySet(capacity: 10)
+        let hashes: [UInt64] = [0, 1, .max] + (1..<60_000).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+        for h in hashes {
+            let inserted = set.insert(h)
+            #expect(inserted == (h != 1), "hash \(h)")  // 0 and 1 share a slot by design
+        }
+        #expect(set.count == hashes.count - 1)
+        #expect(hashes.allSatisfy { set.contains($0) })
+        let again = set.insert(.max)
+        #expect(!again)
+        let absent = (60_000..<70_000).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+        #expect(absent.allSatisfy { !set.contains($0) })
     }
 }

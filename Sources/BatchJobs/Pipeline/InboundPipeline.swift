@@ -25,6 +25,9 @@ public struct InboundPipeline {
     /// batches, which the storefront's look-first makes harmless. Batches are applied on a worker thread
     /// while the next is read, and committed on another while the next is applied (``BatchWorker``), in order.
     public var batchSize = 10_000
+    /// A file of at least this many bytes has its unique keys checked by a first pass over it
+    /// (``DuplicateKeys``: memory that does not grow with the file); a smaller one's are remembered as its rows go by.
+    public var duplicateScanThreshold = DuplicateKeys.threshold
     /// How transient transport failures are retried.
     public var retry = RetryPolicy()
     /// How retries wait (tests pass a recorder).
@@ -175,10 +178,18 @@ public struct InboundPipeline {
         }
         var validation: ValidationSummary
         do {
+            // A large file's unique keys are checked by a first pass over it, in memory that does not grow with
+            // the file; a small one's are remembered as the rows go by.
+            var localSize = stat()
+            let duplicates = stat(local, &localSize) == 0 && Int(localSize.st_size) >= duplicateScanThreshold
+                ? try DuplicateKeys.scan(path: local, configuration: csv, template: flow.template,
+                                         temporaryDirectory: workDirectory)
+                : nil
             let reader = try CSVReader(path: local, configuration: csv)
             var decode: ((CSVReader) -> F.Record)?
             let context = InboundFile(name: file.name, modified: file.modified)
-            validation = try FileValidation.run(reader: reader, template: flow.template, report: report) { row in
+            validation = try FileValidation.run(reader: reader, template: flow.template, report: report,
+                                                duplicates: duplicates) { row in
                 // Bound once per file. (Re-assigning `decode ?? ...` on every row would wrap the closure in one
                 // more reabstraction thunk per row: a chain as long as the file.)
                 if decode == nil {

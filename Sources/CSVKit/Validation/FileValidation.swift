@@ -51,12 +51,14 @@ public enum FileValidation {
     ///   - reader: A reader at the start of the file.
     ///   - template: The layout to enforce.
     ///   - report: Receives one line per problem, when given.
+    ///   - duplicates: The file's repeating unique keys, from a first pass over it (``DuplicateKeys``); without
+    ///     them, keys are remembered as the rows go by.
     ///   - onValid: Called for each valid row; throwing stops the run.
     /// - Returns: Counts and examples.
     /// - Throws: A ``CSVError`` the reader cannot recover from (unreadable file, strict mode, bad
     ///   header), or what `onValid` or the report throws.
     public static func run(
-        reader: CSVReader, template: CSVTemplate, report: ErrorReport? = nil,
+        reader: CSVReader, template: CSVTemplate, report: ErrorReport? = nil, duplicates: DuplicateKeys? = nil,
         onValid: (CSVReader) throws -> Void = { _ in }
     ) throws -> ValidationSummary {
         var summary = ValidationSummary()
@@ -72,7 +74,7 @@ public enum FileValidation {
         }
         /// Binds the template to the header and reports the file's own problems, once.
         func bind(_ header: CSVHeader) throws -> TemplateValidator {
-            let bound = TemplateValidator(template: template, header: header)
+            let bound = TemplateValidator(template: template, header: header, duplicates: duplicates)
             summary.fileErrors = bound.fileErrors.map(\.message)
             for fileError in bound.fileErrors {
                 summary.note(kind: fileError.rule, .init(row: 0, line: 1, column: fileError.column, value: "",

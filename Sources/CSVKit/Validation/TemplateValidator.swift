@@ -13,8 +13,11 @@ public final class TemplateValidator {
     private let enumValues: [[[UInt8]]]
     private let uniqueIndexes: [Int]
     /// Unique keys seen so far, as 64-bit hashes (12 bytes a slot however long the key is, so a
-    /// million-row file costs 24 MiB here); two different keys share a hash with a probability of about n²/2⁶⁵.
+    /// million-row file would cost 24 MiB here: a large file is checked by ``DuplicateKeys`` instead); two
+    /// different keys share a hash with a probability of about n²/2⁶⁵.
     private var seenKeys = KeyTable()
+    /// The file's repeating keys, found by a first pass (a large file): then no key is remembered here.
+    private let duplicates: DuplicateKeys?
     private var postcodeShapes = PostcodeShapeCache()
 
     /// A bound column holds only plain values, so walking the columns of every row costs no reference
@@ -41,8 +44,11 @@ public final class TemplateValidator {
     /// Binds `template` to the columns of `header`.
     ///
     /// Missing columns that are required become ``fileErrors``; missing optional columns are skipped.
-    public init(template: CSVTemplate, header: CSVHeader) {
+    /// With `duplicates` (a first pass's findings over the same file), a record's key is checked against the
+    /// file's repeating keys alone instead of being remembered.
+    public init(template: CSVTemplate, header: CSVHeader, duplicates: DuplicateKeys? = nil) {
         self.template = template
+        self.duplicates = duplicates
         var fileErrors: [FileError] = []
         var checks: [BoundColumn] = []
         var rules: [ColumnRule] = []
@@ -166,7 +172,14 @@ public final class TemplateValidator {
         if !uniqueIndexes.isEmpty {
             var hash = KeyHash()
             for i in uniqueIndexes { hash.add(i < fieldCount ? field(i) : UnsafeBufferPointer(start: nil, count: 0)) }
-            if let first = seenKeys.insert(hash.value, record: Int32(truncatingIfNeeded: recordNumber)) {
+            let record = Int32(truncatingIfNeeded: recordNumber)
+            let first: Int32?
+            if let duplicates {
+                first = duplicates.firstRecord(hash.value).flatMap { $0 == record ? nil : $0 }
+            } else {
+                first = seenKeys.insert(hash.value, record: record)
+            }
+            if let first {
                 let names = template.uniqueKey.joined(separator: " + ")
                 let shown = uniqueIndexes.map { $0 < fieldCount ? String(decoding: field($0), as: UTF8.self) : "" }
                     .joined(separator: " / ")
