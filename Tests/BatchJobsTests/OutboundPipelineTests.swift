@@ -56,6 +56,22 @@ final class CutUploads: FileTransport {
         #expect(OutboundPipeline.hash([["WEB-1", "SKU-A", "1"], ["WEB-1", "SKU-B", "2"]]) == "1a6c1d7840f973076b3870697e159972")
     }
 
+    @Test func packedRowsAreWrittenExactlyAsTheRowsThemselves() throws {
+        let rows = [["WEB-1", "", "=SUM(A1)", "tab\there", "line\r\nbreak", "\"quoted\""], ["", "", "", "", "", ""],
+                    ["é ünïcode", "-1", "+44 113", "@x", "a,b", " "]]
+        func csv(_ write: (CSVWriter) throws -> Void) throws -> String {
+            let sink = MemorySink()
+            let writer = CSVWriter(sink: sink, guardsFormulas: true)
+            try write(writer)
+            try writer.flush()
+            return sink.text
+        }
+        let direct = try csv { w in for row in rows { try w.write(record: row) } }
+        let packed = try csv { w in try OutboundPipeline.write(packed: OutboundPipeline.pack(rows), to: w) }
+        #expect(packed == direct)
+        #expect(OutboundPipeline.digest(OutboundPipeline.pack(rows)) == OutboundPipeline.hash(rows))
+    }
+
     let root: String
     let transport: LocalFolderTransport
     let manifest: Manifest

@@ -203,7 +203,7 @@ public struct OutboundPipeline {
         let validator = TemplateValidator(template: flow.template, header: header)
         // What this run holds, whatever the number of records: one page, the file being filled, and the
         // keys of both (a key sent in an earlier file is found in the manifest, which reserved it).
-        var batch: [(record: OutboundRecord, hash: String?, rows: [[String]])] = []  // rows rendered once
+        var batch: [PackedRecord] = []  // rows rendered once, kept packed
         var recent: Set<String> = []  // keys in the file being filled, or sent since this page's look-up
         var held: Set<String> = []  // keys held back this run (pre-flight or template): few
         var previewed: Set<String> = []  // dry run only: nothing is reserved, so keys are remembered
@@ -227,7 +227,7 @@ public struct OutboundPipeline {
             // The template's unique keys (an order number and item code) are checked within each file:
             // remembering every key of the run would grow with it.
             validator.forgetSeenKeys()
-            let number = sending.started(keys: full.map(\.record.key))
+            let number = sending.started(keys: full.map(\.key))
             let work = { [self] in
                 // A name is used once, ever: a run in the same second as an earlier one (a rerun after a crash, a
                 // pattern without {sequence}) moves on to the next free sequence number.
@@ -251,7 +251,7 @@ public struct OutboundPipeline {
                 // finished before the look-up are found in it.)
                 let sendingKeys = sending.keysInFlight()
                 let known = try manifest.appliedHashes(flow: flow.name, keys: records.map(\.key))
-                recent = Set(batch.map(\.record.key)).union(sendingKeys)
+                recent = Set(batch.map(\.key)).union(sendingKeys)
                 for record in records {
                     if recent.contains(record.key) || held.contains(record.key) || (dryRun && previewed.contains(record.key)) {
                         skipped += 1  // the storefront returned it twice: one sales order only
@@ -260,8 +260,12 @@ public struct OutboundPipeline {
                     let rows = record.rows
                     // Hashed here only to compare with a version sent before; otherwise by the sender.
                     var hash: String?
+                    var packed: [UInt8]?
                     if let previous = known[record.key] {
-                        if flow.resendsChanged { hash = Self.hash(rows) }
+                        if flow.resendsChanged {
+                            packed = Self.pack(rows)
+                            hash = Self.digest(packed!)
+                        }
                         if !flow.resendsChanged || previous == hash {
                             skipped += 1  // already sent: never twice
                             continue
@@ -289,7 +293,8 @@ public struct OutboundPipeline {
                         }
                         continue
                     }
-                    batch.append((record, hash, rows))
+                    batch.append(PackedRecord(key: record.key, reference: record.reference, finance: record.finance,
+                                              hash: hash, rows: packed ?? Self.pack(rows)))
                     recent.insert(record.key)
                     if dryRun { previewed.insert(record.key) }
                     if batch.count >= maxRecordsPerFile { try sendBatch() }
@@ -339,32 +344,55 @@ public struct OutboundPipeline {
 
     /// A record's content hash: its fields, unambiguously separated.
     static func hash(_ rows: [[String]]) -> String {
-        // The bytes gathered first and hashed in one call: a record is a few hundred bytes, and one digest
-        // update per field cost more than the hashing itself.
+        digest(pack(rows))
+    }
+
+    /// A record's rows as the bytes its hash is taken over: each field ended by a unit separator (0x1F), each
+    /// row by a record separator (0x1E). Those two never reach a file (``checkControlCharacters`` holds back every
+    /// control character but tab, CR and LF), so the packing is unambiguous, and it is how a file's records wait to be written: one allocation a record
+    /// instead of one per row and per long field.
+    static func pack(_ rows: [[String]]) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         for row in rows {
             for field in row {
                 bytes.append(contentsOf: field.utf8)
-                bytes.append(0x1F)  // unit separator
+                bytes.append(0x1F)
             }
-            bytes.append(0x1E)  // record separator
+            bytes.append(0x1E)
         }
-        return SHA256.hash(data: bytes).prefix(16).hex
+        return bytes
     }
 
-    private func send(_ batch: [(record: OutboundRecord, hash: String?, rows: [[String]])], as name: String, flow: some OutboundFlow,
-                      runID: Int64?) throws {
+    /// The hash of packed rows (hashed in one call: one digest update per field cost more than the hashing).
+    static func digest(_ packed: [UInt8]) -> String {
+        SHA256.hash(data: packed).prefix(16).hex
+    }
+
+    /// Writes packed rows (``pack(_:)``) as CSV records.
+    static func write(packed: [UInt8], to writer: CSVWriter) throws {
+        try packed.withUnsafeBufferPointer { bytes in
+            var start = 0
+            for (i, byte) in bytes.enumerated() where byte == 0x1F || byte == 0x1E {  // tabs and newlines are data
+                if byte == 0x1F {
+                    try writer.write(fieldBytes: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                } else {
+                    try writer.endRecord()
+                }
+                start = i + 1
+            }
+        }
+    }
+
+    private func send(_ batch: [PackedRecord], as name: String, flow: some OutboundFlow, runID: Int64?) throws {
         let local = workDirectory + "/" + name
         let encryption = pgp.flatMap { $0.settings.encryptsOutbound ? $0 : nil }
         let plain = encryption == nil ? local : local + ".plain"
         let sink = try FileDescriptorSink(path: plain)
         let writer = CSVWriter(sink: sink, guardsFormulas: guardsFormulas)
         try writer.write(record: flow.template.headerNames)
-        for (_, _, rows) in batch {
-            for row in rows { try writer.write(record: row) }
-        }
-        let hashes = batch.map { (key: $0.record.key, hash: $0.hash ?? Self.hash($0.rows)) }
+        for record in batch { try Self.write(packed: record.rows, to: writer) }
+        let hashes = batch.map { (key: $0.key, hash: $0.hash ?? Self.digest($0.rows)) }
         try writer.flush()
         try sink.sync()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: plain))
@@ -376,9 +404,9 @@ public struct OutboundPipeline {
             size = (try FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber)?.int64Value ?? 0
         }
         let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: size, sha256: sha,
-                                              runID: runID, records: hashes, finance: batch.flatMap(\.record.finance))
+                                              runID: runID, records: hashes, finance: batch.flatMap(\.finance))
         try publish(local, name: name, fileID: id, records: batch.count)
-        try conclude(flow, keys: batch.map(\.record.key), references: batch.map(\.record.reference), file: name)
+        try conclude(flow, keys: batch.map(\.key), references: batch.map(\.reference), file: name)
     }
 
     /// Tells the flow a file is out and closes the pre-flight exceptions of what it carried.
@@ -468,4 +496,15 @@ public struct OutboundPipeline {
             .replacingOccurrences(of: "{sequence}", with: String(format: "%04d", sequence))
             + (pgp?.settings.encryptsOutbound == true ? pgp!.settings.fileExtension : "")
     }
+}
+
+/// A record in a file being filled or sent: what sending it needs, with its rows packed
+/// (``OutboundPipeline/pack(_:)``) rather than held as strings or re-rendered from the storefront's record.
+struct PackedRecord {
+    let key: String
+    let reference: String
+    let finance: [FinanceLine]
+    /// Its hash when it was needed for a comparison already; otherwise the sender takes it.
+    let hash: String?
+    let rows: [UInt8]
 }
