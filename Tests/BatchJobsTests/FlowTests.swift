@@ -6,6 +6,18 @@ import TestSupport
 import Testing
 
 @Suite struct ExportOrdersTests {
+    @Test func theOrderFilesColumnsAreReadByTheirPositions() {
+        // OrderExports reads fields by `OrderColumn`, looked up in the header in `orderColumns`' order.
+        #expect(OrderColumn.allCases.count == FileStorefront.orderColumns.count)
+        #expect(FileStorefront.orderColumns[OrderColumn.orderNumber.rawValue] == "order_number")
+        #expect(FileStorefront.orderColumns[OrderColumn.shippingCost.rawValue] == "shipping_cost")
+        #expect(FileStorefront.orderColumns[OrderColumn.customerNote.rawValue] == "customer_note")
+        #expect(FileStorefront.orderColumns[OrderColumn.price.rawValue] == "price")
+        let camel = OrderColumn.allCases.map { "\($0)".lowercased() }
+        let snake = FileStorefront.orderColumns.map { $0.replacingOccurrences(of: "_", with: "") }
+        #expect(camel == snake)
+    }
+
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func anUnknownSKUHoldsBackOnlyItsOrderUntilTheWarehouseKnowsTheSKU(epoch: Epoch, backend: StateBackend) throws {
         let f = try FlowFixture(epoch: epoch, backend: backend)

@@ -45,17 +45,17 @@ public struct ExportOrdersFlow: OutboundFlow {
         // Item codes found known on an earlier page (they stay known): a run looks each code up once at most,
         // and holds no more codes than its orders name.
         var knownCodes: Set<String> = []
+        let layout = SalesOrder.Layout(template)  // bound once for the run
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
             // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)
-            let template = self.template
             let page = orders.filter { !withheld.contains($0.id) }.map { ($0, salesOrder(for: $0)) }
             // The page's item codes the warehouse knows, looked up for this page (never the whole catalogue).
             let codes = page.flatMap { $0.1.lines.map(\.itemCode) }.filter { !knownCodes.contains($0) }
             knownCodes.formUnion(try manifest.itemCodesTheWarehouseKnows(among: codes))
             let warehouseItems = knownCodes
             try body(page.map { order, salesOrder in
-                var record = OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: template),
+                var record = OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: layout),
                                             problem: preflight(order, salesOrder, warehouseItems: warehouseItems))
                 record.finance = Self.finance(order, kind: "sent", reference: "")
                 return record

@@ -99,49 +99,114 @@ public struct SalesOrder: Sendable, Hashable {
 
     /// The order's rows in `template`'s layout (one per line, the order's fields repeated).
     public func rows(in template: CSVTemplate) -> [[String]] {
-        var base = extraColumns
-        base["SalesOrderNumber"] = number
-        base["Customer"] = customer
-        base["ShippingAddressLine1"] = shipping.line1
-        base["ShippingAddressLine2"] = shipping.line2
-        base["ShippingAddressCity"] = shipping.city
-        base["ShippingAddressRegion"] = shipping.region
-        base["ShippingAddressPostcode"] = shipping.postcode
-        base["ShippingAddressCountry"] = shipping.country
-        base["IsPartialShipment"] = "false"
-        base["Status"] = status
-        base["RequestedDeliveryDate"] = requestedDeliveryDate
-        base["ShippingCost"] = shippingCost
-        base["Email"] = email
-        base["ContactName"] = contactName
-        base["TotalSale"] = totalSale
-        base["Discount"] = discount
-        base["TaxPaid"] = taxPaid
-        base["CreatedDate"] = createdDate
-        base["PaymentMethod"] = paymentMethod
-        base["ServiceType"] = serviceType
-        base["ChannelName"] = channelName
-        // The order's fields are laid out once; each line then fills only the columns that take a line's value
-        // (by name or alias), with the lookup `template.row` makes: the line's value, else the order's.
-        let orderRow = template.row(base)
-        let lineColumns = template.columns.enumerated().filter { _, rule in
-            Self.lineFields.contains(rule.name) || rule.aliases.contains(where: Self.lineFields.contains)
+        rows(in: Layout(template))
+    }
+
+    /// The order's rows in a layout bound once (an export binds it once per run, not once per order).
+    ///
+    /// A column takes the first of its name and aliases that has a value, as `template.row` would look them up
+    /// in a dictionary of the order's fields over its extra columns (with the line's fields for a line column):
+    /// a standard field always has one, an extra column when the order sets it.
+    public func rows(in layout: Layout) -> [[String]] {
+        func value(_ field: Layout.Field) -> String {
+            switch field {
+            case .number: number
+            case .customer: customer
+            case .line1: shipping.line1
+            case .line2: shipping.line2
+            case .city: shipping.city
+            case .region: shipping.region
+            case .postcode: shipping.postcode
+            case .country: shipping.country
+            case .partialShipment: "false"
+            case .status: status
+            case .requestedDeliveryDate: requestedDeliveryDate
+            case .shippingCost: shippingCost
+            case .email: email
+            case .contactName: contactName
+            case .totalSale: totalSale
+            case .discount: discount
+            case .taxPaid: taxPaid
+            case .createdDate: createdDate
+            case .paymentMethod: paymentMethod
+            case .serviceType: serviceType
+            case .channelName: channelName
+            case .itemCode, .quantity, .lineNumber, .salePrice, .blank: ""
+            }
         }
+        func resolve(_ source: Layout.Source, _ field: (Layout.Field) -> String) -> String {
+            for key in source.extras { if let v = extraColumns[key] { return v } }
+            return field(source.field)
+        }
+        var orderRow = [String](repeating: "", count: layout.sources.count)
+        for c in layout.orderColumns { orderRow[c] = resolve(layout.sources[c], value) }
         return lines.enumerated().map { i, line in
-            func value(_ key: String) -> String? {
-                switch key {
-                case "ItemCode": line.itemCode
-                case "QuantityOrdered": String(line.quantity)
-                case "Line": String(i + 1)
-                case "SalePrice": line.salePrice
-                default: base[key]
+            var row = orderRow
+            for c in layout.lineColumns {
+                row[c] = resolve(layout.sources[c]) { field in
+                    switch field {
+                    case .itemCode: line.itemCode
+                    case .quantity: String(line.quantity)
+                    case .lineNumber: String(i + 1)
+                    case .salePrice: line.salePrice
+                    default: value(field)
+                    }
                 }
             }
-            var row = orderRow
-            for (c, rule) in lineColumns {
-                row[c] = value(rule.name) ?? rule.aliases.lazy.compactMap(value).first ?? ""
-            }
             return row
+        }
+    }
+
+    /// Where each column of a sales-order template takes its value from, bound once.
+    public struct Layout: Sendable {
+        enum Field: Sendable {
+            case number, customer, line1, line2, city, region, postcode, country, partialShipment, status
+            case requestedDeliveryDate, shippingCost, email, contactName, totalSale, discount, taxPaid, createdDate
+            case paymentMethod, serviceType, channelName
+            case itemCode, quantity, lineNumber, salePrice
+            case blank
+        }
+
+        /// Extra columns to try first, in order, then a field (a standard one always has a value).
+        struct Source: Sendable {
+            var extras: [String] = []
+            var field = Field.blank
+        }
+
+        static let fields: [String: Field] = [
+            "SalesOrderNumber": .number, "Customer": .customer, "ShippingAddressLine1": .line1,
+            "ShippingAddressLine2": .line2, "ShippingAddressCity": .city, "ShippingAddressRegion": .region,
+            "ShippingAddressPostcode": .postcode, "ShippingAddressCountry": .country,
+            "IsPartialShipment": .partialShipment, "Status": .status, "RequestedDeliveryDate": .requestedDeliveryDate,
+            "ShippingCost": .shippingCost, "Email": .email, "ContactName": .contactName, "TotalSale": .totalSale,
+            "Discount": .discount, "TaxPaid": .taxPaid, "CreatedDate": .createdDate, "PaymentMethod": .paymentMethod,
+            "ServiceType": .serviceType, "ChannelName": .channelName,
+            "ItemCode": .itemCode, "QuantityOrdered": .quantity, "Line": .lineNumber, "SalePrice": .salePrice,
+        ]
+
+        let sources: [Source]
+        /// Columns with the order's values (the same on every line), and those with the line's.
+        let orderColumns: [Int]
+        let lineColumns: [Int]
+
+        public init(_ template: CSVTemplate) {
+            var sources: [Source] = [], orderColumns: [Int] = [], lineColumns: [Int] = []
+            for (c, rule) in template.columns.enumerated() {
+                let keys = [rule.name] + rule.aliases
+                var source = Source()
+                for key in keys {
+                    if let field = Self.fields[key] {
+                        source.field = field
+                        break
+                    }
+                    source.extras.append(key)
+                }
+                sources.append(source)
+                if keys.contains(where: SalesOrder.lineFields.contains) { lineColumns.append(c) } else { orderColumns.append(c) }
+            }
+            self.sources = sources
+            self.orderColumns = orderColumns
+            self.lineColumns = lineColumns
         }
     }
 
