@@ -769,3 +769,15 @@ import Testing
         #expect(try manifest.files(flow: "despatches").map(\.name) == ["DESP_2.csv"])
     }
 }
+
+@Suite struct FileStorefrontCatalogueTests {
+    @Test func linesAreCountedAcrossReadChunks() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID()).csv").path
+        defer { unlink(path) }
+        let row = String(repeating: "x", count: 99) + "\n"  // 100 bytes: 30,000 rows span three 1 MiB reads
+        try (String(repeating: row, count: 30_000) + "no newline at the end").write(toFile: path, atomically: false,
+                                                                                       encoding: .utf8)
+        #expect(FileStorefront.lineCount(path) == 30_000)
+        #expect(FileStorefront.lineCount(path + ".missing") == 0)
+    }
+}

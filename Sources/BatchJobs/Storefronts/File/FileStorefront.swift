@@ -100,15 +100,38 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     private static func readSKUs(folder: String) throws -> KeySet {
-        // Sized from the file (a catalogue row is rarely under 40 bytes), so the set seldom grows as it fills.
-        let size = (try? FileManager.default.attributesOfItem(atPath: folder + "/products.csv")[.size] as? Int) ?? 0
-        var found = KeySet(capacity: size / 40)
+        // Sized from the file's line count (a quick pass for memchr), so the set neither grows as it fills nor
+        // keeps room it never uses: 10 bytes a SKU.
+        var found = KeySet(capacity: Self.lineCount(folder + "/products.csv"))
         try forEachSKU(folder: folder) { _, sku in
             var hash = KeyHash()
             hash.add(sku)
             found.insert(hash.value)
         }
         return found
+    }
+
+    /// The number of lines of the file at `path` (0 when it cannot be read).
+    static func lineCount(_ path: String) -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var lines = 0
+        while true {
+            let n = read(fd, buffer, 1 << 20)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            var p = buffer, left = n
+            while left > 0, let hit = memchr(p, 0x0A, left) {
+                lines += 1
+                let step = hit - p + 1
+                p = hit + 1
+                left -= step
+            }
+        }
+        return lines
     }
 
     /// Starts reading the catalogue's SKUs on a thread of its own: a stock import needs them for its first
@@ -193,11 +216,20 @@ public final class FileStorefront: Storefront, ReturnsSource {
             guard !order.fulfilmentIDs.contains(id) else { continue }  // recorded before: not twice
             order.fulfilmentIDs.insert(id)
             if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
-            try fulfilments.append(row: [  // Self.fulfilmentColumns' order
-                fulfilment.orderNumber + "/" + id, fulfilment.orderNumber, fulfilment.package, fulfilment.carrier,
-                fulfilment.service, fulfilment.trackingNumber, fulfilment.despatchDate, line.sku, String(line.quantity),
-                fulfilment.completesOrder && order.isFullyFulfilled ? "true" : "false", now,
-            ])
+            let completes = fulfilment.completesOrder && order.isFullyFulfilled
+            try fulfilments.append { row in  // Self.fulfilmentColumns' order, field by field
+                try row.write(field: fulfilment.orderNumber + "/" + id)
+                try row.write(field: fulfilment.orderNumber)
+                try row.write(field: fulfilment.package)
+                try row.write(field: fulfilment.carrier)
+                try row.write(field: fulfilment.service)
+                try row.write(field: fulfilment.trackingNumber)
+                try row.write(field: fulfilment.despatchDate)
+                try row.write(field: line.sku)
+                try row.write(integer: line.quantity)
+                try row.write(field: completes ? "true" : "false")
+                try row.write(field: now)
+            }
         }
         if order.isFullyFulfilled { order.status = "completed" }
         ordersByNumber[fulfilment.orderNumber] = order
@@ -293,8 +325,16 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     private let formatter = ISO8601DateFormatter()  // making one costs more than using it: keep one
 
+    private var lastStamp: (second: Double, text: String) = (.nan, "")
+
+    /// The clock's time to the second, as the journals write it; formatted once a second at most (formatting
+    /// goes through ICU, and a despatch file asks for it on every package).
     private func timestamp() -> String {
-        formatter.string(from: clock())
+        let second = clock().timeIntervalSince1970.rounded(.down)
+        if second != lastStamp.second {
+            lastStamp = (second, formatter.string(from: Date(timeIntervalSince1970: second)))
+        }
+        return lastStamp.text
     }
 
     /// Every order in memory, in its latest version (for `order(number:)` and the writes, which look
