@@ -277,10 +277,16 @@ public struct OutboundPipeline {
                         if !dryRun { try hold(record, problem, flow: flow) }
                         continue
                     }
+                    // Checked on the packed bytes it will be written from (no second copy of its fields).
+                    let packedRows = packed ?? Self.pack(rows)
                     var errors: [FieldError] = []
-                    for (i, row) in rows.enumerated() {
-                        validator.validate(fields: row, recordNumber: i + 1, into: &errors)
-                        Self.checkControlCharacters(row, header: header, into: &errors)
+                    if Self.isCleanlyPacked(packedRows, rows) {
+                        Self.validate(packed: packedRows, with: validator, into: &errors)
+                    } else {  // a control character somewhere (rare): checked field by field, to name it
+                        for (i, row) in rows.enumerated() {
+                            validator.validate(fields: row, recordNumber: i + 1, into: &errors)
+                            Self.checkControlCharacters(row, header: header, into: &errors)
+                        }
                     }
                     guard errors.isEmpty else {
                         invalid += 1
@@ -294,7 +300,7 @@ public struct OutboundPipeline {
                         continue
                     }
                     batch.append(PackedRecord(key: record.key, reference: record.reference, finance: record.finance,
-                                              hash: hash, rows: packed ?? Self.pack(rows)))
+                                              hash: hash, rows: packedRows))
                     recent.insert(record.key)
                     if dryRun { previewed.insert(record.key) }
                     if batch.count >= maxRecordsPerFile { try sendBatch() }
@@ -362,6 +368,41 @@ public struct OutboundPipeline {
             bytes.append(0x1E)
         }
         return bytes
+    }
+
+    /// Validates each row of a packed record (rows numbered from 1 within the record, as before).
+    static func validate(packed: [UInt8], with validator: TemplateValidator, into errors: inout [FieldError]) {
+        packed.withUnsafeBufferPointer { bytes in
+            var ranges: [Range<Int>] = []
+            ranges.reserveCapacity(32)
+            var start = 0, row = 0
+            for (i, byte) in bytes.enumerated() where byte == 0x1F || byte == 0x1E {
+                if byte == 0x1F {
+                    ranges.append(start..<i)
+                } else {
+                    row += 1
+                    validator.validate(bytes: bytes, ranges: ranges, recordNumber: row, into: &errors)
+                    ranges.removeAll(keepingCapacity: true)
+                }
+                start = i + 1
+            }
+        }
+    }
+
+    /// Whether `packed` (the packing of `rows`) holds no control character a file must not carry — nothing
+    /// below 0x20 but tab, LF, CR and the packing's own separators, no DEL — and no separator inside a field
+    /// (its separators are exactly one per field and one per row): one pass over its bytes.
+    static func isCleanlyPacked(_ packed: [UInt8], _ rows: [[String]]) -> Bool {
+        var units = 0, records = 0
+        for byte in packed where byte < 0x20 || byte == 0x7F {
+            switch byte {
+            case 0x1F: units += 1
+            case 0x1E: records += 1
+            case 0x09, 0x0A, 0x0D: continue
+            default: return false
+            }
+        }
+        return records == rows.count && units == rows.reduce(0) { $0 + $1.count }
     }
 
     /// The hash of packed rows (hashed in one call: one digest update per field cost more than the hashing).

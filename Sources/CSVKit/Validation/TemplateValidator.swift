@@ -144,6 +144,14 @@ public final class TemplateValidator {
         }
     }
 
+    /// Checks a record whose fields are `ranges` of `bytes` (a record already laid out in one buffer: no copy).
+    public func validate(bytes: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>], recordNumber: Int,
+                         into errors: inout [FieldError]) {
+        validate(fieldCount: ranges.count, recordNumber: recordNumber, into: &errors) { i in
+            UnsafeBufferPointer(rebasing: bytes[ranges[i]])
+        }
+    }
+
     private func validate(
         fieldCount: Int, recordNumber: Int, into errors: inout [FieldError],
         field: (Int) -> UnsafeBufferPointer<UInt8>

@@ -101,7 +101,7 @@ public final class CSVWriter {
 
     private func appendField(_ bytes: UnsafeBufferPointer<UInt8>) {
         if column > 0 { buffer.append(delimiter) }
-        let guarded = guardsFormulas && !unguardedColumns.contains(column) && Self.looksLikeFormula(bytes)
+        let guarded = guardsFormulas && Self.looksLikeFormula(bytes) && !unguardedColumns.contains(column)  // cheapest first
         column += 1
         var needsQuotes = guarded && bytes.first == 0x0D
         if !needsQuotes {
