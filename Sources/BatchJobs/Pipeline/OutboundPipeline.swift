@@ -101,6 +101,8 @@ private struct StopRequested: Error {}
 private final class SendingFiles: @unchecked Sendable {
     private let lock = NSLock()
     private var inFlight: [Int: [String]] = [:]
+    /// The keys of `inFlight`, kept as files start and finish (a snapshot is then a copy-on-write handle).
+    private var inFlightKeys: Set<String> = []
     private var started = 0
     private var finishedFiles: [RunSummary.FileSummary] = []
     /// The next file-name sequence number (the sending thread's alone).
@@ -111,6 +113,7 @@ private final class SendingFiles: @unchecked Sendable {
         lock.withLock {
             started += 1
             inFlight[started] = keys
+            inFlightKeys.formUnion(keys)
             return started
         }
     }
@@ -124,14 +127,14 @@ private final class SendingFiles: @unchecked Sendable {
     /// The file is out and recorded in the manifest.
     func finished(_ number: Int, _ file: RunSummary.FileSummary) {
         lock.withLock {
-            inFlight[number] = nil
+            for key in inFlight.removeValue(forKey: number) ?? [] { inFlightKeys.remove(key) }
             finishedFiles.append(file)
         }
     }
 
     /// The keys of files handed over but not finished.
     func keysInFlight() -> Set<String> {
-        lock.withLock { Set(inFlight.values.joined()) }
+        lock.withLock { inFlightKeys }
     }
 
     var files: [RunSummary.FileSummary] { lock.withLock { finishedFiles } }
@@ -204,7 +207,8 @@ public struct OutboundPipeline {
         // What this run holds, whatever the number of records: one page, the file being filled, and the
         // keys of both (a key sent in an earlier file is found in the manifest, which reserved it).
         var batch: [PackedRecord] = []  // rows rendered once, kept packed
-        var recent: Set<String> = []  // keys in the file being filled, or sent since this page's look-up
+        var inFile: Set<String> = []  // keys in the file being filled
+        var handedOver: Set<String> = []  // keys of files handed to the sender since this page's look-up
         var held: Set<String> = []  // keys held back this run (pre-flight or template): few
         var previewed: Set<String> = []  // dry run only: nothing is reserved, so keys are remembered
         var skipped = 0
@@ -224,6 +228,8 @@ public struct OutboundPipeline {
             }
             let full = batch
             batch.removeAll(keepingCapacity: true)
+            handedOver.formUnion(inFile)
+            inFile.removeAll(keepingCapacity: true)
             // The template's unique keys (an order number and item code) are checked within each file:
             // remembering every key of the run would grow with it.
             validator.forgetSeenKeys()
@@ -251,9 +257,10 @@ public struct OutboundPipeline {
                 // finished before the look-up are found in it.)
                 let sendingKeys = sending.keysInFlight()
                 let known = try manifest.appliedHashes(flow: flow.name, keys: records.map(\.key))
-                recent = Set(batch.map(\.key)).union(sendingKeys)
+                handedOver.removeAll(keepingCapacity: true)
                 for record in records {
-                    if recent.contains(record.key) || held.contains(record.key) || (dryRun && previewed.contains(record.key)) {
+                    if inFile.contains(record.key) || handedOver.contains(record.key) || sendingKeys.contains(record.key)
+                        || held.contains(record.key) || (dryRun && previewed.contains(record.key)) {
                         skipped += 1  // the storefront returned it twice: one sales order only
                         continue
                     }
@@ -301,7 +308,7 @@ public struct OutboundPipeline {
                     }
                     batch.append(PackedRecord(key: record.key, reference: record.reference, finance: record.finance,
                                               hash: hash, rows: packedRows))
-                    recent.insert(record.key)
+                    inFile.insert(record.key)
                     if dryRun { previewed.insert(record.key) }
                     if batch.count >= maxRecordsPerFile { try sendBatch() }
                 }
