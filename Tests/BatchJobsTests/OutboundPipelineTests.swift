@@ -14,11 +14,26 @@ final class OrderSource: OutboundFlow {
     let fileNamePattern = "SO_{timestamp}_{sequence}.csv"
     var orders: [OutboundRecord] = []
 
+    /// How many times records were rendered.
+    let renders = Counter()
+
     func add(_ number: String, lines: [(String, String)], note: String = "") {
-        orders.append(OutboundRecord(key: number, rows: lines.map { [number, $0.0, $0.1, note] }))
+        let renders = renders
+        orders.append(OutboundRecord(key: number, rows: {
+            renders.add()
+            return lines.map { [number, $0.0, $0.1, note] }
+        }()))
     }
 
     func collect() throws -> [OutboundRecord] { orders }
+}
+
+/// A count shared with the closures that render records.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
 }
 
 /// The local transport with uploads cut, as a dropped connection would cut them.
@@ -114,9 +129,12 @@ final class CutUploads: FileTransport {
 
         // The storefront sends the same orders again (or the job reruns): nothing new goes out.
         source.add("WEB-6", lines: [("SKU-C", "1")])
+        let rendered = source.renders.value
         let second = try pipeline(at: 300).run(source)
         #expect(second.files.map(\.name) == ["SO_20261124T082000Z_0001.csv"])
         #expect(second.applied == 1 && second.files[0].skipped == 5)
+        // Only the new order and the invalid one (tried again) were rendered: those already sent were not.
+        #expect(source.renders.value - rendered == 2)
         #expect(try manifest.fileName(flow: "sales-orders", recordKey: "WEB-3") == "SO_20261124T081500Z_0002.csv")
     }
 

@@ -264,13 +264,16 @@ public struct OutboundPipeline {
                         skipped += 1  // the storefront returned it twice: one sales order only
                         continue
                     }
-                    let rows = record.rows
-                    // Hashed here only to compare with a version sent before; otherwise by the sender.
+                    // Hashed here only to compare with a version sent before; otherwise by the sender. Rendered
+                    // only past that comparison: a record already sent (most of a busy shop's ready orders, run
+                    // after run) is never rendered again.
                     var hash: String?
                     var packed: [UInt8]?
+                    var rendered: [[String]]?
                     if let previous = known[record.key] {
                         if flow.resendsChanged {
-                            packed = Self.pack(rows)
+                            rendered = record.rows
+                            packed = Self.pack(rendered!)
                             hash = Self.digest(packed!)
                         }
                         if !flow.resendsChanged || previous == hash {
@@ -284,6 +287,7 @@ public struct OutboundPipeline {
                         if !dryRun { try hold(record, problem, flow: flow) }
                         continue
                     }
+                    let rows = rendered ?? record.rows
                     // Checked on the packed bytes it will be written from (no second copy of its fields).
                     let packedRows = packed ?? Self.pack(rows)
                     var errors: [FieldError] = []
