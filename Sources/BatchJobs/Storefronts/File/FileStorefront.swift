@@ -207,32 +207,34 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     public func fulfil(_ fulfilment: Fulfilment) throws {
         try loadOrdersIfNeeded()
-        guard var order = ordersByNumber[fulfilment.orderNumber] else {
+        let now = timestamp()
+        // Changed where it is kept (a copy written back would copy its lines and ids again).
+        let found: Void? = try ordersByNumber.modify(fulfilment.orderNumber) { order in
+            for line in fulfilment.lines {
+                let id = fulfilment.package + "/" + line.sku
+                guard !order.fulfilmentIDs.contains(id) else { continue }  // recorded before: not twice
+                order.fulfilmentIDs.insert(id)
+                if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
+                let completes = fulfilment.completesOrder && order.isFullyFulfilled
+                try fulfilments.append { row in  // Self.fulfilmentColumns' order, field by field
+                    try row.write(field: fulfilment.orderNumber + "/" + id)
+                    try row.write(field: fulfilment.orderNumber)
+                    try row.write(field: fulfilment.package)
+                    try row.write(field: fulfilment.carrier)
+                    try row.write(field: fulfilment.service)
+                    try row.write(field: fulfilment.trackingNumber)
+                    try row.write(field: fulfilment.despatchDate)
+                    try row.write(field: line.sku)
+                    try row.write(integer: line.quantity)
+                    try row.write(field: completes ? "true" : "false")
+                    try row.write(field: now)
+                }
+            }
+            if order.isFullyFulfilled { order.status = "completed" }
+        }
+        guard found != nil else {
             throw StorefrontError(storefront: "file", message: "no order \(fulfilment.orderNumber)", isTransient: false)
         }
-        let now = timestamp()
-        for line in fulfilment.lines {
-            let id = fulfilment.package + "/" + line.sku
-            guard !order.fulfilmentIDs.contains(id) else { continue }  // recorded before: not twice
-            order.fulfilmentIDs.insert(id)
-            if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
-            let completes = fulfilment.completesOrder && order.isFullyFulfilled
-            try fulfilments.append { row in  // Self.fulfilmentColumns' order, field by field
-                try row.write(field: fulfilment.orderNumber + "/" + id)
-                try row.write(field: fulfilment.orderNumber)
-                try row.write(field: fulfilment.package)
-                try row.write(field: fulfilment.carrier)
-                try row.write(field: fulfilment.service)
-                try row.write(field: fulfilment.trackingNumber)
-                try row.write(field: fulfilment.despatchDate)
-                try row.write(field: line.sku)
-                try row.write(integer: line.quantity)
-                try row.write(field: completes ? "true" : "false")
-                try row.write(field: now)
-            }
-        }
-        if order.isFullyFulfilled { order.status = "completed" }
-        ordersByNumber[fulfilment.orderNumber] = order
     }
 
     public func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String> {
@@ -465,6 +467,12 @@ private struct OrderTable {
                 boxes.append(Box(newValue))
             }
         }
+    }
+
+    /// Changes the order `number` where it is kept; `nil` when there is none.
+    mutating func modify<R>(_ number: String, _ body: (inout StorefrontOrder) throws -> R) rethrows -> R? {
+        guard let i = positions[number] else { return nil }
+        return try body(&boxes[i].order)
     }
 
     /// Every order, in the order first seen.
