@@ -14,6 +14,14 @@ import Testing
         return (try Manifest(location: location, clock: { Epoch.fixtureDay.start }), location)
     }
 
+    @Test func theSQLiteWriterKeepsStatementJournalsInMemoryAndReadersDoNot() throws {
+        // In temporary files, a multi-row statement's journal cost a page write per page it touched.
+        let (manifest, _) = try Self.open(.sqlite)
+        let writer = try manifest.write { try $0.fetchColumn(sql: "PRAGMA temp_store", as: Int.self) }
+        let reader = try manifest.read { try $0.fetchColumn(sql: "PRAGMA temp_store", as: Int.self) }
+        #expect(writer == [2] && reader == [0])  // 2: memory; 0: SQLite's default
+    }
+
     @Test func sqliteUsesWriteAheadLogging() throws {
         let (manifest, _) = try Self.open(.sqlite)
         let mode = try DatabaseQueue(path: manifest.path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
