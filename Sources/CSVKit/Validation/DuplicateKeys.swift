@@ -89,8 +89,10 @@ public struct DuplicateKeys: Sendable {
         private var descriptors: [Int32] = []
         private var buffers: [[Entry]]
         private var written = [Int](repeating: 0, count: DuplicateKeys.partitionCount)
+        private let directory: String
 
         init(directory: String) throws {
+            self.directory = directory
             buffers = Array(repeating: [], count: DuplicateKeys.partitionCount)
             do {
                 for _ in 0..<DuplicateKeys.partitionCount {
@@ -122,7 +124,7 @@ public struct DuplicateKeys: Sendable {
                 while done < bytes.count {
                     let n = write(descriptors[p], bytes.baseAddress! + done, bytes.count - done)
                     if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw DuplicateKeysError(path: "a temporary key file", errno: errno) }
+                    guard n > 0 else { throw DuplicateKeysError(path: directory, errno: errno) }
                     done += n
                 }
             }
@@ -151,7 +153,7 @@ public struct DuplicateKeys: Sendable {
                         initialized = done / MemoryLayout<Entry>.stride
                     }
                     guard entries.count == written[p] else {
-                        throw DuplicateKeysError(path: "a temporary key file", errno: errno == 0 ? EIO : errno)
+                        throw DuplicateKeysError(path: directory, errno: errno == 0 ? EIO : errno)
                     }
                 }
                 entries += buffers[p]
@@ -174,6 +176,8 @@ public struct DuplicateKeysError: Error, CustomStringConvertible, Sendable {
     public let errno: Int32
 
     public var description: String {
-        "cannot check unique keys: \(path): \(String(cString: strerror(errno)))"
+        let full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG
+        return "cannot check the file's unique keys: \(path): \(String(cString: strerror(errno)))"
+            + (full ? "; free space on the disk and run again (no row was applied)" : "")
     }
 }
