@@ -351,9 +351,13 @@ import Testing
         let (path, directory, _) = try file(rows: 10)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let t = CSVTemplate(name: "t", columns: [ColumnRule("order")], uniqueKey: ["order"])
-        #expect(throws: DuplicateKeysError.self) {
+        do {
             _ = try DuplicateKeys.scan(path: path, configuration: .init(), template: t,
                                        temporaryDirectory: directory + "/missing")
+            Issue.record("the scan wrote into a folder that does not exist")
+        } catch let error as DuplicateKeysError {
+            #expect(error.errno == ENOENT)
+            #expect(error.description == "cannot check the file's unique keys: \(directory)/missing: No such file or directory")
         }
     }
 }
