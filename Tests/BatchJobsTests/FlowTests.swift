@@ -548,6 +548,17 @@ import Testing
             pages.append(page.map { "\($0.number):" + $0.lines.map { "\($0.sku)x\($0.quantity)" }.joined(separator: "+") })
         }
         #expect(pages == [["WEB-2:TSH-Mx2"], ["WEB-1:TSH-Mx1+HOD-Lx3"]])
+        // The same when the repeated numbers are too many to hold (0 here) and every order is looked up.
+        let exports = OrderExports(directory: f.root + "/shop/orders")
+        for limit in [0, LatestOrderIndex.repeatedInMemory] {
+            var seen: [String] = []
+            try exports.pages(statuses: ["paid", "cancelled", "completed"], completed: ["WEB-4"], pageSize: 10,
+                              repeatedInMemory: limit) { page in
+                seen += page.map { "\($0.number):\($0.status):" + $0.lines.map(\.sku).joined(separator: "+") }
+            }
+            #expect(seen == ["WEB-2:paid:TSH-M", "WEB-1:paid:TSH-M+HOD-L", "WEB-4:completed:TSH-M", "WEB-3:cancelled:TSH-M"],
+                    "limit \(limit)")
+        }
         #expect(try f.storefront().orders(statuses: ["cancelled"]).map(\.number) == ["WEB-3"])
         #expect(try f.storefront().orders(statuses: ["completed"]).map(\.number) == ["WEB-4"])
     }

@@ -67,15 +67,44 @@ struct OrderExports {
         if let done = current { try body(done, group) }
     }
 
+    /// Calls `body` with the order number of each group of rows in `path` and the group's position, grouped
+    /// exactly as ``forEachGroup(in:_:)`` groups them, reading no other field (the index's first pass).
+    static func forEachGroupNumber(in path: String, _ body: (String, Int) throws -> Void) throws {
+        if path.hasSuffix(".jsonl") {
+            try forEachGroup(in: path) { order, group in try body(order.number, group) }
+            return
+        }
+        let reader = try CSVReader(path: path)
+        var numberAt = -1, idAt = -1, bound = false
+        var current: String?
+        var group = -1
+        while try reader.next() {
+            if !bound, let header = reader.header {
+                numberAt = header.index(of: "order_number") ?? -1
+                idAt = header.index(of: "order_id") ?? -1
+                bound = true
+            }
+            func value(_ i: Int) -> String { i >= 0 && i < reader.fieldCount ? reader.field(i).trimmingSpaces : "" }
+            var number = value(numberAt)
+            if number.isEmpty { number = value(idAt) }
+            guard !number.isEmpty, number != current else { continue }
+            if let current { try body(current, group) }
+            current = number
+            group += 1
+        }
+        if let current { try body(current, group) }
+    }
+
     /// The orders whose status is one of `statuses` (case-insensitive), each in its latest version, in
     /// the order their latest version appears; `completed` are the numbers the fulfilment journal has
     /// completed (their status is `completed`). `body` gets them `pageSize` at a time.
     func pages(statuses: [String], completed: [String], pageSize: Int,
+               repeatedInMemory: Int = LatestOrderIndex.repeatedInMemory,
                _ body: ([StorefrontOrder]) throws -> Void) throws {
         let wanted = Set(statuses.map { $0.lowercased() })
         let files = try files()
         guard !files.isEmpty else { return }
-        let index = try LatestOrderIndex()
+        let index = try LatestOrderIndex(repeatedInMemory: repeatedInMemory)
         try index.build(files: files, completed: completed)
 
         var page: [StorefrontOrder] = []
@@ -84,7 +113,7 @@ struct OrderExports {
           for (f, path) in files.enumerated() {
             var split: [String: StorefrontOrder] = [:]  // orders whose rows are not together in this file
             try Self.forEachGroup(in: path) { order, group in
-                guard let latest = try latestOf(order.number), latest.file == f else { return }  // a later file has it
+                guard let latest = try latestOf(order.number, f, group), latest.file == f else { return }  // a later file has it
                 var order = order
                 if latest.split {
                     if var earlier = split[order.number] {
@@ -123,8 +152,17 @@ enum OrderColumn: Int, CaseIterable {
 /// size never counts against memory.
 final class LatestOrderIndex {
     private let queue: DatabaseQueue
+    /// The numbers met in more than one group (re-exported, or rows apart in a file), when there are few
+    /// enough to hold: every other order's latest version is the one being read, with no look-up.
+    private var repeated: Set<String>?
+    /// The numbers the fulfilments completed (already in memory: the caller read them from the journal).
+    private var completed: Set<String> = []
+    /// Repeated numbers are held in memory up to this many by default; past it every order is looked up.
+    static let repeatedInMemory = 100_000
+    private let repeatedLimit: Int
 
-    init() throws {
+    init(repeatedInMemory: Int = LatestOrderIndex.repeatedInMemory) throws {
+        repeatedLimit = repeatedInMemory
         var configuration = GRDB.Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096")
@@ -133,7 +171,8 @@ final class LatestOrderIndex {
         try queue.write { db in
             try db.execute(sql: """
                 CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL,
-                                     split INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+                                     split INTEGER NOT NULL DEFAULT 0, seen INTEGER NOT NULL DEFAULT 1)
+                                     WITHOUT ROWID;
                 CREATE TABLE completed (number TEXT PRIMARY KEY) WITHOUT ROWID;
                 """)
         }
@@ -146,29 +185,38 @@ final class LatestOrderIndex {
                 INSERT INTO latest (number, file, grp) VALUES (?, ?, ?)
                 ON CONFLICT(number) DO UPDATE SET
                     split = CASE WHEN latest.file = excluded.file THEN 1 ELSE 0 END,
-                    file = excluded.file, grp = excluded.grp
+                    file = excluded.file, grp = excluded.grp, seen = latest.seen + 1
                 """)
             for (f, path) in files.enumerated() {
-                try OrderExports.forEachGroup(in: path) { order, group in
-                    try insert.execute(arguments: [order.number, f, group])
+                try OrderExports.forEachGroupNumber(in: path) { number, group in
+                    try insert.execute(arguments: [number, f, group])
                 }
             }
             let done = try db.makeStatement(sql: "INSERT OR IGNORE INTO completed (number) VALUES (?)")
             for number in completed { try done.execute(arguments: [number]) }
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM latest WHERE seen > 1") ?? 0
+            if count <= repeatedLimit {
+                repeated = Set(try String.fetchAll(db, sql: "SELECT number FROM latest WHERE seen > 1"))
+            }
             return .commit
         }
+        self.completed = Set(completed)
     }
 
     typealias Latest = (file: Int, group: Int, split: Bool, completed: Bool)
 
-    /// Runs `body` with a look-up of where an order's latest version is, all in one read.
-    func reading(_ body: ((String) throws -> Latest?) throws -> Void) throws {
+    /// Runs `body` with a look-up of where an order's latest version is (given the number, and the file and
+    /// group being read), all in one read.
+    func reading(_ body: ((String, Int, Int) throws -> Latest?) throws -> Void) throws {
         try queue.read { db in
             let statement = try db.makeStatement(sql: """
                 SELECT file, grp, split, EXISTS (SELECT 1 FROM completed c WHERE c.number = latest.number)
                 FROM latest WHERE number = ?
                 """)
-            try body { number in
+            try body { number, file, group in
+                if let repeated, !repeated.contains(number) {  // in one group only: the one being read
+                    return (file, group, false, completed.contains(number))
+                }
                 statement.setUncheckedArguments([number])
                 guard let row = try Row.fetchOne(statement) else { return nil }
                 return (row[0], row[1], row[2], row[3])
