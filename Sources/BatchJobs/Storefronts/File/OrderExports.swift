@@ -149,7 +149,8 @@ enum OrderColumn: Int, CaseIterable {
 /// Order number → the file and group of its latest version, whether its rows are split within that
 /// file, and whether the shop's fulfilments completed it: in SQLite's private temporary database (an
 /// on-disk file SQLite deletes as soon as it is opened, so even a killed run leaves none behind), so its
-/// size never counts against memory.
+/// size never counts against memory. Only the numbers met in more than one group are also held in memory
+/// (up to ``repeatedInMemory``), so that every other order needs no look-up.
 final class LatestOrderIndex {
     private let queue: DatabaseQueue
     /// The numbers met in more than one group (re-exported, or rows apart in a file), when there are few
