@@ -365,9 +365,9 @@ public struct OutboundPipeline {
     }
 
     /// A record's rows as the bytes its hash is taken over: each field ended by a unit separator (0x1F), each
-    /// row by a record separator (0x1E). Those two never reach a file (``checkControlCharacters`` holds back every
-    /// control character but tab, CR and LF), so the packing is unambiguous, and it is how a file's records wait to be written: one allocation a record
-    /// instead of one per row and per long field.
+    /// row by a record separator (0x1E). Those two never reach a file (``checkControlCharacters`` holds back
+    /// every control character but tab, CR and LF), so the packing is unambiguous; and it is how a file's
+    /// records wait to be written: one allocation a record instead of one per row and per long field.
     static func pack(_ rows: [[String]]) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
@@ -381,22 +381,29 @@ public struct OutboundPipeline {
         return bytes
     }
 
+    /// Walks packed rows (``pack(_:)``): `field` gets each field's range of `bytes`, `rowEnd` follows each row's
+    /// last field. Tabs and newlines are data; only the two separators split.
+    private static func walk(
+        _ bytes: UnsafeBufferPointer<UInt8>, field: (Range<Int>) throws -> Void, rowEnd: () throws -> Void
+    ) rethrows {
+        var start = 0
+        for (i, byte) in bytes.enumerated() where byte == 0x1F || byte == 0x1E {
+            if byte == 0x1F { try field(start..<i) } else { try rowEnd() }
+            start = i + 1
+        }
+    }
+
     /// Validates each row of a packed record (rows numbered from 1 within the record, as before).
     static func validate(packed: [UInt8], with validator: TemplateValidator, into errors: inout [FieldError]) {
         packed.withUnsafeBufferPointer { bytes in
             var ranges: [Range<Int>] = []
             ranges.reserveCapacity(32)
-            var start = 0, row = 0
-            for (i, byte) in bytes.enumerated() where byte == 0x1F || byte == 0x1E {
-                if byte == 0x1F {
-                    ranges.append(start..<i)
-                } else {
-                    row += 1
-                    validator.validate(bytes: bytes, ranges: ranges, recordNumber: row, into: &errors)
-                    ranges.removeAll(keepingCapacity: true)
-                }
-                start = i + 1
-            }
+            var row = 0
+            walk(bytes, field: { ranges.append($0) }, rowEnd: {
+                row += 1
+                validator.validate(bytes: bytes, ranges: ranges, recordNumber: row, into: &errors)
+                ranges.removeAll(keepingCapacity: true)
+            })
         }
     }
 
@@ -424,15 +431,8 @@ public struct OutboundPipeline {
     /// Writes packed rows (``pack(_:)``) as CSV records.
     static func write(packed: [UInt8], to writer: CSVWriter) throws {
         try packed.withUnsafeBufferPointer { bytes in
-            var start = 0
-            for (i, byte) in bytes.enumerated() where byte == 0x1F || byte == 0x1E {  // tabs and newlines are data
-                if byte == 0x1F {
-                    try writer.write(fieldBytes: UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                } else {
-                    try writer.endRecord()
-                }
-                start = i + 1
-            }
+            try walk(bytes, field: { try writer.write(fieldBytes: UnsafeBufferPointer(rebasing: bytes[$0])) },
+                     rowEnd: { try writer.endRecord() })
         }
     }
 
