@@ -24,45 +24,28 @@ struct OrderExports {
             for (i, order) in try FileStorefront.readOrdersJSONLines(path).enumerated() { try body(order, i) }
             return
         }
-        let reader = try CSVReader(path: path)
-        var at: [Int] = []  // each of FileStorefront.orderColumns' position in the header, -1 when missing
-        var extra: [(String, Int)] = []
         var current: StorefrontOrder?
         var group = 0
-        while try reader.next() {
-            if at.isEmpty, let header = reader.header {
-                at = FileStorefront.orderColumns.map { header.index(of: $0) ?? -1 }
-                extra = header.names.enumerated().filter { !FileStorefront.orderColumns.contains($0.element) }
-                    .map { ($0.element, $0.offset) }
-            }
-            // By position, looked up once per file (a dictionary look-up per field cost a tenth of an export).
-            func value(_ column: OrderColumn) -> String {
-                let i = at.isEmpty ? -1 : at[column.rawValue]
-                guard i >= 0, i < reader.fieldCount else { return "" }
-                return reader.field(i).trimmingSpaces
-            }
-            let number = value(.orderNumber).isEmpty ? value(.orderID) : value(.orderNumber)
-            guard !number.isEmpty else { continue }
-            let line = StorefrontOrder.Line(sku: value(.sku), quantity: Int(value(.quantity)) ?? 0, price: value(.price))
-            if current?.number == number {
+        try forEachOrderRow(in: path) { row, number, startsGroup in
+            let line = StorefrontOrder.Line(sku: row.value(.sku), quantity: Int(row.value(.quantity)) ?? 0,
+                                            price: row.value(.price))
+            guard startsGroup else {
                 current!.lines.append(line)
-                continue
+                return
             }
             if let done = current {
                 try body(done, group)
                 group += 1
             }
-            var fields: [String: String] = [:]
-            for (name, i) in extra where i < reader.fieldCount { fields[name] = reader.field(i) }
-            let id = value(.orderID)
+            let id = row.value(.orderID)
             current = StorefrontOrder(
-                id: id.isEmpty ? number : id, number: number, status: value(.status),
-                createdAt: value(.createdAt), email: value(.email), phone: value(.phone),
-                shipping: Address(name: value(.name), company: value(.company), line1: value(.address1),
-                                  line2: value(.address2), city: value(.city), region: value(.region),
-                                  postcode: value(.postcode), country: value(.country)),
-                service: value(.service), shippingCost: value(.shippingCost), total: value(.total),
-                customerNote: value(.customerNote), fields: fields, lines: [line])
+                id: id.isEmpty ? number : id, number: number, status: row.value(.status),
+                createdAt: row.value(.createdAt), email: row.value(.email), phone: row.value(.phone),
+                shipping: Address(name: row.value(.name), company: row.value(.company), line1: row.value(.address1),
+                                  line2: row.value(.address2), city: row.value(.city), region: row.value(.region),
+                                  postcode: row.value(.postcode), country: row.value(.country)),
+                service: row.value(.service), shippingCost: row.value(.shippingCost), total: row.value(.total),
+                customerNote: row.value(.customerNote), fields: row.extraFields(), lines: [line])
         }
         if let done = current { try body(done, group) }
     }
@@ -74,25 +57,60 @@ struct OrderExports {
             try forEachGroup(in: path) { order, group in try body(order.number, group) }
             return
         }
-        let reader = try CSVReader(path: path)
-        var numberAt = -1, idAt = -1, bound = false
-        var current: String?
         var group = -1
-        while try reader.next() {
-            if !bound, let header = reader.header {
-                numberAt = header.index(of: "order_number") ?? -1
-                idAt = header.index(of: "order_id") ?? -1
-                bound = true
-            }
-            func value(_ i: Int) -> String { i >= 0 && i < reader.fieldCount ? reader.field(i).trimmingSpaces : "" }
-            var number = value(numberAt)
-            if number.isEmpty { number = value(idAt) }
-            guard !number.isEmpty, number != current else { continue }
-            if let current { try body(current, group) }
-            current = number
+        try forEachOrderRow(in: path) { _, number, startsGroup in
+            guard startsGroup else { return }
             group += 1
+            try body(number, group)
         }
-        if let current { try body(current, group) }
+    }
+
+    /// A row of an orders CSV file, its fields read by position (looked up once per file: a dictionary
+    /// look-up per field cost a tenth of an export).
+    struct OrderRow {
+        let reader: CSVReader
+        /// Each of FileStorefront.orderColumns' position in the header, -1 when missing.
+        let at: [Int]
+        /// The header's other columns, with their positions.
+        let extra: [(String, Int)]
+
+        func value(_ column: OrderColumn) -> String {
+            let i = at.isEmpty ? -1 : at[column.rawValue]
+            guard i >= 0, i < reader.fieldCount else { return "" }
+            return reader.field(i).trimmingSpaces
+        }
+
+        /// The values of the columns voxbatch does not know, verbatim, by column name.
+        func extraFields() -> [String: String] {
+            var fields: [String: String] = [:]
+            for (name, i) in extra where i < reader.fieldCount { fields[name] = reader.field(i) }
+            return fields
+        }
+    }
+
+    /// The grouping both readers share: each row of an orders CSV file that has an order number (its
+    /// `order_number`, else its `order_id`), with that number and whether it starts a group (the row before
+    /// had another number). Rows without a number are skipped.
+    private static func forEachOrderRow(
+        in path: String, _ body: (OrderRow, String, Bool) throws -> Void
+    ) throws {
+        let reader = try CSVReader(path: path)
+        var at: [Int] = [], extra: [(String, Int)] = []
+        var current: String?
+        while try reader.next() {
+            if at.isEmpty, let header = reader.header {
+                at = FileStorefront.orderColumns.map { header.index(of: $0) ?? -1 }
+                extra = header.names.enumerated().filter { !FileStorefront.orderColumns.contains($0.element) }
+                    .map { ($0.element, $0.offset) }
+            }
+            let row = OrderRow(reader: reader, at: at, extra: extra)
+            var number = row.value(.orderNumber)
+            if number.isEmpty { number = row.value(.orderID) }
+            guard !number.isEmpty else { continue }
+            let startsGroup = number != current
+            current = number
+            try body(row, number, startsGroup)
+        }
     }
 
     /// The orders whose status is one of `statuses` (case-insensitive), each in its latest version, in
@@ -146,17 +164,17 @@ enum OrderColumn: Int, CaseIterable {
     case postcode, country, service, shippingCost, total, customerNote, sku, quantity, price
 }
 
-/// Order number → the file and group of its latest version, whether its rows are split within that
-/// file, and whether the shop's fulfilments completed it: in SQLite's private temporary database (an
-/// on-disk file SQLite deletes as soon as it is opened, so even a killed run leaves none behind), so its
-/// size never counts against memory. Only the numbers met in more than one group are also held in memory
-/// (up to ``repeatedInMemory``), so that every other order needs no look-up.
+/// Order number → the file and group of its latest version, and whether its rows are split within that
+/// file: in SQLite's private temporary database (an on-disk file SQLite deletes as soon as it is opened, so
+/// even a killed run leaves none behind), so its size never counts against memory. Only the numbers met in
+/// more than one group are also held in memory (up to ``repeatedInMemory``), so that every other order needs
+/// no look-up; whether the shop's fulfilments completed an order is told from the numbers the caller holds.
 final class LatestOrderIndex {
     private let queue: DatabaseQueue
     /// The numbers met in more than one group (re-exported, or rows apart in a file), when there are few
     /// enough to hold: every other order's latest version is the one being read, with no look-up.
     private var repeated: Set<String>?
-    /// The numbers the fulfilments completed (already in memory: the caller read them from the journal).
+    /// The numbers the fulfilments completed (in memory already: the caller read them from the journal).
     private var completed: Set<String> = []
     /// Repeated numbers are held in memory up to this many by default; past it every order is looked up.
     static let repeatedInMemory = 100_000
@@ -173,8 +191,7 @@ final class LatestOrderIndex {
             try db.execute(sql: """
                 CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL,
                                      split INTEGER NOT NULL DEFAULT 0, seen INTEGER NOT NULL DEFAULT 1)
-                                     WITHOUT ROWID;
-                CREATE TABLE completed (number TEXT PRIMARY KEY) WITHOUT ROWID;
+                                     WITHOUT ROWID
                 """)
         }
     }
@@ -193,8 +210,6 @@ final class LatestOrderIndex {
                     try insert.execute(arguments: [number, f, group])
                 }
             }
-            let done = try db.makeStatement(sql: "INSERT OR IGNORE INTO completed (number) VALUES (?)")
-            for number in completed { try done.execute(arguments: [number]) }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM latest WHERE seen > 1") ?? 0
             if count <= repeatedLimit {
                 repeated = Set(try String.fetchAll(db, sql: "SELECT number FROM latest WHERE seen > 1"))
@@ -211,8 +226,7 @@ final class LatestOrderIndex {
     func reading(_ body: ((String, Int, Int) throws -> Latest?) throws -> Void) throws {
         try queue.read { db in
             let statement = try db.makeStatement(sql: """
-                SELECT file, grp, split, EXISTS (SELECT 1 FROM completed c WHERE c.number = latest.number)
-                FROM latest WHERE number = ?
+                SELECT file, grp, split FROM latest WHERE number = ?
                 """)
             try body { number, file, group in
                 if let repeated, !repeated.contains(number) {  // in one group only: the one being read
@@ -220,7 +234,7 @@ final class LatestOrderIndex {
                 }
                 statement.setUncheckedArguments([number])
                 guard let row = try Row.fetchOne(statement) else { return nil }
-                return (row[0], row[1], row[2], row[3])
+                return (row[0], row[1], row[2], completed.contains(number))
             }
         }
     }
