@@ -68,23 +68,26 @@ public final class FileStorefront: Storefront, ReturnsSource {
         guard !ordersLoaded else { return }
         ordersLoaded = true
         try loadOrders()
+        // Each journal row changes its order where it is kept (as `fulfil` does).
         for row in try fulfilments.rows() {
-            guard let number = row["order_number"], var order = ordersByNumber[number] else { continue }
-            let id = (row["package"] ?? "") + "/" + (row["sku"] ?? "")
-            guard order.fulfilmentIDs.insert(id).inserted else { continue }
-            if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
-                order.lines[i].fulfilled += Int(row["quantity"] ?? "") ?? 0
+            guard let number = row["order_number"] else { continue }
+            ordersByNumber.modify(number) { order in
+                let id = (row["package"] ?? "") + "/" + (row["sku"] ?? "")
+                guard order.fulfilmentIDs.insert(id).inserted else { return }
+                if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
+                    order.lines[i].fulfilled += Int(row["quantity"] ?? "") ?? 0
+                }
+                if row["order_complete"] == "true" { order.status = "completed" }
             }
-            if row["order_complete"] == "true" { order.status = "completed" }
-            ordersByNumber[number] = order
         }
         for row in try refunds.rows() {
-            guard let number = row["order_number"], var order = ordersByNumber[number] else { continue }
-            guard order.refundIDs.insert(row["refund_id"] ?? "").inserted else { continue }
-            if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
-                order.lines[i].refunded += Int(row["quantity"] ?? "") ?? 0
+            guard let number = row["order_number"] else { continue }
+            ordersByNumber.modify(number) { order in
+                guard order.refundIDs.insert(row["refund_id"] ?? "").inserted else { return }
+                if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
+                    order.lines[i].refunded += Int(row["quantity"] ?? "") ?? 0
+                }
             }
-            ordersByNumber[number] = order
         }
     }
 
@@ -113,22 +116,16 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     /// The number of lines of the file at `path` (0 when it cannot be read).
     static func lineCount(_ path: String) -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        guard let source = try? FileDescriptorSource(path: path) else { return 0 }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         var lines = 0
-        while true {
-            let n = read(fd, buffer, 1 << 20)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            var p = buffer, left = n
+        while let n = try? source.read(into: buffer), n > 0 {
+            var p = buffer.baseAddress!, left = n
             while left > 0, let hit = memchr(p, 0x0A, left) {
                 lines += 1
-                let step = hit - p + 1
+                left -= hit - p + 1
                 p = hit + 1
-                left -= step
             }
         }
         return lines
