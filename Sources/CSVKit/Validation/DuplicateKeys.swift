@@ -67,12 +67,10 @@ public struct DuplicateKeys: Sendable {
                 guard found.count == template.uniqueKey.count else { return nil }
                 indexes = found
             }
-            var hash = KeyHash()
-            let count = reader.fieldCount
-            for i in indexes.unsafelyUnwrapped {
-                hash.add(i < count ? reader.fieldBytes(i) : UnsafeBufferPointer(start: nil, count: 0))
+            let hash = KeyHash.of(positions: indexes.unsafelyUnwrapped, fieldCount: reader.fieldCount) {
+                reader.fieldBytes($0)
             }
-            try spill.add(hash.value, record: Int32(truncatingIfNeeded: reader.recordNumber))
+            try spill.add(hash, record: Int32(truncatingIfNeeded: reader.recordNumber))
             records += 1
         }
         return DuplicateKeys(firsts: try spill.repeating(), records: records)

@@ -95,6 +95,16 @@ public struct KeyHash {
         return hash.value
     }
 
+    /// The hash of a record's unique key: the fields at `positions` in order, a position past the record's
+    /// `fieldCount` counting as empty. The validator and ``DuplicateKeys`` hash keys here, so they agree.
+    public static func of(
+        positions: [Int], fieldCount: Int, _ field: (Int) -> UnsafeBufferPointer<UInt8>
+    ) -> UInt64 {
+        var hash = KeyHash()
+        for i in positions { hash.add(i < fieldCount ? field(i) : UnsafeBufferPointer(start: nil, count: 0)) }
+        return hash.value
+    }
+
     /// Adds the next part of the key.
     public mutating func add(_ bytes: UnsafeBufferPointer<UInt8>) {
         if parts > 0 { state = (state ^ 0x1F) &* 0x0000_0100_0000_01B3 }

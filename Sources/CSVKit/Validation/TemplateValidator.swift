@@ -178,14 +178,13 @@ public final class TemplateValidator {
             }
         }
         if !uniqueIndexes.isEmpty {
-            var hash = KeyHash()
-            for i in uniqueIndexes { hash.add(i < fieldCount ? field(i) : UnsafeBufferPointer(start: nil, count: 0)) }
+            let hash = KeyHash.of(positions: uniqueIndexes, fieldCount: fieldCount, field)
             let record = Int32(truncatingIfNeeded: recordNumber)
             let first: Int32?
             if let duplicates {
-                first = duplicates.firstRecord(hash.value).flatMap { $0 == record ? nil : $0 }
+                first = duplicates.firstRecord(hash).flatMap { $0 == record ? nil : $0 }
             } else {
-                first = seenKeys.insert(hash.value, record: record)
+                first = seenKeys.insert(hash, record: record)
             }
             if let first {
                 let names = template.uniqueKey.joined(separator: " + ")
