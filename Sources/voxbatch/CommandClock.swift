@@ -1,3 +1,4 @@
+import BatchJobs
 import FileTransport
 import Foundation
 import Logging
@@ -15,7 +16,7 @@ enum CommandClock {
     /// Where the clock starts: the real time, or `VOXBATCH_NOW`.
     private static let start: (date: Date, pinned: Bool) = {
         guard let text = ProcessInfo.processInfo.environment["VOXBATCH_NOW"] else { return (Date(), false) }
-        guard let date = ISO8601DateFormatter().date(from: text) else {
+        guard let date = UTCTime.date(iso8601: text) else {
             printError("voxbatch: VOXBATCH_NOW=\(text) is not an ISO 8601 time such as 2026-11-30T08:00:00Z")
             Foundation.exit(Exit.usage.rawValue)
         }
@@ -41,7 +42,7 @@ enum CommandClock {
     /// child's clock starts at this command's current time, not where this one started.
     static func childEnvironment() -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        if start.pinned { environment["VOXBATCH_NOW"] = ISO8601DateFormatter().string(from: now()) }
+        if start.pinned { environment["VOXBATCH_NOW"] = UTCTime.iso8601(now()) }
         return environment
     }
 }

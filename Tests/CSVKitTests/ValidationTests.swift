@@ -70,6 +70,27 @@ import Testing
         #expect(DateFormat("d/M/yyyy H:mm").parse("3/7/2017 6:03") != nil)
     }
 
+    /// Formatting from seconds is checked against Foundation's ICU-backed formatter (which the jobs no longer
+    /// use) over four centuries of random times, leap days and the ends of months included, and read back.
+    @Test func formattingFromEpochSecondsAgreesWithFoundation() throws {
+        let foundation = ISO8601DateFormatter()
+        var rng = SystemRandomNumberGenerator()
+        var seconds = [0, -1, 86_399, 86_400, 951_782_400, 951_868_799, 4_107_542_400, -2_208_988_800,
+                       1_795_478_400 + 8 * 3600 + 15 * 60, 253_402_300_799]
+        seconds += (0..<5_000).map { _ in Int.random(in: -2_208_988_800...7_258_118_400, using: &rng) }
+        for s in seconds {
+            let value = DateFormat.Value(epochSeconds: s)
+            let expected = foundation.string(from: Date(timeIntervalSince1970: Double(s)))
+            #expect(value.iso8601 == expected, "\(s)")
+            #expect(value.epochSeconds == s)
+            #expect(DateFormat("iso8601").parse(value.iso8601)?.epochSeconds == s)
+            #expect(value.compactISO8601 == expected.filter { $0 != "-" && $0 != ":" })
+        }
+        // A value read with an offset is written in UTC.
+        #expect(DateFormat("iso8601").parse("2026-11-24T00:15:00+01:00")?.iso8601 == "2026-11-23T23:15:00Z")
+        #expect(DateFormat.Value(epochSeconds: 1_795_478_400).compactISO8601 == "20261124T000000Z")
+    }
+
     @Test(arguments: [("ops@example.co.uk", true), ("a@b.c", true), ("no-at.example.com", false),
                       ("two@@example.com", false), ("sp ace@example.com", false), ("x@localhost", false),
                       ("@example.com", false)])

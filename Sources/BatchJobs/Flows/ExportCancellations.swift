@@ -93,5 +93,5 @@ public struct ExportCancellationsFlow: OutboundFlow {
         try storefront.flush()
     }
 
-    static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    static func iso(_ date: Date) -> String { UTCTime.iso8601(date) }
 }

@@ -135,7 +135,7 @@ public struct Reconciliation {
         let window = Int64(configuration.policies.dispatchWindowHours) * 3600
         let states = try manifest.orderStates(ready.filter { sent[$0.id] != nil }.map(\.number))
         for order in ready where !withheld.contains(order.id) {
-            if window > 0, !despatched.contains(order.number), let placed = Self.epochSeconds(order.createdAt),
+            if window > 0, !despatched.contains(order.number), let placed = UTCTime.epochSeconds(iso8601: order.createdAt),
                now - placed > window {
                 report.pastDispatchWindow.append(order.number)
                 raise.append(("dispatch-window", order.number, "order \(order.number) was placed \((now - placed) / 3600) h ago "
@@ -185,15 +185,6 @@ public struct Reconciliation {
         }
     }
 
-    /// An ISO 8601 time (`2026-11-30T07:15:00Z`, with an offset or fractions) as seconds since 1970.
-    static func epochSeconds(_ iso: String) -> Int64? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: iso) { return Int64(date.timeIntervalSince1970) }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: iso).map { Int64($0.timeIntervalSince1970) }
-    }
-
     /// The inventory master's on-hand for the warehouse against the warehouse's last stock file. WAIR may
     /// already count transfers it asked for that the warehouse has not despatched yet, so it may be lower by
     /// up to what is in flight; any other difference beyond the tolerance is drift for the inventory team.
@@ -202,7 +193,6 @@ public struct Reconciliation {
         let theirs = try master.warehouseStock()
         let ours = Dictionary(uniqueKeysWithValues: try manifest.wairStock(unsentOnly: false).map { ($0.itemCode, $0) })
         let flight = try manifest.wairInFlight(prefix: settings.orderPrefix)
-        let iso = ISO8601DateFormatter()
         for item in Set(theirs.keys).union(ours.keys).sorted() {
             let held = theirs[item] ?? 0
             let counted = ours[item]?.onHand ?? 0
@@ -211,7 +201,7 @@ public struct Reconciliation {
             guard difference > settings.driftTolerance || difference < -(moving + settings.driftTolerance) else { continue }
             let reference = "\(item)@\(settings.warehouseLocation)"
             report.inventoryDrift.append(reference)
-            let when = ours[item].map { " (snapshot \(iso.string(from: Date(timeIntervalSince1970: Double($0.snapshot)))))" } ?? ""
+            let when = ours[item].map { " (snapshot \(UTCTime.iso8601(Date(timeIntervalSince1970: Double($0.snapshot)))))" } ?? ""
             raise.append(("inventory-drift", reference, "WAIR holds \(held) on hand of \(item) at \(settings.warehouseLocation); "
                             + "the warehouse's last stock file says \(counted)\(when), with \(moving) in flight on transfers. "
                             + "Check that export-inventory has run since that file, for stock mutations posted in WAIR by hand, "

@@ -34,8 +34,7 @@ public struct ExportInventory {
             if !dryRun { try client.stopLeftoverBatches() }
             return summary
         }
-        let iso = ISO8601DateFormatter()
-        let time = { (snapshot: Int) in iso.string(from: Date(timeIntervalSince1970: Double(snapshot))) }
+        let time = { (snapshot: Int) in UTCTime.iso8601(Date(timeIntervalSince1970: Double(snapshot))) }
         let mutations: [[String: Any]] = unsent.compactMap { level in
             guard let sent = level.sentOnHand, level.onHand != sent else { return nil }
             // The id names the change (from what WAIR last got to this level): resent after a crash, it is the

@@ -108,7 +108,7 @@ public final class WairTransfers: Storefront {
         guard let transfer = try order(number: fulfilment.orderNumber) else {
             throw StorefrontError(storefront: "wair", message: "no transfer \(fulfilment.orderNumber)", isTransient: false)
         }
-        let shipped = PeoplevoxTemplates.iso8601(fulfilment.despatchDate) ?? ISO8601DateFormatter().string(from: clock())
+        let shipped = PeoplevoxTemplates.iso8601(fulfilment.despatchDate) ?? UTCTime.iso8601(clock())
         for line in fulfilment.lines {
             pending.append([
                 "id": "\(fulfilment.package)/\(line.sku)", "code": fulfilment.package,

@@ -50,14 +50,13 @@ extension JobRunner {
 
     /// The integration's health as judged at `now` (a report for a given moment).
     public func health(now: Date) -> HealthReport {
-        let iso = ISO8601DateFormatter()
-        var report = HealthReport(client: configuration.client, checkedAt: iso.string(from: now), healthy: true)
+        var report = HealthReport(client: configuration.client, checkedAt: UTCTime.iso8601(now), healthy: true)
         let policies = configuration.policies
         for job in JobName.all(for: configuration) {
             let runs = (try? manifest.recentRuns(job: job.rawValue, limit: 20)) ?? []
             var status = HealthReport.JobStatus(job: job.rawValue)
             if let last = runs.first {
-                status.lastRun = iso.string(from: Date(timeIntervalSince1970: Double(last.started)))
+                status.lastRun = UTCTime.iso8601(Date(timeIntervalSince1970: Double(last.started)))
                 status.outcome = last.outcome ?? "running"
                 status.applied = last.applied
                 status.skipped = last.skipped

@@ -80,10 +80,7 @@ extension Manifest {
 
     /// The UTC day (`2026-11-30`) of a time.
     public static func day(_ seconds: Int64) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(seconds)))
-        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+        UTCTime.day(Date(timeIntervalSince1970: Double(seconds)))
     }
 
     static func insert(_ lines: [FinanceLine], db: any SQLSession, now: Int64) throws {

@@ -16,7 +16,7 @@ public enum PeoplevoxTemplates {
     public static func iso8601(_ text: String) -> String? {
         for pattern in dateFormats {
             guard let value = DateFormat(pattern).parse(text) else { continue }
-            return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(value.epochSeconds)))
+            return value.iso8601
         }
         return nil
     }

@@ -527,10 +527,7 @@ public struct OutboundPipeline {
 
     /// A UTC time as file names carry it: `20261124T081500Z`.
     static func fileTimestamp(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        UTCTime.compact(date)
     }
 
     /// `NAME_0002.csv` from `NAME.csv`, for patterns without `{sequence}`.

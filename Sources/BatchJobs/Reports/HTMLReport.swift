@@ -47,7 +47,6 @@ public struct HTMLReport {
     /// The page.
     public func render() throws -> String {
         let manifest = runner.manifest
-        let iso = ISO8601DateFormatter()
         var html = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
@@ -123,7 +122,7 @@ public struct HTMLReport {
                 let id = ids[number] ?? number
                 let at = sent[id].map { Date(timeIntervalSince1970: Double($0)) }
                 let age = at.map { "\(Int(now.timeIntervalSince($0) / 3600)) h" } ?? "?"
-                html += "<tr><td>\(esc(number))</td><td>\(esc(at.map(iso.string(from:)) ?? "?"))</td><td class=\"bad\">\(age)</td>"
+                html += "<tr><td>\(esc(number))</td><td>\(esc(at.map(UTCTime.iso8601) ?? "?"))</td><td class=\"bad\">\(age)</td>"
                     + "<td>\(esc(states[number] ?? "—"))</td></tr>"
             }
             html += "</table>"
@@ -166,7 +165,7 @@ public struct HTMLReport {
             let link = f.failed > 0 && FileManager.default.fileExists(atPath: report)
                 ? "<a href=\"\(esc(URL(fileURLWithPath: report).absoluteString))\">\(esc(f.errorReport ?? "error report"))</a>"
                 : (f.errorReport.map(esc) ?? "")
-            html += "<tr><td>\(esc(iso.string(from: Date(timeIntervalSince1970: Double(f.firstSeen)))))</td>"
+            html += "<tr><td>\(esc(UTCTime.iso8601(Date(timeIntervalSince1970: Double(f.firstSeen)))))</td>"
                 + "<td>\(esc(f.flow))</td><td>\(esc(f.name))</td><td class=\"\(cls)\">\(esc(f.status.rawValue))</td>"
                 + "<td>\(f.applied)</td><td>\(f.skipped)</td><td>\(f.failed)</td><td>\(link)</td></tr>"
         }

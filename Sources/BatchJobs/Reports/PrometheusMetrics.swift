@@ -26,14 +26,13 @@ public enum PrometheusMetrics {
             let sample = "\(name){\(text)} \(value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value))"
             if let i = families.firstIndex(where: { $0.name == name }) { families[i].samples.append(sample) }
         }
-        let iso = ISO8601DateFormatter()
         for r in reports {
             let client = [("client", r.client)]
             add("voxbatch_healthy", client, r.healthy ? 1 : 0)
             add("voxbatch_warehouse_reachable", client, r.warehouseReachable ? 1 : 0)
             for job in r.jobs {
                 let labels = client + [("job", job.job)]
-                if let last = job.lastRun.flatMap(iso.date(from:)) {
+                if let last = job.lastRun.flatMap(UTCTime.date(iso8601:)) {
                     add("voxbatch_job_last_run_timestamp_seconds", labels, last.timeIntervalSince1970)
                     add("voxbatch_job_last_run_ok", labels, job.outcome == "ok" ? 1 : 0)
                 }

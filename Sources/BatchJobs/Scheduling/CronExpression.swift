@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 
 /// A standard five-field cron expression: minute, hour, day of month, month, day of week.
@@ -187,21 +188,10 @@ struct WallTime {
     var year: Int, month: Int, day: Int, hour: Int, minute: Int, weekday: Int
 
     init(_ localSeconds: Int) {
+        let civil = DateFormat.Value(epochSeconds: localSeconds)
+        (year, month, day, hour, minute) = (civil.year, civil.month, civil.day, civil.hour, civil.minute)
         let days = localSeconds >= 0 ? localSeconds / 86_400 : (localSeconds - 86_399) / 86_400
-        let secondsOfDay = localSeconds - days * 86_400
-        hour = secondsOfDay / 3600
-        minute = secondsOfDay % 3600 / 60
         weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (4)
-        // Civil date from days since 1970 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        day = doy - (153 * mp + 2) / 5 + 1
-        month = mp < 10 ? mp + 3 : mp - 9
-        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
     }
 }
 

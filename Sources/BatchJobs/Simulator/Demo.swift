@@ -79,11 +79,9 @@ public struct Demo {
         }
         func at(_ hour: Double, _ what: String) {
             clock.now = day.addingTimeInterval(hour * 3600)
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            let c = calendar.dateComponents([.weekday, .hour, .minute], from: clock.now)
-            let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][c.weekday! - 1]
-            progress(String(format: "%@ %02d:%02d  %@", weekday, c.hour!, c.minute!, what))
+            let c = WallTime(Int(clock.now.timeIntervalSince1970.rounded(.down)))  // the demo runs in UTC
+            let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][c.weekday]
+            progress(String(format: "%@ %02d:%02d  %@", weekday, c.hour, c.minute, what))
         }
 
         at(7, "morning orders arrive; items, stock and orders go to the warehouse")

@@ -80,7 +80,6 @@ public struct DemoShop {
         var badPostcode: [String] = []
         var missingPostcode: [String] = []
         var batches: [[[String]]] = [[], []]
-        let formatter = ISO8601DateFormatter()
         let base = day.addingTimeInterval(6 * 3600)  // orders placed from 06:00
         for n in 0..<orders {
             let number = "WEB-\(200_001 + n)"
@@ -107,7 +106,7 @@ public struct DemoShop {
                 unknownOrders.append(number)
             }
             let created = base.addingTimeInterval(Double(n) * 20)
-            let iso = formatter.string(from: created)
+            let iso = UTCTime.iso8601(created)
             let gift = n % 23 == 0 ? "Happy birthday, love from us all" : ""
             let instructions = n % 17 == 0 ? "Leave with the neighbour at no. 12" : ""
             var total = Decimal(0)

@@ -292,9 +292,7 @@ public final class WarehouseSimulator {
     private func chance(_ p: Double) -> Bool { Double(next() % 1_000_000) / 1_000_000 < p }
 
     static func peoplevoxDate(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        return String(format: "%02d/%02d/%04d %02d:%02d", c.day!, c.month!, c.year!, c.hour!, c.minute!)
+        let c = UTCTime.parts(date)
+        return String(format: "%02d/%02d/%04d %02d:%02d", c.day, c.month, c.year, c.hour, c.minute)
     }
 }

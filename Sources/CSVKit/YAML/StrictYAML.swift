@@ -35,7 +35,10 @@ public final class StrictYAML {
     /// - Throws: ``YAMLProblem`` when the text is not YAML at all.
     public init(text: String) throws {
         do {
-            let node = try Yams.compose(yaml: text) ?? Node.mapping(Node.Mapping([]))
+            // Without Yams' default resolver: its tag rules are NSRegularExpressions, which open ICU (about 5 MiB
+            // of every run's memory), and tags are never read here — values are read as text and checked by type
+            // by the accessors below.
+            let node = try Yams.compose(yaml: text, .basic) ?? Node.mapping(Node.Mapping([]))
             root = Value(node: node, path: "", document: self)
         } catch let error as YamlError {
             throw YAMLProblem(path: "", line: 0, message: "not valid YAML: \(error)")

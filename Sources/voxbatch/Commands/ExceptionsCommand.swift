@@ -19,15 +19,14 @@ struct ExceptionJSON: Encodable {
     var firstSeen: String, lastSeen: String, occurrences: Int, resolutionNote: String?
 
     init(_ e: ExceptionEntry) {
-        let iso = ISO8601DateFormatter()
         id = e.id
         kind = e.kind
         reference = e.reference
         message = e.message
         owner = e.owner.rawValue
         status = e.status
-        firstSeen = iso.string(from: Date(timeIntervalSince1970: Double(e.firstSeen)))
-        lastSeen = iso.string(from: Date(timeIntervalSince1970: Double(e.lastSeen)))
+        firstSeen = UTCTime.iso8601(Date(timeIntervalSince1970: Double(e.firstSeen)))
+        lastSeen = UTCTime.iso8601(Date(timeIntervalSince1970: Double(e.lastSeen)))
         occurrences = e.occurrences
         resolutionNote = e.resolutionNote
     }

@@ -23,7 +23,7 @@ struct FileJSON: Encodable {
         status = f.status.rawValue
         size = f.size
         sha256 = f.sha256
-        firstSeen = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(f.firstSeen)))
+        firstSeen = UTCTime.iso8601(Date(timeIntervalSince1970: Double(f.firstSeen)))
         applied = f.applied
         skipped = f.skipped
         failed = f.failed

@@ -291,7 +291,7 @@ struct FleetReportCommand: ParsableCommand {
         // The health is printed only once the page is written: a client that printed it has its page.
         let reportWritten = Dictionary(uniqueKeysWithValues: statuses.map { ($0.config, $0.result != nil) })
         try FleetReport(statuses: statuses, reportFolder: URL(fileURLWithPath: folder).lastPathComponent,
-                        reportWritten: reportWritten, checkedAt: ISO8601DateFormatter().string(from: CommandClock.now()))
+                        reportWritten: reportWritten, checkedAt: UTCTime.iso8601(CommandClock.now()))
             .render().write(to: page, atomically: true, encoding: .utf8)
         print("wrote \(page.path) (\(statuses.count) clients; their reports in \(folder))")
     }

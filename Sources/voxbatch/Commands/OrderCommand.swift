@@ -36,7 +36,6 @@ struct OrderCommand: ParsableCommand {
     func run() throws {
         let runner = try JobExecution.openRunner(try config.load())
         let order = try runner.storefront.order(number: number)
-        let iso = ISO8601DateFormatter()
         let events = try runner.manifest.orderEvents(number)
         let exceptions = try runner.manifest.exceptions(openOnly: false).filter { $0.reference == number }
         guard order != nil || !events.isEmpty || !exceptions.isEmpty else {
@@ -53,7 +52,7 @@ struct OrderCommand: ParsableCommand {
             },
             warehouseState: try runner.manifest.orderState(number),
             sentIn: try order.flatMap { try runner.manifest.fileName(flow: ExportOrdersFlow.flowName, recordKey: $0.id) },
-            history: events.map { .init(at: iso.string(from: Date(timeIntervalSince1970: Double($0.at))), kind: $0.kind,
+            history: events.map { .init(at: UTCTime.iso8601(Date(timeIntervalSince1970: Double($0.at))), kind: $0.kind,
                                         detail: $0.detail, file: $0.file) },
             exceptions: exceptions.map(ExceptionJSON.init))
         if json {

@@ -57,10 +57,9 @@ struct ScheduleNextCommand: ParsableCommand {
         let local = DateFormatter()
         local.timeZone = schedule.timeZone
         local.dateFormat = "EEE yyyy-MM-dd HH:mm zzz"
-        let iso = ISO8601DateFormatter()
         if json {
             let items = runs.map { ["job": $0.entry.name, "cron": $0.entry.cron.description,
-                                    "next": $0.at.map(iso.string(from:)) ?? ""] }
+                                    "next": $0.at.map(UTCTime.iso8601) ?? ""] }
             let data = try JSONSerialization.data(withJSONObject: ["timezone": schedule.timeZone.identifier, "entries": items],
                                                   options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))

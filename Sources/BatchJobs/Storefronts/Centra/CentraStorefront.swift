@@ -103,7 +103,7 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
             // An order cancelled in Centra: what the warehouse may hold are its shipments' numbers; an
             // order cancelled before any shipment existed is listed under its own number.
             let since = clock().addingTimeInterval(-Double(cancelledLookbackDays) * 86_400)
-            let filter: [String: Any] = ["status": ["CANCELLED"], "updatedAt": ["from": ISO8601DateFormatter().string(from: since)]]
+            let filter: [String: Any] = ["status": ["CANCELLED"], "updatedAt": ["from": UTCTime.iso8601(since)]]
             try pages(CentraOrder.self, "Orders", CentraDocuments.orders, field: "orders", variables: ["where": filter],
                       pageSize: pageSize) { page in
                 try body(page.flatMap { order -> [StorefrontOrder] in
@@ -336,7 +336,7 @@ public final class CentraStorefront: Storefront, ReturnsSource, RefundAuditing {
     /// ones the warehouse knows, or the order number when none was sent.
     public func refundsWithoutReturn(since: Date) throws -> [DisconnectedRefund] {
         var found: [DisconnectedRefund] = []
-        let filter: [String: Any] = ["updatedAt": ["from": ISO8601DateFormatter().string(from: since)]]
+        let filter: [String: Any] = ["updatedAt": ["from": UTCTime.iso8601(since)]]
         try pages(CentraRefundedOrder.self, "RefundedOrders", CentraDocuments.refundedOrders, field: "orders",
                   variables: ["where": filter], pageSize: 100) { page in
             for order in page {

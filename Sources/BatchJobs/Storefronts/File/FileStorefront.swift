@@ -322,19 +322,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     // MARK: - Loading
 
-    private let formatter = ISO8601DateFormatter()  // making one costs more than using it: keep one
-
-    private var lastStamp: (second: Double, text: String) = (.nan, "")
-
-    /// The clock's time to the second, as the journals write it; formatted once a second at most (formatting
-    /// goes through ICU, and a despatch file asks for it on every package).
-    private func timestamp() -> String {
-        let second = clock().timeIntervalSince1970.rounded(.down)
-        if second != lastStamp.second {
-            lastStamp = (second, formatter.string(from: Date(timeIntervalSince1970: second)))
-        }
-        return lastStamp.text
-    }
+    /// The clock's time to the second, as the journals write it.
+    private func timestamp() -> String { UTCTime.iso8601(clock()) }
 
     /// Every order in memory, in its latest version (for `order(number:)` and the writes, which look
     /// orders up by number); listings stream instead (``orders(statuses:pageSize:_:)``).

@@ -72,7 +72,7 @@ public final class MarketplacerStorefront: Storefront {
         var filters: [String: Any] = [:]
         if cancelled {
             let since = clock().addingTimeInterval(-Double(cancelledLookbackDays) * 86_400)
-            filters["updatedSince"] = ISO8601DateFormatter().string(from: since)
+            filters["updatedSince"] = UTCTime.iso8601(since)
         } else {
             filters["notDispatched"] = true
         }

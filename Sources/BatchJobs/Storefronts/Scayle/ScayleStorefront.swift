@@ -102,7 +102,7 @@ public final class ScayleStorefront: Storefront, LineCancelling {
                      ("filters[countryCode]", countryCode)]
         if Set(statuses) == Set(settings.cancelledStatuses) {
             let since = clock().addingTimeInterval(-Double(cancelledLookbackDays) * 86_400)
-            query.append(("filters[updatedAt][gte]", ISO8601DateFormatter().string(from: since)))
+            query.append(("filters[updatedAt][gte]", UTCTime.iso8601(since)))
         }
         try pages(ScayleOrder.self, "/orders", query: query, perPage: pageSize) { page in
             try body(page.map(storefrontOrder))
@@ -305,7 +305,6 @@ public final class ScayleStorefront: Storefront, LineCancelling {
         var map = try variants()
         if levels.contains(where: { map[$0.sku] == nil }) { map = try variants(refresh: true) }
         var unknown: Set<String> = []
-        let format = ISO8601DateFormatter()
         for (i, level) in levels.enumerated() {
             guard map[level.sku] != nil else {
                 unknown.insert(level.sku)
@@ -315,7 +314,7 @@ public final class ScayleStorefront: Storefront, LineCancelling {
             // Absolute and stamped with the snapshot's time: sending it again, or late, changes nothing.
             _ = try call("POST", "/variants/key=\(key)/stocks", body: [
                 "quantity": max(0, level.quantity), "warehouseReferenceKey": warehouse,
-                "changedAt": format.string(from: i < snapshotAt.count ? snapshotAt[i] : clock()), "sellableWithoutStock": false,
+                "changedAt": UTCTime.iso8601(i < snapshotAt.count ? snapshotAt[i] : clock()), "sellableWithoutStock": false,
             ], idempotent: true)
         }
         return unknown

@@ -112,7 +112,7 @@ public final class WooCommerceStorefront: Storefront {
         let cancelled = Set(statuses) == Set(settings.cancelledStatuses)
         if cancelled {
             let since = clock().addingTimeInterval(-Double(cancelledLookbackDays) * 86_400)
-            query.append(("modified_after", ISO8601DateFormatter().string(from: since)))
+            query.append(("modified_after", UTCTime.iso8601(since)))
         }
         try pages(WooOrder.self, "/orders", query: query, perPage: pageSize) { raw in
             try body(raw.map { woo in
