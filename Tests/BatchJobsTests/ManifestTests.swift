@@ -22,6 +22,28 @@ import Testing
         #expect(writer == [2] && reader == [0])  // 2: memory; 0: SQLite's default
     }
 
+    /// Rows go in a thousand at a time, in several statements of `perStatement` rows and a short last one: every
+    /// row arrives once, in order, whatever the count.
+    @Test(arguments: StateBackend.allCases)
+    func insertRowsWritesEveryRowOnceInOrder(backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
+        try manifest.write { try $0.execute(sql: "CREATE TABLE t (n INTEGER NOT NULL, label TEXT NOT NULL)") }
+        for (count, perStatement) in [(0, 50), (1, 50), (49, 50), (50, 50), (51, 50), (1_000, 50), (1_049, 50),
+                                      (2_501, 50), (333, 7), (10, 1)] {
+            try manifest.write { db in
+                try db.execute(sql: "DELETE FROM t")
+                try db.insertRows("INSERT INTO t (n, label)", width: 2, count: count, perStatement: perStatement) { i, values in
+                    values += [.integer(Int64(i)), .text("row \(i)")]
+                }
+            }
+            let rows = try manifest.read { try $0.fetchAll(sql: "SELECT n, label FROM t ORDER BY n") }
+            #expect(rows.count == count, "\(count) rows, \(perStatement) a statement")
+            #expect(rows.enumerated().allSatisfy { i, row in
+                row.values == [.integer(Int64(i)), .text("row \(i)")]
+            }, "\(count) rows, \(perStatement) a statement")
+        }
+    }
+
     @Test func sqliteUsesWriteAheadLogging() throws {
         let (manifest, _) = try Self.open(.sqlite)
         let mode = try DatabaseQueue(path: manifest.path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }

@@ -377,7 +377,8 @@ public final class Manifest: Sendable {
     ///
     /// - Returns: The file's id.
     public func prepareOutbound(flow: String, name: String, size: Int64, sha256: String, runID: Int64?,
-                                records: [(key: String, hash: String)], finance: [FinanceLine] = []) throws -> Int64 {
+                                records: [(key: String, hash: String)],
+                                finance: some Sequence<FinanceLine> = [FinanceLine]()) throws -> Int64 {
         try store.write { db in
             let now = now()
             try Manifest.insert(finance, db: db, now: now)  // what was charged, with the records that carry it

@@ -83,12 +83,15 @@ extension Manifest {
         UTCTime.day(Date(timeIntervalSince1970: Double(seconds)))
     }
 
-    static func insert(_ lines: [FinanceLine], db: any SQLSession, now: Int64) throws {
-        guard !lines.isEmpty else { return }
+    /// Inserts `lines`, taken in order (a file's lines are read from its records, not copied into one array first).
+    static func insert(_ lines: some Sequence<FinanceLine>, db: any SQLSession, now: Int64) throws {
+        let count = lines.reduce(0) { n, _ in n + 1 }
+        guard count > 0 else { return }
         let day = Self.day(now)
+        var next = lines.makeIterator()
         try db.insertRows("INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)",
-                          width: 9, count: lines.count, tail: "ON CONFLICT DO NOTHING") { i, values in
-            let l = lines[i]
+                          width: 9, count: count, tail: "ON CONFLICT DO NOTHING") { _, values in  // rows come in order
+            let l = next.next()!
             values += [.text(l.orderNumber), .text(l.kind), .text(l.reference), .text(l.sku), .integer(Int64(l.quantity)),
                        .integer(Int64(l.unitCents)), .text(l.currency), .text(day), .integer(now)]
         }

@@ -129,21 +129,35 @@ extension SQLSession {
             let one = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
             return head + " VALUES " + Array(repeating: one, count: rows).joined(separator: ", ") + (tail.isEmpty ? "" : " " + tail)
         }
-        let full = count / perStatement, rest = count % perStatement
+        // Run a thousand rows at a time: a batch's values are never all held at once (a 10,000-row batch of
+        // nine columns would hold 2 MiB of them).
+        let fullSQL = sql(perStatement)
+        let statementsPerCall = max(1, 1_000 / perStatement)
         var statements: [[SQLValue]] = []
-        statements.reserveCapacity(full + 1)
         var i = 0
-        for size in Array(repeating: perStatement, count: full) + (rest > 0 ? [rest] : []) {
+        while i < count {
+            let size = min(perStatement, count - i)
+            if size < perStatement, !statements.isEmpty {  // the short last statement has SQL of its own
+                try executeMany(sql: fullSQL, statements)
+                statements.removeAll(keepingCapacity: true)
+            }
             var values: [SQLValue] = []
             values.reserveCapacity(size * width)
             for _ in 0..<size {
                 row(i, &values)
                 i += 1
             }
+            if size < perStatement {
+                try executeMany(sql: sql(size), [values])
+                continue
+            }
             statements.append(values)
+            if statements.count == statementsPerCall {
+                try executeMany(sql: fullSQL, statements)
+                statements.removeAll(keepingCapacity: true)
+            }
         }
-        if full > 0 { try executeMany(sql: sql(perStatement), Array(statements.prefix(full))) }
-        if rest > 0 { try executeMany(sql: sql(rest), [statements[full]]) }
+        if !statements.isEmpty { try executeMany(sql: fullSQL, statements) }
     }
 
     @discardableResult

@@ -10,12 +10,15 @@ import Foundation
 /// error stops the rest: it is thrown to the caller at its next ``submit(_:)`` or at ``finish()``.
 final class BatchWorker: @unchecked Sendable {
     private let queue = DispatchQueue(label: "voxbatch.apply")
-    private let slots = DispatchSemaphore(value: 2)  // the batch applied and the one waiting
+    private let slots: DispatchSemaphore
+
+    /// A worker that holds `slots` batches at most: the one worked on and `slots - 1` waiting.
+    init(slots: Int = 2) { self.slots = DispatchSemaphore(value: slots) }
     private let group = DispatchGroup()
     private let lock = NSLock()
     private var failure: (any Error)?
 
-    /// Queues `work` after what was submitted before; waits while two batches are already queued.
+    /// Queues `work` after what was submitted before; waits while the worker's slots are all taken.
     ///
     /// - Throws: The error an earlier batch failed with (this one is then not queued).
     func submit(_ work: @escaping () throws -> Void) throws {

@@ -216,7 +216,7 @@ public struct OutboundPipeline {
         var heldCount = 0  // failed a pre-flight check: an exception, tried again next run
         // Files are named, written, reserved, dropped and confirmed in order — on a thread of their own while
         // the next page is collected, when the flow allows it (the sender then has the transport to itself).
-        let sender = flow.sendsWhileCollecting && !dryRun ? BatchWorker() : nil
+        let sender = flow.sendsWhileCollecting && !dryRun ? BatchWorker(slots: 1) : nil
         let sending = SendingFiles()
 
         func sendBatch() throws {
@@ -440,23 +440,22 @@ public struct OutboundPipeline {
         let local = workDirectory + "/" + name
         let encryption = pgp.flatMap { $0.settings.encryptsOutbound ? $0 : nil }
         let plain = encryption == nil ? local : local + ".plain"
-        let sink = try FileDescriptorSink(path: plain)
+        let sink = HashingSink(try FileDescriptorSink(path: plain))  // the file's hash as it is written, not read back
         let writer = CSVWriter(sink: sink, guardsFormulas: guardsFormulas)
         try writer.write(record: flow.template.headerNames)
         for record in batch { try Self.write(packed: record.rows, to: writer) }
         let hashes = batch.map { (key: $0.key, hash: $0.hash ?? Self.digest($0.rows)) }
         try writer.flush()
-        try sink.sync()
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: plain))
-        let sha = SHA256.hash(data: bytes).hex
-        var size = Int64(bytes.count)
+        try sink.file.sync()
+        let sha = sink.hasher.finalize().hex
+        var size = sink.count
         if let encryption {
             defer { unlink(plain) }
             try encryption.encrypt(plain, to: local)
             size = (try FileManager.default.attributesOfItem(atPath: local)[.size] as? NSNumber)?.int64Value ?? 0
         }
         let id = try manifest.prepareOutbound(flow: flow.name, name: name, size: size, sha256: sha,
-                                              runID: runID, records: hashes, finance: batch.flatMap(\.finance))
+                                              runID: runID, records: hashes, finance: batch.lazy.flatMap(\.finance))
         try publish(local, name: name, fileID: id, records: batch.count)
         try conclude(flow, keys: batch.map(\.key), references: batch.map(\.reference), file: name)
     }
@@ -556,4 +555,19 @@ struct PackedRecord {
     /// Its hash when it was needed for a comparison already; otherwise the sender takes it.
     let hash: String?
     let rows: [UInt8]
+}
+
+/// Writes through to a file and hashes the bytes on their way: a file's SHA-256 without reading it back whole.
+final class HashingSink: ByteSink {
+    let file: FileDescriptorSink
+    private(set) var hasher = SHA256()
+    private(set) var count: Int64 = 0
+
+    init(_ file: FileDescriptorSink) { self.file = file }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try file.write(bytes)
+        hasher.update(bufferPointer: bytes)
+        count += Int64(bytes.count)
+    }
 }
