@@ -529,6 +529,41 @@ import Testing
         #expect(announced.map(\.returnNumber) == ["RMA-50231"] && announced.first?.lines.map(\.sku) == ["TSH-CRW-NVY-M", "HOD-ZIP-GRY-L"])
     }
 
+    /// Orders read in the background (``FileStorefront/prepareOrderLookups()``, as a despatch import starts)
+    /// are the same orders, with the same fulfilments and refunds folded in, as orders read on first use; a
+    /// listing asked for while the read is under way waits for it.
+    @Test func ordersReadInTheBackgroundAreTheOrdersReadOnFirstUse() throws {
+        let f = try FlowFixture()
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1), ("HOD-L", 2)]),
+                               .init(number: "WEB-2", lines: [("TSH-M", 2)]), .init(number: "WEB-1", lines: [("CAP-S", 1)])])
+        let first = try f.storefront()
+        try first.fulfil(Fulfilment(orderNumber: "WEB-1", package: "P1", carrier: "DPD", service: "Next Day",
+                                    trackingNumber: "T1", despatchDate: "2026-11-30T17:00:00Z",
+                                    lines: [("TSH-M", 1), ("HOD-L", 1)], completesOrder: false))
+        try first.fulfil(Fulfilment(orderNumber: "WEB-2", package: "P2", carrier: "DPD", service: "Next Day",
+                                    trackingNumber: "T2", despatchDate: "2026-11-30T17:00:00Z",
+                                    lines: [("TSH-M", 2)], completesOrder: true))
+        try first.refund(Refund(orderNumber: "WEB-2", returnNumber: "RMA-1", sku: "TSH-M", quantity: 1,
+                                restock: true, reason: "too small"))
+        try first.flush()
+
+        let onFirstUse = try f.storefront()
+        let inBackground = try f.storefront()
+        inBackground.prepareOrderLookups()
+        for number in ["WEB-1", "WEB-2", "WEB-3"] {
+            #expect(try inBackground.order(number: number) == onFirstUse.order(number: number))
+        }
+        let web1 = try #require(try inBackground.order(number: "WEB-1"))
+        #expect(web1.lines.map(\.sku) == ["TSH-M", "HOD-L", "CAP-S"] && web1.lines.map(\.fulfilled) == [1, 1, 0])
+        #expect(web1.fulfilmentIDs == ["P1/TSH-M", "P1/HOD-L"])
+        let web2 = try #require(try inBackground.order(number: "WEB-2"))
+        #expect(web2.status == "completed" && web2.refundIDs == ["RMA-1/TSH-M"] && web2.lines.first?.refunded == 1)
+
+        let listing = try f.storefront()
+        listing.prepareOrderLookups()
+        #expect(try listing.orders(statuses: ["paid"]).map(\.number) == ["WEB-1"])
+    }
+
     /// Orders are read a page at a time from the exports as they are: an order whose rows are split within
     /// a file comes whole, a later export of an order replaces the earlier one (here: a cancellation), and
     /// an order the fulfilments completed is no longer ready.

@@ -34,6 +34,8 @@ public struct ImportDespatchesFlow: InboundFlow {
 
     public func key(of record: DespatchLine) -> String { record.key }
 
+    public func willApplyFiles() { storefront.prepareOrderLookups() }
+
     public func groupKey(of record: DespatchLine) -> String { record.orderNumber + "/" + record.despatchNumber }
 
     public func event(for record: DespatchLine, file: String) -> OrderEvent? {

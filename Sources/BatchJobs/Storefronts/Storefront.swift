@@ -287,6 +287,9 @@ public protocol Storefront: AnyObject {
     /// A stock import is about to apply levels: a storefront that must first read something whole (the
     /// plain-file storefront's catalogue) may start now, in the background. The default does nothing.
     func prepareStockUpdates()
+    /// A despatch import is about to look orders up by number: a storefront that must first read its orders
+    /// whole (the plain-file storefront) may start now, in the background. The default does nothing.
+    func prepareOrderLookups()
     /// Makes everything written so far durable (called at the end of each batch).
     func flush() throws
     /// `voxbatch storefront check`: authenticates and reads one page of orders in `readyStatuses` and one
@@ -371,6 +374,8 @@ extension Storefront {
     public func flush() throws {}
 
     public func prepareStockUpdates() {}
+
+    public func prepareOrderLookups() {}
 
     public func setStock(_ levels: [(sku: String, quantity: Int)], snapshotAt: [Date]) throws -> Set<String> {
         try setStock(levels)

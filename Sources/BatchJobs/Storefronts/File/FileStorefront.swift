@@ -20,6 +20,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
     public let folder: String
     private var ordersLoaded = false
     private var ordersByNumber = OrderTable()
+    /// The orders being read in the background, after ``prepareOrderLookups()``.
+    private var ordersRead: BackgroundResult<OrderTable>?
     /// The catalogue's SKUs, as key hashes: 8 bytes a slot whatever their length (a million-SKU catalogue in
     /// about 10 MiB rather than the 40 MiB of a `Set<String>`).
     private var skus: KeySet?
@@ -63,11 +65,30 @@ public final class FileStorefront: Storefront, ReturnsSource {
         cancellations = CSVJournal(path: folder + "/updates/cancellations.csv", header: Self.cancellationColumns)
     }
 
-    /// Reads the orders and what was fulfilled and refunded, on first use (a stock import never needs them).
+    /// Reads the orders and what was fulfilled and refunded, on first use (a stock import never needs them),
+    /// or takes what ``prepareOrderLookups()`` started reading.
     private func loadOrdersIfNeeded() throws {
         guard !ordersLoaded else { return }
+        let folder = folder, fulfilments = fulfilments, refunds = refunds
+        ordersByNumber = try ordersRead.map { read in
+            ordersRead = nil
+            return try read.wait()
+        } ?? Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds)
         ordersLoaded = true
-        try loadOrders()
+    }
+
+    /// Starts reading the orders on a thread of its own: a despatch import looks orders up from its first
+    /// package, and 100,000 orders take a fifth of a second that the file's first pass and first rows can
+    /// overlap. Nothing else touches the order files or the journals until the read is taken.
+    public func prepareOrderLookups() {
+        guard !ordersLoaded, ordersRead == nil else { return }
+        let folder = folder, fulfilments = fulfilments, refunds = refunds
+        ordersRead = BackgroundResult { try Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds) }
+    }
+
+    /// Every order in memory, in its latest version, with what the journals say was fulfilled and refunded.
+    private static func readOrders(folder: String, fulfilments: CSVJournal, refunds: CSVJournal) throws -> OrderTable {
+        var ordersByNumber = try loadOrders(folder: folder)
         // Each journal row changes its order where it is kept (as `fulfil` does).
         for row in try fulfilments.rows() {
             guard let number = row["order_number"] else { continue }
@@ -89,6 +110,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
                 }
             }
         }
+        return ordersByNumber
     }
 
     /// The SKUs of the catalogue, read once (waiting for ``prepareStockUpdates()``'s read if one is under way).
@@ -143,6 +165,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
     // MARK: - Reading
 
     public func orders(statuses: [String], pageSize: Int, _ body: ([StorefrontOrder]) throws -> Void) throws {
+        if ordersRead != nil { try loadOrdersIfNeeded() }  // being read: the journals are not for two readers
         if ordersLoaded {  // already in memory for the writes of this run: page through them
             let wanted = Set(statuses.map { $0.lowercased() })
             let matching = ordersByNumber.inSequence
@@ -327,7 +350,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     /// Every order in memory, in its latest version (for `order(number:)` and the writes, which look
     /// orders up by number); listings stream instead (``orders(statuses:pageSize:_:)``).
-    private func loadOrders() throws {
+    private static func loadOrders(folder: String) throws -> OrderTable {
+        var ordersByNumber = OrderTable()
         for path in try OrderExports(directory: folder + "/orders").files() {
             var inThisFile: Set<String> = []
             try OrderExports.forEachGroup(in: path) { order, _ in
@@ -340,6 +364,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
                 ordersByNumber[order.number] = order  // a later export replaces the earlier one, in its place
             }
         }
+        return ordersByNumber
     }
 
     /// One order of a JSON Lines file.
