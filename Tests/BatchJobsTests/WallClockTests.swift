@@ -25,4 +25,27 @@ import Testing
         }
         #expect(found.isEmpty, "wall-clock reads outside CommandClock:\n\(found.joined(separator: "\n"))")
     }
+
+    /// UTC times go through `UTCTime`: Foundation's formatters and calendars open ICU, about 6 MiB of every
+    /// run's memory (Benchmarks/README.md, "a lower floor"). Local-time work — cron schedules in a client's
+    /// zone, HTTP dates, the HTML report's local times — keeps Foundation, in the files allowed here.
+    @Test func utcTimesAreNotMadeThroughICU() throws {
+        let localTime: Set<String> = ["BatchJobs/Scheduling/Schedule.swift", "BatchJobs/Scheduling/CronExpression.swift",
+                                      "FileTransport/HTTP/HTTPClient.swift", "voxbatch/Commands/ScheduleCommand.swift",
+                                      "BatchJobs/Reports/HTMLReport.swift"]
+        let uses = ["ISO8601DateFormatter", "Calendar(identifier", "DateFormatter()", "NSRegularExpression(",
+                    ".regularExpression", "Yams.compose(yaml: text)"]
+        let files = try FileManager.default.subpathsOfDirectory(atPath: Self.sources.path)
+            .filter { $0.hasSuffix(".swift") && !localTime.contains($0) }
+        #expect(files.count > 50)
+        var found: [String] = []
+        for file in files {
+            let text = try String(contentsOfFile: Self.sources.appendingPathComponent(file).path, encoding: .utf8)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.components(separatedBy: "//").first ?? ""
+                for use in uses where code.contains(use) { found.append("Sources/\(file):\(n + 1): \(use)") }
+            }
+        }
+        #expect(found.isEmpty, "ICU-backed Foundation outside local-time code:\n\(found.joined(separator: "\n"))")
+    }
 }

@@ -4,6 +4,17 @@ import TestSupport
 import Testing
 
 @Suite struct GraphQLClientTests {
+    /// A mutation is known by `mutation`, white space and its name as a whole word (it is then never sent twice
+    /// blindly); a query, a name that only starts the same, or the word elsewhere is not one.
+    @Test func mutationsAreToldFromQueries() {
+        let yes = ["mutation SetStock($input: X!) { a }", "  mutation\n\tSetStock { a }", "mutation SetStock{ a }",
+                   "# note\nmutation SetStock", "query A { a }\nmutation SetStock($x: Int) { b }"]
+        let no = ["query SetStock { a }", "mutation SetStockLevels { a }", "mutationSetStock { a }",
+                  "query Q { mutation }", "mutation OtherName { SetStock }", ""]
+        for document in yes { #expect(GraphQLOperation("SetStock", document).isMutation, "\(document)") }
+        for document in no { #expect(!GraphQLOperation("SetStock", document).isMutation, "\(document)") }
+    }
+
     final class Waits: @unchecked Sendable { var seconds: [Double] = [] }
 
     static let orders = """

@@ -81,7 +81,9 @@ import Testing
         let r = try CLI.run(["finance", "--config", dir + "/voxbatch.yml", "--day", "2026-11-28", "--csv", csv], environment: env)
         #expect(r.stdout.contains("finance for 2026-11-28") && r.stdout.contains("currency  orders"))
         #expect(try String(contentsOfFile: csv, encoding: .utf8).hasPrefix("day,currency,orders_sent,sent,despatched,cancelled,refunded"))
-        #expect(try CLI.run(["finance", "--config", dir + "/voxbatch.yml", "--day", "30/11/2026"]).status == 2)
+        for bad in ["30/11/2026", "2026-02-30", "2026-1-30", "'2026-11-30'"] {  // the layout, and a real day
+            #expect(try CLI.run(["finance", "--config", dir + "/voxbatch.yml", "--day", bad]).status == 2, "\(bad)")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchJobs
+import CSVKit
 import Foundation
 
 struct FinanceCommand: ParsableCommand {
@@ -27,7 +28,7 @@ struct FinanceCommand: ParsableCommand {
     var csv: String?
 
     func validate() throws {
-        if let day, day.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) == nil {
+        if let day, DateFormat("yyyy-MM-dd").parse(day) == nil || day.utf8.count != 10 {  // a real day, zero-padded
             throw ValidationError("--day must be YYYY-MM-DD, not \"\(day)\"")
         }
     }
