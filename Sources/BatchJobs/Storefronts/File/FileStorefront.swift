@@ -306,6 +306,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public func flush() throws {
+        if ordersRead != nil { try loadOrdersIfNeeded() }  // the journals are not for two at once
         try fulfilments.flush()
         try stockJournal.flush()
         try refunds.flush()
