@@ -10,14 +10,10 @@ public enum UTCTime {
     private static let iso = DateFormat("iso8601")
 
     /// `date` as `2026-11-30T08:15:00Z` (fractions of a second are dropped, as `ISO8601DateFormatter` does).
-    public static func iso8601(_ date: Date) -> String {
-        DateFormat.Value(epochSeconds: Int(date.timeIntervalSince1970.rounded(.down))).iso8601
-    }
+    public static func iso8601(_ date: Date) -> String { parts(date).iso8601 }
 
     /// `date` as file names carry it: `20261130T081500Z`.
-    public static func compact(_ date: Date) -> String {
-        DateFormat.Value(epochSeconds: Int(date.timeIntervalSince1970.rounded(.down))).compactISO8601
-    }
+    public static func compact(_ date: Date) -> String { parts(date).compactISO8601 }
 
     /// The UTC day of `date`: `2026-11-30`.
     public static func day(_ date: Date) -> String { String(iso8601(date).prefix(10)) }

@@ -131,33 +131,27 @@ extension SQLSession {
         }
         // Run a thousand rows at a time: a batch's values are never all held at once (a 10,000-row batch of
         // nine columns would hold 2 MiB of them).
-        let fullSQL = sql(perStatement)
-        let statementsPerCall = max(1, 1_000 / perStatement)
-        var statements: [[SQLValue]] = []
         var i = 0
-        while i < count {
-            let size = min(perStatement, count - i)
-            if size < perStatement, !statements.isEmpty {  // the short last statement has SQL of its own
-                try executeMany(sql: fullSQL, statements)
-                statements.removeAll(keepingCapacity: true)
-            }
+        func values(_ size: Int) -> [SQLValue] {
             var values: [SQLValue] = []
             values.reserveCapacity(size * width)
             for _ in 0..<size {
                 row(i, &values)
                 i += 1
             }
-            if size < perStatement {
-                try executeMany(sql: sql(size), [values])
-                continue
-            }
-            statements.append(values)
-            if statements.count == statementsPerCall {
+            return values
+        }
+        let full = count / perStatement, rest = count % perStatement
+        let fullSQL = sql(perStatement), statementsPerCall = max(1, 1_000 / perStatement)
+        var statements: [[SQLValue]] = []
+        for n in 0..<full {
+            statements.append(values(perStatement))
+            if statements.count == statementsPerCall || n == full - 1 {
                 try executeMany(sql: fullSQL, statements)
                 statements.removeAll(keepingCapacity: true)
             }
         }
-        if !statements.isEmpty { try executeMany(sql: fullSQL, statements) }
+        if rest > 0 { try executeMany(sql: sql(rest), [values(rest)]) }
     }
 
     @discardableResult

@@ -185,25 +185,28 @@ extension DateFormat.Value {
     }
 
     private func formatted(dateSeparator: UInt8?, timeSeparator: UInt8?) -> String {
+        // Written digit by digit (the journals stamp every package): no string is made per part.
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(20)
-        func digits(_ value: Int, _ width: Int) {
+        bytes.reserveCapacity(24)
+        func digits(_ value: Int, _ width: Int, after separator: UInt8? = nil) {
+            if let separator { bytes.append(separator) }
             if value < 0 { bytes.append(0x2D) }
-            let text = String(abs(value)).utf8
-            bytes.append(contentsOf: repeatElement(0x30, count: max(0, width - text.count)))
-            bytes.append(contentsOf: text)
+            var magnitude = value.magnitude, count = 1
+            while magnitude >= 10 { magnitude /= 10; count += 1 }
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(0x30, count: max(count, width)))
+            magnitude = value.magnitude
+            for i in stride(from: bytes.count - 1, through: start, by: -1) where magnitude > 0 {
+                bytes[i] = 0x30 + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
         }
         digits(year, 4)
-        for (value, separator) in [(month, dateSeparator), (day, dateSeparator)] {
-            if let separator { bytes.append(separator) }
-            digits(value, 2)
-        }
-        bytes.append(0x54)  // T
-        digits(hour, 2)
-        for value in [minute, second] {
-            if let timeSeparator { bytes.append(timeSeparator) }
-            digits(value, 2)
-        }
+        digits(month, 2, after: dateSeparator)
+        digits(day, 2, after: dateSeparator)
+        digits(hour, 2, after: 0x54)  // T
+        digits(minute, 2, after: timeSeparator)
+        digits(second, 2, after: timeSeparator)
         bytes.append(0x5A)  // Z
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -35,7 +35,7 @@ public final class StrictYAML {
     /// - Throws: ``YAMLProblem`` when the text is not YAML at all.
     public init(text: String) throws {
         do {
-            // Without Yams' default resolver: its tag rules are NSRegularExpressions, which open ICU (about 5 MiB
+            // Without Yams' default resolver: its tag rules are NSRegularExpressions, which open ICU (about 6 MiB
             // of every run's memory), and tags are never read here — values are read as text and checked by type
             // by the accessors below.
             let node = try Yams.compose(yaml: text, .basic) ?? Node.mapping(Node.Mapping([]))

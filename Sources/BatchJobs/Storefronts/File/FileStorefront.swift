@@ -69,7 +69,6 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// or takes what ``prepareOrderLookups()`` started reading.
     private func loadOrdersIfNeeded() throws {
         guard !ordersLoaded else { return }
-        let folder = folder, fulfilments = fulfilments, refunds = refunds
         ordersByNumber = try ordersRead.map { read in
             ordersRead = nil
             return try read.wait()
