@@ -286,6 +286,28 @@ import Testing
         #expect(ghost.map(\.reference) == ["GHOST-1"] && ghost.first?.owner == .merchandising)
     }
 
+    /// A catalogue too large to hold is compared with each stock file's SKUs a partition at a time: the same
+    /// levels and the same unknown SKUs as with the catalogue held, for codes padded with spaces and codes
+    /// mapped to other SKUs; once the file is done, any SKU is checked against the whole catalogue again.
+    @Test(arguments: [false, true])
+    func unknownSKUsAreTheSameWhetherTheCatalogueIsHeldOrPartitioned(partitioned: Bool) throws {
+        let f = try FlowFixture(extra: "mappings:\n  skus:\n    MAPPED-1: WH-9\n    NOPE-8: WH-8")
+        try f.products(["TSH-M", "HOD-L", "SCK-S", "MAPPED-1"])
+        try f.fromWarehouse("STOCK_1.csv", "Item code,Available,On hand,Allocated,Timestamp\r\n"
+                            + "TSH-M,5,5,0,\(f.day(8))\r\n HOD-L ,6,6,0,\(f.day(8))\r\nGHOST-1,7,7,0,\(f.day(8))\r\n"
+                            + "WH-9,8,8,0,\(f.day(8))\r\nWH-8,9,9,0,\(f.day(8))\r\n\"broken,1,1,0,\(f.day(8))\r\n")
+        let storefront = try FileStorefront(folder: f.root + "/shop", clock: f.clock)
+        storefront.cataloguePartitionThreshold = partitioned ? 0 : .max
+        storefront.temporaryDirectory = f.root
+        #expect(storefront.wantsStockSKUsFirst == partitioned)
+        let result = try JobRunner(configuration: f.configuration, storefront: storefront, clock: f.clock).run(.importStock)
+        #expect(result.summary.applied == 3 && result.summary.exceptions == 2 && result.summary.failed == 1)
+        #expect(try storefront.stockLevels() == ["TSH-M": 5, "HOD-L": 6, "MAPPED-1": 8])
+        #expect(try f.openExceptions("unknown-sku-stock").map(\.reference).sorted() == ["GHOST-1", "WH-8"])
+        // The file's SKUs are no longer the only ones asked about.
+        #expect(try storefront.setStock([("SCK-S", 3), ("GHOST-2", 1)]) == ["GHOST-2"])
+    }
+
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func onlyChangesArePushedUnlessFull(epoch: Epoch, backend: StateBackend) throws {
         let f = try FlowFixture(epoch: epoch, backend: backend)

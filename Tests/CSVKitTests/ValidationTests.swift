@@ -383,6 +383,48 @@ import Testing
     }
 }
 
+@Suite struct KeyPartitionsTests {
+    @Test func eachPartitionHoldsItsHashesInTheOrderAddedAndCanBeReadAgain() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-parts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let partitions = try KeyPartitions(temporaryDirectory: directory)
+        // Enough for some partitions to go to their files and keep a tail in memory; one hash added twice.
+        let hashes = (0..<150_000).map { KeyHash.of("SKU-\($0)") } + [KeyHash.of("SKU-7")]
+        for h in hashes { try partitions.add(h) }
+        #expect(partitions.total == hashes.count)
+        var expected = [[UInt64]](repeating: [], count: KeyPartitions.count)
+        for h in hashes { expected[Int(h >> 58)].append(h) }
+        for p in 0..<KeyPartitions.count {
+            #expect(try partitions.hashes(in: p) == expected[p], "partition \(p)")
+        }
+        #expect(try partitions.hashes(in: 5) == expected[5])  // read again
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)  // unlinked from the start
+    }
+
+    @Test func subtractingFindsExactlyTheHashesTheOtherLacks() throws {
+        let directory = FileManager.default.temporaryDirectory.path
+        let asked = try KeyPartitions(temporaryDirectory: directory), catalogue = try KeyPartitions(temporaryDirectory: directory)
+        for i in 0..<120_000 where i % 1000 != 0 { try catalogue.add(KeyHash.of("SKU-\(i)")) }
+        for i in stride(from: 0, to: 130_000, by: 3) { try asked.add(KeyHash.of("SKU-\(i)")) }
+        let missing = try asked.subtracting(catalogue)
+        let expected = stride(from: 0, to: 130_000, by: 3).filter { $0 % 1000 == 0 || $0 >= 120_000 }
+        #expect(missing.count == expected.count)
+        #expect(expected.allSatisfy { missing.contains(KeyHash.of("SKU-\($0)")) })
+        #expect(try catalogue.subtracting(asked).count == 79_920)  // the other way round: 119,880 less the 39,960 shared
+    }
+
+    @Test func anUnwritableFolderIsANamedError() throws {
+        do {
+            _ = try KeyPartitions(temporaryDirectory: "/nonexistent-voxbatch")
+            Issue.record("partitions were made in a folder that does not exist")
+        } catch let error as KeyPartitionsError {
+            #expect(error.errno == ENOENT)
+            #expect(error.description == "cannot check the file's keys against the catalogue: /nonexistent-voxbatch: No such file or directory")
+        }
+    }
+}
+
 @Suite struct KeySetTests {
     @Test func everyHashIsFoundAcrossGrowthAndAbsentOnesAreNot() {
         var set = KeySet(capacity: 10)

@@ -44,6 +44,48 @@ public struct ImportStockFlow: InboundFlow {
 
     public func willApplyFiles() { storefront.prepareStockUpdates() }
 
+    /// For a storefront that checks SKUs against a catalogue it does not hold: the SKUs this file can push, as
+    /// the levels will name them (trimmed, mapped), by partition. One more pass over the file, in flat memory.
+    public func willApplyRows(ofFile path: String, configuration: CSVConfiguration, temporaryDirectory: String) throws {
+        guard storefront.wantsStockSKUsFirst else { return }
+        let reader: CSVReader
+        do { reader = try CSVReader(path: path, configuration: configuration) } catch is CSVError { return }
+        let partitions = try KeyPartitions(temporaryDirectory: temporaryDirectory)
+        var item: Int?
+        while true {
+            do {
+                guard try reader.next() else { break }
+            } catch let error as CSVError {
+                if error.recordNumber == 0 { return }  // not CSV: the pipeline rejects the file
+                continue  // a malformed record is never applied
+            }
+            if item == nil {
+                let header = reader.header ?? CSVHeader(template.headerNames)
+                // No such column: the pipeline rejects the file, and the storefront answers from its catalogue.
+                guard let found = PeoplevoxRowReader(template: template, header: header, columns: ["Item code"])
+                    .position("Item code") else { return }
+                item = found
+            }
+            let i = item.unsafelyUnwrapped
+            // The SKU as the decoder reads it and the level names it. Unmapped ASCII (nearly every code): its
+            // trimmed bytes, without a string.
+            let bytes: UInt64? = skus.isEmpty && i < reader.fieldCount ? reader.withFieldBytes(i) { field in
+                let code = field.trimmingSpacesAndTabs
+                guard !code.contains(where: { $0 >= 0x80 }) else { return nil }
+                var hash = KeyHash()
+                hash.add(code)
+                return hash.value
+            } : nil
+            try partitions.add(bytes ?? {
+                let code = i < reader.fieldCount ? reader.field(i).trimmingSpaces : ""
+                return KeyHash.of(skus[code] ?? code)
+            }())
+        }
+        try storefront.expectStockUpdates(for: partitions)
+    }
+
+    public func didApplyRows() { try? storefront.expectStockUpdates(for: nil) }
+
     /// The applied version: the snapshot and the value pushed (so a buffer change is pushed too).
     public func fingerprint(of record: StockLevel) -> String? {
         // For an inventory master, on hand and allocated are part of the version too: a despatch lowers both

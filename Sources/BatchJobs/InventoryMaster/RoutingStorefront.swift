@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 
 /// The storefront of a client that also has an inventory master: orders whose numbers start with the
@@ -25,6 +26,11 @@ public final class RoutingStorefront: Storefront, ReturnsSource, RefundAuditing,
         try primary.setStock(levels, snapshotAt: snapshotAt)
     }
     public func stockLevels() throws -> [String: Int] { try primary.stockLevels() }
+    public func prepareStockUpdates() { primary.prepareStockUpdates() }
+    public var wantsStockSKUsFirst: Bool { primary.wantsStockSKUsFirst }
+    public func expectStockUpdates(for skus: KeyPartitions?) throws { try primary.expectStockUpdates(for: skus) }
+    /// The transfers are looked up one by one from the inventory master; the shop's orders may be read ahead.
+    public func prepareOrderLookups() { primary.prepareOrderLookups() }
     public func refund(_ refund: Refund) throws { try target(refund.orderNumber).refund(refund) }
     public func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws {
         try target(orderNumber).recordCancellation(orderNumber: orderNumber, outcome: outcome, detail: detail)

@@ -59,6 +59,14 @@ public protocol InboundFlow {
     /// Told once per run, before the first file is downloaded, that there are files to apply (a flow may start
     /// its storefront's slow preparations then). The default does nothing.
     func willApplyFiles()
+    /// Told before a file's rows are applied (not in a dry run), with the downloaded file at `path`: a flow that
+    /// must see the whole file first (import-stock, to tell its storefront which SKUs it will ask about) reads it
+    /// here with `configuration`, as the pipeline will, and may write temporary files in `temporaryDirectory`.
+    /// A file that is not CSV is left to the pipeline to report. The default does nothing.
+    func willApplyRows(ofFile path: String, configuration: CSVConfiguration, temporaryDirectory: String) throws
+    /// Told once the rows of the file given to ``willApplyRows(ofFile:configuration:temporaryDirectory:)`` are all
+    /// applied, or the file has failed, and nothing is applying them any more. The default does nothing.
+    func didApplyRows()
 }
 
 extension InboundFlow {
@@ -66,6 +74,8 @@ extension InboundFlow {
     public func groupKey(of record: Record) -> String { key(of: record) }
     public func event(for record: Record, file: String) -> OrderEvent? { nil }
     public func willApplyFiles() {}
+    public func willApplyRows(ofFile path: String, configuration: CSVConfiguration, temporaryDirectory: String) throws {}
+    public func didApplyRows() {}
     public func events(for records: [Record], file: String) -> [OrderEvent] {
         records.compactMap { event(for: $0, file: file) }
     }

@@ -186,6 +186,8 @@ public struct InboundPipeline {
             }
         }
         var validation: ValidationSummary
+        // After the catch's drain too: nothing is applying the file's rows any more.
+        defer { if !dryRun { flow.didApplyRows() } }
         do {
             // A large file's unique keys are checked by a first pass over it, in memory that does not grow with
             // the file; a small one's are remembered as the rows go by.
@@ -194,6 +196,9 @@ public struct InboundPipeline {
                 ? try DuplicateKeys.scan(path: local, configuration: readerConfiguration, template: flow.template,
                                          temporaryDirectory: workDirectory)
                 : nil
+            if !dryRun {
+                try flow.willApplyRows(ofFile: local, configuration: readerConfiguration, temporaryDirectory: workDirectory)
+            }
             let reader = try CSVReader(path: local, configuration: readerConfiguration)
             var decode: ((CSVReader) -> F.Record)?
             let context = InboundFile(name: file.name, modified: file.modified)

@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 
 /// An order as the storefront has it.
@@ -287,6 +288,13 @@ public protocol Storefront: AnyObject {
     /// A stock import is about to apply levels: a storefront that must first read something whole (the
     /// plain-file storefront's catalogue) may start now, in the background. The default does nothing.
     func prepareStockUpdates()
+    /// Whether ``setStock(_:)`` would rather be told first which SKUs a file will ask about
+    /// (``expectStockUpdates(for:)``): the plain-file storefront with a catalogue too large to hold, which then
+    /// compares the file's SKUs with it a partition at a time. The default is `false`.
+    var wantsStockSKUsFirst: Bool { get }
+    /// Until the next call, every SKU ``setStock(_:)`` is asked about is among `skus` (its ``KeyHash``es); `nil`
+    /// ends that (any SKU may be asked again). The default does nothing.
+    func expectStockUpdates(for skus: KeyPartitions?) throws
     /// A despatch import is about to look orders up by number: a storefront that must first read its orders
     /// whole (the plain-file storefront) may start now, in the background. The default does nothing.
     func prepareOrderLookups()
@@ -374,6 +382,10 @@ extension Storefront {
     public func flush() throws {}
 
     public func prepareStockUpdates() {}
+
+    public var wantsStockSKUsFirst: Bool { false }
+
+    public func expectStockUpdates(for skus: KeyPartitions?) throws {}
 
     public func prepareOrderLookups() {}
 

@@ -76,88 +76,31 @@ public struct DuplicateKeys: Sendable {
         return DuplicateKeys(firsts: try spill.repeating(), records: records)
     }
 
-    /// Hashes and record numbers spread over temporary files, unlinked as soon as they are created (a killed
-    /// run leaves none behind).
+    /// Hashes and record numbers spread over temporary files by the hash's top bits.
     private final class Spill {
         private struct Entry {
             var hash: UInt64
             var record: Int64
         }
-        private static let bufferEntries = 1024
-        private var descriptors: [Int32] = []
-        private var buffers: [[Entry]]
-        private var written = [Int](repeating: 0, count: DuplicateKeys.partitionCount)
-        private let directory: String
+        private let files: PartitionFiles<Entry>
 
         init(directory: String) throws {
-            self.directory = directory
-            buffers = Array(repeating: [], count: DuplicateKeys.partitionCount)
-            do {
-                for _ in 0..<DuplicateKeys.partitionCount {
-                    var template = Array((directory + "/.voxbatch-keys-XXXXXX").utf8CString)
-                    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-                    guard fd >= 0 else { throw DuplicateKeysError(path: directory, errno: errno) }
-                    unlink(String(cString: template))
-                    descriptors.append(fd)
-                }
-            } catch {
-                for fd in descriptors { close(fd) }
-                throw error
-            }
-            for i in buffers.indices { buffers[i].reserveCapacity(Self.bufferEntries) }
+            files = try PartitionFiles(count: DuplicateKeys.partitionCount, directory: directory, error: { DuplicateKeysError(path: $0, errno: $1) })
         }
-
-        deinit { for fd in descriptors { close(fd) } }
 
         @inline(__always)
         func add(_ hash: UInt64, record: Int32) throws {
-            let p = Int(truncatingIfNeeded: hash >> 58)  // 64 partitions: the top six bits
-            buffers[p].append(Entry(hash: hash, record: Int64(record)))
-            if buffers[p].count == Self.bufferEntries { try flush(p) }
-        }
-
-        private func flush(_ p: Int) throws {
-            try buffers[p].withUnsafeBytes { bytes in
-                var done = 0
-                while done < bytes.count {
-                    let n = write(descriptors[p], bytes.baseAddress! + done, bytes.count - done)
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw DuplicateKeysError(path: directory, errno: errno) }
-                    done += n
-                }
-            }
-            written[p] += buffers[p].count
-            buffers[p].removeAll(keepingCapacity: true)
+            try files.add(Entry(hash: hash, record: Int64(record)), to: Int(truncatingIfNeeded: hash >> 58))
         }
 
         /// Each partition in turn: its keys in a table, the ones met twice kept with their first record.
         func repeating() throws -> KeyTable {
             var repeats = KeyTable()
-            var entries: [Entry] = []
             for p in 0..<DuplicateKeys.partitionCount {
-                let total = written[p] + buffers[p].count
+                let total = files.count(of: p)
                 guard total > 1 else { continue }
-                entries.removeAll(keepingCapacity: true)
-                if written[p] > 0 {
-                    entries = [Entry](unsafeUninitializedCapacity: written[p]) { buffer, initialized in
-                        let bytes = UnsafeMutableRawBufferPointer(buffer)
-                        var done = 0
-                        while done < bytes.count {
-                            let n = pread(descriptors[p], bytes.baseAddress! + done, bytes.count - done, off_t(done))
-                            if n < 0 && errno == EINTR { continue }
-                            guard n > 0 else { break }
-                            done += n
-                        }
-                        initialized = done / MemoryLayout<Entry>.stride
-                    }
-                    guard entries.count == written[p] else {
-                        throw DuplicateKeysError(path: directory, errno: errno == 0 ? EIO : errno)
-                    }
-                }
-                entries += buffers[p]
-                buffers[p] = []
                 var table = KeyTable(capacity: total * 4 / 3 + 1)
-                for entry in entries {
+                for entry in try files.entries(of: p) {
                     if let first = table.insert(entry.hash, record: Int32(truncatingIfNeeded: entry.record)) {
                         _ = repeats.insert(entry.hash, record: first)
                     }

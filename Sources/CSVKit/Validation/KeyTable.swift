@@ -121,6 +121,17 @@ public struct KeyHash {
     }
 }
 
+extension UnsafeBufferPointer<UInt8> {
+    /// The bytes without the spaces and tabs around them.
+    @inlinable
+    public var trimmingSpacesAndTabs: UnsafeBufferPointer<UInt8> {
+        var start = 0, end = count
+        while start < end, self[start] == 0x20 || self[start] == 0x09 { start += 1 }
+        while end > start, self[end - 1] == 0x20 || self[end - 1] == 0x09 { end -= 1 }
+        return UnsafeBufferPointer(rebasing: self[start..<end])
+    }
+}
+
 /// A set of 64-bit key hashes (``KeyHash``), 8 bytes a slot, in one open-addressed table with linear probing
 /// sized to any slot count (not only powers of two), so a set sized from an estimate wastes little.
 ///

@@ -27,6 +27,18 @@ public final class FileStorefront: Storefront, ReturnsSource {
     private var skus: KeySet?
     /// The catalogue's SKUs being read in the background, after ``prepareStockUpdates()``.
     private var catalogueRead: BackgroundResult<KeySet>?
+    /// A catalogue file of at least this many bytes is not held as a set for a stock import: its SKUs' hashes
+    /// go to temporary files by partition, and each stock file's SKUs are compared with them a partition at
+    /// a time (``expectStockUpdates(for:)``). 32 MiB is about 600,000 SKUs: a 6 MiB set.
+    public var cataloguePartitionThreshold = 32 << 20
+    /// Where the catalogue's partitions are written (the system's temporary folder unless set).
+    public var temporaryDirectory = NSTemporaryDirectory()
+    /// The catalogue's SKU hashes by partition, once written.
+    private var cataloguePartitions: KeyPartitions?
+    /// The catalogue's partitions being written in the background, after ``prepareStockUpdates()``.
+    private var cataloguePartitionsRead: BackgroundResult<KeyPartitions>?
+    /// While a stock file's SKUs are expected (``expectStockUpdates(for:)``): those the catalogue lacks.
+    private var unknownInScope: KeySet?
     private let fulfilments: CSVJournal
     private let stockJournal: CSVJournal
     private let refunds: CSVJournal
@@ -154,11 +166,48 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     /// Starts reading the catalogue's SKUs on a thread of its own: a stock import needs them for its first
     /// batch, and a million-SKU catalogue takes a quarter of a second that the download and the first rows'
-    /// parsing can overlap.
+    /// parsing can overlap. A catalogue too large to hold is written to its partitions instead.
     public func prepareStockUpdates() {
+        if wantsStockSKUsFirst {
+            guard cataloguePartitions == nil, cataloguePartitionsRead == nil else { return }
+            let folder = folder, directory = temporaryDirectory
+            cataloguePartitionsRead = BackgroundResult { try Self.partitionSKUs(folder: folder, temporaryDirectory: directory) }
+            return
+        }
         guard skus == nil, catalogueRead == nil else { return }
         let folder = folder
         catalogueRead = BackgroundResult { try Self.readSKUs(folder: folder) }
+    }
+
+    public var wantsStockSKUsFirst: Bool {
+        var info = stat()
+        return stat(folder + "/products.csv", &info) == 0 && Int(info.st_size) >= cataloguePartitionThreshold
+    }
+
+    /// Compares the file's SKUs with the catalogue's a partition at a time and keeps those it lacks: what
+    /// ``setStock(_:)`` answers from until the next call. Memory: one partition of each (1/64th) and the
+    /// unknown SKUs.
+    public func expectStockUpdates(for skus: KeyPartitions?) throws {
+        guard let skus else {
+            unknownInScope = nil
+            return
+        }
+        let catalogue = try cataloguePartitions ?? cataloguePartitionsRead.map { read in
+            cataloguePartitionsRead = nil
+            return try read.wait()
+        } ?? Self.partitionSKUs(folder: folder, temporaryDirectory: temporaryDirectory)
+        cataloguePartitions = catalogue
+        unknownInScope = try skus.subtracting(catalogue)
+    }
+
+    private static func partitionSKUs(folder: String, temporaryDirectory: String) throws -> KeyPartitions {
+        let partitions = try KeyPartitions(temporaryDirectory: temporaryDirectory)
+        try forEachSKU(folder: folder) { _, sku in
+            var hash = KeyHash()
+            hash.add(sku)
+            try partitions.add(hash.value)
+        }
+        return partitions
     }
 
     // MARK: - Reading
@@ -257,11 +306,14 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String> {
-        let known = try knownSKUs()
+        // The SKUs of the file being applied, when they were given first; else the whole catalogue.
+        let scope = unknownInScope
+        let known = scope == nil ? try knownSKUs() : KeySet()
         var unknown: Set<String> = []
         let now = timestamp()
         for level in levels {
-            guard known.contains(KeyHash.of(level.sku)) else {
+            let hash = KeyHash.of(level.sku)
+            guard scope.map({ !$0.contains(hash) }) ?? known.contains(hash) else {
                 unknown.insert(level.sku)
                 continue
             }
@@ -446,10 +498,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
             if skuIndex == nil { skuIndex = reader.header?.index(of: "sku") ?? 0 }
             guard let i = skuIndex, i < reader.fieldCount else { continue }
             try reader.withFieldBytes(i) { bytes in
-                var start = 0, end = bytes.count
-                while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
-                while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-                if start < end { try body(reader, UnsafeBufferPointer(rebasing: bytes[start..<end])) }
+                let sku = bytes.trimmingSpacesAndTabs
+                if !sku.isEmpty { try body(reader, sku) }
             }
         }
     }
