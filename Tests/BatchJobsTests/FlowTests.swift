@@ -308,6 +308,30 @@ import Testing
         #expect(try storefront.setStock([("SCK-S", 3), ("GHOST-2", 1)]) == ["GHOST-2"])
     }
 
+    /// The catalogue's partitions cannot be written (a full disk, a missing folder): a named error before any
+    /// level is applied, and the next run, with room again, applies the file.
+    @Test func catalogueKeysThatCannotBeWrittenStopTheJobBeforeAnyLevel() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L"])
+        try f.stockFile("STOCK_1.csv", [("TSH-M", 5), ("HOD-L", 6)])
+        let storefront = try FileStorefront(folder: f.root + "/shop", clock: f.clock)
+        storefront.cataloguePartitionThreshold = 0
+        storefront.temporaryDirectory = f.root + "/no-such-folder"
+        do {
+            _ = try JobRunner(configuration: f.configuration, storefront: storefront, clock: f.clock).run(.importStock)
+            Issue.record("the import ran without its catalogue's partitions")
+        } catch let error as KeyPartitionsError {
+            #expect(error.description.hasPrefix("cannot check the file's keys against the catalogue: \(f.root)/no-such-folder"))
+        }
+        #expect(try storefront.stockLevels().isEmpty)
+        let again = try FileStorefront(folder: f.root + "/shop", clock: f.clock)
+        again.cataloguePartitionThreshold = 0
+        again.temporaryDirectory = f.root
+        let result = try JobRunner(configuration: f.configuration, storefront: again, clock: f.clock).run(.importStock)
+        #expect(result.summary.applied == 2)
+        #expect(try again.stockLevels() == ["TSH-M": 5, "HOD-L": 6])
+    }
+
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func onlyChangesArePushedUnlessFull(epoch: Epoch, backend: StateBackend) throws {
         let f = try FlowFixture(epoch: epoch, backend: backend)

@@ -32,6 +32,48 @@ final class LedgerFlow: InboundFlow {
     }
 }
 
+/// A flow whose groups are packages (order + despatch number), told by their group keys (the protocol's
+/// `sameGroup`); it notes the keys of each batch it applies.
+class PackageKeyFlow: InboundFlow {
+    let name = "despatches"
+    let template = PeoplevoxTemplates.despatches
+    let filePattern = "DESP_*.csv"
+    var batches: [[String]] = []
+
+    func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+        DespatchLine.decoder(template: template, header: header)
+    }
+
+    func key(of record: DespatchLine) -> String { record.key }
+    func groupKey(of record: DespatchLine) -> String { record.orderNumber + "/" + record.despatchNumber }
+
+    func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+        batches.append(records.map(\.key))
+        return records.map { _ in .applied }
+    }
+}
+
+/// The same, telling a package by its fields (as the despatch flow does).
+final class PackageFlow: InboundFlow {
+    let base = PackageKeyFlow()
+    let name = "despatches"
+    let template = PeoplevoxTemplates.despatches
+    let filePattern = "DESP_*.csv"
+    var batches: [[String]] { base.batches }
+
+    func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
+        base.decoder(for: file, header: header)
+    }
+    func key(of record: DespatchLine) -> String { record.key }
+    func groupKey(of record: DespatchLine) -> String { base.groupKey(of: record) }
+    func sameGroup(_ a: DespatchLine, _ b: DespatchLine) -> Bool {
+        a.orderNumber == b.orderNumber && a.despatchNumber == b.despatchNumber
+    }
+    func apply(_ records: [DespatchLine], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {
+        try base.apply(records, previous: previous, dryRun: dryRun)
+    }
+}
+
 /// A flow keyed by order alone (fingerprint: the quantity), each line its own group: one key in many batches.
 final class OrderKeyedFlow: InboundFlow {
     let name = "despatches"
@@ -138,6 +180,50 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         #expect(flow.applies == ["WEB-1/DSP-0001/SKU-A=2", "WEB-1/DSP-0001/SKU-B=1"])
         #expect(summary.files[0].skipped == 1 && summary.files[0].applied == 1 && summary.files[0].outcome == "applied")
         #expect(try manifest.files(flow: "despatches").map(\.status) == [.applied, .superseded])
+    }
+
+    /// A row's fingerprint is stored in manifests: it must stay what it was, SHA-256 over each field followed
+    /// by 0x1F, first 16 bytes in hex, however the fields are fed to the hash (figures from Python's hashlib).
+    @Test func aRowsFingerprintIsTheSameWhateverItsLength() throws {
+        let rows: [([String], String)] = [
+            (["WEB-1", "DSP-0001", "DPD", "Classic", "25/11/2026 14:31", "15500001", "SKU-A", "2"], "d5c7144b909d775434a109e043993986"),
+            (["WEB-2", String(repeating: "N", count: 600), "x"], "b224218f8b3d89a762b32df5493c1349"),  // a field past the buffer
+            ((0..<40).map { String(format: "f%02d-", $0) + String(repeating: "y", count: 16) }, "10f182adbce277992398a3ce60442549"),
+            (["", "", "a", "", "é€"], "c4593e7faba5a9ba2a9d253f3f3b4601"),
+            ([String(repeating: "z", count: 511)], "3f47d2ab66ded23d07864c414273513e"),  // the buffer exactly
+            ([String(repeating: "z", count: 510), "q"], "3bf6cd4ad479aaf485cb4506d7f5958f"),
+        ]
+        for (n, (fields, expected)) in rows.enumerated() {  // a file each: the rows have different widths
+            let path = root + "/row\(n).csv"
+            try (fields.joined(separator: ",") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            let reader = try CSVReader(path: path, configuration: CSVConfiguration(hasHeader: false))
+            #expect(try reader.next())
+            #expect(reader.fieldCount == fields.count)
+            #expect(InboundPipeline.hash(reader) == expected, "\(fields.prefix(2))")
+        }
+    }
+
+    /// The lines of one package are applied in one batch, however full the batch is when the package starts: told
+    /// by the flow's `sameGroup`, or by comparing group keys where the flow leaves it at that.
+    @Test(arguments: [true, false])
+    func aPackageIsNeverSplitAcrossBatches(comparesFields: Bool) throws {
+        var pipeline = pipeline
+        pipeline.batchSize = 2
+        try drop("DESP_9.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "1"), despatchRow("WEB-1", "DSP-0001", "SKU-B", "1"),
+                                despatchRow("WEB-1", "DSP-0001", "SKU-C", "1"), despatchRow("WEB-2", "DSP-0002", "SKU-A", "1"),
+                                despatchRow("WEB-3", "DSP-0003", "SKU-A", "1"), despatchRow("WEB-3", "DSP-0003", "SKU-B", "1")])
+        let batches: [[String]]
+        if comparesFields {
+            let flow = PackageFlow()
+            _ = try pipeline.run(flow)
+            batches = flow.batches
+        } else {
+            let flow = PackageKeyFlow()
+            _ = try pipeline.run(flow)
+            batches = flow.batches
+        }
+        #expect(batches == [["WEB-1/DSP-0001/SKU-A", "WEB-1/DSP-0001/SKU-B", "WEB-1/DSP-0001/SKU-C"],
+                                 ["WEB-2/DSP-0002/SKU-A", "WEB-3/DSP-0003/SKU-A", "WEB-3/DSP-0003/SKU-B"]])
     }
 
     /// Batches are committed on another thread while the next is applied: a key met again in a later batch is

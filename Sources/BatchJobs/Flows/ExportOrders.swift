@@ -67,10 +67,11 @@ public struct ExportOrdersFlow: OutboundFlow {
     static func finance(_ order: StorefrontOrder, kind: String, reference: String,
                         lines: [(sku: String, quantity: Int)]? = nil) -> [FinanceLine] {
         let wanted = lines ?? order.lines.map { ($0.sku, $0.quantity) }
+        let currency = order.currency.isEmpty ? (order.fields["currency"] ?? "") : order.currency
         return wanted.map { line in
             FinanceLine(orderNumber: order.number, kind: kind, reference: reference, sku: line.sku, quantity: line.quantity,
                         unitCents: FinanceLine.cents(order.lines.first { $0.sku == line.sku }?.price ?? "") ?? 0,
-                        currency: order.currency.isEmpty ? (order.fields["currency"] ?? "") : order.currency)
+                        currency: currency)
         }
     }
 

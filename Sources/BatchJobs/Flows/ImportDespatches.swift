@@ -38,6 +38,10 @@ public struct ImportDespatchesFlow: InboundFlow {
 
     public func groupKey(of record: DespatchLine) -> String { record.orderNumber + "/" + record.despatchNumber }
 
+    public func sameGroup(_ a: DespatchLine, _ b: DespatchLine) -> Bool {
+        a.despatchNumber == b.despatchNumber && a.orderNumber == b.orderNumber
+    }
+
     public func event(for record: DespatchLine, file: String) -> OrderEvent? {
         events(for: [record], file: file).first
     }
@@ -80,7 +84,7 @@ public struct ImportDespatchesFlow: InboundFlow {
         var start = 0
         while start < records.count {
             var end = start + 1
-            while end < records.count && groupKey(of: records[end]) == groupKey(of: records[start]) { end += 1 }
+            while end < records.count && sameGroup(records[end], records[start]) { end += 1 }
             try applyPackage(records, start..<end, into: &outcomes, finance: &finance, dryRun: dryRun)
             start = end
         }
@@ -92,7 +96,7 @@ public struct ImportDespatchesFlow: InboundFlow {
     private func applyPackage(_ records: [DespatchLine], _ range: Range<Int>, into outcomes: inout [ApplyOutcome],
                               finance: inout [FinanceLine], dryRun: Bool) throws {
         let first = records[range.lowerBound]
-        guard var order = try storefront.order(number: first.orderNumber) else {
+        guard let order = try storefront.order(number: first.orderNumber) else {
             for i in range {
                 outcomes[i] = .exception(
                     kind: "unknown-order", reference: first.orderNumber,
@@ -104,9 +108,15 @@ public struct ImportDespatchesFlow: InboundFlow {
         var lines: [(sku: String, quantity: Int)] = []
         var carried: [Int] = []  // the records this package writes
         var inEffect: [(sku: String, quantity: Int)] = []  // lines the storefront already has (a rerun after a crash)
+        // What this package adds to the order's lines, by line (the order's own copy is left as it is: changing it
+        // would copy its lines for every package).
+        var adding: [(line: Int, quantity: Int)] = []
+        func fulfilled(_ li: Int) -> Int {
+            order.lines[li].fulfilled + adding.reduce(0) { $0 + ($1.line == li ? $1.quantity : 0) }
+        }
         for i in range {
             let record = records[i]
-            let sku = skus[record.itemCode] ?? record.itemCode
+            let sku = skus.isEmpty ? record.itemCode : skus[record.itemCode] ?? record.itemCode
             guard let li = order.lines.firstIndex(where: { $0.sku == sku }) else {
                 outcomes[i] = .exception(
                     kind: "despatch-mismatch", reference: record.orderNumber,
@@ -114,20 +124,21 @@ public struct ImportDespatchesFlow: InboundFlow {
                         + "which the order does not have", owner: .operations)
                 continue
             }
-            if order.fulfilmentIDs.contains(record.despatchNumber + "/" + sku) {  // in effect already
+            // In effect already (a rerun after a crash)? An order with no fulfilment yet, the usual case, has none.
+            if !order.fulfilmentIDs.isEmpty, order.fulfilmentIDs.contains(record.despatchNumber + "/" + sku) {
                 inEffect.append((sku, record.quantity))
                 continue
             }
-            let line = order.lines[li]
-            if line.fulfilled + record.quantity > line.quantity {
+            let ordered = order.lines[li].quantity, done = fulfilled(li)
+            if done + record.quantity > ordered {
                 outcomes[i] = .exception(
                     kind: "despatch-mismatch", reference: record.orderNumber,
                     message: "despatch \(record.despatchNumber) of order \(record.orderNumber) ships \(record.quantity) "
-                        + "x \(record.itemCode), but only \(line.quantity - line.fulfilled) of \(line.quantity) "
-                        + "remained to despatch", owner: .operations)
+                        + "x \(record.itemCode), but only \(ordered - done) of \(ordered) remained to despatch",
+                    owner: .operations)
                 continue
             }
-            order.lines[li].fulfilled += record.quantity
+            adding.append((li, record.quantity))
             lines.append((sku, record.quantity))
             carried.append(i)
         }
@@ -139,7 +150,7 @@ public struct ImportDespatchesFlow: InboundFlow {
                     orderNumber: first.orderNumber, package: first.despatchNumber,
                     carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
                     trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
-                    completesOrder: order.isFullyFulfilled))
+                    completesOrder: order.lines.indices.allSatisfy { fulfilled($0) >= order.lines[$0].quantity }))
                 recorded += lines
             } catch let error as StorefrontError where error.refusesRecord {
                 // Refused for this package alone: the others go on; this one waits for a person and a re-drop.

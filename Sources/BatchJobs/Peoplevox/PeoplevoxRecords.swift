@@ -421,11 +421,15 @@ extension DespatchLine {
             "Salesorder number", "Despatch number", "Carrier", "Service", "Despatch date", "Tracking number",
             "Item code", "No of items",
         ])
+        // Positions looked up once, not by name for every field of every row.
+        let order = r.position("Salesorder number"), package = r.position("Despatch number"), carrier = r.position("Carrier")
+        let service = r.position("Service"), date = r.position("Despatch date"), tracking = r.position("Tracking number")
+        let item = r.position("Item code"), quantity = r.position("No of items")
         return { row in
-            DespatchLine(orderNumber: r.text("Salesorder number", row), despatchNumber: r.text("Despatch number", row),
-                         carrier: r.text("Carrier", row), service: r.text("Service", row),
-                         despatchDate: r.text("Despatch date", row), trackingNumber: r.text("Tracking number", row),
-                         itemCode: r.text("Item code", row), quantity: r.integer("No of items", row))
+            DespatchLine(orderNumber: r.text(at: order, row), despatchNumber: r.text(at: package, row),
+                         carrier: r.text(at: carrier, row), service: r.text(at: service, row),
+                         despatchDate: r.text(at: date, row), trackingNumber: r.text(at: tracking, row),
+                         itemCode: r.text(at: item, row), quantity: r.integer(at: quantity, row))
         }
     }
 
@@ -469,10 +473,12 @@ extension ReturnLine {
         let r = PeoplevoxRowReader(template: template, header: header, columns: [
             "Salesorder number", "Return number", "Item code", "Quantity", "Status", "Reason",
         ])
+        let order = r.position("Salesorder number"), number = r.position("Return number"), item = r.position("Item code")
+        let quantity = r.position("Quantity"), status = r.position("Status"), reason = r.position("Reason")
         return { row in
-            ReturnLine(orderNumber: r.text("Salesorder number", row), returnNumber: r.text("Return number", row),
-                       itemCode: r.text("Item code", row), quantity: r.integer("Quantity", row),
-                       status: r.text("Status", row), reason: r.text("Reason", row))
+            ReturnLine(orderNumber: r.text(at: order, row), returnNumber: r.text(at: number, row),
+                       itemCode: r.text(at: item, row), quantity: r.integer(at: quantity, row),
+                       status: r.text(at: status, row), reason: r.text(at: reason, row))
         }
     }
 }
@@ -481,9 +487,9 @@ extension OrderStatusLine {
     /// Reads order states.
     public static func decoder(template: CSVTemplate, header: CSVHeader) -> (CSVReader) -> OrderStatusLine {
         let r = PeoplevoxRowReader(template: template, header: header, columns: ["Salesorder number", "Status", "Date"])
+        let order = r.position("Salesorder number"), status = r.position("Status"), date = r.position("Date")
         return { row in
-            OrderStatusLine(orderNumber: r.text("Salesorder number", row), status: r.text("Status", row),
-                            date: r.text("Date", row))
+            OrderStatusLine(orderNumber: r.text(at: order, row), status: r.text(at: status, row), date: r.text(at: date, row))
         }
     }
 }

@@ -44,6 +44,9 @@ public protocol InboundFlow {
     /// Records with the same group key that follow each other are applied together (the lines of one
     /// package); by default every record is its own group.
     func groupKey(of record: Record) -> String
+    /// Whether two records have the same ``groupKey(of:)`` (a flow may tell without building the keys: the
+    /// pipeline asks at every batch boundary, the despatch flow for every line).
+    func sameGroup(_ a: Record, _ b: Record) -> Bool
     /// What an applied record means for its order's history, if anything (`file` is the file's name).
     func event(for record: Record, file: String) -> OrderEvent?
     /// What a batch's applied records mean for their orders' histories, in order: by default each record's
@@ -72,6 +75,7 @@ public protocol InboundFlow {
 extension InboundFlow {
     public func fingerprint(of record: Record) -> String? { nil }
     public func groupKey(of record: Record) -> String { key(of: record) }
+    public func sameGroup(_ a: Record, _ b: Record) -> Bool { groupKey(of: a) == groupKey(of: b) }
     public func event(for record: Record, file: String) -> OrderEvent? { nil }
     public func willApplyFiles() {}
     public func willApplyRows(ofFile path: String, configuration: CSVConfiguration, temporaryDirectory: String) throws {}

@@ -214,11 +214,9 @@ public struct InboundPipeline {
                     progress(PipelineProgress(file: file.name, phase: .rows, done: Int64(row.bytesRead), total: file.size,
                                               rows: row.recordNumber))
                 }
-                let group = flow.groupKey(of: record)
                 // Flush between groups only, so the lines of one package are applied together.
-                if batch.count >= batchSize && group != batch.lastGroup { try submit(batch.take()) }
-                batch.add(record, key: flow.key(of: record), fingerprint: flow.fingerprint(of: record) ?? Self.hash(row),
-                          group: group)
+                if batch.count >= batchSize, let last = batch.last, !flow.sameGroup(record, last) { try submit(batch.take()) }
+                batch.add(record, key: flow.key(of: record), fingerprint: flow.fingerprint(of: record) ?? Self.hash(row))
             }
             try submit(batch.take())
             try applier.finish()
@@ -343,11 +341,29 @@ public struct InboundPipeline {
     /// A record's content hash: its fields, unambiguously separated.
     static func hash(_ record: CSVReader) -> String {
         var hasher = SHA256()
-        for i in 0..<record.fieldCount {
-            record.withFieldBytes(i) { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-            withUnsafeBytes(of: UInt8(0x1F)) { hasher.update(bufferPointer: $0) }
+        // The fields and their separators go to the hash in one update where they fit (an update per field
+        // and per separator cost more than the hashing of a short row).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { buffer in
+            var used = 0
+            for i in 0..<record.fieldCount {
+                record.withFieldBytes(i) { field in
+                    if used + field.count + 1 > buffer.count {
+                        hasher.update(bufferPointer: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<used])))
+                        used = 0
+                    }
+                    if field.count + 1 > buffer.count {  // a field longer than the buffer: on its own
+                        hasher.update(bufferPointer: UnsafeRawBufferPointer(field))
+                    } else {
+                        _ = UnsafeMutableBufferPointer(rebasing: buffer[used...]).initialize(fromContentsOf: field)
+                        used += field.count
+                    }
+                    buffer[used] = 0x1F
+                    used += 1
+                }
+            }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<used])))
         }
-        return hasher.finalize().prefix(16).hex
+        return hasher.finalize().withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0.prefix(16)).hex }
     }
 }
 
@@ -362,7 +378,6 @@ struct ApplyBatch<F: InboundFlow> {
     private var records: [F.Record] = []
     private var keys: [String] = []
     private var fingerprints: [String] = []
-    private(set) var lastGroup: String?
 
     init(flow: F, manifest: Manifest, fileID: Int64, fileName: String, dryRun: Bool) {
         self.flow = flow
@@ -374,6 +389,9 @@ struct ApplyBatch<F: InboundFlow> {
 
     var count: Int { records.count }
 
+    /// The record added last.
+    var last: F.Record? { records.last }
+
     /// This batch's records, leaving it empty (to be filled again while they are applied).
     mutating func take() -> ApplyBatch {
         let full = self
@@ -383,11 +401,10 @@ struct ApplyBatch<F: InboundFlow> {
         return full
     }
 
-    mutating func add(_ record: F.Record, key: String, fingerprint: String, group: String) {
+    mutating func add(_ record: F.Record, key: String, fingerprint: String) {
         records.append(record)
         keys.append(key)
         fingerprints.append(fingerprint)
-        lastGroup = group
     }
 
     /// Applies what is waiting to the storefront and returns what the manifest must then record (with the
@@ -416,17 +433,20 @@ struct ApplyBatch<F: InboundFlow> {
         }
         var commit = BatchCommit(manifest: manifest, flow: flow.name, fileID: fileID, dryRun: dryRun)
         if !toApply.isEmpty {
-            let outcomes = try flow.apply(toApply.map { records[$0] }, previous: toApply.map { known[keys[$0]] },
+            // Most often every record: then the batch's own array, not a copy of each record.
+            let chosen = toApply.count == records.count ? records : toApply.map { records[$0] }
+            let outcomes = try flow.apply(chosen, previous: toApply.map { known[keys[$0]] },
                                           dryRun: dryRun, finance: &commit.finance)
             precondition(outcomes.count == toApply.count, "\(flow.name): apply must return one outcome per record")
             commit.records.reserveCapacity(toApply.count)
-            var applied: [F.Record] = []
+            var applied: [Int] = []
+            applied.reserveCapacity(toApply.count)
             for (i, outcome) in zip(toApply, outcomes) {
                 switch outcome {
                 case .applied:
                     result.applied += 1
                     commit.records.append((keys[i], fingerprints[i]))
-                    applied.append(records[i])
+                    applied.append(i)
                 case .unchanged:
                     result.skipped += 1
                     commit.records.append((keys[i], fingerprints[i]))
@@ -437,7 +457,8 @@ struct ApplyBatch<F: InboundFlow> {
                     commit.exceptions.append((kind, reference, message, owner))
                 }
             }
-            commit.events = flow.events(for: applied, file: fileName)
+            commit.events = flow.events(for: applied.count == records.count ? records : applied.map { records[$0] },
+                                        file: fileName)
         }
         commit.counts = (result.applied, result.skipped, result.failed)
         if !dryRun { commit.sequence = pending.add(commit.records) }

@@ -280,8 +280,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
         let found: Void? = try ordersByNumber.modify(fulfilment.orderNumber) { order in
             for line in fulfilment.lines {
                 let id = fulfilment.package + "/" + line.sku
-                guard !order.fulfilmentIDs.contains(id) else { continue }  // recorded before: not twice
-                order.fulfilmentIDs.insert(id)
+                guard order.fulfilmentIDs.insert(id).inserted else { continue }  // recorded before: not twice
                 if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
                 let completes = fulfilment.completesOrder && order.isFullyFulfilled
                 try fulfilments.append { row in  // Self.fulfilmentColumns' order, field by field
