@@ -316,12 +316,13 @@ import Testing
         try f.stockFile("STOCK_1.csv", [("TSH-M", 5), ("HOD-L", 6)])
         let storefront = try FileStorefront(folder: f.root + "/shop", clock: f.clock)
         storefront.cataloguePartitionThreshold = 0
-        storefront.temporaryDirectory = f.root + "/no-such-folder"
+        storefront.temporaryDirectory = f.root + "/shop/products.csv/tmp"  // under a file: no folder can be made
         do {
             _ = try JobRunner(configuration: f.configuration, storefront: storefront, clock: f.clock).run(.importStock)
             Issue.record("the import ran without its catalogue's partitions")
         } catch let error as KeyPartitionsError {
-            #expect(error.description.hasPrefix("cannot check the file's keys against the catalogue: \(f.root)/no-such-folder"))
+            #expect(error.errno == ENOTDIR)
+            #expect(error.description == "cannot check the file's keys against the catalogue: \(f.root)/shop/products.csv/tmp: Not a directory")
         }
         #expect(try storefront.stockLevels().isEmpty)
         let again = try FileStorefront(folder: f.root + "/shop", clock: f.clock)

@@ -152,8 +152,10 @@ public final class JobRunner {
     {
         switch configuration.storefront.kind {
         case "file":
-            return try FileStorefront(folder: configuration.storefront.folder ?? configuration.stateDirectory + "/shop",
-                                      clock: clock)
+            let shop = try FileStorefront(folder: configuration.storefront.folder ?? configuration.stateDirectory + "/shop",
+                                          clock: clock)
+            shop.temporaryDirectory = configuration.stateDirectory + "/work/storefront"  // with the jobs' other work files
+            return shop
         case "woocommerce":
             return try WooCommerceStorefront(configuration: configuration.storefront, retry: configuration.retry,
                                              clock: clock)

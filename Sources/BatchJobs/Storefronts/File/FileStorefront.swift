@@ -31,7 +31,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// go to temporary files by partition, and each stock file's SKUs are compared with them a partition at
     /// a time (``expectStockUpdates(for:)``). 32 MiB is about 600,000 SKUs: a 6 MiB set.
     public var cataloguePartitionThreshold = 32 << 20
-    /// Where the catalogue's partitions are written (the system's temporary folder unless set).
+    /// Where the catalogue's partitions are written (created when first needed): the state folder's work
+    /// folder when a job opens the storefront, else the system's temporary folder.
     public var temporaryDirectory = NSTemporaryDirectory()
     /// The catalogue's SKU hashes by partition, once written.
     private var cataloguePartitions: KeyPartitions?
@@ -201,6 +202,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     private static func partitionSKUs(folder: String, temporaryDirectory: String) throws -> KeyPartitions {
+        // A folder that cannot be made is told by the partitions' own error, naming it.
+        try? FileManager.default.createDirectory(atPath: temporaryDirectory, withIntermediateDirectories: true)
         let partitions = try KeyPartitions(temporaryDirectory: temporaryDirectory)
         try forEachSKU(folder: folder) { _, sku in
             var hash = KeyHash()
