@@ -71,10 +71,7 @@ public struct ImportStockFlow: InboundFlow {
             // trimmed bytes, without a string.
             let bytes: UInt64? = skus.isEmpty && i < reader.fieldCount ? reader.withFieldBytes(i) { field in
                 let code = field.trimmingSpacesAndTabs
-                guard !code.contains(where: { $0 >= 0x80 }) else { return nil }
-                var hash = KeyHash()
-                hash.add(code)
-                return hash.value
+                return code.contains(where: { $0 >= 0x80 }) ? nil : KeyHash.of(code)
             } : nil
             try partitions.add(bytes ?? {
                 let code = i < reader.fieldCount ? reader.field(i).trimmingSpaces : ""

@@ -25,7 +25,7 @@ public struct DuplicateKeys: Sendable {
 
     /// The partitions the hashes are spread over (a four-million-row file: about 62,500 keys, under 1.5 MiB
     /// of table, per partition).
-    public static let partitionCount = 64
+    public static let partitionCount = KeyPartitions.count  // the same split as KeyPartitions (its top six bits)
 
     /// A file of at least this many bytes is checked by ``scan(path:configuration:template:temporaryDirectory:)``
     /// rather than by remembering its keys (about 180,000 stock rows: 6 MiB of key table).
@@ -90,7 +90,7 @@ public struct DuplicateKeys: Sendable {
 
         @inline(__always)
         func add(_ hash: UInt64, record: Int32) throws {
-            try files.add(Entry(hash: hash, record: Int64(record)), to: Int(truncatingIfNeeded: hash >> 58))
+            try files.add(Entry(hash: hash, record: Int64(record)), to: KeyPartitions.partition(of: hash))
         }
 
         /// Each partition in turn: its keys in a table, the ones met twice kept with their first record.

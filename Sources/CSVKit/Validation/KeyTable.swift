@@ -89,9 +89,14 @@ public struct KeyHash {
 
     /// The hash of one key of one part.
     public static func of(_ key: String) -> UInt64 {
-        var hash = KeyHash()
         var key = key
-        key.withUTF8 { hash.add($0) }
+        return key.withUTF8 { of($0) }
+    }
+
+    /// The hash of one key of one part, given as its UTF-8 bytes (the same as of the string).
+    public static func of(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var hash = KeyHash()
+        hash.add(bytes)
         return hash.value
     }
 

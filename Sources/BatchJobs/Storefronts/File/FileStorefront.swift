@@ -141,9 +141,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
         // keeps room it never uses: 10 bytes a SKU.
         var found = KeySet(capacity: Self.lineCount(folder + "/products.csv"))
         try forEachSKU(folder: folder) { _, sku in
-            var hash = KeyHash()
-            hash.add(sku)
-            found.insert(hash.value)
+            found.insert(KeyHash.of(sku))
         }
         return found
     }
@@ -206,9 +204,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
         try? FileManager.default.createDirectory(atPath: temporaryDirectory, withIntermediateDirectories: true)
         let partitions = try KeyPartitions(temporaryDirectory: temporaryDirectory)
         try forEachSKU(folder: folder) { _, sku in
-            var hash = KeyHash()
-            hash.add(sku)
-            try partitions.add(hash.value)
+            try partitions.add(KeyHash.of(sku))
         }
         return partitions
     }
