@@ -152,6 +152,49 @@ import Testing
         let reopened = try Manifest(location: location, clock: { Epoch.fixtureDay.start })
         #expect(try reopened.exceptions().count == 1)
     }
+
+    /// A manifest from before events were unique by their detail's hash: its events get their hash when it is
+    /// next opened (more than one chunk's worth here), and an event it already has is still not recorded twice.
+    @Test(arguments: StateBackend.allCases)
+    func eventsRecordedBeforeDetailsWereHashedAreStillRecordedOnce(_ backend: StateBackend) throws {
+        let (manifest, location) = try Self.open(backend)
+        // Back to the schema of v7: the detail itself in the unique index, no hashes, the migration not applied.
+        let migrations = backend == .sqlite ? "grdb_migrations WHERE identifier" : "voxbatch_migrations WHERE id"
+        try manifest.write { db in
+            try db.execute(sql: "DELETE FROM \(migrations) = 'v8-event-hashes'")
+            try db.execute(sql: "DROP TABLE event_hashes_pending")
+            try db.execute(sql: "DROP INDEX order_events_once_by_hash")
+            try db.execute(sql: "ALTER TABLE order_events DROP COLUMN detail_hash")
+            try db.execute(sql: "CREATE UNIQUE INDEX order_events_once ON order_events(order_number, kind, detail)")
+            try db.insertRows("INSERT INTO order_events (order_number, kind, detail, file, at)", width: 5, count: 25_001) { i, v in
+                v += [.text("WEB-\(i / 2)"), .text("despatched"), .text("package P\(i): 1 x SKU-\(i % 7)"), .null, .integer(1)]
+            }
+        }
+        let reopened = try Manifest(location: location, clock: { Epoch.fixtureDay.start })
+        let unhashed = try reopened.read { db in
+            try db.fetchValue(sql: "SELECT COUNT(*) FROM order_events WHERE detail_hash IS NULL", as: Int.self)
+        }
+        #expect(unhashed == 0)
+        let sample = try reopened.read { try $0.fetchAll(sql: "SELECT detail, detail_hash FROM order_events WHERE id % 997 = 0") }
+        #expect(sample.count > 20)
+        for row in sample { #expect(row["detail_hash"] as Int64 == Manifest.eventHash(row["detail"])) }
+        #expect(try reopened.read { try $0.fetchValue(sql: "SELECT COUNT(*) FROM event_hashes_pending", as: Int.self) } == 0)
+
+        try reopened.addOrderEvents([
+            OrderEvent(orderNumber: "WEB-12000", kind: "despatched", detail: "package P24000: 1 x SKU-4", file: nil, at: 0),
+            OrderEvent(orderNumber: "WEB-12000", kind: "despatched", detail: "package P24002: 1 x SKU-6", file: nil, at: 0),
+        ])
+        #expect(try reopened.orderEvents("WEB-12000").map(\.detail)
+            == ["package P24000: 1 x SKU-4", "package P24001: 1 x SKU-5", "package P24002: 1 x SKU-6"])
+    }
+
+    /// The hash an event is unique by is defined for good (first 8 bytes of SHA-256, big-endian), not by the code
+    /// of the day: manifests keep it.
+    @Test func anEventsDetailHashIsTheFirstEightBytesOfItsSHA256() {
+        // printf 'package P1: 1 x SKU-1' | sha256sum → 277d997fe6952eed…; its first 8 bytes as a signed big-endian integer.
+        #expect(Manifest.eventHash("package P1: 1 x SKU-1") == 0x277D_997F_E695_2EED)
+    }
+
 }
 
 /// What only the PostgreSQL backend has to prove: clients side by side in one database, the schema made on
