@@ -99,7 +99,8 @@ public final class Manifest: Sendable {
         wairMigration,
         wairTransfersMigration,
         // An event is once per order, kind and detail; the index that says so held each detail a second time
-        // (a despatch's is ~120 bytes: 169 bytes of index per package, a tenth of a despatch import's commit).
+        // (a despatch's is ~120 bytes: 169 bytes of index per package, 17 of the 131 MB a 300,000-line despatch
+        // import added to the manifest).
         // It holds the detail's 64-bit hash instead (``eventHash(_:)``); earlier rows get theirs when the
         // manifest is next opened (``hashEarlierEvents()``), before anything can insert an event.
         StateMigration(id: "v8-event-hashes", sql: """
