@@ -194,7 +194,6 @@ import Testing
         // printf 'package P1: 1 x SKU-1' | sha256sum → 277d997fe6952eed…; its first 8 bytes as a signed big-endian integer.
         #expect(Manifest.eventHash("package P1: 1 x SKU-1") == 0x277D_997F_E695_2EED)
     }
-
 }
 
 /// What only the PostgreSQL backend has to prove: clients side by side in one database, the schema made on

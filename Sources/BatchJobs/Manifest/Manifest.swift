@@ -1,5 +1,4 @@
 import CSVKit
-import Crypto
 import Foundation
 
 /// The manifest: every file, every applied record, every open problem and every run, so a job that runs
@@ -513,9 +512,7 @@ public final class Manifest: Sendable {
     /// What makes an event's detail unique with its order and kind: the first 8 bytes of its SHA-256, big-endian
     /// (a definition that never changes with the code, and that PostgreSQL could compute too). Two different
     /// details of one order and kind share it about once in 2⁶⁴.
-    static func eventHash(_ detail: String) -> Int64 {
-        SHA256.hash(data: Data(detail.utf8)).prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
-    }
+    static func eventHash(_ detail: String) -> Int64 { sha256Key(detail) }
 
     /// Gives events recorded before `v8-event-hashes` their detail's hash, 20,000 a transaction in id order. The
     /// migration leaves a row in `event_hashes_pending` saying where to go on from; it goes when all are done, so

@@ -1,5 +1,4 @@
 import CPostgres
-import Crypto
 import FileTransport
 import Foundation
 
@@ -138,8 +137,7 @@ final class PostgresState: StateDatabase, @unchecked Sendable {
     /// A 64-bit advisory lock key for a purpose and a name (SHA-256's first 8 bytes: no two jobs of a fleet
     /// share a key by accident, which a 32-bit `hashtext` would allow at a few tens of thousands of jobs).
     static func lockKey(_ purpose: String, _ name: String) -> Int64 {
-        let digest = SHA256.hash(data: Data((purpose + "\u{0}" + name).utf8))
-        return digest.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+        sha256Key(purpose + "\u{0}" + name)
     }
 
     /// Takes a session-level advisory lock on a job of this client (held until the connection ends, which
