@@ -42,6 +42,8 @@ let package = Package(
         ),
         // CSVKit's SIMD record scanner (AVX2 / SSE2 / portable, chosen at run time).
         .target(name: "CCSVScan"),
+        // SQLite's process-wide configuration, which takes a variadic C call (sqlite3_config).
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "CSVKit",
             dependencies: ["CCSVScan", .product(name: "Yams", package: "Yams")]
@@ -61,6 +63,7 @@ let package = Package(
                 "CSVKit",
                 "FileTransport",
                 "CPostgres",
+                "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the manifest's batch inserts (GRDB's own statement, bound directly).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -14,6 +14,18 @@ import Testing
         return (try Manifest(location: location, clock: { Epoch.fixtureDay.start }), location)
     }
 
+    @Test func sqliteKeepsNoMemoryStatisticsOnceAManifestIsOpen() throws {
+        // Counting every allocation took a process-wide mutex that an import's committing and applying threads
+        // contended for (Benchmarks/README.md). The first SQLite use in a process must go through SQLiteProcess.
+        let (manifest, _) = try Self.open(.sqlite)
+        try #require(SQLiteProcess.configured == 0, "SQLite was initialised before SQLiteProcess configured it")
+        try manifest.commit(file: (try manifest.addFile(flow: "stock", name: "S.csv", size: 1, modified: 0, sha256: "a",
+                                                        status: .processing, runID: nil), 2, 0, 0),
+                            flow: "stock", records: [("A", "1"), ("B", "2")])
+        #expect(try manifest.appliedHashes(flow: "stock", keys: ["A", "B"]) == ["A": "1", "B": "2"])
+        #expect(SQLiteProcess.memoryCounted == 0)
+    }
+
     @Test func theSQLiteWriterKeepsStatementJournalsInMemoryAndReadersDoNot() throws {
         // In temporary files, a multi-row statement's journal cost a page write per page it touched.
         let (manifest, _) = try Self.open(.sqlite)

@@ -1,6 +1,19 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import CSQLiteTuning
+
+/// SQLite's process-wide settings, applied once before the first database is opened (``SQLiteState`` and the
+/// plain-file storefront's order index open theirs through it).
+enum SQLiteProcess {
+    /// SQLite's memory statistics off: they take one process-wide mutex per allocation, which the manifest's
+    /// writer and its readers (the committing and applying threads of an import) otherwise contend for.
+    /// Nothing in voxbatch reads them. SQLite's result code (`SQLITE_MISUSE` if SQLite was already in use).
+    static let configured: Int32 = voxbatch_sqlite_disable_memstatus()
+
+    /// The bytes SQLite counts as in use: stays 0 while the statistics are off.
+    static var memoryCounted: Int64 { sqlite3_memory_used() }
+}
 
 /// The embedded state database: one SQLite file in WAL mode, through GRDB (readers never wait for the
 /// writer; another process holding the write lock is waited for up to `busyTimeout`).
@@ -12,6 +25,7 @@ final class SQLiteState: StateDatabase {
 
     init(path: String, busyTimeout: Double) throws {
         self.path = path
+        _ = SQLiteProcess.configured
         var config = GRDB.Configuration()
         config.busyMode = .timeout(busyTimeout)
         pool = try DatabasePool(path: path, configuration: config)

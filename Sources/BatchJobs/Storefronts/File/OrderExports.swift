@@ -190,6 +190,7 @@ final class LatestOrderIndex {
             // export's memory with the shop (4 MiB: 64.6 MiB at 1,000,000 orders, 2 MiB: 62.9 MiB, as fast).
             try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2048")
         }
+        _ = SQLiteProcess.configured
         queue = try DatabaseQueue(path: "", configuration: configuration)  // "": private and temporary
         try queue.write { db in
             try db.execute(sql: """
