@@ -645,6 +645,28 @@ import Testing
         #expect(try f.storefront().orders(statuses: ["completed"]).map(\.number) == ["WEB-4"])
     }
 
+    /// Orders looked up by number (what the writes use) come the same way: rows apart in one file are one order,
+    /// and a later file's version replaces the earlier one whole, rows apart or not, in the earlier one's place.
+    @Test func ordersLookedUpByNumberAreWholeAndInTheirLatestVersion() throws {
+        let f = try FlowFixture()
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 1)]), .init(number: "WEB-2", lines: [("TSH-M", 2)]),
+                               .init(number: "WEB-1", lines: [("HOD-L", 3)]), .init(number: "WEB-3", lines: [("TSH-M", 1)])])
+        try f.orders("b.csv", [.init(number: "WEB-2", status: "cancelled", lines: [("CAP-S", 1)]),
+                               .init(number: "WEB-3", lines: [("HOD-L", 1)]), .init(number: "WEB-2", lines: [("SCF-M", 4)])])
+        for background in [false, true] {
+            let shop = try f.storefront()
+            if background { shop.prepareOrderLookups() }
+            func lines(_ number: String) throws -> String? {
+                try shop.order(number: number).map { $0.status + ":" + $0.lines.map { "\($0.sku)x\($0.quantity)" }.joined(separator: "+") }
+            }
+            #expect(try lines("WEB-1") == "paid:TSH-Mx1+HOD-Lx3")
+            #expect(try lines("WEB-2") == "cancelled:CAP-Sx1+SCF-Mx4")
+            #expect(try lines("WEB-3") == "paid:HOD-Lx1")
+            #expect(try lines("WEB-4") == nil)
+            #expect(try shop.orders(statuses: ["paid", "cancelled"]).map(\.number) == ["WEB-1", "WEB-2", "WEB-3"])
+        }
+    }
+
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func aTornLastLineLeftByACrashIsCutOffAndNothingIsRecordedTwice(epoch: Epoch, backend: StateBackend) throws {
         let f = try FlowFixture(epoch: epoch, backend: backend)

@@ -26,6 +26,31 @@ import Testing
         #expect(SQLiteProcess.memoryCounted == 0)
     }
 
+    @Test func theLogIsCopiedIntoTheDatabaseInTheBackgroundAndStaysUnderItsLimit() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-wal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/state.sqlite", page = 4096
+        func size(_ file: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0 }
+        // A checkpoint asked for from 50 pages of log, the writer waiting from 200.
+        let state = try SQLiteState(path: path, busyTimeout: 5, checkpointPages: (50, 200))
+        try state.write { db in try db.execute(sql: "CREATE TABLE t (v TEXT NOT NULL)", arguments: []) }
+        let value = String(repeating: "x", count: 3000)  // a page a row
+        var largestLog = 0
+        for _ in 0..<60 {  // 60 commits of 30 pages, back to back: 1,800 pages, 7 MB
+            try state.write { db in
+                try db.insertRows("INSERT INTO t (v)", width: 1, count: 30) { _, values in values.append(.text(value)) }
+            }
+            largestLog = max(largestLog, size(path + "-wal"))
+        }
+        state.checkpointer.waitUntilIdle()
+        // While the database is open, only a checkpoint puts rows in its file: they are there.
+        #expect(size(path) >= 1_700 * page, "database file: \(size(path)) bytes")
+        // The log never grew past the limit by more than a commit (and its frames' headers).
+        #expect(largestLog <= (200 + 2 * 31) * (page + 24) + 32, "largest log: \(largestLog) bytes")
+        #expect(try state.read { db in try db.fetchValue(sql: "SELECT COUNT(*) FROM t", as: Int.self) } == 1_800)
+    }
+
     @Test func theSQLiteWriterKeepsStatementJournalsInMemoryAndReadersDoNot() throws {
         // In temporary files, a multi-row statement's journal cost a page write per page it touched.
         let (manifest, _) = try Self.open(.sqlite)

@@ -402,17 +402,8 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// orders up by number); listings stream instead (``orders(statuses:pageSize:_:)``).
     private static func loadOrders(folder: String) throws -> OrderTable {
         var ordersByNumber = OrderTable()
-        for path in try OrderExports(directory: folder + "/orders").files() {
-            var inThisFile: Set<String> = []
-            try OrderExports.forEachGroup(in: path) { order, _ in
-                if inThisFile.contains(order.number), var earlier = ordersByNumber[order.number] {
-                    earlier.lines += order.lines  // the order's rows are split within the file
-                    ordersByNumber[order.number] = earlier
-                    return
-                }
-                inThisFile.insert(order.number)
-                ordersByNumber[order.number] = order  // a later export replaces the earlier one, in its place
-            }
+        for (f, path) in try OrderExports(directory: folder + "/orders").files().enumerated() {
+            try OrderExports.forEachGroup(in: path) { order, _ in ordersByNumber.add(order, file: f) }
         }
         return ordersByNumber
     }
@@ -510,7 +501,12 @@ public final class FileStorefront: Storefront, ReturnsSource {
 private struct OrderTable {
     fileprivate final class Box {
         var order: StorefrontOrder
-        init(_ order: StorefrontOrder) { self.order = order }
+        /// The export file its latest version was read from (see ``add(_:file:)``).
+        var file: Int
+        init(_ order: consuming StorefrontOrder, file: Int = -1) {
+            self.order = order
+            self.file = file
+        }
     }
     private var boxes: [Box] = []
     private var positions: [String: Int] = [:]
@@ -525,6 +521,23 @@ private struct OrderTable {
                 positions[number] = boxes.count
                 boxes.append(Box(newValue))
             }
+        }
+    }
+
+    /// Adds an order read from the export file numbered `file`: one already read from the same file is the same
+    /// order with its rows apart, and gets these lines too; one from an earlier file is replaced, in its place.
+    mutating func add(_ order: consuming StorefrontOrder, file: Int) {
+        guard let i = positions[order.number] else {
+            positions[order.number] = boxes.count
+            boxes.append(Box(order, file: file))
+            return
+        }
+        let box = boxes[i]
+        if box.file == file {
+            box.order.lines += order.lines
+        } else {
+            box.order = order
+            box.file = file
         }
     }
 

@@ -18,26 +18,35 @@ struct OrderExports {
         }.sorted().map { directory + "/" + $0 }
     }
 
-    /// Calls `body` for each group of rows of one order in `path`, with the group's position in the file.
-    static func forEachGroup(in path: String, _ body: (StorefrontOrder, Int) throws -> Void) throws {
+    /// Calls `body` for each group of rows of one order in `path`, with the group's position in the file; the
+    /// order is `body`'s to keep (handed over, not copied).
+    static func forEachGroup(in path: String, _ body: (consuming StorefrontOrder, Int) throws -> Void) throws {
         if path.hasSuffix(".jsonl") {
             for (i, order) in try FileStorefront.readOrdersJSONLines(path).enumerated() { try body(order, i) }
             return
         }
         var current: StorefrontOrder?
+        // The group's lines, gathered here and handed over in an array of their exact size (appending to the
+        // order's own array grew it one reallocation at a time).
+        var lines: [StorefrontOrder.Line] = []
         var group = 0
+        func finish() throws {
+            guard var done = current.take() else { return }
+            done.lines = Array(lines)
+            lines.removeAll(keepingCapacity: true)
+            try body(done, group)
+            group += 1
+        }
         try forEachOrderRow(in: path) { row, number, startsGroup in
             let line = StorefrontOrder.Line(sku: row.value(.sku), quantity: Int(row.value(.quantity)) ?? 0,
                                             price: row.value(.price))
             guard startsGroup else {
-                current!.lines.append(line)
+                lines.append(line)
                 return
             }
-            if let done = current {
-                try body(done, group)
-                group += 1
-            }
+            try finish()
             let id = row.value(.orderID)
+            lines.append(line)
             current = StorefrontOrder(
                 id: id.isEmpty ? number : id, number: number, status: row.value(.status),
                 createdAt: row.value(.createdAt), email: row.value(.email), phone: row.value(.phone),
@@ -45,9 +54,9 @@ struct OrderExports {
                                   line2: row.value(.address2), city: row.value(.city), region: row.value(.region),
                                   postcode: row.value(.postcode), country: row.value(.country)),
                 service: row.value(.service), shippingCost: row.value(.shippingCost), total: row.value(.total),
-                customerNote: row.value(.customerNote), fields: row.extraFields(), lines: [line])
+                customerNote: row.value(.customerNote), fields: row.extraFields(), lines: [])
         }
-        if let done = current { try body(done, group) }
+        try finish()
     }
 
     /// Calls `body` with the order number of each group of rows in `path` and the group's position, grouped
