@@ -142,6 +142,10 @@ public final class Manifest: Sendable {
 
     // MARK: - Runs
 
+    /// While `on`, SQLite's checkpoints run beside the commits instead of in them (``BackgroundCheckpointer``):
+    /// for an inbound file, whose batch commits are the job's critical path. PostgreSQL: nothing changes.
+    public func checkpointInBackground(_ on: Bool) { store.checkpointInBackground(on) }
+
     /// Records the start of a job run and returns its id.
     public func startRun(job: String) throws -> Int64 {
         try store.write { db in

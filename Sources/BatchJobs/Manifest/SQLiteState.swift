@@ -39,8 +39,10 @@ final class SQLiteState: StateDatabase {
         try pool.writeWithoutTransaction { db in checkpointer.watch(db.sqliteConnection) }
     }
 
-    /// Copies the write-ahead log into the database on a thread of its own (see ``BackgroundCheckpointer``).
+    /// Copies the write-ahead log into the database, in the background while asked to (see ``BackgroundCheckpointer``).
     let checkpointer: BackgroundCheckpointer
+
+    func checkpointInBackground(_ on: Bool) { checkpointer.inBackground = on }
 
     deinit {
         // The writer stops calling the checkpointer before it goes; a checkpoint under way is finished first.
@@ -175,21 +177,23 @@ final class SQLiteState: StateDatabase {
     }
 }
 
-/// Checkpoints the manifest's write-ahead log on a thread and a connection of its own, instead of in the commit
-/// that crossed SQLite's threshold (its automatic checkpoint, which this replaces on the writer).
+/// Checkpoints the manifest's write-ahead log: in the commit that crossed SQLite's threshold, as SQLite's own
+/// automatic checkpoint does (which this replaces on the writer), or, while ``inBackground`` (an inbound file's
+/// batches are being committed), on a thread and a connection of its own.
 ///
-/// A checkpoint copies the log's pages into the database file and syncs both. Done by the writer, as SQLite does
-/// by default, it sat on the thread every batch of an import waits for: in a 300,000-line despatch import the
-/// commits took 1.60-1.77 s with it and 1.45-1.55 s without (Benchmarks/README.md). In the background it runs
-/// beside the next commit (a passive checkpoint blocks neither the writer nor readers).
+/// A checkpoint copies the log's pages into the database file and syncs both. Done by the writer, it sat on the
+/// thread every batch of an import waits for: in a 300,000-line despatch import the commits took 1.60-1.77 s
+/// with it and 1.45-1.55 s without (Benchmarks/README.md). In the background it runs beside the next commit (a
+/// passive checkpoint blocks neither the writer nor readers). It is not the default: its connection and thread
+/// cost an order export 2.8 MiB, and a job that commits from one thread gains nothing by it.
 ///
 /// A writer whose next commit is already waiting starts it before the last one's checkpoint has finished, and then
 /// goes on appending to the log instead of starting it again from its beginning. So past ``limit`` pages the
 /// writer waits for a checkpoint after its commit: the log is then wholly in the database, and the next
 /// transaction starts it again. The log stays under about ``limit`` pages (32 MiB) however large the file.
 ///
-/// It is SQLite's own checkpoint: a killed process leaves the log, which the next open reads, as before. One that
-/// cannot run now (a reader on an old snapshot, a full disk) is tried again after the next commit.
+/// Either way it is SQLite's own checkpoint: a killed process leaves the log, which the next open reads, as before.
+/// One that cannot run now (a reader on an old snapshot, a full disk) is tried again after the next commit.
 final class BackgroundCheckpointer: @unchecked Sendable {
     /// Log pages after a commit from which a checkpoint is asked for (SQLite's own automatic threshold).
     let threshold: Int32
@@ -199,6 +203,7 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private let queue = DispatchQueue(label: "voxbatch.manifest.checkpoint")
     private let lock = NSLock()
     private var requested = false
+    private var background = false
     private var connection: OpaquePointer?  // used on `queue` only
 
     init(path: String, threshold: Int32, limit: Int32) {
@@ -207,14 +212,23 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         self.limit = limit
     }
 
+    /// Whether checkpoints run in the background (else in the commit, on the writer's connection).
+    var inBackground: Bool {
+        get { lock.withLock { background } }
+        set { lock.withLock { background = newValue } }
+    }
+
     /// Replaces `writer`'s automatic checkpoint with this one. ``unwatch(_:)`` before this object goes.
     func watch(_ writer: OpaquePointer?) {
-        sqlite3_wal_hook(writer, { context, _, _, pages in
-            guard let context else { return SQLITE_OK }
+        sqlite3_wal_hook(writer, { context, writer, _, pages in
+            guard let context, pages >= 0 else { return SQLITE_OK }
             let checkpointer = Unmanaged<BackgroundCheckpointer>.fromOpaque(context).takeUnretainedValue()
-            if pages >= checkpointer.limit {
+            guard pages >= checkpointer.threshold else { return SQLITE_OK }
+            if !checkpointer.inBackground {
+                sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)  // as SQLite's own
+            } else if pages >= checkpointer.limit {
                 checkpointer.checkpointNow()
-            } else if pages >= checkpointer.threshold {
+            } else {
                 checkpointer.request()
             }
             return SQLITE_OK

@@ -213,6 +213,13 @@ protocol StateDatabase: AnyObject, Sendable {
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
     /// Applies the migrations not yet applied.
     func migrate(_ migrations: [StateMigration]) throws
+    /// Whether the database's housekeeping after commits (SQLite's checkpoints) runs beside them rather than in
+    /// them, for a job whose commits are its critical path (an inbound file's batches).
+    func checkpointInBackground(_ on: Bool)
+}
+
+extension StateDatabase {
+    func checkpointInBackground(_ on: Bool) {}  // PostgreSQL: its server does it
 }
 
 /// A state database failure that callers act on by kind.

@@ -174,6 +174,9 @@ public struct InboundPipeline {
         // the manifest on a second while the next one is applied: three stages, each in file order. The counts
         // they add up are the applier's until it has finished.
         let applier = BatchWorker(), committer = BatchWorker()
+        // The committer is the file's critical path: SQLite's checkpoints go beside it while the batches go in.
+        manifest.checkpointInBackground(true)
+        defer { manifest.checkpointInBackground(false) }
         let pending = PendingRecords()
         let counts = AppliedCounts(result)
         func submit(_ full: ApplyBatch<F>) throws {
