@@ -377,13 +377,16 @@ public final class Manifest: Sendable {
     ///   - records: `(key, hash)` of each record just applied.
     ///   - events: What the records mean for their orders' histories.
     ///   - finance: What the records are worth for `voxbatch finance` (a line already recorded stays as it is).
+    ///   - prepared: What ``prepare(records:events:)`` worked out for these records and events, on another thread
+    ///     (else it is worked out here).
     public func commit(file: (id: Int64, applied: Int, skipped: Int, failed: Int), flow: String,
-                       records: [(key: String, hash: String)], events: [OrderEvent] = [], finance: [FinanceLine] = []) throws {
+                       records: [(key: String, hash: String)], events: [OrderEvent] = [], finance: [FinanceLine] = [],
+                       prepared: CommitPreparation? = nil) throws {
         try store.write { db in
             let now = now()
-            try Manifest.insert(events, db: db, now: now)
+            try Manifest.insert(events, hashes: prepared?.eventHashes, db: db, now: now)
             try Manifest.insert(finance, db: db, now: now)
-            try Manifest.upsert(records, flow: flow, fileID: file.id, db: db, now: now)
+            try Manifest.upsert(records, rows: prepared?.latest, flow: flow, fileID: file.id, db: db, now: now)
             try db.execute(sql: "UPDATE files SET applied = ?, skipped = ?, failed = ? WHERE id = ?",
                            arguments: [file.applied, file.skipped, file.failed, file.id])
         }
@@ -408,10 +411,22 @@ public final class Manifest: Sendable {
         }
     }
 
-    /// Records applied (or reserved) records of a file, replacing what an earlier file applied for a key.
-    private static func upsert(_ records: [(key: String, hash: String)], flow: String, fileID: Int64, db: any SQLSession,
-                               now: Int64) throws {
-        let rows = latestPerKey(records)
+    /// What a commit of `records` and `events` computes before it writes — each key's last record, each event's
+    /// detail hash — worked out by the caller off the committing thread, which is an import's critical path.
+    public struct CommitPreparation: Sendable {
+        let latest: [Int]
+        let eventHashes: [Int64]
+    }
+
+    public static func prepare(records: [(key: String, hash: String)], events: [OrderEvent]) -> CommitPreparation {
+        CommitPreparation(latest: latestPerKey(records), eventHashes: events.map { eventHash($0.detail) })
+    }
+
+    /// Records applied (or reserved) records of a file, replacing what an earlier file applied for a key; `rows`:
+    /// ``latestPerKey(_:)`` of `records`, if known.
+    private static func upsert(_ records: [(key: String, hash: String)], rows: [Int]? = nil, flow: String, fileID: Int64,
+                               db: any SQLSession, now: Int64) throws {
+        let rows = rows ?? latestPerKey(records)
         try db.insertRows("INSERT INTO records (flow, key, hash, applied_at, file_id)", width: 5, count: rows.count,
                           tail: """
                               ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
@@ -499,7 +514,8 @@ public final class Manifest: Sendable {
         try store.write { db in try Manifest.insert(events, db: db, now: now()) }
     }
 
-    private static func insert(_ events: [OrderEvent], db: any SQLSession, now: Int64) throws {
+    /// Inserts `events` (each once); `hashes`: their details' ``eventHash(_:)``, if known.
+    private static func insert(_ events: [OrderEvent], hashes: [Int64]? = nil, db: any SQLSession, now: Int64) throws {
         guard !events.isEmpty else { return }
         try db.insertRows("INSERT INTO order_events (order_number, kind, detail, detail_hash, file, at)", width: 6,
                           count: events.count, tail: "ON CONFLICT DO NOTHING") { i, values in
@@ -507,7 +523,7 @@ public final class Manifest: Sendable {
             values.append(.text(e.orderNumber))
             values.append(.text(e.kind))
             values.append(.text(e.detail))
-            values.append(.integer(eventHash(e.detail)))
+            values.append(.integer(hashes?[i] ?? eventHash(e.detail)))
             values.append(e.file.map(SQLValue.text) ?? .null)
             values.append(.integer(now))
         }

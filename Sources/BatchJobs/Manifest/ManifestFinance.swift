@@ -92,8 +92,16 @@ extension Manifest {
         try db.insertRows("INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)",
                           width: 9, count: count, tail: "ON CONFLICT DO NOTHING") { _, values in  // rows come in order
             let l = next.next()!
-            values += [.text(l.orderNumber), .text(l.kind), .text(l.reference), .text(l.sku), .integer(Int64(l.quantity)),
-                       .integer(Int64(l.unitCents)), .text(l.currency), .text(day), .integer(now)]
+            // One append a value: an array literal here was an allocation a line.
+            values.append(.text(l.orderNumber))
+            values.append(.text(l.kind))
+            values.append(.text(l.reference))
+            values.append(.text(l.sku))
+            values.append(.integer(Int64(l.quantity)))
+            values.append(.integer(Int64(l.unitCents)))
+            values.append(.text(l.currency))
+            values.append(.text(day))
+            values.append(.integer(now))
         }
     }
 

@@ -464,7 +464,10 @@ struct ApplyBatch<F: InboundFlow> {
                                         file: fileName)
         }
         commit.counts = (result.applied, result.skipped, result.failed)
-        if !dryRun { commit.sequence = pending.add(commit.records) }
+        if !dryRun {
+            commit.sequence = pending.add(commit.records)
+            commit.prepared = Manifest.prepare(records: commit.records, events: commit.events)
+        }
         return commit
     }
 }
@@ -483,6 +486,9 @@ struct BatchCommit: @unchecked Sendable {
     var counts = (applied: 0, skipped: 0, failed: 0)
     /// Its place among the batches waiting in ``PendingRecords``.
     var sequence = 0
+    /// What the manifest's commit works out first, worked out on the applying thread (the committing one is the
+    /// file's critical path).
+    var prepared: Manifest.CommitPreparation?
 
     init(manifest: Manifest, flow: String, fileID: Int64, dryRun: Bool) {
         self.manifest = manifest
@@ -496,7 +502,7 @@ struct BatchCommit: @unchecked Sendable {
         guard !dryRun else { return }
         for e in exceptions { try manifest.raise(kind: e.kind, reference: e.reference, message: e.message, owner: e.owner) }
         try manifest.commit(file: (fileID, counts.applied, counts.skipped, counts.failed), flow: flow,
-                            records: records, events: events, finance: finance)
+                            records: records, events: events, finance: finance, prepared: prepared)
         pending.remove(sequence: sequence)
     }
 }
