@@ -86,7 +86,8 @@ struct OrderExports {
         func value(_ column: OrderColumn) -> String {
             let i = at.isEmpty ? -1 : at[column.rawValue]
             guard i >= 0, i < reader.fieldCount else { return "" }
-            return reader.field(i).trimmingSpaces
+            // Trimmed as bytes, then made a string once (trimming the string after looked at both its ends again).
+            return reader.withFieldBytes(i) { String(decoding: $0.trimmingSpacesAndTabs, as: UTF8.self) }
         }
 
         /// The values of the columns voxbatch does not know, verbatim, by column name.
