@@ -221,7 +221,7 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     /// Replaces `writer`'s automatic checkpoint with this one. ``unwatch(_:)`` before this object goes.
     func watch(_ writer: OpaquePointer?) {
         sqlite3_wal_hook(writer, { context, writer, _, pages in
-            guard let context, pages >= 0 else { return SQLITE_OK }
+            guard let context else { return SQLITE_OK }
             let checkpointer = Unmanaged<BackgroundCheckpointer>.fromOpaque(context).takeUnretainedValue()
             guard pages >= checkpointer.threshold else { return SQLITE_OK }
             if !checkpointer.inBackground {
