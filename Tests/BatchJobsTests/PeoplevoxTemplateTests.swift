@@ -1,4 +1,4 @@
-import BatchJobs
+@testable import BatchJobs
 import CSVKit
 import Foundation
 import Testing
@@ -105,5 +105,27 @@ import Testing
         let sku = template.columns.firstIndex { $0.name == "SKU" }!, lineNo = template.columns.firstIndex { $0.name == "LineNo" }!
         #expect(rows.map { $0[sku] } == ["TSH-M", "HOD-L"] && rows.map { $0[lineNo] } == ["1", "2"])
         #expect(rows.allSatisfy { $0[template.columns.count - 1] == "Happy birthday" })
+    }
+
+    @Test func packedRowsAreTheBytesOfTheRowsPacked() {
+        // Multi-byte text, an empty line column and a value with the separators' neighbours (tab, newline).
+        var order = SalesOrder(number: "WEB-8", customer: "Zoë Ørsted", email: "z@example.com", contactName: "Zoë",
+                               shipping: Address(line1: "Straße 1\tHof", line2: "2. OG\nlinks", city: "Köln",
+                                                 postcode: "50667", country: "DE"),
+                               createdDate: "01/12/2026", lines: [.init(itemCode: "TSH-M", quantity: 12, salePrice: "9.50"),
+                                                                  .init(itemCode: "HOD-L", quantity: 1),
+                                                                  .init(itemCode: "CAP-🧢", quantity: 3, salePrice: "4")])
+        order.set(column: "GiftMessage", to: "Alles Gute")
+        let template = CSVTemplate(name: "so", columns: PeoplevoxTemplates.salesOrders.columns + [ColumnRule("GiftMessage")])
+        let layout = SalesOrder.Layout(template)
+        let packed = order.packedRows(in: layout)
+        let rows = order.rows(in: layout)
+        #expect(packed.bytes == OutboundPipeline.pack(rows))
+        #expect(packed.bytes.capacity < packed.bytes.count + 32)  // measured first: no spare capacity held
+        #expect(packed.rows == 3 && packed.fieldCount == 3 * template.columns.count)
+        #expect(OutboundPipeline.isCleanlyPacked(packed))
+        // A separator inside a field makes the count disagree, so the record is checked field by field.
+        order.set(column: "GiftMessage", to: "a\u{1F}b")
+        #expect(!OutboundPipeline.isCleanlyPacked(order.packedRows(in: layout)))
     }
 }

@@ -55,7 +55,9 @@ public struct ExportOrdersFlow: OutboundFlow {
             knownCodes.formUnion(try manifest.itemCodesTheWarehouseKnows(among: codes))
             let warehouseItems = knownCodes
             try body(page.map { order, salesOrder in
-                var record = OutboundRecord(key: order.id, reference: order.number, rows: salesOrder.rows(in: layout),
+                var record = OutboundRecord(key: order.id, reference: order.number,
+                                            rows: { salesOrder.rows(in: layout) },
+                                            packedRows: { salesOrder.packedRows(in: layout) },
                                             problem: preflight(order, salesOrder, warehouseItems: warehouseItems))
                 record.finance = Self.finance(order, kind: "sent", reference: "")
                 return record

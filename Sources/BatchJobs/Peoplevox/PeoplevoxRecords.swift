@@ -108,6 +108,33 @@ public struct SalesOrder: Sendable, Hashable {
     /// in a dictionary of the order's fields over its extra columns (with the line's fields for a line column):
     /// a standard field always has one, an extra column when the order sets it.
     public func rows(in layout: Layout) -> [[String]] {
+        var rows: [[String]] = []
+        rows.reserveCapacity(lines.count)
+        forEachRow(in: layout) { rows.append($0) }
+        return rows
+    }
+
+    /// The order's rows as ``OutboundPipeline/pack(_:)`` packs them, written straight to bytes: the same bytes as
+    /// packing ``rows(in:)-(Layout)``, without an array of strings per line on the way.
+    public func packedRows(in layout: Layout) -> PackedRows {
+        // Measured first, so a record waiting in a file's batch holds no spare capacity.
+        var size = 0
+        forEachRow(in: layout) { row in size += row.reduce(1) { $0 + $1.utf8.count + 1 } }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        forEachRow(in: layout) { row in
+            for var field in row {
+                field.withUTF8 { bytes.append(contentsOf: $0) }
+                bytes.append(0x1F)
+            }
+            bytes.append(0x1E)
+        }
+        return PackedRows(bytes: bytes, rows: lines.count, fieldCount: lines.count * layout.sources.count)
+    }
+
+    /// Hands `body` each line's row: one array, with the order's columns filled once and the line's columns
+    /// filled again for each line.
+    private func forEachRow(in layout: Layout, _ body: ([String]) -> Void) {
         func value(_ field: Layout.Field) -> String {
             switch field {
             case .number: number
@@ -138,10 +165,9 @@ public struct SalesOrder: Sendable, Hashable {
             for key in source.extras { if let v = extraColumns[key] { return v } }
             return field(source.field)
         }
-        var orderRow = [String](repeating: "", count: layout.sources.count)
-        for c in layout.orderColumns { orderRow[c] = resolve(layout.sources[c], value) }
-        return lines.enumerated().map { i, line in
-            var row = orderRow
+        var row = [String](repeating: "", count: layout.sources.count)
+        for c in layout.orderColumns { row[c] = resolve(layout.sources[c], value) }
+        for (i, line) in lines.enumerated() {
             for c in layout.lineColumns {
                 row[c] = resolve(layout.sources[c]) { field in
                     switch field {
@@ -153,7 +179,7 @@ public struct SalesOrder: Sendable, Hashable {
                     }
                 }
             }
-            return row
+            body(row)
         }
     }
 

@@ -19,16 +19,51 @@ public struct OutboundRecord: Sendable {
     /// What sending it charges (sales orders: their lines at their prices), recorded with it.
     public var finance: [FinanceLine] = []
     private let render: @Sendable () -> [[String]]
+    private let renderPacked: (@Sendable () -> PackedRows)?
 
     /// Its rows, in the template's column order.
     public var rows: [[String]] { render() }
+
+    /// Its rows packed (``OutboundPipeline/pack(_:)``): rendered straight to bytes when the flow can, else packed
+    /// from ``rows``.
+    public var packedRows: PackedRows {
+        if let renderPacked { return renderPacked() }
+        let rows = rows
+        return PackedRows(bytes: OutboundPipeline.pack(rows), rows: rows.count, fieldCount: rows.reduce(0) { $0 + $1.count })
+    }
 
     public init(key: String, reference: String? = nil, rows: @autoclosure @escaping @Sendable () -> [[String]],
                 problem: OutboundProblem? = nil) {
         self.key = key
         self.reference = reference ?? key
         self.render = rows
+        self.renderPacked = nil
         self.problem = problem
+    }
+
+    /// A record that renders its packed rows itself (the same bytes as packing `rows`, which are rendered only
+    /// to name a field a check refuses).
+    public init(key: String, reference: String? = nil, rows: @escaping @Sendable () -> [[String]],
+                packedRows: @escaping @Sendable () -> PackedRows, problem: OutboundProblem? = nil) {
+        self.key = key
+        self.reference = reference ?? key
+        self.render = rows
+        self.renderPacked = packedRows
+        self.problem = problem
+    }
+}
+
+/// A record's rows packed (``OutboundPipeline/pack(_:)``), with what its separators must count: one per field and
+/// one per row, when no field holds one.
+public struct PackedRows: Sendable {
+    public var bytes: [UInt8]
+    public var rows: Int
+    public var fieldCount: Int
+
+    public init(bytes: [UInt8], rows: Int, fieldCount: Int) {
+        self.bytes = bytes
+        self.rows = rows
+        self.fieldCount = fieldCount
     }
 }
 
@@ -268,13 +303,11 @@ public struct OutboundPipeline {
                     // only past that comparison: a record already sent (most of a busy shop's ready orders, run
                     // after run) is never rendered again.
                     var hash: String?
-                    var packed: [UInt8]?
-                    var rendered: [[String]]?
+                    var packed: PackedRows?
                     if let previous = known[record.key] {
                         if flow.resendsChanged {
-                            rendered = record.rows
-                            packed = Self.pack(rendered!)
-                            hash = Self.digest(packed!)
+                            packed = record.packedRows
+                            hash = Self.digest(packed!.bytes)
                         }
                         if !flow.resendsChanged || previous == hash {
                             skipped += 1  // already sent: never twice
@@ -287,14 +320,13 @@ public struct OutboundPipeline {
                         if !dryRun { try hold(record, problem, flow: flow) }
                         continue
                     }
-                    let rows = rendered ?? record.rows
                     // Checked on the packed bytes it will be written from (no second copy of its fields).
-                    let packedRows = packed ?? Self.pack(rows)
+                    let packedRows = packed ?? record.packedRows
                     var errors: [FieldError] = []
-                    if Self.isCleanlyPacked(packedRows, rows) {
-                        Self.validate(packed: packedRows, with: validator, into: &errors)
+                    if Self.isCleanlyPacked(packedRows) {
+                        Self.validate(packed: packedRows.bytes, with: validator, into: &errors)
                     } else {  // a control character somewhere (rare): checked field by field, to name it
-                        for (i, row) in rows.enumerated() {
+                        for (i, row) in record.rows.enumerated() {
                             validator.validate(fields: row, recordNumber: i + 1, into: &errors)
                             Self.checkControlCharacters(row, header: header, into: &errors)
                         }
@@ -311,7 +343,7 @@ public struct OutboundPipeline {
                         continue
                     }
                     batch.append(PackedRecord(key: record.key, reference: record.reference, finance: record.finance,
-                                              hash: hash, rows: packedRows))
+                                              hash: hash, rows: packedRows.bytes))
                     inFile.insert(record.key)
                     if dryRun { previewed.insert(record.key) }
                     if batch.count >= maxRecordsPerFile { try sendBatch() }
@@ -407,12 +439,12 @@ public struct OutboundPipeline {
         }
     }
 
-    /// Whether `packed` (the packing of `rows`) holds no control character a file must not carry — nothing
+    /// Whether `packed` holds no control character a file must not carry — nothing
     /// below 0x20 but tab, LF, CR and the packing's own separators, no DEL — and no separator inside a field
     /// (its separators are exactly one per field and one per row): one pass over its bytes.
-    static func isCleanlyPacked(_ packed: [UInt8], _ rows: [[String]]) -> Bool {
+    static func isCleanlyPacked(_ packed: PackedRows) -> Bool {
         var units = 0, records = 0
-        for byte in packed where byte < 0x20 || byte == 0x7F {
+        for byte in packed.bytes where byte < 0x20 || byte == 0x7F {
             switch byte {
             case 0x1F: units += 1
             case 0x1E: records += 1
@@ -420,7 +452,7 @@ public struct OutboundPipeline {
             default: return false
             }
         }
-        return records == rows.count && units == rows.reduce(0) { $0 + $1.count }
+        return records == packed.rows && units == packed.fieldCount
     }
 
     /// The hash of packed rows (hashed in one call: one digest update per field cost more than the hashing).
