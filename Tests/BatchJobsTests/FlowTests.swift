@@ -18,6 +18,21 @@ import Testing
         #expect(camel == snake)
     }
 
+    @Test func createdDatesAreWrittenAsPeoplevoxReadsThem() {
+        #expect(ExportOrdersFlow.peoplevoxDate("2026-11-30T14:05:09Z") == "30/11/2026 14:05")
+        #expect(ExportOrdersFlow.peoplevoxDate("2026-01-02T03:04") == "02/01/2026 03:04")
+        #expect(ExportOrdersFlow.peoplevoxDate("30/11/2026 14:05") == "30/11/2026 14:05")  // already so: kept
+        #expect(ExportOrdersFlow.peoplevoxDate("2026-11-30") == "2026-11-30")  // no time: kept
+        // Other text where the digits should be: cut by characters, not bytes; too short: kept.
+        #expect(ExportOrdersFlow.peoplevoxDate("2026-11-3ØT14:05") == "3Ø/11/2026 14:05")
+        #expect(ExportOrdersFlow.peoplevoxDate("2026-ØØ-ØØ") == "2026-ØØ-ØØ")
+    }
+
+    @Test(arguments: [("GB", "GB"), ("UK", "GB"), ("United Kingdom", "GB"), ("u.s.a.", "US"), ("DE", "DE"), ("ZZ", "ZZ")])
+    func countriesAreCodedWhateverTheirCase(_ written: String, _ code: String) {
+        #expect(PostcodeRules.countryCode(written) == code)
+    }
+
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func anUnknownSKUHoldsBackOnlyItsOrderUntilTheWarehouseKnowsTheSKU(epoch: Epoch, backend: StateBackend) throws {
         let f = try FlowFixture(epoch: epoch, backend: backend)

@@ -106,6 +106,35 @@ import Testing
         }
     }
 
+    /// Fields with what quoting and the formula guard look at, anywhere in them.
+    static let guardedField = Gen.element(of: [",", "\"", "\r\n", "\n", "\r", " ", ";", "é", "=", "+", "-", "@", "\t",
+                                               "12", "-3.5", "+44", "x", ""])
+        .array(of: 0...4).map { $0.map { $0 ?? "" }.joined() }
+
+    @Test func packedRecordsAreWrittenAsTheirFieldsWouldBe() async {
+        await propertyCheck(count: 400, input: Self.guardedField.array(of: 0...5).array(of: 1...6), Gen.int(in: 0...7)) {
+            records, setting in
+            func writer(_ sink: MemorySink) -> CSVWriter {
+                CSVWriter(sink: sink, delimiter: UInt8(ascii: setting & 1 == 0 ? "," : ";"),
+                          lineEnding: setting & 2 == 0 ? .crlf : .lf, guardsFormulas: setting & 4 == 0,
+                          unguardedColumns: setting == 0 ? [1] : [])
+            }
+            let direct = MemorySink(), packed = MemorySink()
+            let one = writer(direct), other = writer(packed)
+            var bytes: [UInt8] = []
+            for record in records {
+                try? one.write(record: record)
+                for field in record { bytes += Array(field.utf8) + [0x1F] }
+                bytes.append(0x1E)
+            }
+            try? bytes.withUnsafeBufferPointer { try other.write(packedRecords: $0) }
+            try? one.flush()
+            try? other.flush()
+            #expect(packed.bytes == direct.bytes)
+            #expect(other.recordCount == records.count)
+        }
+    }
+
     @Test func roundTripsWithSemicolonAndLF() async {
         await propertyCheck(count: 150, input: Self.field.array(of: 2...5).array(of: 1...5)) { records in
             let sink = MemorySink()

@@ -49,19 +49,34 @@ public struct ExportOrdersFlow: OutboundFlow {
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
             // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)
-            let page = orders.filter { !withheld.contains($0.id) }.map { ($0, salesOrder(for: $0)) }
+            // Each order's sales order, and the page's item codes not known yet (the orders are not copied).
+            var salesOrders: [SalesOrder?] = []
+            salesOrders.reserveCapacity(orders.count)
+            var codes: [String] = []
+            for order in orders {
+                guard withheld.isEmpty || !withheld.contains(order.id) else {
+                    salesOrders.append(nil)
+                    continue
+                }
+                let salesOrder = salesOrder(for: order)
+                for line in salesOrder.lines where !knownCodes.contains(line.itemCode) { codes.append(line.itemCode) }
+                salesOrders.append(salesOrder)
+            }
             // The page's item codes the warehouse knows, looked up for this page (never the whole catalogue).
-            let codes = page.flatMap { $0.1.lines.map(\.itemCode) }.filter { !knownCodes.contains($0) }
             knownCodes.formUnion(try manifest.itemCodesTheWarehouseKnows(among: codes))
-            let warehouseItems = knownCodes
-            try body(page.map { order, salesOrder in
+            var records: [OutboundRecord] = []
+            records.reserveCapacity(orders.count)
+            for (order, salesOrder) in zip(orders, salesOrders) {
+                guard let salesOrder else { continue }
                 var record = OutboundRecord(key: order.id, reference: order.number,
                                             rows: { salesOrder.rows(in: layout) },
                                             packedRows: { salesOrder.packedRows(in: layout) },
-                                            problem: preflight(order, salesOrder, warehouseItems: warehouseItems))
+                                            problem: preflight(order, salesOrder, warehouseItems: knownCodes))
                 record.finance = Self.finance(order, kind: "sent", reference: "")
-                return record
-            })
+                records.append(record)
+            }
+            salesOrders = []
+            try body(records)
         }
     }
 
@@ -154,9 +169,8 @@ public struct ExportOrdersFlow: OutboundFlow {
             return OutboundProblem(kind: "invalid-address", message: "order \(order.number) was not sent: the delivery "
                                    + "address has no " + missing.joined(separator: ", "), owner: .customerService)
         }
-        let valid = Array(address.postcode.utf8).withUnsafeBufferPointer {
-            PostcodeRules.isValid($0, country: address.country)
-        }
+        var postcode = address.postcode
+        let valid = postcode.withUTF8 { PostcodeRules.isValid($0, country: address.country) }
         if valid == false {
             return OutboundProblem(kind: "invalid-address", message: "order \(order.number) was not sent: postcode "
                                    + "\"\(address.postcode)\" is not a valid \(address.country) postcode",
@@ -167,11 +181,24 @@ public struct ExportOrdersFlow: OutboundFlow {
 
     /// An ISO 8601 timestamp as Peoplevox writes dates (`dd/MM/yyyy HH:mm`); other text is kept.
     static func peoplevoxDate(_ iso: String) -> String {
-        let b = Array(iso.utf8)
-        guard b.count >= 16, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return iso }
-        let s = iso
+        var text = iso
+        let ascii = text.withUTF8 { b -> String? in
+            guard b.count >= 16, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return iso }
+            guard b.prefix(16).allSatisfy({ $0 < 0x80 }) else { return nil }
+            // yyyy-MM-ddTHH:mm → dd/MM/yyyy HH:mm, byte by byte.
+            return String(unsafeUninitializedCapacity: 16) { out in
+                out[0] = b[8]; out[1] = b[9]; out[2] = UInt8(ascii: "/")
+                out[3] = b[5]; out[4] = b[6]; out[5] = UInt8(ascii: "/")
+                out[6] = b[0]; out[7] = b[1]; out[8] = b[2]; out[9] = b[3]; out[10] = UInt8(ascii: " ")
+                for i in 11..<16 { out[i] = b[i] }
+                return 16
+            }
+        }
+        if let ascii { return ascii }
+        // Other text in the first 16 bytes: cut by characters, as ever (when there are 16 of them).
+        guard iso.count >= 16 else { return iso }
         func part(_ from: Int, _ to: Int) -> Substring {
-            s[s.index(s.startIndex, offsetBy: from)..<s.index(s.startIndex, offsetBy: to)]
+            iso[iso.index(iso.startIndex, offsetBy: from)..<iso.index(iso.startIndex, offsetBy: to)]
         }
         return "\(part(8, 10))/\(part(5, 7))/\(part(0, 4)) \(part(11, 16))"
     }

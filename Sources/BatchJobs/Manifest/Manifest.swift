@@ -517,13 +517,19 @@ public final class Manifest: Sendable {
     /// Inserts `events` (each once); `hashes`: their details' ``eventHash(_:)``, if known.
     private static func insert(_ events: [OrderEvent], hashes: [Int64]? = nil, db: any SQLSession, now: Int64) throws {
         guard !events.isEmpty else { return }
+        var last: (detail: String, hash: Int64)?  // a file's events often share one detail ("sent in FILE"): hashed once
         try db.insertRows("INSERT INTO order_events (order_number, kind, detail, detail_hash, file, at)", width: 6,
                           count: events.count, tail: "ON CONFLICT DO NOTHING") { i, values in
             let e = events[i]
             values.append(.text(e.orderNumber))
             values.append(.text(e.kind))
             values.append(.text(e.detail))
-            values.append(.integer(hashes?[i] ?? eventHash(e.detail)))
+            if let hashes {
+                values.append(.integer(hashes[i]))
+            } else {
+                if last?.detail != e.detail { last = (e.detail, eventHash(e.detail)) }
+                values.append(.integer(last!.hash))
+            }
             values.append(e.file.map(SQLValue.text) ?? .null)
             values.append(.integer(now))
         }

@@ -4,7 +4,8 @@ import Foundation
 /// The first 8 bytes of `text`'s SHA-256 as a big-endian signed integer: a 64-bit key fixed by its definition,
 /// not by the code of the day (PostgreSQL advisory locks, the order events' unique index).
 func sha256Key(_ text: String) -> Int64 {
-    SHA256.hash(data: Data(text.utf8)).prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+    var text = text
+    return text.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
 }
 
 /// A value bound to a statement or read from a row.

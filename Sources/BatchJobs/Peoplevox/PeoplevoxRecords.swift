@@ -108,78 +108,103 @@ public struct SalesOrder: Sendable, Hashable {
     /// in a dictionary of the order's fields over its extra columns (with the line's fields for a line column):
     /// a standard field always has one, an extra column when the order sets it.
     public func rows(in layout: Layout) -> [[String]] {
-        var rows: [[String]] = []
-        rows.reserveCapacity(lines.count)
-        forEachRow(in: layout) { rows.append($0) }
-        return rows
+        var row = [String](repeating: "", count: layout.sources.count)
+        for c in layout.orderColumns { row[c] = value(layout.sources[c]) }
+        return lines.enumerated().map { i, line in
+            for c in layout.lineColumns { row[c] = value(layout.sources[c], line: line, number: i + 1) }
+            return row
+        }
     }
 
     /// The order's rows as ``OutboundPipeline/pack(_:)`` packs them, written straight to bytes: the same bytes as
-    /// packing ``rows(in:)-(Layout)``, without an array of strings per line on the way.
+    /// packing ``rows(in:)-(Layout)``. The order's columns are the same on every line, so they are packed once,
+    /// with the places the line's columns go; each line is those bytes with its own values put in. The result
+    /// is measured before it is written: a record waiting in a file's batch holds no spare capacity.
     public func packedRows(in layout: Layout) -> PackedRows {
-        // Measured first, so a record waiting in a file's batch holds no spare capacity.
-        var size = 0
-        forEachRow(in: layout) { row in size += row.reduce(1) { $0 + $1.utf8.count + 1 } }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(size)
-        forEachRow(in: layout) { row in
-            for var field in row {
-                field.withUTF8 { bytes.append(contentsOf: $0) }
-                bytes.append(0x1F)
+        var orderBytes: [UInt8] = []
+        orderBytes.reserveCapacity(256)
+        var cuts: [Int] = []  // where each line column goes in `orderBytes`
+        cuts.reserveCapacity(layout.lineColumns.count)
+        for (c, source) in layout.sources.enumerated() {
+            if layout.isLineColumn[c] {
+                cuts.append(orderBytes.count)
+            } else {
+                var field = value(source)
+                field.withUTF8 { orderBytes.append(contentsOf: $0) }
+                orderBytes.append(0x1F)
             }
-            bytes.append(0x1E)
+        }
+        var lineValues: [String] = []
+        lineValues.reserveCapacity(lines.count * cuts.count)
+        var total = lines.count * (orderBytes.count + 1 + cuts.count)
+        for (i, line) in lines.enumerated() {
+            for c in layout.lineColumns {
+                let field = value(layout.sources[c], line: line, number: i + 1)
+                total += field.utf8.count
+                lineValues.append(field)
+            }
+        }
+        let bytes = [UInt8](unsafeUninitializedCapacity: total) { out, written in
+            var at = 0
+            func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+                (out.baseAddress! + at).initialize(from: base, count: bytes.count)
+                at += bytes.count
+            }
+            orderBytes.withUnsafeBufferPointer { order in
+                var v = 0
+                for _ in lines {
+                    var from = 0
+                    for cut in cuts {
+                        put(UnsafeBufferPointer(rebasing: order[from..<cut]))
+                        lineValues[v].withUTF8(put)
+                        out[at] = 0x1F
+                        at += 1
+                        v += 1
+                        from = cut
+                    }
+                    put(UnsafeBufferPointer(rebasing: order[from...]))
+                    out[at] = 0x1E
+                    at += 1
+                }
+            }
+            precondition(at == total, "packed rows measured \(total) bytes, wrote \(at)")
+            written = at
         }
         return PackedRows(bytes: bytes, rows: lines.count, fieldCount: lines.count * layout.sources.count)
     }
 
-    /// Hands `body` each line's row: one array, with the order's columns filled once and the line's columns
-    /// filled again for each line.
-    private func forEachRow(in layout: Layout, _ body: ([String]) -> Void) {
-        func value(_ field: Layout.Field) -> String {
-            switch field {
-            case .number: number
-            case .customer: customer
-            case .line1: shipping.line1
-            case .line2: shipping.line2
-            case .city: shipping.city
-            case .region: shipping.region
-            case .postcode: shipping.postcode
-            case .country: shipping.country
-            case .partialShipment: "false"
-            case .status: status
-            case .requestedDeliveryDate: requestedDeliveryDate
-            case .shippingCost: shippingCost
-            case .email: email
-            case .contactName: contactName
-            case .totalSale: totalSale
-            case .discount: discount
-            case .taxPaid: taxPaid
-            case .createdDate: createdDate
-            case .paymentMethod: paymentMethod
-            case .serviceType: serviceType
-            case .channelName: channelName
-            case .itemCode, .quantity, .lineNumber, .salePrice, .blank: ""
-            }
-        }
-        func resolve(_ source: Layout.Source, _ field: (Layout.Field) -> String) -> String {
-            for key in source.extras { if let v = extraColumns[key] { return v } }
-            return field(source.field)
-        }
-        var row = [String](repeating: "", count: layout.sources.count)
-        for c in layout.orderColumns { row[c] = resolve(layout.sources[c], value) }
-        for (i, line) in lines.enumerated() {
-            for c in layout.lineColumns {
-                row[c] = resolve(layout.sources[c]) { field in
-                    switch field {
-                    case .itemCode: line.itemCode
-                    case .quantity: String(line.quantity)
-                    case .lineNumber: String(i + 1)
-                    case .salePrice: line.salePrice
-                    default: value(field)
-                    }
-                }
-            }
-            body(row)
+    /// A column's value: the first of its extra columns the order sets, else its field (a line's, on `line`,
+    /// numbered from 1). No closures over the order: each would copy it.
+    private func value(_ source: Layout.Source, line: Line? = nil, number: Int = 0) -> String {
+        for key in source.extras { if let v = extraColumns[key] { return v } }
+        switch source.field {
+        case .number: return self.number
+        case .customer: return customer
+        case .line1: return shipping.line1
+        case .line2: return shipping.line2
+        case .city: return shipping.city
+        case .region: return shipping.region
+        case .postcode: return shipping.postcode
+        case .country: return shipping.country
+        case .partialShipment: return "false"
+        case .status: return status
+        case .requestedDeliveryDate: return requestedDeliveryDate
+        case .shippingCost: return shippingCost
+        case .email: return email
+        case .contactName: return contactName
+        case .totalSale: return totalSale
+        case .discount: return discount
+        case .taxPaid: return taxPaid
+        case .createdDate: return createdDate
+        case .paymentMethod: return paymentMethod
+        case .serviceType: return serviceType
+        case .channelName: return channelName
+        case .itemCode: return line?.itemCode ?? ""
+        case .quantity: return line.map { String($0.quantity) } ?? ""
+        case .lineNumber: return line == nil ? "" : String(number)
+        case .salePrice: return line?.salePrice ?? ""
+        case .blank: return ""
         }
     }
 
@@ -214,6 +239,7 @@ public struct SalesOrder: Sendable, Hashable {
         /// Columns with the order's values (the same on every line), and those with the line's.
         let orderColumns: [Int]
         let lineColumns: [Int]
+        let isLineColumn: [Bool]
 
         public init(_ template: CSVTemplate) {
             var sources: [Source] = [], orderColumns: [Int] = [], lineColumns: [Int] = []
@@ -233,6 +259,7 @@ public struct SalesOrder: Sendable, Hashable {
             self.sources = sources
             self.orderColumns = orderColumns
             self.lineColumns = lineColumns
+            isLineColumn = sources.indices.map(lineColumns.contains)
         }
     }
 

@@ -462,10 +462,7 @@ public struct OutboundPipeline {
 
     /// Writes packed rows (``pack(_:)``) as CSV records.
     static func write(packed: [UInt8], to writer: CSVWriter) throws {
-        try packed.withUnsafeBufferPointer { bytes in
-            try walk(bytes, field: { try writer.write(fieldBytes: UnsafeBufferPointer(rebasing: bytes[$0])) },
-                     rowEnd: { try writer.endRecord() })
-        }
+        try packed.withUnsafeBufferPointer { try writer.write(packedRecords: $0, fieldEnd: 0x1F, recordEnd: 0x1E) }
     }
 
     private func send(_ batch: [PackedRecord], as name: String, flow: some OutboundFlow, runID: Int64?) throws {

@@ -27,7 +27,10 @@ public enum PostcodeRules {
 
     /// The ISO code for a country as written in a file, upper-cased and without spaces.
     public static func countryCode(_ country: String) -> String {
-        let key = String(country.uppercased().filter { $0 != " " && $0 != "." })
+        // Most values are already a code or a name in capitals (`GB`, `UK`): looked up as they are, without
+        // making an upper-cased copy.
+        let plain = country.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        let key = plain ? country : String(country.uppercased().filter { $0 != " " && $0 != "." })
         return aliases[key] ?? key
     }
 
@@ -36,9 +39,12 @@ public enum PostcodeRules {
     /// - Returns: `nil` when there is no rule for the country (the value is accepted), otherwise the
     ///   verdict.
     public static func isValid(_ postcode: UnsafeBufferPointer<UInt8>, country: String) -> Bool? {
-        guard let patterns = shapes[countryCode(country)] else { return nil }
-        return matches(postcode, shapes: patterns.map { Array($0.utf8) })
+        guard let patterns = shapeBytes[countryCode(country)] else { return nil }
+        return matches(postcode, shapes: patterns)
     }
+
+    /// ``shapes`` as bytes, made once.
+    static let shapeBytes: [String: [[UInt8]]] = shapes.mapValues { $0.map { Array($0.utf8) } }
 
     /// Whether `postcode` (spaces and hyphens ignored, any case) fits one of `shapes`.
     static func matches(_ postcode: UnsafeBufferPointer<UInt8>, shapes: [[UInt8]]) -> Bool {

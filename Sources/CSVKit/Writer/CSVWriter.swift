@@ -106,6 +106,52 @@ public final class CSVWriter {
         try endRecord()
     }
 
+    /// Writes whole records given packed: each field's bytes followed by `fieldEnd`, each record's fields followed
+    /// by `recordEnd` (two bytes no field holds). The bytes are those of writing each field and ending each
+    /// record; a record none of whose fields needs quotes or a formula guard is copied as it is, with the
+    /// delimiter put in, rather than field by field.
+    public func write(packedRecords bytes: UnsafeBufferPointer<UInt8>, fieldEnd: UInt8 = 0x1F,
+                      recordEnd: UInt8 = 0x1E) throws {
+        precondition(state.pointee.column == 0, "packed records start a record")
+        let n = bytes.count
+        var start = 0
+        while start < n {
+            // The record's end, and whether a byte in it needs quotes or starts a field like a formula.
+            var end = start
+            var plain = true
+            while end < n {
+                let b = bytes[end]
+                if b == recordEnd { break }
+                if b == delimiter || b == 0x22 || b == 0x0A || b == 0x0D {
+                    plain = false
+                } else if guardsFormulas, b == UInt8(ascii: "=") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
+                            || b == UInt8(ascii: "@") || b == 0x09, end == start || bytes[end - 1] == fieldEnd {
+                    plain = false
+                }
+                end += 1
+            }
+            precondition(end < n, "a packed record ends with its record separator")
+            if plain {
+                if end > start {  // its fields without the last field's separator, the others made delimiters
+                    let from = state.pointee.buffer.count
+                    state.pointee.buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<(end - 1)]))
+                    let delimiter = delimiter
+                    state.pointee.buffer.withUnsafeMutableBufferPointer { out in
+                        for k in from..<out.count where out[k] == fieldEnd { out[k] = delimiter }
+                    }
+                }
+            } else {
+                var fieldStart = start
+                for k in start..<end where bytes[k] == fieldEnd {
+                    appendField(UnsafeBufferPointer(rebasing: bytes[fieldStart..<k]))
+                    fieldStart = k + 1
+                }
+            }
+            try endRecord()
+            start = end + 1
+        }
+    }
+
     /// Sends buffered bytes to the sink. Call before closing the sink.
     public func flush() throws {
         guard !state.pointee.buffer.isEmpty else { return }
