@@ -645,19 +645,33 @@ import Testing
             pages.append(page.map { "\($0.number):" + $0.lines.map { "\($0.sku)x\($0.quantity)" }.joined(separator: "+") })
         }
         #expect(pages == [["WEB-2:TSH-Mx2"], ["WEB-1:TSH-Mx1+HOD-Lx3"]])
-        // The same when the repeated numbers are too many to hold (0 here) and every order is looked up.
+        // The same when the indexed numbers are too many to hold (0 here) and every order is looked up, and when
+        // the first pass's filter is so small (64 bits) that it takes nearly every number for a repeat.
         let exports = OrderExports(directory: f.root + "/shop/orders")
         for limit in [0, LatestOrderIndex.repeatedInMemory] {
-            var seen: [String] = []
-            try exports.pages(statuses: ["paid", "cancelled", "completed"], completed: ["WEB-4"], pageSize: 10,
-                              repeatedInMemory: limit) { page in
-                seen += page.map { "\($0.number):\($0.status):" + $0.lines.map(\.sku).joined(separator: "+") }
+            for bits in [nil, 64] {
+                var seen: [String] = []
+                try exports.pages(statuses: ["paid", "cancelled", "completed"], completed: ["WEB-4"], pageSize: 10,
+                                  repeatedInMemory: limit, filterBits: bits) { page in
+                    seen += page.map { "\($0.number):\($0.status):" + $0.lines.map(\.sku).joined(separator: "+") }
+                }
+                #expect(seen == ["WEB-2:paid:TSH-M", "WEB-1:paid:TSH-M+HOD-L", "WEB-4:completed:TSH-M",
+                                 "WEB-3:cancelled:TSH-M"], "limit \(limit), filter \(bits.map(String.init) ?? "sized")")
             }
-            #expect(seen == ["WEB-2:paid:TSH-M", "WEB-1:paid:TSH-M+HOD-L", "WEB-4:completed:TSH-M", "WEB-3:cancelled:TSH-M"],
-                    "limit \(limit)")
         }
         #expect(try f.storefront().orders(statuses: ["cancelled"]).map(\.number) == ["WEB-3"])
         #expect(try f.storefront().orders(statuses: ["completed"]).map(\.number) == ["WEB-4"])
+    }
+
+    /// The first pass's filter never calls a number new that it has met ("certainly not" is certain), and at its
+    /// size (ten bits a number) calls few new numbers repeats.
+    @Test func theOrderNumberFilterNeverMissesARepeatAndSeldomCriesWolf() {
+        let numbers = (0..<20_000).map { "WEB-\($0)" }
+        var filter = NumberFilter(bits: LatestOrderIndex.filterBits(forBytes: Int64(numbers.count) * 64))
+        let maybes = numbers.filter { filter.insert($0) }.count
+        #expect(maybes < numbers.count * 3 / 100, "\(maybes) of \(numbers.count) new numbers taken for repeats")
+        #expect(numbers.allSatisfy { filter.insert($0) })
+        #expect(LatestOrderIndex.filterBits(forBytes: 0) == 1 << 16 && LatestOrderIndex.filterBits(forBytes: 1 << 40) == 1 << 24)
     }
 
     /// Orders looked up by number (what the writes use) come the same way: rows apart in one file are one order,

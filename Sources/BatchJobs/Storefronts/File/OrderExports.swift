@@ -129,13 +129,13 @@ struct OrderExports {
     /// the order their latest version appears; `completed` are the numbers the fulfilment journal has
     /// completed (their status is `completed`). `body` gets them `pageSize` at a time.
     func pages(statuses: [String], completed: [String], pageSize: Int,
-               repeatedInMemory: Int = LatestOrderIndex.repeatedInMemory,
+               repeatedInMemory: Int = LatestOrderIndex.repeatedInMemory, filterBits: Int? = nil,
                _ body: ([StorefrontOrder]) throws -> Void) throws {
         let wanted = Set(statuses.map { $0.lowercased() })
         let files = try files()
         guard !files.isEmpty else { return }
         let index = try LatestOrderIndex(repeatedInMemory: repeatedInMemory)
-        try index.build(files: files, completed: completed)
+        try index.build(files: files, completed: completed, filterBits: filterBits)
 
         var page: [StorefrontOrder] = []
         page.reserveCapacity(pageSize)
@@ -143,7 +143,8 @@ struct OrderExports {
           for (f, path) in files.enumerated() {
             var split: [String: StorefrontOrder] = [:]  // orders whose rows are not together in this file
             try Self.forEachGroup(in: path) { order, group in
-                guard let latest = try latestOf(order.number, f, group), latest.file == f else { return }  // a later file has it
+                let latest = try latestOf(order.number, f, group)
+                guard latest.file == f else { return }  // a later file has it
                 var order = order
                 if latest.split {
                     if var earlier = split[order.number] {
@@ -176,19 +177,26 @@ enum OrderColumn: Int, CaseIterable {
     case postcode, country, service, shippingCost, total, customerNote, sku, quantity, price
 }
 
-/// Order number → the file and group of its latest version, and whether its rows are split within that
-/// file: in SQLite's private temporary database (an on-disk file SQLite deletes as soon as it is opened, so
-/// even a killed run leaves none behind), so its size never counts against memory. Only the numbers met in
-/// more than one group are also held in memory (up to ``repeatedInMemory``), so that every other order needs
-/// no look-up; whether the shop's fulfilments completed an order is told from the numbers the caller holds.
+/// Order number → the file and group of its latest version, for the numbers that may have more than one group:
+/// every other order's latest version is the one being read.
+///
+/// A first pass over the files' order numbers tells them apart with a Bloom filter (``NumberFilter``, at most
+/// 2 MiB): a number the filter has certainly not met is a first group, and costs nothing more; a number it may
+/// have met (a repeat, or about one in a hundred others) is written, with its file and group, to an index in
+/// SQLite's private temporary database (an on-disk file SQLite deletes as soon as it is opened, so even a killed
+/// run leaves none behind), so its size never counts against memory. A later group overwrites an earlier one, so
+/// the index holds each such number's last group: its latest version, whose file's earlier groups (rows split
+/// within the file) are gathered into it as they are read. The indexed numbers are also held in memory (up to
+/// ``repeatedInMemory``), so that the others need no look-up; whether the shop's fulfilments completed an order
+/// is told from the numbers the caller holds.
 final class LatestOrderIndex {
     private let queue: DatabaseQueue
-    /// The numbers met in more than one group (re-exported, or rows apart in a file), when there are few
-    /// enough to hold: every other order's latest version is the one being read, with no look-up.
+    /// The indexed numbers, when there are few enough to hold: any other order's latest version is the one being
+    /// read, with no look-up.
     private var repeated: Set<String>?
     /// The numbers the fulfilments completed (in memory already: the caller read them from the journal).
     private var completed: Set<String> = []
-    /// Repeated numbers are held in memory up to this many by default; past it every order is looked up.
+    /// Indexed numbers are held in memory up to this many by default; past it every order is looked up.
     static let repeatedInMemory = 100_000
     private let repeatedLimit: Int
 
@@ -204,53 +212,102 @@ final class LatestOrderIndex {
         queue = try DatabaseQueue(path: "", configuration: configuration)  // "": private and temporary
         try queue.write { db in
             try db.execute(sql: """
-                CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL,
-                                     split INTEGER NOT NULL DEFAULT 0, seen INTEGER NOT NULL DEFAULT 1)
-                                     WITHOUT ROWID
+                CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL) WITHOUT ROWID
                 """)
         }
     }
 
-    /// One pass over every file: the last file and group each order appears in.
-    func build(files: [String], completed: [String]) throws {
+    /// The filter's size for files of `bytes` in all: ten bits for each group the files could hold at 64 bytes a
+    /// row (about one false "maybe" in a hundred), between 8 KiB and 2 MiB. Past that, more numbers are indexed
+    /// than need be: slower, never wrong.
+    static func filterBits(forBytes bytes: Int64) -> Int {
+        Int(min(max(bytes / 64 * 10, 1 << 16), 1 << 24))
+    }
+
+    /// One pass over every file: the last file and group of each number that may have more than one.
+    func build(files: [String], completed: [String], filterBits: Int? = nil) throws {
+        let bytes = files.reduce(Int64(0)) { total, path in
+            total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
+        }
+        var filter = NumberFilter(bits: filterBits ?? Self.filterBits(forBytes: bytes))
         try queue.inTransaction { db in
             let insert = try db.makeStatement(sql: """
                 INSERT INTO latest (number, file, grp) VALUES (?, ?, ?)
-                ON CONFLICT(number) DO UPDATE SET
-                    split = CASE WHEN latest.file = excluded.file THEN 1 ELSE 0 END,
-                    file = excluded.file, grp = excluded.grp, seen = latest.seen + 1
+                ON CONFLICT(number) DO UPDATE SET file = excluded.file, grp = excluded.grp
                 """)
             for (f, path) in files.enumerated() {
                 try OrderExports.forEachGroupNumber(in: path) { number, group in
+                    guard filter.insert(number) else { return }  // certainly the number's first group
                     try insert.execute(arguments: [number, f, group])
                 }
             }
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM latest WHERE seen > 1") ?? 0
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM latest") ?? 0
             if count <= repeatedLimit {
-                repeated = Set(try String.fetchAll(db, sql: "SELECT number FROM latest WHERE seen > 1"))
+                repeated = Set(try String.fetchAll(db, sql: "SELECT number FROM latest"))
             }
             return .commit
         }
         self.completed = Set(completed)
     }
 
+    /// Where an order's latest version is; `split`: whether earlier groups of it in that file may come before it
+    /// (they are gathered into it).
     typealias Latest = (file: Int, group: Int, split: Bool, completed: Bool)
 
     /// Runs `body` with a look-up of where an order's latest version is (given the number, and the file and
     /// group being read), all in one read.
-    func reading(_ body: ((String, Int, Int) throws -> Latest?) throws -> Void) throws {
+    func reading(_ body: ((String, Int, Int) throws -> Latest) throws -> Void) throws {
         try queue.read { db in
             let statement = try db.makeStatement(sql: """
-                SELECT file, grp, split FROM latest WHERE number = ?
+                SELECT file, grp FROM latest WHERE number = ?
                 """)
             try body { number, file, group in
                 if let repeated, !repeated.contains(number) {  // in one group only: the one being read
                     return (file, group, false, completed.contains(number))
                 }
                 statement.setUncheckedArguments([number])
-                guard let row = try Row.fetchOne(statement) else { return nil }
-                return (row[0], row[1], row[2], completed.contains(number))
+                guard let row = try Row.fetchOne(statement) else {
+                    return (file, group, false, completed.contains(number))  // not indexed: its only group
+                }
+                return (row[0], row[1], true, completed.contains(number))
             }
         }
+    }
+}
+
+/// A Bloom filter of order numbers: whether a number was added before is answered "certainly not" or "maybe".
+struct NumberFilter {
+    private var words: [UInt64]
+    private let mask: UInt64
+    private static let probes = 7
+
+    /// A filter of `bits` bits, rounded up to a power of two.
+    init(bits: Int) {
+        var size = 64
+        while size < bits { size <<= 1 }
+        words = [UInt64](repeating: 0, count: size / 64)
+        mask = UInt64(size - 1)
+    }
+
+    /// Adds `number`; returns whether it may have been added before (`false`: it certainly was not).
+    mutating func insert(_ number: String) -> Bool {
+        var hasher = Hasher()
+        hasher.combine(number)
+        let hash = UInt64(bitPattern: Int64(hasher.finalize()))
+        let step = (hash >> 32) | 1  // double hashing: probe i at hash + i × step
+        var found = true
+        var at = hash
+        words.withUnsafeMutableBufferPointer { words in
+            for _ in 0..<Self.probes {
+                let bit = at & mask
+                let word = Int(bit >> 6), flag = UInt64(1) << (bit & 63)
+                if words[word] & flag == 0 {
+                    found = false
+                    words[word] |= flag
+                }
+                at &+= step
+            }
+        }
+        return found
     }
 }
