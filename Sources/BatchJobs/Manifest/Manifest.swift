@@ -384,9 +384,15 @@ public final class Manifest: Sendable {
                        prepared: CommitPreparation? = nil) throws {
         try store.write { db in
             let now = now()
-            try Manifest.insert(events, hashes: prepared?.eventHashes, db: db, now: now)
-            try Manifest.insert(finance, db: db, now: now)
-            try Manifest.upsert(records, rows: prepared?.latest, flow: flow, fileID: file.id, db: db, now: now)
+            if let prepared {
+                try Manifest.insert(eventRows: prepared.events, db: db, now: now)
+                try Manifest.insert(financeRows: prepared.finance, db: db, now: now)
+                try Manifest.upsert(recordRows: prepared.records, db: db, now: now)
+            } else {
+                try Manifest.insert(events, db: db, now: now)
+                try Manifest.insert(finance, db: db, now: now)
+                try Manifest.upsert(records, flow: flow, fileID: file.id, db: db, now: now)
+            }
             try db.execute(sql: "UPDATE files SET applied = ?, skipped = ?, failed = ? WHERE id = ?",
                            arguments: [file.applied, file.skipped, file.failed, file.id])
         }
@@ -411,39 +417,60 @@ public final class Manifest: Sendable {
         }
     }
 
-    /// What a commit of `records` and `events` computes before it writes — each key's last record, each event's
-    /// detail hash — worked out by the caller off the committing thread, which is an import's critical path.
+    /// What a commit of a file's records, events and finance lines writes, laid out by the caller off the
+    /// committing thread, which is an import's critical path: each key's last record, each event's detail hash,
+    /// every value in one buffer a table (the commit's time is filled in when it writes).
     public struct CommitPreparation: Sendable {
-        let latest: [Int]
-        let eventHashes: [Int64]
+        let records: SQLRows
+        let events: SQLRows
+        let finance: SQLRows
     }
 
-    public static func prepare(records: [(key: String, hash: String)], events: [OrderEvent]) -> CommitPreparation {
-        CommitPreparation(latest: latestPerKey(records), eventHashes: events.map { eventHash($0.detail) })
+    public static func prepare(records: [(key: String, hash: String)], events: [OrderEvent], finance: [FinanceLine],
+                               flow: String, fileID: Int64) -> CommitPreparation {
+        CommitPreparation(records: recordRows(records, flow: flow, fileID: fileID), events: eventRows(events),
+                          finance: financeRows(finance))
     }
 
-    /// Records applied (or reserved) records of a file, replacing what an earlier file applied for a key; `rows`:
-    /// ``latestPerKey(_:)`` of `records`, if known.
-    private static func upsert(_ records: [(key: String, hash: String)], rows: [Int]? = nil, flow: String, fileID: Int64,
+    /// Records applied (or reserved) records of a file, replacing what an earlier file applied for a key, laid out
+    /// a thousand at a time.
+    private static func upsert(_ records: [(key: String, hash: String)], flow: String, fileID: Int64,
                                db: any SQLSession, now: Int64) throws {
-        let rows = rows ?? latestPerKey(records)
-        try db.insertRows("INSERT INTO records (flow, key, hash, applied_at, file_id)", width: 5, count: rows.count,
-                          tail: """
-                              ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
-                              file_id = excluded.file_id
-                              """) { i, values in
-            let record = records[rows[i]]
-            values.append(.text(flow))
-            values.append(.text(record.key))
-            values.append(.text(record.hash))
-            values.append(.integer(now))
-            values.append(.integer(fileID))
+        for start in stride(from: 0, to: records.count, by: 1_000) {
+            let end = min(records.count, start + 1_000)
+            // A key repeated across two slices is written twice, the later over the earlier, as in one statement.
+            try upsert(recordRows: recordRows(records[start..<end], flow: flow, fileID: fileID), db: db, now: now)
         }
+    }
+
+    private static func upsert(recordRows rows: SQLRows, db: any SQLSession, now: Int64) throws {
+        try db.insertRows("INSERT INTO records (flow, key, hash, applied_at, file_id)", rows, tail: """
+            ON CONFLICT(flow, key) DO UPDATE SET hash = excluded.hash, applied_at = excluded.applied_at,
+            file_id = excluded.file_id
+            """, now: now)
+    }
+
+    /// `records` laid out for ``upsert(recordRows:db:now:)``: each key's last only (``latestPerKey(_:)``).
+    static func recordRows(_ records: ArraySlice<(key: String, hash: String)>, flow: String, fileID: Int64) -> SQLRows {
+        let latest = latestPerKey(records)
+        var rows = SQLRows(width: 5, capacity: latest.count, bytesPerRow: 64)
+        for i in latest {
+            rows.text(flow)
+            rows.text(records[i].key)
+            rows.text(records[i].hash)
+            rows.now()
+            rows.integer(fileID)
+        }
+        return rows
+    }
+
+    static func recordRows(_ records: [(key: String, hash: String)], flow: String, fileID: Int64) -> SQLRows {
+        recordRows(records[...], flow: flow, fileID: fileID)
     }
 
     /// The positions of `records` to write: each key's last (the one in effect), in order — one row per key,
     /// as a multi-row upsert needs.
-    static func latestPerKey(_ records: [(key: String, hash: String)]) -> [Int] {
+    static func latestPerKey(_ records: ArraySlice<(key: String, hash: String)>) -> [Int] {
         var seen = KeyTable(capacity: records.count * 4 / 3 + 1)
         var repeated = false
         // The same hash twice: the same key (or, about n²/2⁶⁵ likely, another one; the exact pass below tells).
@@ -453,7 +480,7 @@ public final class Manifest: Sendable {
         }
         guard repeated else { return Array(records.indices) }
         var last: [String: Int] = [:]
-        for (i, r) in records.enumerated() { last[r.key] = i }
+        for i in records.indices { last[records[i].key] = i }
         return records.indices.filter { last[records[$0].key] == $0 }
     }
 
@@ -514,25 +541,32 @@ public final class Manifest: Sendable {
         try store.write { db in try Manifest.insert(events, db: db, now: now()) }
     }
 
-    /// Inserts `events` (each once); `hashes`: their details' ``eventHash(_:)``, if known.
-    private static func insert(_ events: [OrderEvent], hashes: [Int64]? = nil, db: any SQLSession, now: Int64) throws {
-        guard !events.isEmpty else { return }
-        var last: (detail: String, hash: Int64)?  // a file's events often share one detail ("sent in FILE"): hashed once
-        try db.insertRows("INSERT INTO order_events (order_number, kind, detail, detail_hash, file, at)", width: 6,
-                          count: events.count, tail: "ON CONFLICT DO NOTHING") { i, values in
-            let e = events[i]
-            values.append(.text(e.orderNumber))
-            values.append(.text(e.kind))
-            values.append(.text(e.detail))
-            if let hashes {
-                values.append(.integer(hashes[i]))
-            } else {
-                if last?.detail != e.detail { last = (e.detail, eventHash(e.detail)) }
-                values.append(.integer(last!.hash))
-            }
-            values.append(e.file.map(SQLValue.text) ?? .null)
-            values.append(.integer(now))
+    /// Inserts `events` (each once), laid out a thousand at a time.
+    private static func insert(_ events: [OrderEvent], db: any SQLSession, now: Int64) throws {
+        for start in stride(from: 0, to: events.count, by: 1_000) {
+            try insert(eventRows: eventRows(events[start..<min(events.count, start + 1_000)]), db: db, now: now)
         }
+    }
+
+    private static func insert(eventRows rows: SQLRows, db: any SQLSession, now: Int64) throws {
+        try db.insertRows("INSERT INTO order_events (order_number, kind, detail, detail_hash, file, at)", rows,
+                          tail: "ON CONFLICT DO NOTHING", now: now)
+    }
+
+    /// `events` laid out for ``insert(eventRows:db:now:)``, with their details' ``eventHash(_:)``.
+    static func eventRows(_ events: some Collection<OrderEvent>) -> SQLRows {
+        var rows = SQLRows(width: 6, capacity: events.count, bytesPerRow: 96)
+        var last: (detail: String, hash: Int64)?  // a file's events often share one detail ("sent in FILE"): hashed once
+        for e in events {
+            rows.text(e.orderNumber)
+            rows.text(e.kind)
+            rows.text(e.detail)
+            if last?.detail != e.detail { last = (e.detail, eventHash(e.detail)) }
+            rows.integer(last!.hash)
+            rows.text(orNull: e.file)
+            rows.now()
+        }
+        return rows
     }
 
     /// What makes an event's detail unique with its order and kind: the first 8 bytes of its SHA-256, big-endian

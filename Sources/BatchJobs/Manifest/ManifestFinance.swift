@@ -83,26 +83,44 @@ extension Manifest {
         UTCTime.day(Date(timeIntervalSince1970: Double(seconds)))
     }
 
-    /// Inserts `lines`, taken in order (a file's lines are read from its records, not copied into one array first).
+    /// Inserts `lines`, taken in order (a file's lines are read from its records, not copied into one array first),
+    /// laid out a thousand at a time.
     static func insert(_ lines: some Sequence<FinanceLine>, db: any SQLSession, now: Int64) throws {
-        let count = lines.reduce(0) { n, _ in n + 1 }
-        guard count > 0 else { return }
-        let day = Self.day(now)
-        var next = lines.makeIterator()
-        try db.insertRows("INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)",
-                          width: 9, count: count, tail: "ON CONFLICT DO NOTHING") { _, values in  // rows come in order
-            let l = next.next()!
-            // One append a value: an array literal here was an allocation a line.
-            values.append(.text(l.orderNumber))
-            values.append(.text(l.kind))
-            values.append(.text(l.reference))
-            values.append(.text(l.sku))
-            values.append(.integer(Int64(l.quantity)))
-            values.append(.integer(Int64(l.unitCents)))
-            values.append(.text(l.currency))
-            values.append(.text(day))
-            values.append(.integer(now))
+        var rows = SQLRows(width: financeWidth, capacity: 1_000, bytesPerRow: 64)
+        for line in lines {
+            append(line, to: &rows)
+            if rows.count == 1_000 {
+                try insert(financeRows: rows, db: db, now: now)
+                rows.removeAll()
+            }
         }
+        try insert(financeRows: rows, db: db, now: now)
+    }
+
+    /// `lines` laid out for ``insert(financeRows:db:now:)``, on any thread.
+    static func financeRows(_ lines: [FinanceLine]) -> SQLRows {
+        var rows = SQLRows(width: financeWidth, capacity: lines.count, bytesPerRow: 64)
+        for line in lines { append(line, to: &rows) }
+        return rows
+    }
+
+    static func insert(financeRows rows: SQLRows, db: any SQLSession, now: Int64) throws {
+        try db.insertRows("INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)",
+                          rows, tail: "ON CONFLICT DO NOTHING", now: now)
+    }
+
+    private static let financeWidth = 9
+
+    private static func append(_ line: FinanceLine, to rows: inout SQLRows) {
+        rows.text(line.orderNumber)
+        rows.text(line.kind)
+        rows.text(line.reference)
+        rows.text(line.sku)
+        rows.integer(Int64(line.quantity))
+        rows.integer(Int64(line.unitCents))
+        rows.text(line.currency)
+        rows.today()
+        rows.now()
     }
 
     /// Records finance lines (on the job's clock's day); ones already recorded are left as they are.

@@ -146,6 +146,56 @@ final class SQLiteState: StateDatabase {
             }
         }
 
+        /// Binds each statement's values straight from the rows' buffer, which SQLite reads in place (no copy of
+        /// each text into a value of its own, to free again at the next row).
+        func insertRows(_ head: String, _ rows: SQLRows, tail: String, now: Int64) throws {
+            let count = rows.count, width = rows.width, perStatement = 50
+            guard count > 0 else { return }
+            var today = Manifest.day(now)
+            let fullSQL = Self.insertSQL(head, width: width, rows: perStatement, tail: tail)
+            try rows.bytes.withUnsafeBufferPointer { bytes in
+                try today.withUTF8 { day in
+                    var row = 0
+                    while row < count {
+                        let n = min(perStatement, count - row)
+                        let sql = n == perStatement ? fullSQL : Self.insertSQL(head, width: width, rows: n, tail: tail)
+                        let handle = try db.cachedStatement(sql: sql).sqliteStatement
+                        // Its parameters point into `bytes` and `day` only while these run: cleared before they go.
+                        defer {
+                            sqlite3_reset(handle)
+                            sqlite3_clear_bindings(handle)
+                        }
+                        for j in 0..<(n * width) {
+                            let index = Int32(j + 1)
+                            switch rows.values[row * width + j] {
+                            case .null: sqlite3_bind_null(handle, index)
+                            case .integer(let value): sqlite3_bind_int64(handle, index, value)
+                            case .now: sqlite3_bind_int64(handle, index, now)
+                            case .text(let start, let length): Self.bindStatic(handle, index, bytes, Int(start), Int(length))
+                            case .today: Self.bindStatic(handle, index, day, 0, day.count)
+                            }
+                        }
+                        let code = sqlite3_step(handle)
+                        guard code == SQLITE_DONE || code == SQLITE_ROW else { throw failure(code, sql: sql) }
+                        row += n
+                    }
+                }
+            }
+        }
+
+        /// Binds `count` bytes of `buffer` from `start` as text SQLite reads in place (valid until the statement is
+        /// reset); an empty text is bound as such, never as NULL.
+        private static func bindStatic(_ handle: OpaquePointer, _ index: Int32, _ buffer: UnsafeBufferPointer<UInt8>,
+                                       _ start: Int, _ count: Int) {
+            if count > 0, let base = buffer.baseAddress {
+                base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                    _ = sqlite3_bind_text(handle, index, $0 + start, Int32(count), nil)  // nil: SQLITE_STATIC
+                }
+            } else {
+                sqlite3_bind_text(handle, index, "", 0, transient)
+            }
+        }
+
         /// Binds `values` to the statement's parameters 1...n (text is copied by SQLite).
         private static func bind(_ values: [SQLValue], to handle: OpaquePointer) {
             for (i, value) in values.enumerated() {

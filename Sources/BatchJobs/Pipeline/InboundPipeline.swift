@@ -466,7 +466,8 @@ struct ApplyBatch<F: InboundFlow> {
         commit.counts = (result.applied, result.skipped, result.failed)
         if !dryRun {
             commit.sequence = pending.add(commit.records)
-            commit.prepared = Manifest.prepare(records: commit.records, events: commit.events)
+            commit.prepared = Manifest.prepare(records: commit.records, events: commit.events, finance: commit.finance,
+                                               flow: flow.name, fileID: fileID)
         }
         return commit
     }
