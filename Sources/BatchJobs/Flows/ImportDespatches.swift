@@ -96,7 +96,58 @@ public struct ImportDespatchesFlow: InboundFlow {
     private func applyPackage(_ records: [DespatchLine], _ range: Range<Int>, into outcomes: inout [ApplyOutcome],
                               finance: inout [FinanceLine], dryRun: Bool) throws {
         let first = records[range.lowerBound]
-        guard let order = try storefront.order(number: first.orderNumber) else {
+        var lines: [(sku: String, quantity: Int)] = []
+        var carried: [Int] = []  // the records this package writes
+        var completes = false
+        // What the lines in effect already (a rerun after a crash) and the new ones are worth, at the order's prices.
+        var inEffectFinance: [FinanceLine] = [], newFinance: [FinanceLine] = []
+        // The order is looked at where the storefront keeps it, not copied; it is written to after.
+        let found: Void? = try storefront.withOrder(number: first.orderNumber) { order in
+            var inEffect: [(sku: String, quantity: Int)] = []  // lines the storefront already has
+            // What this package adds to the order's lines, by line (the order itself is left as it is).
+            var adding: [(line: Int, quantity: Int)] = []
+            func fulfilled(_ li: Int) -> Int {
+                order.lines[li].fulfilled + adding.reduce(0) { $0 + ($1.line == li ? $1.quantity : 0) }
+            }
+            for i in range {
+                let itemCode = records[i].itemCode, quantity = records[i].quantity
+                let sku = skus.isEmpty ? itemCode : skus[itemCode] ?? itemCode
+                guard let li = order.lines.firstIndex(where: { $0.sku == sku }) else {
+                    outcomes[i] = .exception(
+                        kind: "despatch-mismatch", reference: first.orderNumber,
+                        message: "despatch \(records[i].despatchNumber) of order \(first.orderNumber) contains \(itemCode), "
+                            + "which the order does not have", owner: .operations)
+                    continue
+                }
+                // In effect already (a rerun after a crash)? An order with no fulfilment yet, the usual case, has none.
+                if !order.fulfilmentIDs.isEmpty, order.fulfilmentIDs.contains(records[i].despatchNumber + "/" + sku) {
+                    inEffect.append((sku, quantity))
+                    continue
+                }
+                let ordered = order.lines[li].quantity, done = fulfilled(li)
+                if done + quantity > ordered {
+                    outcomes[i] = .exception(
+                        kind: "despatch-mismatch", reference: first.orderNumber,
+                        message: "despatch \(records[i].despatchNumber) of order \(first.orderNumber) ships \(quantity) "
+                            + "x \(itemCode), but only \(ordered - done) of \(ordered) remained to despatch",
+                        owner: .operations)
+                    continue
+                }
+                adding.append((li, quantity))
+                lines.append((sku, quantity))
+                carried.append(i)
+            }
+            completes = order.lines.indices.allSatisfy { fulfilled($0) >= order.lines[$0].quantity }
+            guard manifest != nil, !dryRun else { return }
+            if !inEffect.isEmpty {
+                inEffectFinance = ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber,
+                                                           lines: inEffect)
+            }
+            if !lines.isEmpty {
+                newFinance = ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber, lines: lines)
+            }
+        }
+        guard found != nil else {
             for i in range {
                 outcomes[i] = .exception(
                     kind: "unknown-order", reference: first.orderNumber,
@@ -105,53 +156,16 @@ public struct ImportDespatchesFlow: InboundFlow {
             }
             return
         }
-        var lines: [(sku: String, quantity: Int)] = []
-        var carried: [Int] = []  // the records this package writes
-        var inEffect: [(sku: String, quantity: Int)] = []  // lines the storefront already has (a rerun after a crash)
-        // What this package adds to the order's lines, by line (the order's own copy is left as it is: changing it
-        // would copy its lines for every package).
-        var adding: [(line: Int, quantity: Int)] = []
-        func fulfilled(_ li: Int) -> Int {
-            order.lines[li].fulfilled + adding.reduce(0) { $0 + ($1.line == li ? $1.quantity : 0) }
-        }
-        for i in range {
-            let record = records[i]
-            let sku = skus.isEmpty ? record.itemCode : skus[record.itemCode] ?? record.itemCode
-            guard let li = order.lines.firstIndex(where: { $0.sku == sku }) else {
-                outcomes[i] = .exception(
-                    kind: "despatch-mismatch", reference: record.orderNumber,
-                    message: "despatch \(record.despatchNumber) of order \(record.orderNumber) contains \(record.itemCode), "
-                        + "which the order does not have", owner: .operations)
-                continue
-            }
-            // In effect already (a rerun after a crash)? An order with no fulfilment yet, the usual case, has none.
-            if !order.fulfilmentIDs.isEmpty, order.fulfilmentIDs.contains(record.despatchNumber + "/" + sku) {
-                inEffect.append((sku, record.quantity))
-                continue
-            }
-            let ordered = order.lines[li].quantity, done = fulfilled(li)
-            if done + record.quantity > ordered {
-                outcomes[i] = .exception(
-                    kind: "despatch-mismatch", reference: record.orderNumber,
-                    message: "despatch \(record.despatchNumber) of order \(record.orderNumber) ships \(record.quantity) "
-                        + "x \(record.itemCode), but only \(ordered - done) of \(ordered) remained to despatch",
-                    owner: .operations)
-                continue
-            }
-            adding.append((li, record.quantity))
-            lines.append((sku, record.quantity))
-            carried.append(i)
-        }
         guard !dryRun else { return }
-        var recorded = inEffect
+        finance += inEffectFinance
         if !lines.isEmpty {
             do {
                 try storefront.fulfil(Fulfilment(
                     orderNumber: first.orderNumber, package: first.despatchNumber,
                     carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
                     trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
-                    completesOrder: order.lines.indices.allSatisfy { fulfilled($0) >= order.lines[$0].quantity }))
-                recorded += lines
+                    completesOrder: completes))
+                finance += newFinance
             } catch let error as StorefrontError where error.refusesRecord {
                 // Refused for this package alone: the others go on; this one waits for a person and a re-drop.
                 for i in carried {
@@ -161,9 +175,6 @@ public struct ImportDespatchesFlow: InboundFlow {
                             + "storefront: \(error.message)", owner: .operations)
                 }
             }
-        }
-        if manifest != nil, !recorded.isEmpty {
-            finance += ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber, lines: recorded)
         }
     }
 }

@@ -269,6 +269,10 @@ public protocol Storefront: AnyObject {
     func orders(statuses: [String], pageSize: Int, _ body: ([StorefrontOrder]) throws -> Void) throws
     /// One order by its number, with what has been fulfilled and refunded.
     func order(number: String) throws -> StorefrontOrder?
+    /// Runs `body` with the order numbered `number` to look at, and returns what it returns (`nil`: there is no
+    /// such order). A storefront that holds its orders lends one where it is kept; by default it is
+    /// ``order(number:)``'s. `body` must not call the storefront.
+    func withOrder<R>(number: String, _ body: (StorefrontOrder) throws -> R) throws -> R?
     /// The catalogue.
     func products() throws -> [Product]
     /// Records a package; lines whose `PACKAGE/SKU` the order already has are not added again.
@@ -379,6 +383,10 @@ func forEachPage<S: Sequence>(of items: S, size: Int, _ body: ([S.Element]) thro
 }
 
 extension Storefront {
+    public func withOrder<R>(number: String, _ body: (StorefrontOrder) throws -> R) throws -> R? {
+        try order(number: number).map(body)
+    }
+
     public func flush() throws {}
 
     public func prepareStockUpdates() {}

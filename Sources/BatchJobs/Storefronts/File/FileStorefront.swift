@@ -238,6 +238,12 @@ public final class FileStorefront: Storefront, ReturnsSource {
         return ordersByNumber[number]
     }
 
+    /// The order where it is kept (a copy retains its two dozen strings and arrays, and releases them again).
+    public func withOrder<R>(number: String, _ body: (StorefrontOrder) throws -> R) throws -> R? {
+        try loadOrdersIfNeeded()
+        return try ordersByNumber.withOrder(number, body)
+    }
+
     public func check(readyStatuses: [String]) throws -> StorefrontCheck {
         guard FileManager.default.fileExists(atPath: folder + "/orders") else {
             throw StorefrontError(storefront: "file", message: "\(folder)/orders does not exist", isTransient: false)
@@ -548,6 +554,12 @@ private struct OrderTable {
             box.order = order
             box.file = file
         }
+    }
+
+    /// Runs `body` with the order `number` where it is kept; `nil` when there is none.
+    func withOrder<R>(_ number: String, _ body: (StorefrontOrder) throws -> R) rethrows -> R? {
+        guard let i = positions[number] else { return nil }
+        return try body(boxes[i].order)
     }
 
     /// Changes the order `number` where it is kept; `nil` when there is none.
