@@ -124,6 +124,9 @@ public protocol SQLSession: AnyObject {
     /// Inserts `rows` with `INSERT … VALUES (…),(…),… <tail>`, 50 rows a statement, their `now` and `today`
     /// values being `now` and its day (see ``SQLRows``).
     func insertRows(_ head: String, _ rows: SQLRows, tail: String, now: Int64) throws
+    /// Runs the query `sql` once per key — its parameters `arguments`, then the key — and hands `row` each row found
+    /// with the key's position.
+    func forEachRow(sql: String, arguments: [SQLValue], keys: [String], _ row: (Int, SQLRow) throws -> Void) throws
 }
 
 /// Rows of values for a multi-row insert, laid out once — possibly on another thread than the one that runs the
@@ -180,6 +183,13 @@ public struct SQLRows: @unchecked Sendable {
 }
 
 extension SQLSession {
+    /// By default, a ``fetchAll(sql:arguments:)`` a key.
+    func forEachRow(sql: String, arguments: [SQLValue], keys: [String], _ row: (Int, SQLRow) throws -> Void) throws {
+        for (i, key) in keys.enumerated() {
+            for found in try fetchAll(sql: sql, arguments: arguments + [.text(key)]) { try row(i, found) }
+        }
+    }
+
     /// By default, through ``insertRows(_:width:count:tail:perStatement:row:)``.
     func insertRows(_ head: String, _ rows: SQLRows, tail: String, now: Int64) throws {
         let today = Manifest.day(now)
