@@ -111,7 +111,8 @@ final class SQLiteState: StateDatabase {
         }
 
         /// One statement, prepared once, stepped for each key (bound in place while it runs): a point look-up a key,
-        /// where an `IN` list of 500 first builds and sorts a table of them (about twice the work in all).
+        /// where an `IN` list of 500 first builds and sorts a table of them (~5,800 instructions a key against
+        /// ~7,000, in a despatch import's look-ups).
         func forEachRow(sql: String, arguments: [SQLValue], keys: [String], _ row: (Int, SQLRow) throws -> Void) throws {
             let statement = try db.cachedStatement(sql: sql)
             let columns = SQLRow.Columns(statement.columnNames)
