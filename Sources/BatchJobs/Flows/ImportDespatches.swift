@@ -52,16 +52,29 @@ public struct ImportDespatchesFlow: InboundFlow {
         var events: [OrderEvent] = []
         var start = 0
         while start < records.count {
-            let first = records[start]
             var end = start + 1
-            while end < records.count && records[end].orderNumber == first.orderNumber
-                && records[end].despatchNumber == first.despatchNumber { end += 1 }
-            let lines = records[start..<end].map { "\($0.quantity) x \($0.itemCode)" }.joined(separator: ", ")
-            events.append(OrderEvent(
-                orderNumber: first.orderNumber, kind: "despatched",
-                detail: "package \(first.despatchNumber): \(lines), \(first.carrier) \(first.service) tracking "
-                    + "\(first.trackingNumber), despatched \(first.despatchDate)",
-                file: file))
+            while end < records.count && sameGroup(records[end], records[start]) { end += 1 }
+            // "package P1: 2 x SKU-A, 1 x SKU-B, DPD Next Day tracking T1, despatched 30/11/2026 17:00", appended in
+            // place (the package's first line read where it is, not copied).
+            var detail = "package "
+            detail.reserveCapacity(96)
+            detail += records[start].despatchNumber
+            detail += ": "
+            for i in start..<end {
+                if i > start { detail += ", " }
+                detail += String(records[i].quantity)
+                detail += " x "
+                detail += records[i].itemCode
+            }
+            detail += ", "
+            detail += records[start].carrier
+            detail += " "
+            detail += records[start].service
+            detail += " tracking "
+            detail += records[start].trackingNumber
+            detail += ", despatched "
+            detail += records[start].despatchDate
+            events.append(OrderEvent(orderNumber: records[start].orderNumber, kind: "despatched", detail: detail, file: file))
             start = end
         }
         return events
@@ -95,14 +108,15 @@ public struct ImportDespatchesFlow: InboundFlow {
     /// Applies the lines of one package.
     private func applyPackage(_ records: [DespatchLine], _ range: Range<Int>, into outcomes: inout [ApplyOutcome],
                               finance: inout [FinanceLine], dryRun: Bool) throws {
-        let first = records[range.lowerBound]
+        let first = range.lowerBound  // the package's first line, read where it is
+        let orderNumber = records[first].orderNumber, despatchNumber = records[first].despatchNumber
         var lines: [(sku: String, quantity: Int)] = []
         var carried: [Int] = []  // the records this package writes
         var completes = false
         // What the lines in effect already (a rerun after a crash) and the new ones are worth, at the order's prices.
         var inEffectFinance: [FinanceLine] = [], newFinance: [FinanceLine] = []
         // The order is looked at where the storefront keeps it, not copied; it is written to after.
-        let found: Void? = try storefront.withOrder(number: first.orderNumber) { order in
+        let found: Void? = try storefront.withOrder(number: orderNumber) { order in
             var inEffect: [(sku: String, quantity: Int)] = []  // lines the storefront already has
             // What this package adds to the order's lines, by line (the order itself is left as it is).
             var adding: [(line: Int, quantity: Int)] = []
@@ -114,8 +128,8 @@ public struct ImportDespatchesFlow: InboundFlow {
                 let sku = skus.isEmpty ? itemCode : skus[itemCode] ?? itemCode
                 guard let li = order.lines.firstIndex(where: { $0.sku == sku }) else {
                     outcomes[i] = .exception(
-                        kind: "despatch-mismatch", reference: first.orderNumber,
-                        message: "despatch \(records[i].despatchNumber) of order \(first.orderNumber) contains \(itemCode), "
+                        kind: "despatch-mismatch", reference: orderNumber,
+                        message: "despatch \(records[i].despatchNumber) of order \(orderNumber) contains \(itemCode), "
                             + "which the order does not have", owner: .operations)
                     continue
                 }
@@ -127,8 +141,8 @@ public struct ImportDespatchesFlow: InboundFlow {
                 let ordered = order.lines[li].quantity, done = fulfilled(li)
                 if done + quantity > ordered {
                     outcomes[i] = .exception(
-                        kind: "despatch-mismatch", reference: first.orderNumber,
-                        message: "despatch \(records[i].despatchNumber) of order \(first.orderNumber) ships \(quantity) "
+                        kind: "despatch-mismatch", reference: orderNumber,
+                        message: "despatch \(records[i].despatchNumber) of order \(orderNumber) ships \(quantity) "
                             + "x \(itemCode), but only \(ordered - done) of \(ordered) remained to despatch",
                         owner: .operations)
                     continue
@@ -140,18 +154,18 @@ public struct ImportDespatchesFlow: InboundFlow {
             completes = order.lines.indices.allSatisfy { fulfilled($0) >= order.lines[$0].quantity }
             guard manifest != nil, !dryRun else { return }
             if !inEffect.isEmpty {
-                inEffectFinance = ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber,
+                inEffectFinance = ExportOrdersFlow.finance(order, kind: "despatched", reference: despatchNumber,
                                                            lines: inEffect)
             }
             if !lines.isEmpty {
-                newFinance = ExportOrdersFlow.finance(order, kind: "despatched", reference: first.despatchNumber, lines: lines)
+                newFinance = ExportOrdersFlow.finance(order, kind: "despatched", reference: despatchNumber, lines: lines)
             }
         }
         guard found != nil else {
             for i in range {
                 outcomes[i] = .exception(
-                    kind: "unknown-order", reference: first.orderNumber,
-                    message: "despatch \(first.despatchNumber) is for order \(first.orderNumber), which the storefront "
+                    kind: "unknown-order", reference: orderNumber,
+                    message: "despatch \(despatchNumber) is for order \(orderNumber), which the storefront "
                         + "does not know: check the order number with the warehouse", owner: .customerService)
             }
             return
@@ -161,17 +175,17 @@ public struct ImportDespatchesFlow: InboundFlow {
         if !lines.isEmpty {
             do {
                 try storefront.fulfil(Fulfilment(
-                    orderNumber: first.orderNumber, package: first.despatchNumber,
-                    carrier: carriers[first.carrier] ?? first.carrier, service: first.service,
-                    trackingNumber: first.trackingNumber, despatchDate: first.despatchDate, lines: lines,
+                    orderNumber: orderNumber, package: despatchNumber,
+                    carrier: carriers[records[first].carrier] ?? records[first].carrier, service: records[first].service,
+                    trackingNumber: records[first].trackingNumber, despatchDate: records[first].despatchDate, lines: lines,
                     completesOrder: completes))
                 finance += newFinance
             } catch let error as StorefrontError where error.refusesRecord {
                 // Refused for this package alone: the others go on; this one waits for a person and a re-drop.
                 for i in carried {
                     outcomes[i] = .exception(
-                        kind: "despatch-not-applied", reference: first.orderNumber,
-                        message: "despatch \(first.despatchNumber) of order \(first.orderNumber) was refused by the "
+                        kind: "despatch-not-applied", reference: orderNumber,
+                        message: "despatch \(despatchNumber) of order \(orderNumber) was refused by the "
                             + "storefront: \(error.message)", owner: .operations)
                 }
             }
