@@ -179,7 +179,7 @@ final class SQLiteState: StateDatabase {
         /// Binds each statement's values straight from the rows' buffer, which SQLite reads in place (no copy of
         /// each text into a value of its own, to free again at the next row).
         func insertRows(_ head: String, _ rows: SQLRows, tail: String, now: Int64) throws {
-            let count = rows.count, width = rows.width, perStatement = 50
+            let count = rows.count, width = rows.width, perStatement = 200
             guard count > 0 else { return }
             var today = Manifest.day(now)
             let fullSQL = Self.insertSQL(head, width: width, rows: perStatement, tail: tail)

@@ -121,8 +121,8 @@ public protocol SQLSession: AnyObject {
     /// Runs one statement once per set of arguments (a batch of inserts): prepared once, sent as cheaply
     /// as the engine allows.
     func executeMany(sql: String, _ rows: [[SQLValue]]) throws
-    /// Inserts `rows` with `INSERT … VALUES (…),(…),… <tail>`, 50 rows a statement, their `now` and `today`
-    /// values being `now` and its day (see ``SQLRows``).
+    /// Inserts `rows` with `INSERT … VALUES (…),(…),… <tail>`, many rows a statement (SQLite: 200, bound in place;
+    /// otherwise 50), their `now` and `today` values being `now` and its day (see ``SQLRows``).
     func insertRows(_ head: String, _ rows: SQLRows, tail: String, now: Int64) throws
     /// Runs the query `sql` once per key — its parameters `arguments`, then the key — and hands `row` each row found
     /// with the key's position.
