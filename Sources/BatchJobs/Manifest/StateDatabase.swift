@@ -133,9 +133,9 @@ public protocol SQLSession: AnyObject {
 /// insert — and bound when it runs: the texts' bytes in one buffer, each value a small descriptor (no string or
 /// array a value to copy, retain and free again). `now` and `today` stand for the time of the transaction that
 /// inserts them (its clock's seconds, and their UTC day), filled in then.
-public struct SQLRows: @unchecked Sendable {
+public struct SQLRows: Sendable {
     /// 16 bytes a value.
-    enum Value {
+    enum Value: Sendable {
         case null, integer(Int64), text(start: Int32, count: Int32), now, today
     }
     let width: Int
