@@ -387,22 +387,18 @@ public final class Manifest: Sendable {
     ///   - records: `(key, hash)` of each record just applied.
     ///   - events: What the records mean for their orders' histories.
     ///   - finance: What the records are worth for `voxbatch finance` (a line already recorded stays as it is).
-    ///   - prepared: What ``prepare(records:events:)`` worked out for these records and events, on another thread
-    ///     (else it is worked out here).
+    ///   - prepared: These records, events and finance lines laid out by
+    ///     ``prepare(records:events:finance:flow:fileID:)``, on another thread (else they are laid out here).
     public func commit(file: (id: Int64, applied: Int, skipped: Int, failed: Int), flow: String,
                        records: [(key: String, hash: String)], events: [OrderEvent] = [], finance: [FinanceLine] = [],
                        prepared: CommitPreparation? = nil) throws {
         try store.write { db in
             let now = now()
-            if let prepared {
-                try Manifest.insert(eventRows: prepared.events, db: db, now: now)
-                try Manifest.insert(financeRows: prepared.finance, db: db, now: now)
-                try Manifest.upsert(recordRows: prepared.records, db: db, now: now)
-            } else {
-                try Manifest.insert(events, db: db, now: now)
-                try Manifest.insert(finance, db: db, now: now)
-                try Manifest.upsert(records, flow: flow, fileID: file.id, db: db, now: now)
-            }
+            let rows = prepared ?? Manifest.prepare(records: records, events: events, finance: finance, flow: flow,
+                                                    fileID: file.id)
+            try Manifest.insert(eventRows: rows.events, db: db, now: now)
+            try Manifest.insert(financeRows: rows.finance, db: db, now: now)
+            try Manifest.upsert(recordRows: rows.records, db: db, now: now)
             try db.execute(sql: "UPDATE files SET applied = ?, skipped = ?, failed = ? WHERE id = ?",
                            arguments: [file.applied, file.skipped, file.failed, file.id])
         }
