@@ -203,6 +203,30 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         }
     }
 
+    /// Keys, ids and event details put together in one buffer read exactly as the same parts joined with `+`:
+    /// empty parts, small strings (kept inline) and long ones, multi-byte text, every sign and size of number.
+    @Test func textPutTogetherInOneBufferIsTheTextJoinedPartByPart() {
+        let parts = ["", "a", "WEB-0000001", "DSP-00000000000001", "é€", String(repeating: "ß", count: 40), "15/11"]
+        for a in parts {
+            for b in parts {
+                #expect(String.keyPath(a, b) == a + "/" + b)
+                for c in parts { #expect(String.keyPath(a, b, c) == a + "/" + b + "/" + c) }
+                #expect(String.keyPath(a, b, nil) == a + "/" + b)
+            }
+        }
+        var buffer = TextBuffer(capacity: 4)  // grown past its first capacity
+        for n in [0, 7, -7, 10, 1_234_567_890, Int.max, Int.min, -100] {
+            buffer.removeAll()
+            buffer.append("n=")
+            buffer.append(n)
+            buffer.append(" é")
+            #expect(buffer.text == "n=" + String(n) + " é")
+        }
+        buffer.removeAll()
+        for part in parts { buffer.append(part) }
+        #expect(buffer.text == parts.joined())
+    }
+
     /// The lines of one package are applied in one batch, however full the batch is when the package starts: told
     /// by the flow's `sameGroup`, or by comparing group keys where the flow leaves it at that.
     @Test(arguments: [true, false])

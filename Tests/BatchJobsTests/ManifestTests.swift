@@ -234,6 +234,55 @@ import Testing
         // printf 'package P1: 1 x SKU-1' | sha256sum → 277d997fe6952eed…; its first 8 bytes as a signed big-endian integer.
         #expect(Manifest.eventHash("package P1: 1 x SKU-1") == 0x277D_997F_E695_2EED)
     }
+
+    /// Keys are found however they come: ascending (SQLite reads them a window at a time), descending, shuffled,
+    /// repeated, sparse in a dense range (a window given up for key-by-key look-ups), with prefixes of one another,
+    /// empty and multi-byte (byte order, as SQLite and PostgreSQL's "C" collation compare them); never another flow's.
+    @Test(arguments: StateBackend.allCases)
+    func keysAreFoundHoweverTheyAreOrdered(_ backend: StateBackend) throws {
+        let (manifest, _) = try Self.open(backend)
+        let dense = (0..<1_000).filter { $0 % 2 == 0 }.map { String(format: "K-%05d", $0) }
+        let block = (0..<3_000).map { String(format: "S-%06d", $0) }
+        let odd = ["", "A", "A/1", "A/1/x", "e", "z", "ß", "é", "日本"]
+        let stored = dense + block + odd
+        let file = try manifest.addFile(flow: "f", name: "F.csv", size: 1, modified: 0, sha256: "a", status: .processing,
+                                        runID: nil)
+        try manifest.commit(file: (file, stored.count, 0, 0), flow: "f", records: stored.map { ($0, "h" + $0) })
+        try manifest.commit(file: (file, 1, 0, 0), flow: "g", records: [("K-00001", "other flow"), ("A/0", "other flow")])
+        let present = Set(stored)
+
+        var random = SplitMix64(seed: 20261206)
+        let everyK = (0..<1_000).map { String(format: "K-%05d", $0) }
+        let sparse = stride(from: 0, to: 3_000, by: 97).flatMap { [String(format: "S-%06d", $0), String(format: "S-%06dx", $0)] }
+        let queries: [(String, [String])] = [
+            ("ascending", everyK),
+            ("descending", everyK.reversed()),
+            ("shuffled", everyK.shuffled(using: &random)),
+            ("repeated", everyK.prefix(40).flatMap { [$0, $0] } + everyK.prefix(40)),
+            ("sparse in a dense range", sparse),
+            ("the whole block", block + ["S-003000", "S-"]),
+            ("odd, in byte order", ["", "A", "A/0", "A/1", "A/1/x", "K-00001", "e", "z", "ß", "é", "日本", "日本語"]),
+            ("odd, shuffled", (odd + ["A/0", "K-00001", "日本語"]).shuffled(using: &random)),
+            ("runs of every length", (1..<12).flatMap { n in everyK.dropFirst(n * 50).prefix(n) }),
+        ]
+        for (name, keys) in queries {
+            var seen = Array(repeating: 0, count: keys.count)
+            var hashes: [String: String] = [:]
+            let lookup = KeyLookup(table: "records", keyColumn: "key", columns: ["hash"], filter: "flow = ?",
+                                   arguments: [.text("f")])
+            try manifest.read { db in
+                try db.lookUp(lookup, keys: keys) { i, row in
+                    seen[i] += 1
+                    hashes[keys[i]] = row["hash"]
+                }
+            }
+            // Each key found once where it is stored, with its own row; none found where it is not.
+            let wrong = keys.indices.filter { seen[$0] != (present.contains(keys[$0]) ? 1 : 0) }
+            #expect(wrong.isEmpty, "\(name): \(wrong.count) keys wrong, first \(wrong.prefix(3).map { keys[$0] })")
+            #expect(hashes.allSatisfy { $0.value == "h" + $0.key }, "\(name)")
+            #expect(try manifest.appliedHashes(flow: "f", keys: keys) == hashes, "\(name)")
+        }
+    }
 }
 
 /// What only the PostgreSQL backend has to prove: clients side by side in one database, the schema made on

@@ -36,7 +36,7 @@ public struct ImportDespatchesFlow: InboundFlow {
 
     public func willApplyFiles() { storefront.prepareOrderLookups() }
 
-    public func groupKey(of record: DespatchLine) -> String { record.orderNumber + "/" + record.despatchNumber }
+    public func groupKey(of record: DespatchLine) -> String { .keyPath(record.orderNumber, record.despatchNumber) }
 
     public func sameGroup(_ a: DespatchLine, _ b: DespatchLine) -> Bool {
         a.despatchNumber == b.despatchNumber && a.orderNumber == b.orderNumber
@@ -51,30 +51,32 @@ public struct ImportDespatchesFlow: InboundFlow {
     public func events(for records: [DespatchLine], file: String) -> [OrderEvent] {
         var events: [OrderEvent] = []
         var start = 0
+        // "package P1: 2 x SKU-A, 1 x SKU-B, DPD Next Day tracking T1, despatched 30/11/2026 17:00", put together in
+        // one buffer kept for the whole batch (the package's first line read where it is, not copied).
+        var detail = TextBuffer(capacity: 256)
         while start < records.count {
             var end = start + 1
             while end < records.count && sameGroup(records[end], records[start]) { end += 1 }
-            // "package P1: 2 x SKU-A, 1 x SKU-B, DPD Next Day tracking T1, despatched 30/11/2026 17:00", appended in
-            // place (the package's first line read where it is, not copied).
-            var detail = "package "
-            detail.reserveCapacity(96)
-            detail += records[start].despatchNumber
-            detail += ": "
+            detail.removeAll()
+            detail.append("package ")
+            detail.append(records[start].despatchNumber)
+            detail.append(": ")
             for i in start..<end {
-                if i > start { detail += ", " }
-                detail += String(records[i].quantity)
-                detail += " x "
-                detail += records[i].itemCode
+                if i > start { detail.append(", ") }
+                detail.append(records[i].quantity)
+                detail.append(" x ")
+                detail.append(records[i].itemCode)
             }
-            detail += ", "
-            detail += records[start].carrier
-            detail += " "
-            detail += records[start].service
-            detail += " tracking "
-            detail += records[start].trackingNumber
-            detail += ", despatched "
-            detail += records[start].despatchDate
-            events.append(OrderEvent(orderNumber: records[start].orderNumber, kind: "despatched", detail: detail, file: file))
+            detail.append(", ")
+            detail.append(records[start].carrier)
+            detail.append(" ")
+            detail.append(records[start].service)
+            detail.append(" tracking ")
+            detail.append(records[start].trackingNumber)
+            detail.append(", despatched ")
+            detail.append(records[start].despatchDate)
+            events.append(OrderEvent(orderNumber: records[start].orderNumber, kind: "despatched", detail: detail.text,
+                                     file: file))
             start = end
         }
         return events
@@ -134,7 +136,7 @@ public struct ImportDespatchesFlow: InboundFlow {
                     continue
                 }
                 // In effect already (a rerun after a crash)? An order with no fulfilment yet, the usual case, has none.
-                if !order.fulfilmentIDs.isEmpty, order.fulfilmentIDs.contains(records[i].despatchNumber + "/" + sku) {
+                if !order.fulfilmentIDs.isEmpty, order.fulfilmentIDs.contains(.keyPath(records[i].despatchNumber, sku)) {
                     inEffect.append((sku, quantity))
                     continue
                 }

@@ -37,7 +37,7 @@ public struct ImportReturnsFlow: InboundFlow {
         ReturnLine.decoder(template: template, header: header)
     }
 
-    public func key(of record: ReturnLine) -> String { record.returnNumber + "/" + record.itemCode }
+    public func key(of record: ReturnLine) -> String { .keyPath(record.returnNumber, record.itemCode) }
 
     /// A return line is applied once per state: a waiting line is looked at again when its state changes.
     public func fingerprint(of record: ReturnLine) -> String? { "\(record.status.lowercased())|\(record.quantity)" }

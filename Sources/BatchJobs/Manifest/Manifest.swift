@@ -355,25 +355,13 @@ public final class Manifest: Sendable {
     /// The hash and time of each of `keys` recorded for `flow` (a page's look-up: no whole-flow read).
     public func applied(flow: String, keys: [String]) throws -> [String: (hash: String, appliedAt: Int64)] {
         guard !keys.isEmpty else { return [:] }
+        let lookup = KeyLookup(table: "records", keyColumn: "key", columns: ["hash", "applied_at"], filter: "flow = ?",
+                               arguments: [.text(flow)])
         return try store.read { db in
             var found: [String: (hash: String, appliedAt: Int64)] = [:]
-            if db.dialect == .sqlite {  // in process: a point look-up a key is the cheaper (see forEachRow)
-                try db.forEachRow(sql: "SELECT hash, applied_at FROM records WHERE flow = ? AND key = ?",
-                                  arguments: [.text(flow)], keys: keys) { i, row in
-                    if let hash = String(sqlValue: row.values[0]), let at = Int64(sqlValue: row.values[1]) {
-                        found[keys[i]] = (hash, at)
-                    }
-                }
-                return found
-            }
-            // A server: 500 keys a round trip.
-            try Self.inLists(keys) { slice, marks in
-                // Arguments as values, not as `SQLBindable`s: a page of keys is 500 of them, each a dynamic cast.
-                let rows = try db.fetchAll(sql: "SELECT key, hash, applied_at FROM records WHERE flow = ? AND key IN (\(marks))",
-                                           arguments: [SQLValue.text(flow)] + slice.map(SQLValue.text))
-                for row in rows {  // by position: the statement's own three columns
-                    if let key = String(sqlValue: row.values[0]), let hash = String(sqlValue: row.values[1]),
-                       let at = Int64(sqlValue: row.values[2]) { found[key] = (hash, at) }
+            try db.lookUp(lookup, keys: keys) { i, row in  // by position: the look-up's two columns
+                if let hash = String(sqlValue: row.values[0]), let at = Int64(sqlValue: row.values[1]) {
+                    found[keys[i]] = (hash, at)
                 }
             }
             return found

@@ -124,9 +124,37 @@ public protocol SQLSession: AnyObject {
     /// Inserts `rows` with `INSERT … VALUES (…),(…),… <tail>`, many rows a statement (SQLite: 200, bound in place;
     /// otherwise 50), their `now` and `today` values being `now` and its day (see ``SQLRows``).
     func insertRows(_ head: String, _ rows: SQLRows, tail: String, now: Int64) throws
-    /// Runs the query `sql` once per key — its parameters `arguments`, then the key — and hands `row` each row found
-    /// with the key's position.
-    func forEachRow(sql: String, arguments: [SQLValue], keys: [String], _ row: (Int, SQLRow) throws -> Void) throws
+    /// Finds `keys` in `lookup`'s table and hands `found` each row found with the key's position in `keys` (a key
+    /// given twice: each time). The row holds `lookup.columns`.
+    func lookUp(_ lookup: KeyLookup, keys: [String], _ found: (Int, SQLRow) throws -> Void) throws
+}
+
+/// Rows looked up by a text key — `SELECT columns FROM table WHERE filter AND keyColumn = key` for each of many keys
+/// — in whichever way the engine does best (``SQLSession/lookUp(_:keys:_:)``). `keyColumn` is the last column of an
+/// index whose other columns `filter` fixes.
+public struct KeyLookup: Sendable {
+    let table: String
+    let keyColumn: String
+    let columns: [String]
+    /// The condition on the index's leading columns, with `?` for `arguments`.
+    let filter: String
+    let arguments: [SQLValue]
+
+    /// One key.
+    var pointSQL: String {
+        "SELECT \(columns.joined(separator: ", ")) FROM \(table) WHERE \(filter) AND \(keyColumn) = ?"
+    }
+
+    /// The rows from one key to another (both included), the key first, in the index's order, at most a number.
+    var rangeSQL: String {
+        "SELECT \(keyColumn), \(columns.joined(separator: ", ")) FROM \(table) WHERE \(filter) AND \(keyColumn) >= ? "
+            + "AND \(keyColumn) <= ? ORDER BY \(keyColumn) LIMIT ?"
+    }
+
+    /// The keys of a list (`?, ?, …`), the key first.
+    func inListSQL(_ marks: String) -> String {
+        "SELECT \(keyColumn), \(columns.joined(separator: ", ")) FROM \(table) WHERE \(filter) AND \(keyColumn) IN (\(marks))"
+    }
 }
 
 /// Rows of values for a multi-row insert, laid out once — possibly on another thread than the one that runs the
@@ -183,10 +211,19 @@ public struct SQLRows: Sendable {
 }
 
 extension SQLSession {
-    /// By default, a ``fetchAll(sql:arguments:)`` a key.
-    func forEachRow(sql: String, arguments: [SQLValue], keys: [String], _ row: (Int, SQLRow) throws -> Void) throws {
-        for (i, key) in keys.enumerated() {
-            for found in try fetchAll(sql: sql, arguments: arguments + [.text(key)]) { try row(i, found) }
+    /// By default (a server): 500 keys a round trip, in an `IN` list.
+    func lookUp(_ lookup: KeyLookup, keys: [String], _ found: (Int, SQLRow) throws -> Void) throws {
+        let columns = SQLRow.Columns(lookup.columns)
+        for start in stride(from: 0, to: keys.count, by: 500) {
+            let slice = keys[start..<min(keys.count, start + 500)]
+            var positions: [String: [Int]] = [:]
+            for i in slice.indices { positions[keys[i], default: []].append(i) }
+            let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            // Arguments as values, not as `SQLBindable`s: a page of keys is 500 of them, each a dynamic cast.
+            for row in try fetchAll(sql: lookup.inListSQL(marks), arguments: lookup.arguments + slice.map(SQLValue.text)) {
+                guard let key = String(sqlValue: row.values[0]) else { continue }  // by position: the key is first
+                for i in positions[key] ?? [] { try found(i, SQLRow(columns: columns, values: Array(row.values.dropFirst()))) }
+            }
         }
     }
 

@@ -487,7 +487,7 @@ extension DespatchLine {
     }
 
     /// The idempotency key: order + package + item.
-    public var key: String { orderNumber + "/" + despatchNumber + "/" + itemCode }
+    public var key: String { .keyPath(orderNumber, despatchNumber, itemCode) }
 }
 
 extension StockLevel {

@@ -1,6 +1,6 @@
 /// SplitMix64: a small, fast generator that gives the same sequence for the same seed on every
 /// platform, so a simulated day can be replayed exactly.
-struct SplitMix64: Codable {
+struct SplitMix64: Codable, RandomNumberGenerator {
     private(set) var state: UInt64
 
     init(seed: UInt64) { state = seed }

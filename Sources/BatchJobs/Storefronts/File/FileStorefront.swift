@@ -114,7 +114,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
         for row in try fulfilments.rows() {
             guard let number = row["order_number"] else { continue }
             ordersByNumber.modify(number) { order in
-                let id = (row["package"] ?? "") + "/" + (row["sku"] ?? "")
+                let id = String.keyPath(row["package"] ?? "", row["sku"] ?? "")
                 guard order.fulfilmentIDs.insert(id).inserted else { return }
                 if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
                     order.lines[i].fulfilled += Int(row["quantity"] ?? "") ?? 0
@@ -293,12 +293,12 @@ public final class FileStorefront: Storefront, ReturnsSource {
         // Changed where it is kept (a copy written back would copy its lines and ids again).
         let found: Void? = try ordersByNumber.modify(fulfilment.orderNumber) { order in
             for line in fulfilment.lines {
-                let id = fulfilment.package + "/" + line.sku
+                let id = String.keyPath(fulfilment.package, line.sku)
                 guard order.fulfilmentIDs.insert(id).inserted else { continue }  // recorded before: not twice
                 if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
                 let completes = fulfilment.completesOrder && order.isFullyFulfilled
                 try fulfilments.append { row in  // Self.fulfilmentColumns' order, field by field
-                    try row.write(field: fulfilment.orderNumber + "/" + id)
+                    try row.write(field: .keyPath(fulfilment.orderNumber, id))
                     try row.write(field: fulfilment.orderNumber)
                     try row.write(field: fulfilment.package)
                     try row.write(field: fulfilment.carrier)
