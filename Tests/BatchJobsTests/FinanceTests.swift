@@ -45,6 +45,61 @@ import Testing
         #expect(csv.contains("2026-11-30,,3,70.00,30.00,30.00,10.00") && csv.contains("WEB-2,,10.00,0.00,0.00,-10.00,Despatched"))
     }
 
+    /// A day's orders are those with a line of that day: lines recorded again later (already there, so keeping their
+    /// first day) do not make their order part of the later day; new lines of it do.
+    @Test(arguments: StateBackend.allCases)
+    func anOrderTouchesTheDaysItsLinesWereFirstRecorded(_ backend: StateBackend) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-finance-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var now = Epoch.fixtureDay.start
+        let manifest = try Manifest(location: try backend.freshLocation(in: dir), clock: { now })
+        func line(_ order: String, _ kind: String, _ sku: String) -> FinanceLine {
+            FinanceLine(orderNumber: order, kind: kind, reference: "P1", sku: sku, quantity: 1, unitCents: 1_000, currency: "GBP")
+        }
+        try manifest.recordFinance([line("WEB-1", "sent", "A"), line("WEB-1", "sent", "B"), line("WEB-2", "sent", "A")])
+        let first = Manifest.day(Int64(now.timeIntervalSince1970))
+        now += 86_400
+        let second = Manifest.day(Int64(now.timeIntervalSince1970))
+        try manifest.recordFinance([line("WEB-1", "sent", "A"), line("WEB-2", "sent", "A"),  // both already recorded
+                                    line("WEB-2", "despatched", "A"), line("WEB-3", "sent", "C")])
+        func orders(_ day: String) throws -> [String] {
+            Array(Set(try manifest.financeLines(touchingDay: day).map(\.line.orderNumber))).sorted()
+        }
+        #expect(try orders(first) == ["WEB-1", "WEB-2"])
+        #expect(try orders(second) == ["WEB-2", "WEB-3"])  // WEB-1's lines were all there already
+        #expect(try manifest.financeLines(touchingDay: second).filter { $0.line.orderNumber == "WEB-2" }.map(\.day)
+            == [first, second])  // each line with its own day
+        #expect(try orders(Manifest.day(Int64(now.timeIntervalSince1970) + 86_400)).isEmpty)
+    }
+
+    /// A manifest from before `finance_days` gets a row for every order and day its lines already have, and keeps
+    /// reporting them.
+    @Test func aManifestFromBeforeTheDaysTableReportsTheSameDays() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-finance-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/state.sqlite"
+        do {
+            let old = try SQLiteState(path: path, busyTimeout: 5)
+            try old.migrate(Array(Manifest.migrations.prefix { $0.id != Manifest.financeDaysMigration.id }))
+            try old.write { db in
+                for (order, sku, day) in [("WEB-1", "A", "2026-11-29"), ("WEB-1", "B", "2026-11-30"), ("WEB-2", "A", "2026-11-30")] {
+                    try db.execute(sql: """
+                        INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)
+                        VALUES (?, 'sent', '', ?, 1, 500, '', ?, 0)
+                        """, arguments: [.text(order), .text(sku), .text(day)])
+                }
+            }
+        }
+        let manifest = try Manifest(location: .sqlite(path: path), clock: { Epoch.fixtureDay.start })
+        #expect(try manifest.financeLines(touchingDay: "2026-11-29").map(\.line.sku) == ["A", "B"])  // WEB-1's lines
+        #expect(Set(try manifest.financeLines(touchingDay: "2026-11-30").map(\.line.orderNumber)) == ["WEB-1", "WEB-2"])
+        #expect(try manifest.read { db in
+            try db.fetchValue(sql: "SELECT COUNT(*) FROM finance_days", arguments: [], as: Int.self)
+        } == 3)
+    }
+
     @Test func pricesAreReadAsMoney() {
         #expect(FinanceLine.cents("12.5") == 1250 && FinanceLine.cents("£1,299.99") == 129_999 && FinanceLine.cents("") == nil)
         #expect(FinanceReport.amount(-1005) == "-10.05" && FinanceReport.amount(7) == "0.07")

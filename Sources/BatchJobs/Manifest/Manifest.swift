@@ -109,6 +109,7 @@ public final class Manifest: Sendable {
             CREATE TABLE event_hashes_pending (after INTEGER NOT NULL);
             INSERT INTO event_hashes_pending (after) VALUES (0);
             """),
+        financeDaysMigration,
     ]
 
     /// Whether `error` says another process holds the manifest's lock (SQLite busy or locked, a
@@ -417,7 +418,7 @@ public final class Manifest: Sendable {
     public struct CommitPreparation: Sendable {
         let records: SQLRows
         let events: SQLRows
-        let finance: SQLRows
+        let finance: FinanceRows
     }
 
     public static func prepare(records: [(key: String, hash: String)], events: [OrderEvent], finance: [FinanceLine],

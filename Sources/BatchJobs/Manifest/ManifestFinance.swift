@@ -78,6 +78,17 @@ extension Manifest {
         CREATE INDEX finance_by_day ON finance_lines(day);
         """)
 
+    /// The orders that have finance lines on a day, instead of an index of every line's day: a despatch import's
+    /// lines are three to an order, and the index's entry a line was a sixth of its committing thread's work (the
+    /// day's report only ever asked it for the orders). Filled from the lines there are when the manifest is
+    /// migrated; from then on, a row an order and day, whatever the lines, added with them.
+    static let financeDaysMigration = StateMigration(id: "v9-finance-days", sql: """
+        CREATE TABLE finance_days (
+            day TEXT NOT NULL, order_number TEXT NOT NULL, PRIMARY KEY (day, order_number)) WITHOUT ROWID;
+        INSERT INTO finance_days (day, order_number) SELECT DISTINCT day, order_number FROM finance_lines;
+        DROP INDEX finance_by_day;
+        """)
+
     /// The UTC day (`2026-11-30`) of a time.
     public static func day(_ seconds: Int64) -> String {
         UTCTime.day(Date(timeIntervalSince1970: Double(seconds)))
@@ -86,10 +97,10 @@ extension Manifest {
     /// Inserts `lines`, taken in order (a file's lines are read from its records, not copied into one array first),
     /// laid out a thousand at a time.
     static func insert(_ lines: some Sequence<FinanceLine>, db: any SQLSession, now: Int64) throws {
-        var rows = SQLRows(width: financeWidth, capacity: 1_000, bytesPerRow: 64)
+        var rows = FinanceRows(capacity: 1_000)
         for line in lines {
-            append(line, to: &rows)
-            if rows.count == 1_000 {
+            rows.append(line)
+            if rows.lines.count == 1_000 {
                 try insert(financeRows: rows, db: db, now: now)
                 rows.removeAll()
             }
@@ -98,29 +109,52 @@ extension Manifest {
     }
 
     /// `lines` laid out for ``insert(financeRows:db:now:)``, on any thread.
-    static func financeRows(_ lines: [FinanceLine]) -> SQLRows {
-        var rows = SQLRows(width: financeWidth, capacity: lines.count, bytesPerRow: 64)
-        for line in lines { append(line, to: &rows) }
+    static func financeRows(_ lines: [FinanceLine]) -> FinanceRows {
+        var rows = FinanceRows(capacity: lines.count)
+        for line in lines { rows.append(line) }
         return rows
     }
 
-    static func insert(financeRows rows: SQLRows, db: any SQLSession, now: Int64) throws {
+    static func insert(financeRows rows: FinanceRows, db: any SQLSession, now: Int64) throws {
         try db.insertRows("INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)",
-                          rows, tail: "ON CONFLICT DO NOTHING", now: now)
+                          rows.lines, tail: "ON CONFLICT DO NOTHING", now: now)
+        try db.insertRows("INSERT INTO finance_days (day, order_number)", rows.days, tail: "ON CONFLICT DO NOTHING", now: now)
     }
 
-    private static let financeWidth = 9
+    /// Finance lines laid out for their table, and their orders (each once where its lines are together) for
+    /// `finance_days`, on the inserting transaction's day.
+    struct FinanceRows: Sendable {
+        private(set) var lines: SQLRows
+        private(set) var days: SQLRows
+        private var lastOrder: String?
 
-    private static func append(_ line: FinanceLine, to rows: inout SQLRows) {
-        rows.text(line.orderNumber)
-        rows.text(line.kind)
-        rows.text(line.reference)
-        rows.text(line.sku)
-        rows.integer(Int64(line.quantity))
-        rows.integer(Int64(line.unitCents))
-        rows.text(line.currency)
-        rows.today()
-        rows.now()
+        init(capacity: Int) {
+            lines = SQLRows(width: 9, capacity: capacity, bytesPerRow: 64)
+            days = SQLRows(width: 2, capacity: capacity / 2, bytesPerRow: 16)
+        }
+
+        mutating func append(_ line: FinanceLine) {
+            lines.text(line.orderNumber)
+            lines.text(line.kind)
+            lines.text(line.reference)
+            lines.text(line.sku)
+            lines.integer(Int64(line.quantity))
+            lines.integer(Int64(line.unitCents))
+            lines.text(line.currency)
+            lines.today()
+            lines.now()
+            if line.orderNumber != lastOrder {  // an order twice in one statement is taken once by its ON CONFLICT
+                days.today()
+                days.text(line.orderNumber)
+                lastOrder = line.orderNumber
+            }
+        }
+
+        mutating func removeAll() {
+            lines.removeAll()
+            days.removeAll()
+            lastOrder = nil
+        }
     }
 
     /// Records finance lines (on the job's clock's day); ones already recorded are left as they are.
@@ -153,20 +187,20 @@ extension Manifest {
         }
     }
 
-    /// Every finance line of the orders that have one on `day`, and the days that have any.
+    /// Every finance line of the orders that have one on `day`, with its own day.
     public func financeLines(touchingDay day: String) throws -> [(line: FinanceLine, day: String)] {
         try store.read { db in
+            // `finance_days` names an order for a day when lines of it were recorded that day, even if they were all
+            // there already (and so kept their first day): each order it names is checked for a line of that day.
             try db.fetchAll(sql: """
-                SELECT * FROM finance_lines WHERE order_number IN (SELECT order_number FROM finance_lines WHERE day = ?)
+                SELECT * FROM finance_lines WHERE order_number IN (
+                    SELECT d.order_number FROM finance_days d WHERE d.day = ?
+                    AND EXISTS (SELECT 1 FROM finance_lines l WHERE l.order_number = d.order_number AND l.day = d.day))
                 ORDER BY order_number, at
                 """, arguments: [day]).map { row in
                 (FinanceLine(orderNumber: row["order_number"], kind: row["kind"], reference: row["reference"], sku: row["sku"],
                              quantity: row["quantity"], unitCents: row["unit_cents"], currency: row["currency"]), row["day"])
             }
         }
-    }
-
-    public func financeDays() throws -> [String] {
-        try store.read { db in try db.fetchColumn(sql: "SELECT DISTINCT day FROM finance_lines ORDER BY day", as: String.self) }
     }
 }

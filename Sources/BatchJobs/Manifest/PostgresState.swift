@@ -132,6 +132,7 @@ final class PostgresState: StateDatabase, @unchecked Sendable {
         sql.replacingOccurrences(of: "INTEGER PRIMARY KEY AUTOINCREMENT", with: "BIGSERIAL PRIMARY KEY")
             .replacingOccurrences(of: "INTEGER", with: "BIGINT")
             .replacingOccurrences(of: " TEXT", with: " TEXT COLLATE \"C\"")
+            .replacingOccurrences(of: ") WITHOUT ROWID;", with: ");")  // SQLite's table layout; a server has its own
     }
 
     /// A 64-bit advisory lock key for a purpose and a name (SHA-256's first 8 bytes: no two jobs of a fleet
