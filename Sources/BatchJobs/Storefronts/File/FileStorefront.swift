@@ -417,7 +417,14 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// orders up by number); listings stream instead (``orders(statuses:pageSize:_:)``).
     private static func loadOrders(folder: String) throws -> OrderTable {
         var ordersByNumber = OrderTable()
-        for (f, path) in try OrderExports(directory: folder + "/orders").files().enumerated() {
+        let files = try OrderExports(directory: folder + "/orders").files()
+        // Room for about as many orders as the files hold at ~400 bytes an order (three lines): the index of
+        // 100,000 orders grown one doubling at a time rehashed every number it held each time (a fifth of the
+        // read's profile samples; 3% with the room made first).
+        var bytes = 0
+        for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
+        ordersByNumber.reserveCapacity(min(bytes / 400, 4_000_000))
+        for (f, path) in files.enumerated() {
             try OrderExports.forEachGroup(in: path) { order, _ in ordersByNumber.add(order, file: f) }
         }
         return ordersByNumber
@@ -570,6 +577,11 @@ private struct OrderTable {
 
     /// How many orders there are.
     var count: Int { boxes.count }
+
+    mutating func reserveCapacity(_ orders: Int) {
+        boxes.reserveCapacity(orders)
+        positions.reserveCapacity(orders)
+    }
 
     /// Every order, in the order first seen.
     var inSequence: LazyMapSequence<[Box], StorefrontOrder> { boxes.lazy.map(\.order) }
