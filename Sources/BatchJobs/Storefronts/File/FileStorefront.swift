@@ -516,32 +516,28 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 }
 
-/// Orders by number, in the order they were first seen: each order in a box of its own, the boxes in one
-/// array, and an index of their positions. (A dictionary of the orders themselves keeps a bucket of an order's
-/// full size, ~500 bytes, for every slot, used or not, and copies them all each time it grows: 138 MiB at the
-/// peak for 100,000 orders, against 8 bytes a slot here.)
+/// Orders by number, in the order they were first seen: the orders in one array (room for them made first, from the
+/// files' size), the export file each was read from in another, and an index of their positions. (A dictionary of
+/// the orders themselves keeps a bucket of an order's full size, ~500 bytes, for every slot, used or not, and copies
+/// them all each time it grows: 138 MiB at the peak for 100,000 orders, against 8 bytes a slot here. Each order in a
+/// box of its own cost an allocation an order: of a 300,000-line despatch import's 19,700 `mprotect` calls, by which
+/// glibc grows a thread's heap a page at a time, 8,900 went with them.)
 private struct OrderTable {
-    fileprivate final class Box {
-        var order: StorefrontOrder
-        /// The export file its latest version was read from (see ``add(_:file:)``).
-        var file: Int
-        init(_ order: consuming StorefrontOrder, file: Int = -1) {
-            self.order = order
-            self.file = file
-        }
-    }
-    private var boxes: [Box] = []
+    private var orders: [StorefrontOrder] = []
+    /// The export file each order's latest version was read from (see ``add(_:file:)``).
+    private var files: [Int] = []
     private var positions: [String: Int] = [:]
 
     subscript(number: String) -> StorefrontOrder? {
-        get { positions[number].map { boxes[$0].order } }
+        get { positions[number].map { orders[$0] } }
         set {
             guard let newValue else { preconditionFailure("orders are replaced, never removed") }
             if let i = positions[number] {
-                boxes[i].order = newValue
+                orders[i] = newValue
             } else {
-                positions[number] = boxes.count
-                boxes.append(Box(newValue))
+                positions[number] = orders.count
+                orders.append(newValue)
+                files.append(-1)
             }
         }
     }
@@ -550,39 +546,40 @@ private struct OrderTable {
     /// order with its rows apart, and gets these lines too; one from an earlier file is replaced, in its place.
     mutating func add(_ order: consuming StorefrontOrder, file: Int) {
         guard let i = positions[order.number] else {
-            positions[order.number] = boxes.count
-            boxes.append(Box(order, file: file))
+            positions[order.number] = orders.count
+            orders.append(order)
+            files.append(file)
             return
         }
-        let box = boxes[i]
-        if box.file == file {
-            box.order.lines += order.lines
+        if files[i] == file {
+            orders[i].lines += order.lines
         } else {
-            box.order = order
-            box.file = file
+            orders[i] = order
+            files[i] = file
         }
     }
 
     /// Runs `body` with the order `number` where it is kept; `nil` when there is none.
     func withOrder<R>(_ number: String, _ body: (StorefrontOrder) throws -> R) rethrows -> R? {
         guard let i = positions[number] else { return nil }
-        return try body(boxes[i].order)
+        return try body(orders[i])
     }
 
     /// Changes the order `number` where it is kept; `nil` when there is none.
     mutating func modify<R>(_ number: String, _ body: (inout StorefrontOrder) throws -> R) rethrows -> R? {
         guard let i = positions[number] else { return nil }
-        return try body(&boxes[i].order)
+        return try body(&orders[i])
     }
 
     /// How many orders there are.
-    var count: Int { boxes.count }
+    var count: Int { orders.count }
 
-    mutating func reserveCapacity(_ orders: Int) {
-        boxes.reserveCapacity(orders)
-        positions.reserveCapacity(orders)
+    mutating func reserveCapacity(_ count: Int) {
+        orders.reserveCapacity(count)
+        files.reserveCapacity(count)
+        positions.reserveCapacity(count)
     }
 
     /// Every order, in the order first seen.
-    var inSequence: LazyMapSequence<[Box], StorefrontOrder> { boxes.lazy.map(\.order) }
+    var inSequence: [StorefrontOrder] { orders }
 }
