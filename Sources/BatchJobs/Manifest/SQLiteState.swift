@@ -146,7 +146,7 @@ final class SQLiteState: StateDatabase {
                         start = end
                         continue
                     }
-                    pointsOnly = 8
+                    pointsOnly = Self.windowsAfterACrowdedOne
                 } else if pointsOnly > 0 {
                     pointsOnly -= 1
                 }
@@ -162,8 +162,9 @@ final class SQLiteState: StateDatabase {
             }
         }
 
-        /// At most this many ascending keys a range read; a range holding more than `windowRows` rows is given up.
-        static let window = 64, windowRows = 256, shortestRun = 8
+        /// At most this many ascending keys a range read; a range holding more than `windowRows` rows is given up, and
+        /// the next `windowsAfterACrowdedOne` windows are looked up key by key; runs shorter than `shortestRun` always are.
+        static let window = 64, windowRows = 256, shortestRun = 8, windowsAfterACrowdedOne = 8
 
         /// Reads the rows from `keys[window.first]` to `keys[window.last]` (ascending) and adds those whose key is one
         /// of the window's to `matches`; false when the range holds more than ``windowRows`` rows (nothing added).

@@ -214,11 +214,11 @@ extension SQLSession {
     /// By default (a server): 500 keys a round trip, in an `IN` list.
     func lookUp(_ lookup: KeyLookup, keys: [String], _ found: (Int, SQLRow) throws -> Void) throws {
         let columns = SQLRow.Columns(lookup.columns)
-        for start in stride(from: 0, to: keys.count, by: 500) {
-            let slice = keys[start..<min(keys.count, start + 500)]
+        var start = 0  // where the list's keys begin in `keys`
+        try Manifest.inLists(keys) { slice, marks in
+            defer { start += slice.count }
             var positions: [String: [Int]] = [:]
-            for i in slice.indices { positions[keys[i], default: []].append(i) }
-            let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            for (i, key) in slice.enumerated() { positions[key, default: []].append(start + i) }
             // Arguments as values, not as `SQLBindable`s: a page of keys is 500 of them, each a dynamic cast.
             for row in try fetchAll(sql: lookup.inListSQL(marks), arguments: lookup.arguments + slice.map(SQLValue.text)) {
                 guard let key = String(sqlValue: row.values[0]) else { continue }  // by position: the key is first
