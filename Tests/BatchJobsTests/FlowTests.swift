@@ -728,6 +728,38 @@ import Testing
         #expect(lines[2].hasPrefix("WEB-1/DSP-2/TSH-M,WEB-1,DSP-2,dpd,"))
         #expect(try f.storefront().order(number: "WEB-1")?.status == "completed")
     }
+
+    /// One storefront through several batches, its clock moving: each flush appends only its own rows (the
+    /// journal's buffer is kept between batches), and each row's time is the clock's when it was recorded (the
+    /// text is made once a second, and again when the second changes).
+    @Test func aJournalKeptBetweenBatchesAppendsEachRowOnceAtItsOwnTime() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 3), ("HOD-L", 1)]),
+                               .init(number: "WEB-2", lines: [("TSH-M", 1)])])
+        let start = Date(timeIntervalSince1970: 1_796_000_000.25)
+        var now = start
+        let shop = try FileStorefront(folder: f.root + "/shop", clock: { now })
+        func fulfil(_ order: String, _ package: String, _ lines: [(sku: String, quantity: Int)]) throws {
+            try shop.fulfil(Fulfilment(orderNumber: order, package: package, carrier: "dpd", service: "", trackingNumber: "T",
+                                       despatchDate: "", lines: lines, completesOrder: false))
+        }
+        try fulfil("WEB-1", "DSP-1", [("TSH-M", 1)])
+        try shop.flush()
+        now = start.addingTimeInterval(0.5)  // the same second
+        try fulfil("WEB-1", "DSP-2", [("TSH-M", 1), ("HOD-L", 1)])
+        now = start.addingTimeInterval(61)
+        try fulfil("WEB-2", "DSP-3", [("TSH-M", 1)])
+        try shop.flush()
+        try shop.flush()  // nothing new: nothing appended
+        let rows = try String(contentsOfFile: f.root + "/shop/updates/fulfilments.csv", encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(rows.map { String($0[0]) } == ["WEB-1/DSP-1/TSH-M", "WEB-1/DSP-2/TSH-M", "WEB-1/DSP-2/HOD-L", "WEB-2/DSP-3/TSH-M"])
+        #expect(rows.map { String($0[10]) } == [UTCTime.iso8601(start), UTCTime.iso8601(start), UTCTime.iso8601(start),
+                                                UTCTime.iso8601(start.addingTimeInterval(61))])
+        #expect(UTCTime.iso8601(start) != UTCTime.iso8601(start.addingTimeInterval(61)))
+        #expect(try shop.order(number: "WEB-1")?.lines.map(\.fulfilled) == [2, 1])
+    }
 }
 
 /// The plain-file storefront reads its catalogue in the background once a stock import is coming.

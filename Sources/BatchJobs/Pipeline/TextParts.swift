@@ -59,5 +59,10 @@ struct TextBuffer {
 
     mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
+    /// The text's UTF-8 bytes, read where they are (no string made).
+    func withUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer(body)
+    }
+
     var text: String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -79,4 +79,9 @@ public final class MemorySink: ByteSink {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         self.bytes.append(contentsOf: bytes)
     }
+
+    /// Forgets what was written, keeping the room it took for what comes next.
+    public func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+    }
 }

@@ -13,8 +13,8 @@ import Foundation
 final class CSVJournal {
     let path: String
     let header: [String]
-    private var sink = MemorySink()
-    private var writer: CSVWriter
+    private let sink = MemorySink()
+    private let writer: CSVWriter
     private var opened = false
 
     /// The journal at `path` (created with `header` on first use if it does not exist).
@@ -81,8 +81,8 @@ final class CSVJournal {
         guard !sink.bytes.isEmpty else { return }
         try open()
         try Self.append(sink.bytes, to: path)
-        sink = MemorySink()
-        writer = Self.writer(sink)
+        // The same buffer for the next batch: a new one grew again from nothing each time, its pages faulted in anew.
+        sink.removeAll()
     }
 
     private static func append(_ bytes: [UInt8], to path: String) throws {

@@ -298,7 +298,12 @@ public final class FileStorefront: Storefront, ReturnsSource {
                 if let i = order.lines.firstIndex(where: { $0.sku == line.sku }) { order.lines[i].fulfilled += line.quantity }
                 let completes = fulfilment.completesOrder && order.isFullyFulfilled
                 try fulfilments.append { row in  // Self.fulfilmentColumns' order, field by field
-                    try row.write(field: .keyPath(fulfilment.orderNumber, id))
+                    // `ORDER/PACKAGE/SKU`, put together in a buffer kept between lines rather than made a string.
+                    fulfilmentIDField.removeAll()
+                    fulfilmentIDField.append(fulfilment.orderNumber)
+                    fulfilmentIDField.append("/")
+                    fulfilmentIDField.append(id)
+                    try fulfilmentIDField.withUTF8 { try row.write(fieldBytes: $0) }
                     try row.write(field: fulfilment.orderNumber)
                     try row.write(field: fulfilment.package)
                     try row.write(field: fulfilment.carrier)
@@ -411,7 +416,17 @@ public final class FileStorefront: Storefront, ReturnsSource {
     // MARK: - Loading
 
     /// The clock's time to the second, as the journals write it.
-    private func timestamp() -> String { UTCTime.iso8601(clock()) }
+    private func timestamp() -> String {
+        // Made once a second: a despatch import asks once a package.
+        let now = clock(), second = Int64(now.timeIntervalSince1970.rounded(.down))
+        if let last = lastTimestamp, last.second == second { return last.text }
+        let text = UTCTime.iso8601(now)
+        lastTimestamp = (second, text)
+        return text
+    }
+    private var lastTimestamp: (second: Int64, text: String)?
+    /// The fulfilment id column's text, put together here line by line (``fulfil(_:)``).
+    private var fulfilmentIDField = TextBuffer(capacity: 64)
 
     /// Every order in memory, in its latest version (for `order(number:)` and the writes, which look
     /// orders up by number); listings stream instead (``orders(statuses:pageSize:_:)``).

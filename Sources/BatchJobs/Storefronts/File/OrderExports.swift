@@ -31,10 +31,11 @@ struct OrderExports {
         var lines: [StorefrontOrder.Line] = []
         var group = 0
         func finish() throws {
-            guard var done = current.take() else { return }
-            done.lines = Array(lines)
+            guard current != nil else { return }
+            current!.lines = Array(lines)
             lines.removeAll(keepingCapacity: true)
-            try body(done, group)
+            // Taken out and handed over: set on a copy taken out first, it was copied again for `body`.
+            try body(current.take()!, group)
             group += 1
         }
         try forEachOrderRow(in: path) { row, number, startsGroup in
