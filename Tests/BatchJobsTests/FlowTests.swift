@@ -288,6 +288,28 @@ import Testing
         #expect(try f.run(.importDespatches).summary.files.map(\.outcome) == ["duplicate"])
         #expect(try f.storefront().order(number: "WEB-1")?.lines.first?.fulfilled == 2)
     }
+
+    /// The shop's orders cannot be kept for look-ups (a full disk, a work folder that cannot be made): a named
+    /// error before any package is applied, and the next run, with room again, applies the file.
+    @Test func ordersThatCannotBeKeptStopTheImportBeforeAnyPackage() throws {
+        let f = try FlowFixture()
+        try sentOrder(f)
+        try f.fromWarehouse("DESP_1.csv", despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2))
+        let shop = try f.storefront()
+        shop.temporaryDirectory = f.root + "/shop/products.csv/tmp"  // under a file: no folder can be made
+        do {
+            _ = try JobRunner(configuration: f.configuration, storefront: shop, clock: f.clock).run(.importDespatches)
+            Issue.record("the import ran without the shop's orders")
+        } catch let error as OrderStoreError {
+            #expect(error.errno == ENOTDIR)
+            #expect(error.description.hasPrefix("cannot keep the shop's orders for look-ups in \(f.root)/shop/products.csv/tmp"))
+        }
+        let journal = f.root + "/shop/updates/fulfilments.csv"
+        #expect((try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: "\n").count ?? 0 <= 1)
+        let result = try f.run(.importDespatches)
+        #expect(result.summary.applied == 1)
+        #expect(try f.storefront().order(number: "WEB-1")?.lines.first?.fulfilled == 2)
+    }
 }
 
 @Suite struct ImportStockTests {

@@ -18,10 +18,10 @@ import Foundation
 /// again), so a rerun after a crash never duplicates one.
 public final class FileStorefront: Storefront, ReturnsSource {
     public let folder: String
-    private var ordersLoaded = false
-    private var ordersByNumber = OrderTable()
+    /// The orders by number, once read (``OrderStore``: in a temporary file, not in memory).
+    private var ordersByNumber: OrderStore?
     /// The orders being read in the background, after ``prepareOrderLookups()``.
-    private var ordersRead: BackgroundResult<OrderTable>?
+    private var ordersRead: BackgroundResult<OrderStore>?
     /// The catalogue's SKUs, as key hashes: 8 bytes a slot whatever their length (a million-SKU catalogue in
     /// about 10 MiB rather than the 40 MiB of a `Set<String>`).
     private var skus: KeySet?
@@ -78,42 +78,39 @@ public final class FileStorefront: Storefront, ReturnsSource {
         cancellations = CSVJournal(path: folder + "/updates/cancellations.csv", header: Self.cancellationColumns)
     }
 
-    deinit {
-        // A shop's orders held for a despatch import take a while to free (100,000 orders: ~70 ms, 3% of the import),
-        // at the very end of the run: a large table is freed on a thread of its own, which the process need not wait for.
-        guard ordersByNumber.count >= 10_000 else { return }
-        nonisolated(unsafe) let orders = ordersByNumber  // the only reference left, handed over whole
-        ordersByNumber = OrderTable()
-        Thread.detachNewThread { withExtendedLifetime(orders) {} }
-    }
-
-    /// Reads the orders and what was fulfilled and refunded, on first use (a stock import never needs them),
-    /// or takes what ``prepareOrderLookups()`` started reading.
-    private func loadOrdersIfNeeded() throws {
-        guard !ordersLoaded else { return }
-        ordersByNumber = try ordersRead.map { read in
+    /// The orders and what was fulfilled and refunded, read on first use (a stock import never needs them), or
+    /// what ``prepareOrderLookups()`` started reading.
+    @discardableResult
+    private func loadedOrders() throws -> OrderStore {
+        if let ordersByNumber { return ordersByNumber }
+        let store = try ordersRead.map { read in
             ordersRead = nil
             return try read.wait()
-        } ?? Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds)
-        ordersLoaded = true
+        } ?? Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds,
+                             temporaryDirectory: temporaryDirectory)
+        ordersByNumber = store
+        return store
     }
 
     /// Starts reading the orders on a thread of its own: a despatch import looks orders up from its first
     /// package, and 100,000 orders take a fifth of a second that the file's first pass and first rows can
     /// overlap. Nothing else touches the order files or the journals until the read is taken.
     public func prepareOrderLookups() {
-        guard !ordersLoaded, ordersRead == nil else { return }
-        let folder = folder, fulfilments = fulfilments, refunds = refunds
-        ordersRead = BackgroundResult { try Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds) }
+        guard ordersByNumber == nil, ordersRead == nil else { return }
+        let folder = folder, fulfilments = fulfilments, refunds = refunds, directory = temporaryDirectory
+        ordersRead = BackgroundResult {
+            try Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds, temporaryDirectory: directory)
+        }
     }
 
-    /// Every order in memory, in its latest version, with what the journals say was fulfilled and refunded.
-    private static func readOrders(folder: String, fulfilments: CSVJournal, refunds: CSVJournal) throws -> OrderTable {
-        var ordersByNumber = try loadOrders(folder: folder)
+    /// Every order, in its latest version, with what the journals say was fulfilled and refunded.
+    private static func readOrders(folder: String, fulfilments: CSVJournal, refunds: CSVJournal,
+                                   temporaryDirectory: String) throws -> OrderStore {
+        let ordersByNumber = try loadOrders(folder: folder, temporaryDirectory: temporaryDirectory)
         // Each journal row changes its order where it is kept (as `fulfil` does).
         for row in try fulfilments.rows() {
             guard let number = row["order_number"] else { continue }
-            ordersByNumber.modify(number) { order in
+            try ordersByNumber.modify(number) { order in
                 let id = String.keyPath(row["package"] ?? "", row["sku"] ?? "")
                 guard order.fulfilmentIDs.insert(id).inserted else { return }
                 if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
@@ -124,7 +121,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
         }
         for row in try refunds.rows() {
             guard let number = row["order_number"] else { continue }
-            ordersByNumber.modify(number) { order in
+            try ordersByNumber.modify(number) { order in
                 guard order.refundIDs.insert(row["refund_id"] ?? "").inserted else { return }
                 if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
                     order.lines[i].refunded += Int(row["quantity"] ?? "") ?? 0
@@ -221,12 +218,20 @@ public final class FileStorefront: Storefront, ReturnsSource {
     // MARK: - Reading
 
     public func orders(statuses: [String], pageSize: Int, _ body: ([StorefrontOrder]) throws -> Void) throws {
-        if ordersRead != nil { try loadOrdersIfNeeded() }  // being read: the journals are not for two readers
-        if ordersLoaded {  // already in memory for the writes of this run: page through them
+        if ordersRead != nil { try loadedOrders() }  // being read: the journals are not for two readers
+        if let ordersByNumber {  // already read for the writes of this run: page through them
             let wanted = Set(statuses.map { $0.lowercased() })
-            let matching = ordersByNumber.inSequence
-                .filter { wanted.contains($0.status.lowercased()) }
-            return try forEachPage(of: matching, size: pageSize, body)
+            var page: [StorefrontOrder] = []
+            try ordersByNumber.forEachInSequence { order in
+                guard wanted.contains(order.status.lowercased()) else { return }
+                page.append(order)
+                if page.count >= max(1, pageSize) {
+                    try body(page)
+                    page.removeAll(keepingCapacity: true)
+                }
+            }
+            if !page.isEmpty { try body(page) }
+            return
         }
         try fulfilments.flush()
         let completed = try fulfilments.rows().filter { $0["order_complete"] == "true" }.compactMap { $0["order_number"] }
@@ -234,14 +239,12 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public func order(number: String) throws -> StorefrontOrder? {
-        try loadOrdersIfNeeded()
-        return ordersByNumber[number]
+        try loadedOrders().order(number)
     }
 
     /// The order where it is kept (a copy retains its two dozen strings and arrays, and releases them again).
     public func withOrder<R>(number: String, _ body: (StorefrontOrder) throws -> R) throws -> R? {
-        try loadOrdersIfNeeded()
-        return try ordersByNumber.withOrder(number, body)
+        try loadedOrders().withOrder(number, body)
     }
 
     public func check(readyStatuses: [String]) throws -> StorefrontCheck {
@@ -288,10 +291,10 @@ public final class FileStorefront: Storefront, ReturnsSource {
     // MARK: - Writing
 
     public func fulfil(_ fulfilment: Fulfilment) throws {
-        try loadOrdersIfNeeded()
+        let orders = try loadedOrders()
         let now = timestamp()
         // Changed where it is kept (a copy written back would copy its lines and ids again).
-        let found: Void? = try ordersByNumber.modify(fulfilment.orderNumber) { order in
+        let found: Void? = try orders.modify(fulfilment.orderNumber) { order in
             for line in fulfilment.lines {
                 let id = String.keyPath(fulfilment.package, line.sku)
                 guard order.fulfilmentIDs.insert(id).inserted else { continue }  // recorded before: not twice
@@ -345,19 +348,22 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public func refund(_ refund: Refund) throws {
-        try loadOrdersIfNeeded()
-        guard var order = ordersByNumber[refund.orderNumber] else {
+        // The amount, when the refund is new (`""` when the line has no price); `nil` when recorded before.
+        let recorded: String?? = try loadedOrders().modify(refund.orderNumber) { order in
+            guard order.refundIDs.insert(refund.id).inserted else { return nil }  // recorded before: not twice
+            var amount = ""
+            if let i = order.lines.firstIndex(where: { $0.sku == refund.sku }) {
+                order.lines[i].refunded += refund.quantity
+                if let price = Decimal(string: order.lines[i].price) {
+                    amount = "\(price * Decimal(refund.quantity))"
+                }
+            }
+            return amount
+        }
+        guard let found = recorded else {
             throw StorefrontError(storefront: "file", message: "no order \(refund.orderNumber)", isTransient: false)
         }
-        guard order.refundIDs.insert(refund.id).inserted else { return }  // recorded before: not twice
-        var amount = ""
-        if let i = order.lines.firstIndex(where: { $0.sku == refund.sku }) {
-            order.lines[i].refunded += refund.quantity
-            if let price = Decimal(string: order.lines[i].price) {
-                amount = "\(price * Decimal(refund.quantity))"
-            }
-        }
-        ordersByNumber[refund.orderNumber] = order
+        guard let amount = found else { return }
         try refunds.append([
             "refund_id": refund.id, "order_number": refund.orderNumber, "return_number": refund.returnNumber,
             "sku": refund.sku, "quantity": String(refund.quantity), "amount": amount,
@@ -375,7 +381,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public func flush() throws {
-        if ordersRead != nil { try loadOrdersIfNeeded() }  // the journals are not for two at once
+        if ordersRead != nil { try loadedOrders() }  // the journals are not for two at once
         try fulfilments.flush()
         try stockJournal.flush()
         try refunds.flush()
@@ -428,10 +434,10 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// The fulfilment id column's text, put together here line by line (``fulfil(_:)``).
     private var fulfilmentIDField = TextBuffer(capacity: 64)
 
-    /// Every order in memory, in its latest version (for `order(number:)` and the writes, which look
-    /// orders up by number); listings stream instead (``orders(statuses:pageSize:_:)``).
-    private static func loadOrders(folder: String) throws -> OrderTable {
-        var ordersByNumber = OrderTable()
+    /// Every order, in its latest version, by number (for `order(number:)` and the writes, which look orders up
+    /// by number); listings stream instead (``orders(statuses:pageSize:_:)``).
+    private static func loadOrders(folder: String, temporaryDirectory: String) throws -> OrderStore {
+        let ordersByNumber = try OrderStore(temporaryDirectory: temporaryDirectory)
         let files = try OrderExports(directory: folder + "/orders").files()
         // Room for about as many orders as the files hold at ~400 bytes an order (three lines): the index of
         // 100,000 orders grown one doubling at a time rehashed every number it held each time (a fifth of the
@@ -440,7 +446,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
         for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
         ordersByNumber.reserveCapacity(min(bytes / 400, 4_000_000))
         for (f, path) in files.enumerated() {
-            try OrderExports.forEachGroup(in: path) { order, _ in ordersByNumber.add(order, file: f) }
+            try OrderExports.forEachGroup(in: path) { order, _ in try ordersByNumber.add(order, file: f) }
         }
         return ordersByNumber
     }
@@ -529,72 +535,4 @@ public final class FileStorefront: Storefront, ReturnsSource {
             }
         }
     }
-}
-
-/// Orders by number, in the order they were first seen: the orders in one array (room for them made first, from the
-/// files' size), the export file each was read from in another, and an index of their positions. (A dictionary of
-/// the orders themselves keeps a bucket of an order's full size, ~500 bytes, for every slot, used or not, and copies
-/// them all each time it grows: 138 MiB at the peak for 100,000 orders, against 8 bytes a slot here. Each order in a
-/// box of its own cost an allocation an order: of a 300,000-line despatch import's 19,700 `mprotect` calls, by which
-/// glibc grows a thread's heap a page at a time, 8,900 went with them.)
-private struct OrderTable {
-    private var orders: [StorefrontOrder] = []
-    /// The export file each order's latest version was read from (see ``add(_:file:)``).
-    private var files: [Int] = []
-    private var positions: [String: Int] = [:]
-
-    subscript(number: String) -> StorefrontOrder? {
-        get { positions[number].map { orders[$0] } }
-        set {
-            guard let newValue else { preconditionFailure("orders are replaced, never removed") }
-            if let i = positions[number] {
-                orders[i] = newValue
-            } else {
-                positions[number] = orders.count
-                orders.append(newValue)
-                files.append(-1)
-            }
-        }
-    }
-
-    /// Adds an order read from the export file numbered `file`: one already read from the same file is the same
-    /// order with its rows apart, and gets these lines too; one from an earlier file is replaced, in its place.
-    mutating func add(_ order: consuming StorefrontOrder, file: Int) {
-        guard let i = positions[order.number] else {
-            positions[order.number] = orders.count
-            orders.append(order)
-            files.append(file)
-            return
-        }
-        if files[i] == file {
-            orders[i].lines += order.lines
-        } else {
-            orders[i] = order
-            files[i] = file
-        }
-    }
-
-    /// Runs `body` with the order `number` where it is kept; `nil` when there is none.
-    func withOrder<R>(_ number: String, _ body: (StorefrontOrder) throws -> R) rethrows -> R? {
-        guard let i = positions[number] else { return nil }
-        return try body(orders[i])
-    }
-
-    /// Changes the order `number` where it is kept; `nil` when there is none.
-    mutating func modify<R>(_ number: String, _ body: (inout StorefrontOrder) throws -> R) rethrows -> R? {
-        guard let i = positions[number] else { return nil }
-        return try body(&orders[i])
-    }
-
-    /// How many orders there are.
-    var count: Int { orders.count }
-
-    mutating func reserveCapacity(_ count: Int) {
-        orders.reserveCapacity(count)
-        files.reserveCapacity(count)
-        positions.reserveCapacity(count)
-    }
-
-    /// Every order, in the order first seen.
-    var inSequence: [StorefrontOrder] { orders }
 }

@@ -1,0 +1,620 @@
+import CSVKit
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The plain-file storefront's orders by number, for the writes that look them up (a despatch import, refunds):
+/// each order's latest version is kept in a temporary file, not in memory, and read back when it is asked for.
+///
+/// Memory: 8 bytes a slot of the index (number hash → the order's ordinal) and 8 bytes an order (where its latest
+/// record starts), plus the few orders last used (``cacheSize``); the orders themselves, with what the journals say
+/// was fulfilled and refunded, are records in a file in the state's work folder, unlinked as soon as it is made (a
+/// killed run leaves nothing behind). Holding 100,000 orders whole took ~85 MiB; here ~2 MiB. An order changed in
+/// memory is written again, as a new record, when it leaves the cache; the index then points at the new record.
+///
+/// A slot holds 24 other bits of the number's hash beside the ordinal; a slot whose bits match is confirmed by the
+/// number in its record, so two numbers with the same hash are both found.
+final class OrderStore {
+    /// How many orders are held decoded (the ones last used): a despatch import looks an order up and then
+    /// changes it; the journals' rows at the start come grouped by order.
+    static let cacheSize = 128
+
+    /// 0: empty; else the number's hash's low 24 bits (the slot is picked by its top bits: these tell apart numbers
+    /// that land near each other), then the ordinal + 1 in the low 40 bits.
+    private var slots: [UInt64]
+    /// By ordinal (first-seen order): where the order's latest record is (``SpillFile/Location``).
+    private var offsets: [SpillFile.Location] = []
+    private let spill: SpillFile
+    private let hash: (String) -> UInt64
+
+    private var cached: [String: Int] = [:]  // number → cache entry
+    private var entries: [Entry] = []
+    private var hand = 0
+    /// The entry last asked for (a despatch import asks for an order, then changes it).
+    private var last = -1
+    private struct Entry {
+        var order: StorefrontOrder
+        var ordinal: Int
+        /// The export file the order's latest version was read from (-1: none).
+        var file: Int
+        /// Where the order's whole record is (its progress since is written apart).
+        var base: SpillFile.Location
+        var dirty = false
+        /// Whether more than its progress changed (lines joined, a later version): written whole.
+        var reshaped = false
+    }
+
+    /// A store with room for about `capacity` orders before its index grows; its records go to a file in
+    /// `temporaryDirectory`. `hash` is for tests (numbers whose hashes collide).
+    init(temporaryDirectory: String, capacity: Int = 16, hash: @escaping (String) -> UInt64 = KeyHash.of) throws {
+        spill = try SpillFile(directory: temporaryDirectory)
+        self.hash = hash
+        slots = [UInt64](repeating: 0, count: Self.slotCount(for: capacity))
+        offsets.reserveCapacity(capacity)
+        entries.reserveCapacity(Self.cacheSize)
+    }
+
+    /// How many orders there are.
+    var count: Int { offsets.count }
+
+    private static func slotCount(for orders: Int) -> Int { max(16, orders + orders / 4) }
+
+    @inline(__always)
+    private func start(_ h: UInt64) -> Int {
+        Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(slots.count)).high)
+    }
+
+    @inline(__always) private static func tag(_ h: UInt64) -> UInt64 { h & 0xFF_FFFF }
+    private static let ordinalBits: UInt64 = 40
+    private static let ordinalMask: UInt64 = (1 << 40) - 1
+
+    // MARK: - Orders in, out and changed
+
+    /// Adds an order read from the export file numbered `file`: one already read from the same file is the same
+    /// order with its rows apart, and gets these lines too; one from an earlier file is replaced, keeping its place
+    /// in the sequence.
+    func add(_ order: consuming StorefrontOrder, file: Int) throws {
+        let number = order.number
+        let h = hash(number)
+        if let e = try entry(number, hash: h) {
+            if entries[e].file == file {
+                entries[e].order.lines += order.lines
+            } else {
+                entries[e].order = order
+                entries[e].file = file
+            }
+            entries[e].dirty = true
+            entries[e].reshaped = true
+            return
+        }
+        if (offsets.count + 1) * 5 > slots.count * 4 { try grow() }
+        let ordinal = offsets.count
+        offsets.append(try spill.append(order, file: file))
+        insertSlot(hash: h, ordinal: ordinal)
+    }
+
+    /// Runs `body` with the order `number`; `nil` when there is none.
+    func withOrder<R>(_ number: String, _ body: (StorefrontOrder) throws -> R) throws -> R? {
+        guard let e = try entry(number, hash: hash(number)) else { return nil }
+        return try body(entries[e].order)
+    }
+
+    /// Changes the progress of the order `number`: its status, its lines' fulfilled and refunded quantities, its
+    /// fulfilment and refund ids (what the journals record; nothing else may change). Written to the file when it
+    /// leaves the cache; `nil` when there is no such order.
+    func modify<R>(_ number: String, _ body: (inout StorefrontOrder) throws -> R) throws -> R? {
+        guard let e = try entry(number, hash: hash(number)) else { return nil }
+        entries[e].dirty = true
+        return try body(&entries[e].order)
+    }
+
+    /// The order `number`, copied out.
+    func order(_ number: String) throws -> StorefrontOrder? { try withOrder(number) { $0 } }
+
+    /// Every order, in the order first seen, in its latest version.
+    func forEachInSequence(_ body: (StorefrontOrder) throws -> Void) throws {
+        var byOrdinal: [Int: Int] = [:]
+        for (e, entry) in entries.enumerated() { byOrdinal[entry.ordinal] = e }
+        for ordinal in offsets.indices {
+            if let e = byOrdinal[ordinal] {
+                try body(entries[e].order)
+            } else if let found = try load(ordinal, number: nil) {
+                try body(found.order)
+            }
+        }
+    }
+
+    // MARK: - The index and the cache
+
+    /// The cache entry holding the order `number`, read in from its record when it is not there; `nil` when the
+    /// store has no such order.
+    private func entry(_ number: String, hash h: UInt64) throws -> Int? {
+        if last >= 0, entries[last].order.number == number { return last }
+        if let e = cached[number] {
+            last = e
+            return e
+        }
+        let tag = Self.tag(h)
+        var i = start(h)
+        while true {
+            let slot = slots[i]
+            if slot == 0 { return nil }
+            if slot >> Self.ordinalBits == tag {
+                let ordinal = Int(slot & Self.ordinalMask) - 1
+                // Not in the cache under this number: if it is cached, it is another number's, whose older record
+                // still names it.
+                if let found = try load(ordinal, number: number) {
+                    last = try keep(Entry(order: found.order, ordinal: ordinal, file: found.file, base: found.base))
+                    return last
+                }
+            }
+            i += 1
+            if i == slots.count { i = 0 }
+        }
+    }
+
+    /// The order of `ordinal` read from its records (its whole record, and its progress since when there is one);
+    /// `nil` when `number` is given and is not the order's.
+    private func load(_ ordinal: Int, number: String?)
+        throws -> (order: StorefrontOrder, file: Int, base: SpillFile.Location)?
+    {
+        let latest = offsets[ordinal]
+        enum Found { case whole(StorefrontOrder, Int), progress(SpillFile.Progress) }
+        let found: Found? = try spill.read(at: latest) { record in
+            if let number, !SpillFile.number(of: record, is: number) { return nil }
+            if let progress = SpillFile.progress(record) { return .progress(progress) }
+            let (order, file) = SpillFile.decode(record)
+            return .whole(order, file)
+        }
+        switch found {
+        case nil: return nil
+        case .whole(let order, let file)?: return (order, file, latest)
+        case .progress(let progress)?:
+            var (order, file) = try spill.read(at: progress.base) { SpillFile.decode($0) }
+            progress.apply(to: &order)
+            return (order, file, progress.base)
+        }
+    }
+
+    /// Puts an order read from its records in the cache, writing out the entry it takes the place of if that was
+    /// changed.
+    private func keep(_ fresh: Entry) throws -> Int {
+        if entries.count < Self.cacheSize {
+            entries.append(fresh)
+            cached[fresh.order.number] = entries.count - 1
+            return entries.count - 1
+        }
+        let e = hand
+        hand = (hand + 1) % Self.cacheSize
+        try writeOut(e)
+        cached[entries[e].order.number] = nil
+        entries[e] = fresh
+        cached[fresh.order.number] = e
+        return e
+    }
+
+    /// Writes a changed cache entry to the file: its progress alone (a few dozen bytes, not the whole order) unless
+    /// more changed; the index points at the new record.
+    private func writeOut(_ e: Int) throws {
+        guard entries[e].dirty else { return }
+        if entries[e].reshaped {
+            let whole = try spill.append(entries[e].order, file: entries[e].file)
+            offsets[entries[e].ordinal] = whole
+            entries[e].base = whole
+            entries[e].reshaped = false
+        } else {
+            assert((try? onlyProgressChanged(e)) ?? true, "an order's fields other than its progress were changed in place")
+            offsets[entries[e].ordinal] = try spill.append(progressOf: entries[e].order, base: entries[e].base)
+        }
+        entries[e].dirty = false
+    }
+
+    /// Whether the cache entry equals its whole record with its own progress (tests: debug builds check each time).
+    private func onlyProgressChanged(_ e: Int) throws -> Bool {
+        var (order, _) = try spill.read(at: entries[e].base) { SpillFile.decode($0) }
+        guard order.lines.count == entries[e].order.lines.count else { return false }
+        SpillFile.Progress(of: entries[e].order, base: entries[e].base).apply(to: &order)
+        return order == entries[e].order
+    }
+
+    private func insertSlot(hash h: UInt64, ordinal: Int) {
+        precondition(UInt64(ordinal + 1) <= Self.ordinalMask, "too many orders for the store's index")
+        var i = start(h)
+        while slots[i] != 0 {
+            i += 1
+            if i == slots.count { i = 0 }
+        }
+        slots[i] = Self.tag(h) << Self.ordinalBits | UInt64(ordinal + 1)
+    }
+
+    /// Doubles the index: each order's number is hashed again from its record.
+    private func grow() throws {
+        slots = [UInt64](repeating: 0, count: slots.count * 2)
+        for ordinal in offsets.indices {
+            let number = try spill.read(at: offsets[ordinal]) { SpillFile.number(of: $0) }
+            insertSlot(hash: hash(number), ordinal: ordinal)
+        }
+    }
+
+    /// Makes room for about `count` orders in all (the index grown once rather than doubling as it fills).
+    func reserveCapacity(_ count: Int) {
+        guard Self.slotCount(for: count) > slots.count else { return }
+        offsets.reserveCapacity(count)
+        if offsets.isEmpty {
+            slots = [UInt64](repeating: 0, count: Self.slotCount(for: count))
+        }
+    }
+}
+
+/// Order records appended to an unlinked temporary file, through a buffer; read back from the buffer or the file.
+///
+/// A record starts with its length (4 bytes) and its kind (1): an order whole (the export file it came from, 4
+/// bytes, then its fields), or its progress since a whole record (where that is, 8 bytes, then its number, status,
+/// each line's fulfilled and refunded quantities and its fulfilment and refund ids). Each text is its length (4)
+/// and UTF-8 bytes, each number 8 bytes, little-endian.
+final class SpillFile {
+    /// Where a record starts in the file, shifted up 20 bits, and its length below them (0 for a record of 1 MiB or
+    /// more, whose length is read first), so that a record is read in one call.
+    typealias Location = Int
+
+    private let fd: Int32
+    private let directory: String
+    /// Bytes not yet written to the file; they start at `written`.
+    private var pending: [UInt8] = []
+    private var written = 0
+    private var scratch: [UInt8] = []
+    /// The block of the file last read (``blockBytes`` from `blockStart`, `blockCount` of them read): orders are
+    /// mostly asked for in about the order they were written, so one read serves the next few hundred.
+    private var block: UnsafeMutableRawBufferPointer
+    private var blockStart = -1, blockCount = 0
+    private static let blockBytes = 64 << 10
+    private static let bufferBytes = 1 << 20
+    private static let lengthBits = 20
+    private static let whole: UInt8 = 0, progressKind: UInt8 = 1
+
+    init(directory: String) throws {
+        self.directory = directory
+        // A folder that cannot be made is told by the file's own error, naming it.
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var template = Array((directory + "/.voxbatch-orders-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw OrderStoreError(path: directory, errno: errno) }
+        _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
+        self.fd = fd
+        pending.reserveCapacity(Self.bufferBytes)
+        block = .allocate(byteCount: Self.blockBytes, alignment: 16)
+    }
+
+    deinit {
+        close(fd)
+        block.deallocate()
+    }
+
+    /// Appends the order's whole record; returns where it is.
+    func append(_ order: StorefrontOrder, file: Int) throws -> Location {
+        try record(kind: Self.whole) {
+            put(UInt32(bitPattern: Int32(truncatingIfNeeded: file)))
+            put(order.number)
+            put(order.id)
+            put(order.status)
+            put(order.createdAt)
+            put(order.email)
+            put(order.phone)
+            put(order.shipping.name)
+            put(order.shipping.company)
+            put(order.shipping.line1)
+            put(order.shipping.line2)
+            put(order.shipping.city)
+            put(order.shipping.region)
+            put(order.shipping.postcode)
+            put(order.shipping.country)
+            put(order.service)
+            put(order.shippingCost)
+            put(order.total)
+            put(order.customerNote)
+            put(order.currency)
+            put(UInt32(order.fields.count))
+            for (name, value) in order.fields {
+                put(name)
+                put(value)
+            }
+            put(UInt32(order.lines.count))
+            for line in order.lines {
+                put(line.sku)
+                put(line.price)
+                put(Int64(line.quantity))
+                put(Int64(line.fulfilled))
+                put(Int64(line.refunded))
+            }
+            putIDs(order)
+        }
+    }
+
+    /// Appends the order's progress since its whole record at `base`; returns where it is.
+    func append(progressOf order: StorefrontOrder, base: Location) throws -> Location {
+        try record(kind: Self.progressKind) {
+            put(Int64(base))
+            put(order.number)
+            put(order.status)
+            put(UInt32(order.lines.count))
+            for line in order.lines {
+                put(Int64(line.fulfilled))
+                put(Int64(line.refunded))
+            }
+            putIDs(order)
+        }
+    }
+
+    private func putIDs(_ order: StorefrontOrder) {
+        put(UInt32(order.fulfilmentIDs.count))
+        for id in order.fulfilmentIDs { put(id) }
+        put(UInt32(order.refundIDs.count))
+        for id in order.refundIDs { put(id) }
+    }
+
+    /// Appends a record of `kind` whose fields `fields` puts; returns where it is.
+    private func record(kind: UInt8, _ fields: () -> Void) throws -> Location {
+        if pending.count >= Self.bufferBytes { try flush() }
+        let offset = written + pending.count
+        let start = pending.count
+        put(UInt32(0))  // the length, filled in below
+        pending.append(kind)
+        fields()
+        let length = pending.count - start
+        withUnsafeBytes(of: UInt32(length).littleEndian) { bytes in
+            for k in 0..<4 { pending[start + k] = bytes[k] }
+        }
+        return offset << Self.lengthBits | (length < 1 << Self.lengthBits ? length : 0)
+    }
+
+    @inline(__always) private func put(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { pending.append(contentsOf: $0) }
+    }
+
+    @inline(__always) private func put(_ value: Int64) {
+        withUnsafeBytes(of: value.littleEndian) { pending.append(contentsOf: $0) }
+    }
+
+    @inline(__always) private func put(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            put(UInt32(bytes.count))
+            pending.append(contentsOf: bytes)
+        }
+    }
+
+    private func flush() throws {
+        try pending.withUnsafeBytes { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(written + done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw OrderStoreError(path: directory, errno: n == 0 ? EIO : errno) }
+                done += n
+            }
+        }
+        written += pending.count
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Runs `body` with the record at `location` (valid only during the call).
+    func read<R>(at location: Location, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let offset = location >> Self.lengthBits
+        var length = location & (1 << Self.lengthBits - 1)
+        if offset >= written {
+            return try pending.withUnsafeBytes { bytes in
+                let from = offset - written
+                length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: from, as: UInt32.self)))
+                return try body(UnsafeRawBufferPointer(rebasing: bytes[from..<from + length]))
+            }
+        }
+        if length > 0 && length <= Self.blockBytes / 2 {  // from the block that holds it, read when it is not the last
+            if offset < blockStart || offset + length > blockStart + blockCount {
+                blockStart = offset
+                blockCount = try readFile(at: offset, upTo: min(Self.blockBytes, written - offset), into: block)
+                guard blockCount >= length else { throw OrderStoreError(path: directory, errno: EIO) }
+            }
+            return try body(UnsafeRawBufferPointer(rebasing: block[offset - blockStart..<offset - blockStart + length]))
+        }
+        if length == 0 {  // 1 MiB or more: its length first
+            guard try readFile(at: offset, upTo: 4) == 4 else { throw OrderStoreError(path: directory, errno: EIO) }
+            length = scratch.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+        }
+        if length > scratch.count { scratch = [UInt8](repeating: 0, count: length) }
+        guard try readFile(at: offset, upTo: length) == length else { throw OrderStoreError(path: directory, errno: EIO) }
+        return try scratch.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+    }
+
+    /// Reads up to `count` bytes of the file at `offset` into the scratch buffer: how many the file had.
+    private func readFile(at offset: Int, upTo count: Int) throws -> Int {
+        if count > scratch.count { scratch = [UInt8](repeating: 0, count: count) }
+        return try scratch.withUnsafeMutableBytes { try readFile(at: offset, upTo: count, into: $0) }
+    }
+
+    /// Reads up to `count` bytes of the file at `offset` into `bytes`: how many the file had.
+    private func readFile(at offset: Int, upTo count: Int, into bytes: UnsafeMutableRawBufferPointer) throws -> Int {
+        var done = 0
+        while done < count {
+            let n = pread(fd, bytes.baseAddress! + done, count - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw OrderStoreError(path: directory, errno: errno) }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// The order number a record holds.
+    static func number(of record: UnsafeRawBufferPointer) -> String {
+        var reader = RecordReader(record)
+        return reader.text()
+    }
+
+    /// Whether the record holds the order `number` (compared as bytes, no string made).
+    static func number(of record: UnsafeRawBufferPointer, is number: String) -> Bool {
+        var reader = RecordReader(record)
+        let bytes = reader.bytes()
+        var number = number
+        return number.withUTF8 { $0.count == bytes.count && memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
+    }
+
+    /// An order's progress since its whole record: what the journals change.
+    struct Progress {
+        var base: Location
+        var status: String
+        var quantities: [(fulfilled: Int, refunded: Int)]
+        var fulfilmentIDs: Set<String>
+        var refundIDs: Set<String>
+
+        init(of order: StorefrontOrder, base: Location) {
+            self.base = base
+            status = order.status
+            quantities = order.lines.map { ($0.fulfilled, $0.refunded) }
+            fulfilmentIDs = order.fulfilmentIDs
+            refundIDs = order.refundIDs
+        }
+
+        fileprivate init(base: Location, status: String, quantities: [(fulfilled: Int, refunded: Int)],
+                         fulfilmentIDs: Set<String>, refundIDs: Set<String>) {
+            self.base = base
+            self.status = status
+            self.quantities = quantities
+            self.fulfilmentIDs = fulfilmentIDs
+            self.refundIDs = refundIDs
+        }
+
+        /// The order of the whole record, brought up to this progress.
+        func apply(to order: inout StorefrontOrder) {
+            precondition(order.lines.count == quantities.count, "an order's progress does not match its lines")
+            order.status = status
+            for (i, q) in quantities.enumerated() {
+                order.lines[i].fulfilled = q.fulfilled
+                order.lines[i].refunded = q.refunded
+            }
+            order.fulfilmentIDs = fulfilmentIDs
+            order.refundIDs = refundIDs
+        }
+    }
+
+    /// The progress a record holds; `nil` for an order's whole record.
+    static func progress(_ record: UnsafeRawBufferPointer) -> Progress? {
+        guard record[4] == progressKind else { return nil }
+        var r = RecordReader(record)
+        let base = r.int(at: 5)
+        _ = r.bytes()  // the number
+        let status = r.text()
+        let lineCount = r.count()
+        var quantities: [(fulfilled: Int, refunded: Int)] = []
+        quantities.reserveCapacity(lineCount)
+        for _ in 0..<lineCount { quantities.append((r.int(), r.int())) }
+        let (fulfilmentIDs, refundIDs) = r.ids()
+        return Progress(base: base, status: status, quantities: quantities, fulfilmentIDs: fulfilmentIDs,
+                        refundIDs: refundIDs)
+    }
+
+    /// The order a whole record holds, and the export file it came from.
+    static func decode(_ record: UnsafeRawBufferPointer) -> (order: StorefrontOrder, file: Int) {
+        precondition(record[4] == whole, "not an order's whole record")
+        var r = RecordReader(record)
+        let file = Int(Int32(bitPattern: r.u32(at: 5)))
+        let number = r.text(), id = r.text(), status = r.text(), createdAt = r.text(), email = r.text()
+        let phone = r.text()
+        let shipping = Address(name: r.text(), company: r.text(), line1: r.text(), line2: r.text(), city: r.text(),
+                               region: r.text(), postcode: r.text(), country: r.text())
+        let service = r.text(), shippingCost = r.text(), total = r.text(), customerNote = r.text()
+        let currency = r.text()
+        var fields: [String: String] = [:]
+        let fieldCount = r.count()
+        if fieldCount > 0 {
+            fields.reserveCapacity(fieldCount)
+            for _ in 0..<fieldCount {
+                let name = r.text()
+                fields[name] = r.text()
+            }
+        }
+        let lineCount = r.count()
+        var lines: [StorefrontOrder.Line] = []
+        lines.reserveCapacity(lineCount)
+        for _ in 0..<lineCount {
+            var line = StorefrontOrder.Line(sku: r.text(), quantity: 0, price: r.text())
+            line.quantity = r.int()
+            line.fulfilled = r.int()
+            line.refunded = r.int()
+            lines.append(line)
+        }
+        var order = StorefrontOrder(
+            id: id, number: number, status: status, createdAt: createdAt, email: email, phone: phone,
+            shipping: shipping, service: service, shippingCost: shippingCost, total: total, customerNote: customerNote,
+            fields: fields, lines: lines)
+        order.currency = currency
+        (order.fulfilmentIDs, order.refundIDs) = r.ids()
+        return (order, file)
+    }
+
+    /// Reads a record's fields in turn, from the number on.
+    private struct RecordReader {
+        let base: UnsafeRawBufferPointer
+        var at: Int
+
+        /// Past the length, the kind, and the file (a whole record) or where the whole record is (progress).
+        init(_ base: UnsafeRawBufferPointer) {
+            self.base = base
+            at = base[4] == SpillFile.whole ? 9 : 13
+        }
+
+        func u32(at offset: Int) -> UInt32 {
+            UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        }
+
+        func int(at offset: Int) -> Int {
+            Int(Int64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+        }
+
+        mutating func count() -> Int {
+            defer { at += 4 }
+            return Int(u32(at: at))
+        }
+
+        mutating func int() -> Int {
+            defer { at += 8 }
+            return int(at: at)
+        }
+
+        mutating func bytes() -> UnsafeRawBufferPointer {
+            let n = count()
+            defer { at += n }
+            return UnsafeRawBufferPointer(rebasing: base[at..<at + n])
+        }
+
+        mutating func text() -> String { String(decoding: bytes(), as: UTF8.self) }
+
+        mutating func texts() -> Set<String> {
+            let n = count()
+            var set = Set<String>(minimumCapacity: n)
+            for _ in 0..<n { set.insert(text()) }
+            return set
+        }
+
+        mutating func ids() -> (fulfilment: Set<String>, refund: Set<String>) {
+            let fulfilment = texts()
+            return (fulfilment, texts())
+        }
+    }
+}
+
+/// The shop's orders could not be kept in the work folder's temporary file (a full disk, a folder that cannot be
+/// made, ...).
+public struct OrderStoreError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let errno: Int32
+
+    public var description: String {
+        let full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG
+        return "cannot keep the shop's orders for look-ups in \(path): \(String(cString: strerror(errno)))"
+            + (full ? "; free space on the disk and run again" : "")
+    }
+}

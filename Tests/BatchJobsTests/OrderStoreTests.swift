@@ -1,0 +1,137 @@
+@testable import BatchJobs
+import CSVKit
+import Foundation
+import Testing
+
+/// The plain-file storefront's orders kept in a temporary file (``OrderStore``): what goes in comes back, changed
+/// orders keep their changes after they leave the cache, and numbers whose hashes collide are told apart.
+@Suite struct OrderStoreTests {
+    /// A folder of the test's own, removed after it.
+    final class Folder {
+        let path = NSTemporaryDirectory() + "voxbatch-orderstore-" + UUID().uuidString
+        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// An order with every field set, texts of its own (multi-byte, long enough to be kept on the heap).
+    static func order(_ n: Int, lines: Int = 3, status: String = "paid") -> StorefrontOrder {
+        var order = StorefrontOrder(
+            id: "id-\(n)", number: "WEB-\(n)", status: status, createdAt: "2026-11-\(n % 28 + 1)T10:00:00Z",
+            email: "kunde.\(n)@example.de", phone: "+49 30 \(n)",
+            shipping: Address(name: "Jürgen Weiß \(n)", company: n % 2 == 0 ? "" : "Größe & Söhne GmbH",
+                              line1: "Straße \(n)", line2: "Hinterhaus", city: "Köln", region: "NRW",
+                              postcode: "5066\(n % 10)", country: "DE"),
+            service: "express", shippingCost: "4.95", total: "\(n).00", customerNote: "bitte klingeln ☎ \(n)",
+            fields: ["gift_message": "Alles Gute \(n)", "channel": "web"],
+            lines: (0..<lines).map { StorefrontOrder.Line(sku: "SKU-\(n)-\($0)", quantity: $0 + 1, price: "12.50") })
+        order.currency = "EUR"
+        return order
+    }
+
+    /// Thousands of orders (the buffer written to the file several times over, one order larger than a read of the
+    /// file), read back in a shuffled order: each equal to what went in; a number never added is not found.
+    @Test func ordersComeBackAsTheyWentIn() throws {
+        let dir = try Folder()
+        let store = try OrderStore(temporaryDirectory: dir.path)
+        var expected: [StorefrontOrder] = []
+        for n in 0..<6_000 {
+            var order = Self.order(n, lines: n == 7 ? 300 : 3)  // order 7: a record of ~20 KB
+            if n % 5 == 0 { order.fulfilmentIDs = ["DSP-\(n)/SKU-\(n)-0"] }
+            if n % 7 == 0 { order.refundIDs = ["RMA-\(n)/SKU-\(n)-1"] }
+            order.lines[0].fulfilled = n % 3
+            order.lines[0].refunded = n % 2
+            expected.append(order)
+            try store.add(order, file: 0)
+        }
+        #expect(store.count == 6_000)
+        for k in 0..<6_000 {  // every order once, out of order (4007 and 6000 have no common factor)
+            let n = k * 4_007 % 6_000
+            #expect(try store.order("WEB-\(n)") == expected[n])
+        }
+        #expect(try store.order("WEB-6000") == nil)
+        #expect(try store.withOrder("nope") { _ in true } == nil)
+    }
+
+    /// Changes made through ``OrderStore/modify(_:_:)`` are kept when the order leaves the cache and is read back
+    /// from its new record; orders not changed are as they were.
+    @Test func changedOrdersKeepTheirChangesAfterLeavingTheCache() throws {
+        let dir = try Folder()
+        let store = try OrderStore(temporaryDirectory: dir.path)
+        for n in 0..<2_000 { try store.add(Self.order(n), file: 0) }
+        for n in stride(from: 0, to: 2_000, by: 2) {
+            try store.modify("WEB-\(n)") { order in
+                order.lines[1].fulfilled += 2
+                order.fulfilmentIDs.insert("DSP-\(n)/SKU-\(n)-1")
+                order.status = "completed"
+            }
+        }
+        for n in 0..<2_000 {  // every order, so the changed ones have long left the cache of 128
+            var want = Self.order(n)
+            if n % 2 == 0 {
+                want.lines[1].fulfilled = 2
+                want.fulfilmentIDs = ["DSP-\(n)/SKU-\(n)-1"]
+                want.status = "completed"
+            }
+            #expect(try store.order("WEB-\(n)") == want)
+        }
+        // Changed again, twice over, after being written out once.
+        try store.modify("WEB-0") { $0.lines[1].fulfilled += 1 }
+        for n in 1..<400 { _ = try store.order("WEB-\(n)") }
+        #expect(try store.order("WEB-0")?.lines[1].fulfilled == 3)
+    }
+
+    /// An order in a later file replaces the earlier one in its place; one whose rows are apart in a file is put
+    /// back together; the sequence is the order first seen, each in its latest version.
+    @Test func laterVersionsReplaceAndSplitRowsJoin() throws {
+        let dir = try Folder()
+        let store = try OrderStore(temporaryDirectory: dir.path)
+        try store.add(Self.order(1), file: 0)
+        try store.add(Self.order(2), file: 0)
+        try store.add(Self.order(1, lines: 1, status: "cancelled"), file: 1)
+        try store.add(Self.order(3, lines: 1), file: 1)
+        try store.add(Self.order(4), file: 1)
+        var more = Self.order(3, lines: 3)
+        more.lines.removeFirst()  // the rest of order 3's rows, further down the same file
+        try store.add(more, file: 1)
+        for n in 5..<300 { try store.add(Self.order(n), file: 1) }  // 1 to 4 leave the cache
+        var sequence: [StorefrontOrder] = []
+        try store.forEachInSequence { sequence.append($0) }
+        #expect(sequence.count == 299)
+        #expect(Array(sequence.prefix(4)) == [Self.order(1, lines: 1, status: "cancelled"), Self.order(2),
+                                              Self.order(3, lines: 3), Self.order(4)])
+        #expect(sequence.map(\.number) == (1..<300).map { "WEB-\($0)" })
+    }
+
+    /// Every number with the same hash (one slot, the same tag), then hashes that share a tag but not a slot: each
+    /// order is found by its own number, changed ones keep their changes, an unknown number is not found.
+    @Test(arguments: [true, false])
+    func numbersWhoseHashesCollideAreToldApart(wholeHash: Bool) throws {
+        let dir = try Folder()
+        let store = try OrderStore(temporaryDirectory: dir.path, hash: { number in
+            wholeHash ? 42 : KeyHash.of(number) & ~0xFF_FFFF | 0xAB_CDEF  // the slot's bits differ, the tag's do not
+        })
+        for n in 0..<400 { try store.add(Self.order(n), file: 0) }
+        try store.add(Self.order(5, lines: 1), file: 1)  // a later version, found among the others
+        try store.modify("WEB-9") { $0.lines[0].fulfilled = 1 }
+        for n in (0..<400).reversed() {
+            var want = Self.order(n, lines: n == 5 ? 1 : 3)
+            if n == 9 { want.lines[0].fulfilled = 1 }
+            #expect(try store.order("WEB-\(n)") == want)
+        }
+        #expect(try store.order("WEB-400") == nil)
+        #expect(store.count == 400)
+    }
+
+    /// A work folder where no file can be made: a named error, naming the folder.
+    @Test func aFolderWhereNoFileCanBeMadeIsANamedError() throws {
+        let dir = try Folder()
+        FileManager.default.createFile(atPath: dir.path + "/file", contents: Data())
+        do {
+            _ = try OrderStore(temporaryDirectory: dir.path + "/file/orders")
+            Issue.record("a store was made under a file")
+        } catch let error as OrderStoreError {
+            #expect(error.errno == ENOTDIR)
+            #expect(error.description == "cannot keep the shop's orders for look-ups in \(dir.path)/file/orders: Not a directory")
+        }
+    }
+}
