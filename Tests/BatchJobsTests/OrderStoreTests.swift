@@ -122,6 +122,43 @@ import Testing
         #expect(store.count == 400)
     }
 
+    /// Export files read straight into records (``OrderStore/addGroups(ofCSV:file:)``) give the same orders as each
+    /// group made an order and added: ids missing, spaces around values, quoted commas and line breaks, columns of
+    /// the shop's own, empty values, a quantity that is not a number, rows of an order apart in a file, a later file's
+    /// version, and a file without the optional columns.
+    @Test func filesReadIntoRecordsGiveTheSameOrdersAsOrdersAdded() throws {
+        let dir = try Folder()
+        let header = "order_id,order_number,status,created_at,email,name,address1,city,postcode,country,sku,quantity,"
+            + "price,gift_message,channel\n"
+        let first = header
+            + "A1,WEB-1,paid,2026-11-01T10:00:00Z, jo@example.com ,Jo Bloggs,\"1 High St, Flat 2\",Leeds,LS1 1AA,GB,TSH-M,2,12.50,\"Happy\nbirthday\",web\n"
+            + ",WEB-1,paid,2026-11-01T10:00:00Z,jo@example.com,Jo Bloggs,1 High St,Leeds,LS1 1AA,GB,HOD-L,x,30.00,,web\n"
+            + ",WEB-2,paid,2026-11-02T10:00:00Z,al@example.com,Al Ng,2 Low Rd,York,YO1 1AA,GB,TSH-M,1,12.50,,\n"
+            + "A3,WEB-3,paid,2026-11-03T10:00:00Z,mo@example.com,Mo Öz,3 Brücke,Köln,50667,DE,CAP,1,9.00,,shop\n"
+            + "A1,WEB-1,paid,2026-11-01T10:00:00Z,jo@example.com,Jo Bloggs,1 High St,Leeds,LS1 1AA,GB,SCK-S, 3 ,4.00,,web\n"
+            + ",,paid,2026-11-04T10:00:00Z,nobody@example.com,No Number,,,,,TSH-M,1,12.50,,web\n"
+        let second = "order_number,status,sku,quantity\n"
+            + "WEB-2,cancelled,TSH-M,1\n"
+            + "WEB-4,paid,HOD-L,1\n"
+        try first.write(toFile: dir.path + "/1.csv", atomically: true, encoding: .utf8)
+        try second.write(toFile: dir.path + "/2.csv", atomically: true, encoding: .utf8)
+        let direct = try OrderStore(temporaryDirectory: dir.path), added = try OrderStore(temporaryDirectory: dir.path)
+        for (f, name) in ["1.csv", "2.csv"].enumerated() {
+            try direct.addGroups(ofCSV: dir.path + "/" + name, file: f)
+            try OrderExports.forEachGroup(in: dir.path + "/" + name) { order, _ in try added.add(order, file: f) }
+        }
+        var fromRecords: [StorefrontOrder] = [], fromOrders: [StorefrontOrder] = []
+        try direct.forEachInSequence { fromRecords.append($0) }
+        try added.forEachInSequence { fromOrders.append($0) }
+        #expect(fromRecords == fromOrders)
+        #expect(fromRecords.map(\.number) == ["WEB-1", "WEB-2", "WEB-3", "WEB-4"])
+        let web1 = try #require(try direct.order("WEB-1"))
+        #expect(web1.id == "A1" && web1.email == "jo@example.com" && web1.shipping.line1 == "1 High St, Flat 2")
+        #expect(web1.lines.map(\.sku) == ["TSH-M", "HOD-L", "SCK-S"] && web1.lines.map(\.quantity) == [2, 0, 3])
+        #expect(web1.fields == ["gift_message": "Happy\nbirthday", "channel": "web"])
+        #expect(try direct.order("WEB-2")?.status == "cancelled" && direct.order("WEB-2")?.id == "WEB-2")
+    }
+
     /// A work folder where no file can be made: a named error, naming the folder.
     @Test func aFolderWhereNoFileCanBeMadeIsANamedError() throws {
         let dir = try Folder()

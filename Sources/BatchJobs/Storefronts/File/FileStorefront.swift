@@ -446,6 +446,10 @@ public final class FileStorefront: Storefront, ReturnsSource {
         for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
         ordersByNumber.reserveCapacity(min(bytes / 400, 4_000_000))
         for (f, path) in files.enumerated() {
+            guard path.hasSuffix(".jsonl") else {
+                try ordersByNumber.addGroups(ofCSV: path, file: f)
+                continue
+            }
             try OrderExports.forEachGroup(in: path) { order, _ in try ordersByNumber.add(order, file: f) }
         }
         return ordersByNumber

@@ -39,23 +39,14 @@ struct OrderExports {
             group += 1
         }
         try forEachOrderRow(in: path) { row, number, startsGroup in
-            let line = StorefrontOrder.Line(sku: row.value(.sku), quantity: Int(row.value(.quantity)) ?? 0,
-                                            price: row.value(.price))
+            let line = row.line
             guard startsGroup else {
                 lines.append(line)
                 return
             }
             try finish()
-            let id = row.value(.orderID)
             lines.append(line)
-            current = StorefrontOrder(
-                id: id.isEmpty ? number : id, number: number, status: row.value(.status),
-                createdAt: row.value(.createdAt), email: row.value(.email), phone: row.value(.phone),
-                shipping: Address(name: row.value(.name), company: row.value(.company), line1: row.value(.address1),
-                                  line2: row.value(.address2), city: row.value(.city), region: row.value(.region),
-                                  postcode: row.value(.postcode), country: row.value(.country)),
-                service: row.value(.service), shippingCost: row.value(.shippingCost), total: row.value(.total),
-                customerNote: row.value(.customerNote), fields: row.extraFields(), lines: [])
+            current = row.order(number: number)
         }
         try finish()
     }
@@ -85,10 +76,36 @@ struct OrderExports {
         let extra: [(String, Int)]
 
         func value(_ column: OrderColumn) -> String {
-            let i = at.isEmpty ? -1 : at[column.rawValue]
-            guard i >= 0, i < reader.fieldCount else { return "" }
             // Trimmed as bytes, then made a string once (trimming the string after looked at both its ends again).
-            return reader.withFieldBytes(i) { String(decoding: $0.trimmingSpacesAndTabs, as: UTF8.self) }
+            withValue(column) { String(decoding: $0, as: UTF8.self) }
+        }
+
+        /// Runs `body` with the column's value as trimmed bytes (empty when the column is missing).
+        func withValue<R>(_ column: OrderColumn, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+            let i = at.isEmpty ? -1 : at[column.rawValue]
+            guard i >= 0, i < reader.fieldCount else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+            return try reader.withFieldBytes(i) { try body($0.trimmingSpacesAndTabs) }
+        }
+
+        /// The order line of this row.
+        var line: StorefrontOrder.Line {
+            StorefrontOrder.Line(sku: value(.sku), quantity: quantity, price: value(.price))
+        }
+
+        /// The row's quantity (0 when it is not a whole number).
+        var quantity: Int { Int(value(.quantity)) ?? 0 }
+
+        /// The order of the group this row starts, without its lines (its id is its number when it has none).
+        func order(number: String) -> StorefrontOrder {
+            let id = value(.orderID)
+            return StorefrontOrder(
+                id: id.isEmpty ? number : id, number: number, status: value(.status),
+                createdAt: value(.createdAt), email: value(.email), phone: value(.phone),
+                shipping: Address(name: value(.name), company: value(.company), line1: value(.address1),
+                                  line2: value(.address2), city: value(.city), region: value(.region),
+                                  postcode: value(.postcode), country: value(.country)),
+                service: value(.service), shippingCost: value(.shippingCost), total: value(.total),
+                customerNote: value(.customerNote), fields: extraFields(), lines: [])
         }
 
         /// The values of the columns voxbatch does not know, verbatim, by column name.
@@ -102,7 +119,7 @@ struct OrderExports {
     /// The grouping both readers share: each row of an orders CSV file that has an order number (its
     /// `order_number`, else its `order_id`), with that number and whether it starts a group (the row before
     /// had another number). Rows without a number are skipped.
-    private static func forEachOrderRow(
+    static func forEachOrderRow(
         in path: String, _ body: (OrderRow, String, Bool) throws -> Void
     ) throws {
         // Quarter-MiB chunks: the reader's buffers and its read-ahead's arrays are sized by the chunk (about
