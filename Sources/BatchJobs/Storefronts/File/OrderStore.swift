@@ -31,7 +31,9 @@ final class OrderStore {
     private let spill: SpillFile
     private let hash: (String) -> UInt64
 
-    private var cached: [String: Int] = [:]  // number → cache entry
+    /// Each cache entry's number's hash, by entry: scanned for a number before the index (128 comparisons cost less
+    /// than a dictionary of numbers kept up to date as entries come and go).
+    private var cachedHashes: [UInt64] = []
     private var entries: [Entry] = []
     private var hand = 0
     /// The entry last asked for (a despatch import asks for an order, then changes it).
@@ -195,7 +197,11 @@ final class OrderStore {
     /// store has no such order.
     private func entry(_ number: String, hash h: UInt64) throws -> Int? {
         if last >= 0, entries[last].order.number == number { return last }
-        if let e = cached[number] {
+        let cachedAt: Int? = cachedHashes.withUnsafeBufferPointer { hashes in
+            for e in hashes.indices where hashes[e] == h && entries[e].order.number == number { return e }
+            return nil
+        }
+        if let e = cachedAt {
             last = e
             return e
         }
@@ -209,7 +215,7 @@ final class OrderStore {
                 // Not in the cache under this number: if it is cached, it is another number's, whose older record
                 // still names it.
                 if let found = try load(ordinal, number: number) {
-                    last = try keep(Entry(order: found.order, ordinal: ordinal, file: found.file, base: found.base))
+                    last = try keep(Entry(order: found.order, ordinal: ordinal, file: found.file, base: found.base), hash: h)
                     return last
                 }
             }
@@ -243,19 +249,19 @@ final class OrderStore {
 
     /// Puts an order read from its records in the cache, writing out the entry it takes the place of if that was
     /// changed.
-    private func keep(_ fresh: consuming Entry) throws -> Int {
-        let number = fresh.order.number
+    private func keep(_ fresh: consuming Entry, hash h: UInt64) throws -> Int {
         if entries.count < Self.cacheSize {
             entries.append(fresh)
-            cached[number] = entries.count - 1
+            cachedHashes.append(h)
             return entries.count - 1
         }
         let e = hand
         hand = (hand + 1) % Self.cacheSize
         try writeOut(e)
-        cached[entries[e].order.number] = nil
-        entries[e] = fresh
-        cached[number] = e
+        // Swapped in, so that the entry leaving is destroyed once and the one coming is not copied.
+        var leaving = fresh
+        swap(&entries[e], &leaving)
+        cachedHashes[e] = h
         return e
     }
 
@@ -329,9 +335,18 @@ final class SpillFile {
 
     private let fd: Int32
     private let directory: String
-    /// Bytes not yet written to the file; they start at `written`.
-    private var pending: [UInt8] = []
-    private var written = 0
+    /// Bytes not yet written to the file (they start at `written`), behind a pointer: each field put is then a
+    /// plain store, where an array in a stored `var` of a class paid a dynamic exclusivity check and a generic append
+    /// (a third of the time of reading 100,000 orders into the store).
+    private let out: UnsafeMutablePointer<Pending>
+    private struct Pending {
+        var bytes: UnsafeMutableRawPointer
+        var count = 0
+        var capacity: Int
+        /// How many bytes the file has.
+        var written = 0
+    }
+    private var written: Int { out.pointee.written }
     private var scratch: [UInt8] = []
     /// The block of the file last read (``blockBytes`` from `blockStart`, `blockCount` of them read): orders are
     /// mostly asked for in about the order they were written, so one read serves the next few hundred.
@@ -351,13 +366,18 @@ final class SpillFile {
         guard fd >= 0 else { throw OrderStoreError(path: directory, errno: errno) }
         _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
         self.fd = fd
-        pending.reserveCapacity(Self.bufferBytes)
+        out = .allocate(capacity: 1)
+        out.initialize(to: Pending(bytes: .allocate(byteCount: Self.bufferBytes + 4096, alignment: 16),
+                                   capacity: Self.bufferBytes + 4096))
         block = .allocate(byteCount: Self.blockBytes, alignment: 16)
     }
 
     deinit {
         close(fd)
         block.deallocate()
+        out.pointee.bytes.deallocate()
+        out.deinitialize(count: 1)
+        out.deallocate()
     }
 
     /// Appends the order's whole record; returns where it is.
@@ -428,36 +448,52 @@ final class SpillFile {
     /// Starts a record of `kind`, whose fields are then put one by one; ``endRecord(_:)`` with what this returns
     /// ends it. Nothing else is appended meanwhile.
     func beginRecord(kind: UInt8) throws -> Int {
-        if pending.count >= Self.bufferBytes { try flush() }
-        let start = pending.count
+        if out.pointee.count >= Self.bufferBytes { try flush() }
+        let start = out.pointee.count
         put(UInt32(0))  // the length, filled in at the end
-        pending.append(kind)
+        reserve(1)
+        out.pointee.bytes.storeBytes(of: kind, toByteOffset: out.pointee.count, as: UInt8.self)
+        out.pointee.count += 1
         return start
     }
 
     /// Ends the record begun at `start`; returns where it is.
     func endRecord(_ start: Int) -> Location {
-        let length = pending.count - start
+        let length = out.pointee.count - start
         patch(UInt32(length), at: start)
         return (written + start) << Self.lengthBits | (length < 1 << Self.lengthBits ? length : 0)
     }
 
     /// How many bytes are waiting to be written (where the next field goes, for ``patch(_:at:)``).
-    var pendingCount: Int { pending.count }
+    var pendingCount: Int { out.pointee.count }
 
     /// Writes `value` over the four bytes at `index` of the bytes waiting to be written.
     func patch(_ value: UInt32, at index: Int) {
-        withUnsafeBytes(of: value.littleEndian) { bytes in
-            for k in 0..<4 { pending[index + k] = bytes[k] }
-        }
+        precondition(index >= 0 && index + 4 <= out.pointee.count)
+        out.pointee.bytes.storeBytes(of: value.littleEndian, toByteOffset: index, as: UInt32.self)
+    }
+
+    /// Room for `n` more bytes waiting (a record larger than the buffer grows it).
+    @inline(__always) private func reserve(_ n: Int) {
+        guard out.pointee.count + n > out.pointee.capacity else { return }
+        let capacity = max(out.pointee.capacity * 2, out.pointee.count + n)
+        let bytes = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        bytes.copyMemory(from: out.pointee.bytes, byteCount: out.pointee.count)
+        out.pointee.bytes.deallocate()
+        out.pointee.bytes = bytes
+        out.pointee.capacity = capacity
     }
 
     @inline(__always) func put(_ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { pending.append(contentsOf: $0) }
+        reserve(4)
+        out.pointee.bytes.storeBytes(of: value.littleEndian, toByteOffset: out.pointee.count, as: UInt32.self)
+        out.pointee.count += 4
     }
 
     @inline(__always) func put(_ value: Int64) {
-        withUnsafeBytes(of: value.littleEndian) { pending.append(contentsOf: $0) }
+        reserve(8)
+        out.pointee.bytes.storeBytes(of: value.littleEndian, toByteOffset: out.pointee.count, as: Int64.self)
+        out.pointee.count += 8
     }
 
     @inline(__always) func put(_ text: String) {
@@ -468,7 +504,10 @@ final class SpillFile {
     /// A text given as its UTF-8 bytes.
     @inline(__always) func put(_ bytes: UnsafeBufferPointer<UInt8>) {
         put(UInt32(bytes.count))
-        pending.append(contentsOf: bytes)
+        guard let from = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        (out.pointee.bytes + out.pointee.count).copyMemory(from: from, byteCount: bytes.count)
+        out.pointee.count += bytes.count
     }
 
     func put(_ fields: [String: String]) {
@@ -480,17 +519,16 @@ final class SpillFile {
     }
 
     private func flush() throws {
-        try pending.withUnsafeBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(written + done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw OrderStoreError(path: directory, errno: n == 0 ? EIO : errno) }
-                done += n
-            }
+        let bytes = out.pointee.bytes, count = out.pointee.count, written = out.pointee.written
+        var done = 0
+        while done < count {
+            let n = pwrite(fd, bytes + done, count - done, off_t(written + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw OrderStoreError(path: directory, errno: n == 0 ? EIO : errno) }
+            done += n
         }
-        written += pending.count
-        pending.removeAll(keepingCapacity: true)
+        out.pointee.written += count
+        out.pointee.count = 0
     }
 
     /// Runs `body` with the record at `location` (valid only during the call).
@@ -498,11 +536,10 @@ final class SpillFile {
         let offset = location >> Self.lengthBits
         var length = location & (1 << Self.lengthBits - 1)
         if offset >= written {
-            return try pending.withUnsafeBytes { bytes in
-                let from = offset - written
-                length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: from, as: UInt32.self)))
-                return try body(UnsafeRawBufferPointer(rebasing: bytes[from..<from + length]))
-            }
+            let from = offset - written
+            let bytes = UnsafeRawBufferPointer(start: out.pointee.bytes, count: out.pointee.count)
+            length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: from, as: UInt32.self)))
+            return try body(UnsafeRawBufferPointer(rebasing: bytes[from..<from + length]))
         }
         if length > 0 && length <= Self.blockBytes / 2 {  // from the block that holds it, read when it is not the last
             if offset < blockStart || offset + length > blockStart + blockCount {
