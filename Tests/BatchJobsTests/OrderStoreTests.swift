@@ -28,14 +28,16 @@ import Testing
         return order
     }
 
-    /// Thousands of orders (the buffer written to the file several times over, one order larger than a read of the
-    /// file), read back in a shuffled order: each equal to what went in; a number never added is not found.
+    /// Thousands of orders (the buffer written to the file several times over, orders larger than a read block and
+    /// than 1 MiB), read back in a shuffled order: each equal to what went in; a number never added is not found.
     @Test func ordersComeBackAsTheyWentIn() throws {
         let dir = try Folder()
         let store = try OrderStore(temporaryDirectory: dir.path)
         var expected: [StorefrontOrder] = []
         for n in 0..<6_000 {
-            var order = Self.order(n, lines: n == 7 ? 300 : 3)  // order 7: a record of ~20 KB
+            // Records larger than half a read block (order 7, ~20 KB; order 11, ~140 KB) and one of more than 1 MiB,
+            // whose length is read before it (order 13).
+            var order = Self.order(n, lines: [7: 300, 11: 2_000, 13: 30_000][n] ?? 3)
             if n % 5 == 0 { order.fulfilmentIDs = ["DSP-\(n)/SKU-\(n)-0"] }
             if n % 7 == 0 { order.refundIDs = ["RMA-\(n)/SKU-\(n)-1"] }
             order.lines[0].fulfilled = n % 3
