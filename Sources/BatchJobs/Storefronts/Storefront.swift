@@ -299,8 +299,8 @@ public protocol Storefront: AnyObject {
     /// Until the next call, every SKU ``setStock(_:)`` is asked about is among `skus` (its ``KeyHash``es); `nil`
     /// ends that (any SKU may be asked again). The default does nothing.
     func expectStockUpdates(for skus: KeyPartitions?) throws
-    /// A despatch import is about to look orders up by number: a storefront that must first read its orders
-    /// whole (the plain-file storefront) may start now, in the background. The default does nothing.
+    /// A despatch import is about to look orders up by number: a storefront that must first read every order (the
+    /// plain-file storefront, into its order store) may start now, in the background. The default does nothing.
     func prepareOrderLookups()
     /// Makes everything written so far durable (called at the end of each batch).
     func flush() throws
