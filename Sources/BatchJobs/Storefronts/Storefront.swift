@@ -371,15 +371,23 @@ public enum StorefrontMarker {
 
 /// Hands `items` to `body` `size` at a time (for a storefront whose listing is already in memory).
 func forEachPage<S: Sequence>(of items: S, size: Int, _ body: ([S.Element]) throws -> Void) throws {
-    var page: [S.Element] = []
-    for item in items {
-        page.append(item)
-        if page.count >= max(1, size) {
-            try body(page)
-            page.removeAll(keepingCapacity: true)
+    try forEachPage(size: size, of: { add in for item in items { try add(item) } }, body)
+}
+
+/// Hands what `items` gives, one by one, to `body` `size` at a time (for a listing read as it is walked).
+func forEachPage<T>(size: Int, of items: ((T) throws -> Void) throws -> Void, _ body: ([T]) throws -> Void) throws {
+    var page: [T] = []
+    // `body` is only called during `items` (never kept): it need not escape.
+    try withoutActuallyEscaping(body) { body in
+        try items { item in
+            page.append(item)
+            if page.count >= max(1, size) {
+                try body(page)
+                page.removeAll(keepingCapacity: true)
+            }
         }
+        if !page.isEmpty { try body(page) }
     }
-    if !page.isEmpty { try body(page) }
 }
 
 extension Storefront {

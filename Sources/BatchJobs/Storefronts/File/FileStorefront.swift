@@ -221,17 +221,11 @@ public final class FileStorefront: Storefront, ReturnsSource {
         if ordersRead != nil { try loadedOrders() }  // being read: the journals are not for two readers
         if let ordersByNumber {  // already read for the writes of this run: page through them
             let wanted = Set(statuses.map { $0.lowercased() })
-            var page: [StorefrontOrder] = []
-            try ordersByNumber.forEachInSequence { order in
-                guard wanted.contains(order.status.lowercased()) else { return }
-                page.append(order)
-                if page.count >= max(1, pageSize) {
-                    try body(page)
-                    page.removeAll(keepingCapacity: true)
+            return try forEachPage(size: pageSize, of: { add in
+                try ordersByNumber.forEachInSequence { order in
+                    if wanted.contains(order.status.lowercased()) { try add(order) }
                 }
-            }
-            if !page.isEmpty { try body(page) }
-            return
+            }, body)
         }
         try fulfilments.flush()
         let completed = try fulfilments.rows().filter { $0["order_complete"] == "true" }.compactMap { $0["order_number"] }

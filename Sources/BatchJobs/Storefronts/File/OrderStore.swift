@@ -93,10 +93,9 @@ final class OrderStore {
             entries[e].reshaped = true
             return
         }
-        if (offsets.count + 1) * 5 > slots.count * 4 { try grow() }
-        let ordinal = offsets.count
+        try makeRoomForOne()
         offsets.append(try spill.append(order, file: file))
-        insertSlot(hash: h, ordinal: ordinal)
+        insertSlot(hash: h, ordinal: offsets.count - 1)
     }
 
     /// Adds the orders of the export CSV file numbered `file` as ``add(_:file:)`` adds each group of its rows
@@ -123,7 +122,7 @@ final class OrderStore {
                 if try entry(number, hash: h) != nil {
                     other = row.order(number: number)
                 } else {
-                    if (offsets.count + 1) * 5 > slots.count * 4 { try grow() }
+                    try makeRoomForOne()  // before the record is begun: growing reads the records
                     let start = try spill.beginRecord(kind: SpillFile.wholeKind)
                     spill.put(UInt32(bitPattern: Int32(truncatingIfNeeded: file)))
                     spill.put(number)
@@ -301,6 +300,11 @@ final class OrderStore {
             if i == slots.count { i = 0 }
         }
         slots[i] = Self.tag(h) << Self.ordinalBits | UInt64(ordinal + 1)
+    }
+
+    /// Doubles the index when one more order would fill it past four fifths.
+    private func makeRoomForOne() throws {
+        if (offsets.count + 1) * 5 > slots.count * 4 { try grow() }
     }
 
     /// Doubles the index: each order's number is hashed again from its record.
