@@ -251,3 +251,61 @@ intptr_t vb_count_byte(const uint8_t *p, intptr_t n, uint8_t byte) {
     for (; i < n; i++) count += p[i] == byte;
     return count;
 }
+
+// Packed rows (BatchJobs' outbound records): fields ended by 0x1F, rows by 0x1E.
+
+static intptr_t packed_separators_portable(const uint8_t *p, intptr_t from, intptr_t n, int32_t *ends, intptr_t k,
+                                           intptr_t capacity, intptr_t *rows) {
+    for (intptr_t i = from; i < n; i++) {
+        uint8_t b = p[i];
+        if (b >= 0x20 && b != 0x7F) continue;
+        if (b == 0x1F || b == 0x1E) {
+            if (k == capacity) return -2;
+            ends[k++] = (int32_t)i;
+            *rows += b == 0x1E;
+        } else if (b != 0x09 && b != 0x0A && b != 0x0D) {
+            return -1;
+        }
+    }
+    return k;
+}
+
+#if defined(__x86_64__)
+VB_AVX2 static intptr_t packed_separators_avx2(const uint8_t *p, intptr_t n, int32_t *ends, intptr_t capacity,
+                                               intptr_t *rows) {
+    const __m256i unit = _mm256_set1_epi8(0x1F), row = _mm256_set1_epi8(0x1E), tab = _mm256_set1_epi8(0x09);
+    const __m256i lf = _mm256_set1_epi8(0x0A), cr = _mm256_set1_epi8(0x0D), del = _mm256_set1_epi8(0x7F);
+    intptr_t i = 0, k = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+        const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, unit), v);  // v <= 0x1F
+        const __m256i units = _mm256_cmpeq_epi8(v, unit), ends_of_rows = _mm256_cmpeq_epi8(v, row);
+        const __m256i separators = _mm256_or_si256(units, ends_of_rows);
+        const __m256i allowed = _mm256_or_si256(separators, _mm256_or_si256(_mm256_cmpeq_epi8(v, tab),
+                                                _mm256_or_si256(_mm256_cmpeq_epi8(v, lf), _mm256_cmpeq_epi8(v, cr))));
+        const __m256i bad = _mm256_or_si256(_mm256_andnot_si256(allowed, control), _mm256_cmpeq_epi8(v, del));
+        if (_mm256_movemask_epi8(bad) != 0) return -1;
+        uint32_t found = (uint32_t)_mm256_movemask_epi8(separators);
+        if (found == 0) continue;
+        *rows += __builtin_popcount((uint32_t)_mm256_movemask_epi8(ends_of_rows));
+        if (k + __builtin_popcount(found) > capacity) return -2;
+        do {
+            ends[k++] = (int32_t)(i + __builtin_ctz(found));
+            found &= found - 1;
+        } while (found);
+    }
+    return packed_separators_portable(p, i, n, ends, k, capacity, rows);
+}
+#endif
+
+intptr_t vb_packed_separators(const uint8_t *p, intptr_t n, int32_t *ends, intptr_t capacity, intptr_t *rows) {
+    *rows = 0;
+    if (n > INT32_MAX) return -2;
+#if defined(__x86_64__)
+    if (__atomic_load_n(&chosen_scan, __ATOMIC_ACQUIRE) == 0) choose();
+    if (__atomic_load_n(&chosen_scan, __ATOMIC_ACQUIRE) == scan_avx2) {
+        return packed_separators_avx2(p, n, ends, capacity, rows);
+    }
+#endif
+    return packed_separators_portable(p, 0, n, ends, 0, capacity, rows);
+}

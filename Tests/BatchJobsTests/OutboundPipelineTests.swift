@@ -208,6 +208,24 @@ final class CutUploads: FileTransport {
                 + "WEB-3,SKU-A,1,\"'=HYPERLINK(\"\"http://evil.example\"\")\"\r\nWEB-4,SKU-A,1,'- ring twice -\r\n")
     }
 
+    @Test func aBadValueInAnyRowOfARecordHoldsItAndNamesTheValue() throws {
+        // Records of one to three rows, the bad value in the first, a middle or the last row (each row is
+        // validated on its own part of the packed record).
+        source.add("WEB-1", lines: [("SKU-A", "1"), ("SKU-B", "2"), ("SKU-C", "3")])
+        source.add("WEB-2", lines: [("SKU-A", "1"), ("SKU-B", "-2"), ("SKU-C", "3")])
+        source.add("WEB-3", lines: [("SKU-A", "1"), ("SKU-B", "2"), ("SKU-C", "x")])
+        source.add("WEB-4", lines: [("SKU-A", "0")])
+        let summary = try pipeline(at: 0).run(source)
+        #expect(summary.applied == 1 && summary.failed == 3)
+        let held = try manifest.exceptions(kind: "invalid-sales-orders").sorted { $0.reference < $1.reference }
+        #expect(held.map(\.reference) == ["WEB-2", "WEB-3", "WEB-4"])
+        #expect(held.map { $0.message.contains("QuantityOrdered \"-2\"") } == [true, false, false])
+        #expect(held.map { $0.message.contains("QuantityOrdered \"x\"") } == [false, true, false])
+        #expect(held.map { $0.message.contains("QuantityOrdered \"0\"") } == [false, false, true])
+        #expect(try sentFiles().values.first == "SalesOrderNumber,ItemCode,QuantityOrdered,Note\r\n"
+                + "WEB-1,SKU-A,1,\r\nWEB-1,SKU-B,2,\r\nWEB-1,SKU-C,3,\r\n")
+    }
+
     @Test func aControlCharacterHoldsTheRecordWithAnExceptionAndTheRestGoOut() throws {
         source.add("WEB-1", lines: [("SKU-A", "1")], note: "ring\u{07}twice")
         source.add("WEB-2", lines: [("SKU-A", "1")], note: "tab\there\r\nand a new line")

@@ -246,6 +246,7 @@ public struct OutboundPipeline {
         var handedOver: Set<String> = []  // keys of files handed to the sender since this page's look-up
         var held: Set<String> = []  // keys held back this run (pre-flight or template): few
         var previewed: Set<String> = []  // dry run only: nothing is reserved, so keys are remembered
+        var separators: [Int32] = []  // a packed record's separators, found to validate it
         var skipped = 0
         var invalid = 0
         var heldCount = 0  // failed a pre-flight check: an exception, tried again next run
@@ -323,9 +324,7 @@ public struct OutboundPipeline {
                     // Checked on the packed bytes it will be written from (no second copy of its fields).
                     let packedRows = packed ?? record.packedRows
                     var errors: [FieldError] = []
-                    if Self.isCleanlyPacked(packedRows) {
-                        Self.validate(packed: packedRows.bytes, with: validator, into: &errors)
-                    } else {  // a control character somewhere (rare): checked field by field, to name it
+                    if !Self.validate(packed: packedRows, with: validator, ends: &separators, into: &errors) {  // a control character somewhere (rare): checked field by field, to name it
                         for (i, row) in record.rows.enumerated() {
                             validator.validate(fields: row, recordNumber: i + 1, into: &errors)
                             Self.checkControlCharacters(row, header: header, into: &errors)
@@ -413,46 +412,37 @@ public struct OutboundPipeline {
         return bytes
     }
 
-    /// Walks packed rows (``pack(_:)``): `field` gets each field's range of `bytes`, `rowEnd` follows each row's
-    /// last field. Tabs and newlines are data; only the two separators split.
-    private static func walk(
-        _ bytes: UnsafeBufferPointer<UInt8>, field: (Range<Int>) throws -> Void, rowEnd: () throws -> Void
-    ) rethrows {
-        var start = 0
-        for (i, byte) in bytes.enumerated() where byte == 0x1F || byte == 0x1E {
-            if byte == 0x1F { try field(start..<i) } else { try rowEnd() }
-            start = i + 1
-        }
-    }
-
-    /// Validates each row of a packed record (rows numbered from 1 within the record, as before).
-    static func validate(packed: [UInt8], with validator: TemplateValidator, into errors: inout [FieldError]) {
-        packed.withUnsafeBufferPointer { bytes in
-            var ranges: [Range<Int>] = []
-            ranges.reserveCapacity(32)
-            var row = 0
-            walk(bytes, field: { ranges.append($0) }, rowEnd: {
-                row += 1
-                validator.validate(bytes: bytes, ranges: ranges, recordNumber: row, into: &errors)
-                ranges.removeAll(keepingCapacity: true)
-            })
-        }
-    }
-
-    /// Whether `packed` holds no control character a file must not carry — nothing
-    /// below 0x20 but tab, LF, CR and the packing's own separators, no DEL — and no separator inside a field
-    /// (its separators are exactly one per field and one per row): one pass over its bytes.
-    static func isCleanlyPacked(_ packed: PackedRows) -> Bool {
-        var units = 0, records = 0
-        for byte in packed.bytes where byte < 0x20 || byte == 0x7F {
-            switch byte {
-            case 0x1F: units += 1
-            case 0x1E: records += 1
-            case 0x09, 0x0A, 0x0D: continue
-            default: return false
+    /// Validates each row of a packed record (rows numbered from 1 within the record, as before), split by
+    /// ``PackedSeparators`` (`ends`: room for the separators' offsets, kept between records). Returns `false`,
+    /// having validated nothing, when the record is not cleanly packed (``isCleanlyPacked(_:)``).
+    static func validate(packed: PackedRows, with validator: TemplateValidator, ends: inout [Int32],
+                         into errors: inout [FieldError]) -> Bool {
+        packed.bytes.withUnsafeBufferPointer { bytes in
+            guard let found = PackedSeparators.find(in: bytes, into: &ends), found.rows == packed.rows,
+                  found.count - found.rows == packed.fieldCount else { return false }
+            ends.withUnsafeBufferPointer { ends in
+                var rowStart = 0, first = 0, row = 0
+                for j in 0..<found.count where bytes[Int(ends[j])] == PackedSeparators.rowEnd {
+                    row += 1
+                    validator.validate(bytes: bytes, start: rowStart, fieldEnds: UnsafeBufferPointer(rebasing: ends[first..<j]),
+                                       recordNumber: row, into: &errors)
+                    rowStart = Int(ends[j]) + 1
+                    first = j + 1
+                }
             }
+            return true
         }
-        return records == packed.rows && units == packed.fieldCount
+    }
+
+    /// Whether `packed` holds no control character a file must not carry — nothing below 0x20 but tab, LF, CR
+    /// and the packing's own separators, no DEL — and no separator inside a field (its separators are exactly
+    /// one per field and one per row).
+    static func isCleanlyPacked(_ packed: PackedRows) -> Bool {
+        var ends: [Int32] = []
+        guard let found = packed.bytes.withUnsafeBufferPointer({ PackedSeparators.find(in: $0, into: &ends) }) else {
+            return false
+        }
+        return found.rows == packed.rows && found.count - found.rows == packed.fieldCount
     }
 
     /// The hash of packed rows (hashed in one call: one digest update per field cost more than the hashing).

@@ -58,4 +58,11 @@ const char *vb_csv_scan_kind(void);
 /// run each one); returns 0 if this CPU lacks it.
 int vb_csv_scan_select(const char *kind);
 
+/// The separators of packed rows (fields each ended by 0x1F, rows each by 0x1E) in `p[0 ..< n]`: writes the
+/// offset of each, in order, to `ends` and the number of rows to `*rows`; returns how many separators there
+/// are. -1: `p` holds a control character a file must not carry (a byte below 0x20 other than tab, LF, CR
+/// and the two separators, or DEL); -2: more separators than `capacity` (or `n` past 2^31). The widest
+/// variant selected by vb_csv_scan_select is used (AVX2, else a byte loop).
+intptr_t vb_packed_separators(const uint8_t *p, intptr_t n, int32_t *ends, intptr_t capacity, intptr_t *rows);
+
 #endif

@@ -144,11 +144,13 @@ public final class TemplateValidator {
         }
     }
 
-    /// Checks a record whose fields are `ranges` of `bytes` (a record already laid out in one buffer: no copy).
-    public func validate(bytes: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>], recordNumber: Int,
-                         into errors: inout [FieldError]) {
-        validate(fieldCount: ranges.count, recordNumber: recordNumber, into: &errors) { i in
-            UnsafeBufferPointer(rebasing: bytes[ranges[i]])
+    /// Checks a record of packed fields (``PackedSeparators``): the first starts at `start` in `bytes`, each ends at
+    /// its offset in `fieldEnds`, and the next starts just past it.
+    public func validate(bytes: UnsafeBufferPointer<UInt8>, start: Int, fieldEnds: UnsafeBufferPointer<Int32>,
+                         recordNumber: Int, into errors: inout [FieldError]) {
+        validate(fieldCount: fieldEnds.count, recordNumber: recordNumber, into: &errors) { i in
+            let from = i == 0 ? start : Int(fieldEnds[i - 1]) + 1
+            return UnsafeBufferPointer(rebasing: bytes[from..<Int(fieldEnds[i])])
         }
     }
 
