@@ -298,14 +298,130 @@ VB_AVX2 static intptr_t packed_separators_avx2(const uint8_t *p, intptr_t n, int
 }
 #endif
 
-intptr_t vb_packed_separators(const uint8_t *p, intptr_t n, int32_t *ends, intptr_t capacity, intptr_t *rows) {
+int vb_cpu_has_avx2(void) {
+#if defined(__x86_64__)
+    static int known = -1;
+    int has = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (has < 0) {
+        __builtin_cpu_init();
+        has = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&known, has, __ATOMIC_RELAXED);
+    }
+    return has;
+#else
+    return 0;
+#endif
+}
+
+intptr_t vb_packed_separators(const uint8_t *p, intptr_t n, int32_t *ends, intptr_t capacity, intptr_t *rows, int wide) {
     *rows = 0;
     if (n > INT32_MAX) return -2;
 #if defined(__x86_64__)
-    if (__atomic_load_n(&chosen_scan, __ATOMIC_ACQUIRE) == 0) choose();
-    if (__atomic_load_n(&chosen_scan, __ATOMIC_ACQUIRE) == scan_avx2) {
-        return packed_separators_avx2(p, n, ends, capacity, rows);
-    }
+    if (wide && vb_cpu_has_avx2()) return packed_separators_avx2(p, n, ends, capacity, rows);
 #endif
     return packed_separators_portable(p, 0, n, ends, 0, capacity, rows);
+}
+
+/// Whether `b` starts a field the formula guard looks at (CR needs quotes anyway).
+static inline int packed_starts_formula(uint8_t b) {
+    return b == '=' || b == '+' || b == '-' || b == '@' || b == 0x09;
+}
+
+static inline int packed_needs_quotes(uint8_t b, uint8_t delimiter) {
+    return b == delimiter || b == '"' || b == '\n' || b == '\r';
+}
+
+/// The end (the offset of its `record_end`) of the record that starts at `s`, looked for from `from`; -1: not
+/// complete before `n`; -2: it needs quotes or the guard.
+static intptr_t packed_plain_end_portable(const uint8_t *p, intptr_t s, intptr_t from, intptr_t n, uint8_t field_end,
+                                          uint8_t record_end, uint8_t delimiter, int guards) {
+    for (intptr_t i = from; i < n; i++) {
+        uint8_t b = p[i];
+        if (b == record_end) return i;
+        if (packed_needs_quotes(b, delimiter)) return -2;
+        if (guards && packed_starts_formula(b) && (i == s || p[i - 1] == field_end)) return -2;
+    }
+    return -1;
+}
+
+static inline void packed_copy_portable(const uint8_t *p, intptr_t from, intptr_t to, uint8_t field_end,
+                                        uint8_t delimiter, uint8_t *out) {
+    for (intptr_t i = from; i < to; i++) out[i - from] = p[i] == field_end ? delimiter : p[i];
+}
+
+#if defined(__x86_64__)
+VB_AVX2 static intptr_t packed_plain_end_avx2(const uint8_t *p, intptr_t s, intptr_t n, uint8_t field_end,
+                                              uint8_t record_end, uint8_t delimiter, int guards) {
+    const __m256i fe = _mm256_set1_epi8((char)field_end), re = _mm256_set1_epi8((char)record_end);
+    const __m256i de = _mm256_set1_epi8((char)delimiter), qu = _mm256_set1_epi8('"');
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+    const __m256i eq = _mm256_set1_epi8('='), pl = _mm256_set1_epi8('+'), mi = _mm256_set1_epi8('-');
+    const __m256i at = _mm256_set1_epi8('@'), tab = _mm256_set1_epi8(0x09);
+    uint32_t carry = 1;  // the record's first byte starts a field
+    intptr_t i = s;
+    for (; i + 32 <= n; i += 32) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+        const uint32_t ends = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, re));
+        // Only the bytes before the record's end count.
+        const uint32_t within = ends ? (ends & (0u - ends)) - 1 : 0xFFFFFFFFu;
+        const __m256i quotes = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, de), _mm256_cmpeq_epi8(v, qu)),
+                                               _mm256_or_si256(_mm256_cmpeq_epi8(v, lf), _mm256_cmpeq_epi8(v, cr)));
+        uint32_t bad = (uint32_t)_mm256_movemask_epi8(quotes);
+        if (guards) {
+            const __m256i starters = _mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, eq), _mm256_cmpeq_epi8(v, pl)),
+                _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, mi), _mm256_cmpeq_epi8(v, at)),
+                                _mm256_cmpeq_epi8(v, tab)));
+            const uint32_t seps = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, fe));
+            bad |= (uint32_t)_mm256_movemask_epi8(starters) & ((seps << 1) | carry);
+            carry = seps >> 31;
+        }
+        if (bad & within) return -2;
+        if (ends) return i + __builtin_ctz(ends);
+    }
+    // The rest, byte by byte (the byte before `i` tells whether `i` starts a field).
+    return packed_plain_end_portable(p, s, i, n, field_end, record_end, delimiter, guards);
+}
+
+VB_AVX2 static void packed_copy_avx2(const uint8_t *p, intptr_t from, intptr_t to, uint8_t field_end,
+                                     uint8_t delimiter, uint8_t *out) {
+    const __m256i fe = _mm256_set1_epi8((char)field_end), de = _mm256_set1_epi8((char)delimiter);
+    intptr_t i = from;
+    for (; i + 32 <= to; i += 32) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+        _mm256_storeu_si256((__m256i *)(out + (i - from)), _mm256_blendv_epi8(v, de, _mm256_cmpeq_epi8(v, fe)));
+    }
+    packed_copy_portable(p, i, to, field_end, delimiter, out + (i - from));
+}
+#endif
+
+intptr_t vb_packed_write_plain(const uint8_t *p, intptr_t n, uint8_t field_end, uint8_t record_end, uint8_t delimiter,
+                               int guards, const uint8_t *eol, intptr_t eol_len, uint8_t *out, intptr_t *written,
+                               intptr_t *records, int wide) {
+    wide = wide && vb_cpu_has_avx2();
+    intptr_t s = 0, w = 0, r = 0;
+    while (s < n) {
+        intptr_t e;
+#if defined(__x86_64__)
+        if (wide) e = packed_plain_end_avx2(p, s, n, field_end, record_end, delimiter, guards);
+        else
+#endif
+            e = packed_plain_end_portable(p, s, s, n, field_end, record_end, delimiter, guards);
+        if (e < 0) break;
+        // The record's fields without the last one's separator, the others made delimiters; then the line end.
+        if (e > s) {
+#if defined(__x86_64__)
+            if (wide) packed_copy_avx2(p, s, e - 1, field_end, delimiter, out + w);
+            else
+#endif
+                packed_copy_portable(p, s, e - 1, field_end, delimiter, out + w);
+            w += e - 1 - s;
+        }
+        for (intptr_t k = 0; k < eol_len; k++) out[w++] = eol[k];
+        r++;
+        s = e + 1;
+    }
+    *written = w;
+    *records = r;
+    return s;
 }

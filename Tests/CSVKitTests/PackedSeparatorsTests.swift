@@ -1,11 +1,10 @@
-import CCSVScan
 import PropertyBased
 import Testing
 
 @testable import CSVKit
 
-/// ``PackedSeparators`` finds exactly what a byte-by-byte walk finds, with each instruction-set variant.
-@Suite(.serialized) struct PackedSeparatorsTests {
+/// ``PackedSeparators`` finds exactly what a byte-by-byte walk finds, with AVX2 (where the CPU has it) and without.
+@Suite struct PackedSeparatorsTests {
     /// The walk the scan replaces: each separator's offset, the rows, or nil at a control character.
     static func walked(_ bytes: [UInt8]) -> (ends: [Int32], rows: Int)? {
         var ends: [Int32] = [], rows = 0
@@ -21,17 +20,13 @@ import Testing
         return (ends, rows)
     }
 
-    static func found(_ bytes: [UInt8], scratch: inout [Int32]) -> (ends: [Int32], rows: Int)? {
-        guard let found = bytes.withUnsafeBufferPointer({ PackedSeparators.find(in: $0, into: &scratch) }) else { return nil }
+    static func found(_ bytes: [UInt8], scratch: inout [Int32], wide: Bool) -> (ends: [Int32], rows: Int)? {
+        guard let found = bytes.withUnsafeBufferPointer({ PackedSeparators.find(in: $0, into: &scratch, wide: wide) }) else {
+            return nil
+        }
         return (Array(scratch.prefix(found.count)), found.rows)
     }
 
-    static let kinds: [String] = {
-        let names: [String] = ["avx2", "sse2", "scalar"]
-        let kinds = names.filter { vb_csv_scan_select($0) == 1 }
-        _ = vb_csv_scan_select("best")
-        return kinds
-    }()
 
     /// Text, both separators, the control characters a file may carry and those it may not, multi-byte text
     /// and runs long enough to cross 32-byte blocks.
@@ -41,33 +36,29 @@ import Testing
     ]
 
     @Test func findsWhatAByteWalkFinds() async {
-        for kind in Self.kinds {
-            #expect(vb_csv_scan_select(kind) == 1)
+        for wide in [true, false] {
             var scratch: [Int32] = []  // kept between inputs, as the pipeline keeps it
             await propertyCheck(count: 500, input: Gen.element(of: Self.pieces).map { $0 ?? [] }.array(of: 0...60)) { pieces in
                 let bytes = Array(pieces.joined())
-                let expected = Self.walked(bytes), got = Self.found(bytes, scratch: &scratch)
-                #expect(got?.ends == expected?.ends && got?.rows == expected?.rows, "\(kind): \(bytes)")
+                let expected = Self.walked(bytes), got = Self.found(bytes, scratch: &scratch, wide: wide)
+                #expect(got?.ends == expected?.ends && got?.rows == expected?.rows, "wide: \(wide): \(bytes)")
             }
         }
-        _ = vb_csv_scan_select("best")
     }
 
     @Test func findsASeparatorOrAControlCharacterAtEveryOffset() {
-        for kind in Self.kinds {
-            #expect(vb_csv_scan_select(kind) == 1)
+        for wide in [true, false] {
             var scratch: [Int32] = []
             for length in [1, 31, 32, 33, 63, 64, 65, 100] {
                 for at in 0..<length {
                     for byte: UInt8 in [0x1F, 0x1E, 0x00, 0x1D, 0x7F, 0x0A] {
                         var bytes = [UInt8](repeating: 0x61, count: length)
                         bytes[at] = byte
-                        let expected = Self.walked(bytes), got = Self.found(bytes, scratch: &scratch)
-                        #expect(got?.ends == expected?.ends && got?.rows == expected?.rows, "\(kind): \(byte) at \(at) of \(length)")
+                        let expected = Self.walked(bytes), got = Self.found(bytes, scratch: &scratch, wide: wide)
+                        #expect(got?.ends == expected?.ends && got?.rows == expected?.rows, "wide: \(wide): \(byte) at \(at) of \(length)")
                     }
                 }
             }
         }
-        _ = vb_csv_scan_select("best")
     }
 }

@@ -108,30 +108,60 @@ import Testing
 
     /// Fields with what quoting and the formula guard look at, anywhere in them.
     static let guardedField = Gen.element(of: [",", "\"", "\r\n", "\n", "\r", " ", ";", "é", "=", "+", "-", "@", "\t",
-                                               "12", "-3.5", "+44", "x", ""])
+                                               "12", "-3.5", "+44", "x", "", String(repeating: "long", count: 9)])
         .array(of: 0...4).map { $0.map { $0 ?? "" }.joined() }
 
+    /// With each variant of the SIMD pass that copies records needing neither quotes nor the guard.
     @Test func packedRecordsAreWrittenAsTheirFieldsWouldBe() async {
-        await propertyCheck(count: 400, input: Self.guardedField.array(of: 0...5).array(of: 1...6), Gen.int(in: 0...7)) {
-            records, setting in
-            func writer(_ sink: MemorySink) -> CSVWriter {
-                CSVWriter(sink: sink, delimiter: UInt8(ascii: setting & 1 == 0 ? "," : ";"),
-                          lineEnding: setting & 2 == 0 ? .crlf : .lf, guardsFormulas: setting & 4 == 0,
-                          unguardedColumns: setting == 0 ? [1] : [])
+        for wide in [true, false] {
+            await propertyCheck(count: 400, input: Self.guardedField.array(of: 0...5).array(of: 1...6), Gen.int(in: 0...7)) {
+                records, setting in
+                func writer(_ sink: MemorySink) -> CSVWriter {
+                    CSVWriter(sink: sink, delimiter: UInt8(ascii: setting & 1 == 0 ? "," : ";"),
+                              lineEnding: setting & 2 == 0 ? .crlf : .lf, guardsFormulas: setting & 4 == 0,
+                              unguardedColumns: setting == 0 ? [1] : [])
+                }
+                let direct = MemorySink(), packed = MemorySink()
+                let one = writer(direct), other = writer(packed)
+                other.copiesWide = wide
+                var bytes: [UInt8] = []
+                for record in records {
+                    try? one.write(record: record)
+                    for field in record { bytes += Array(field.utf8) + [0x1F] }
+                    bytes.append(0x1E)
+                }
+                try? bytes.withUnsafeBufferPointer { try other.write(packedRecords: $0) }
+                try? one.flush()
+                try? other.flush()
+                #expect(packed.bytes == direct.bytes, "wide: \(wide)")
+                #expect(other.recordCount == records.count)
             }
-            let direct = MemorySink(), packed = MemorySink()
-            let one = writer(direct), other = writer(packed)
-            var bytes: [UInt8] = []
-            for record in records {
-                try? one.write(record: record)
-                for field in record { bytes += Array(field.utf8) + [0x1F] }
-                bytes.append(0x1E)
+        }
+    }
+
+    /// A field that needs quotes or the guard at every offset from a 32-byte block's start, after records that
+    /// need neither (copied in one pass) and before more of them.
+    @Test func packedRecordsNeedingCareAreFoundAtEveryOffset() throws {
+        for wide in [true, false] {
+            for tricky in ["=1+2", "-x", "@a", "\tb", "a,b", "a\"b", "a\nb", "-12.5"] {
+                for offset in 0..<70 {
+                    let records = [["plain", "text"], [String(repeating: "x", count: offset), tricky, "y"],
+                                   [String(repeating: "z", count: 100)]]  // long enough for the block after it
+                    let direct = MemorySink(), packed = MemorySink()
+                    let one = CSVWriter(sink: direct), other = CSVWriter(sink: packed)
+                    other.copiesWide = wide
+                    var bytes: [UInt8] = []
+                    for record in records {
+                        try one.write(record: record)
+                        for field in record { bytes += Array(field.utf8) + [0x1F] }
+                        bytes.append(0x1E)
+                    }
+                    try bytes.withUnsafeBufferPointer { try other.write(packedRecords: $0) }
+                    try one.flush()
+                    try other.flush()
+                    #expect(packed.bytes == direct.bytes, "wide: \(wide), \(tricky.debugDescription) after \(offset)")
+                }
             }
-            try? bytes.withUnsafeBufferPointer { try other.write(packedRecords: $0) }
-            try? one.flush()
-            try? other.flush()
-            #expect(packed.bytes == direct.bytes)
-            #expect(other.recordCount == records.count)
         }
     }
 

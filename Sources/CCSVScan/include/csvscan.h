@@ -61,8 +61,21 @@ int vb_csv_scan_select(const char *kind);
 /// The separators of packed rows (fields each ended by 0x1F, rows each by 0x1E) in `p[0 ..< n]`: writes the
 /// offset of each, in order, to `ends` and the number of rows to `*rows`; returns how many separators there
 /// are. -1: `p` holds a control character a file must not carry (a byte below 0x20 other than tab, LF, CR
-/// and the two separators, or DEL); -2: more separators than `capacity` (or `n` past 2^31). The widest
-/// variant selected by vb_csv_scan_select is used (AVX2, else a byte loop).
-intptr_t vb_packed_separators(const uint8_t *p, intptr_t n, int32_t *ends, intptr_t capacity, intptr_t *rows);
+/// and the two separators, or DEL); -2: more separators than `capacity` (or `n` past 2^31). With `wide`, AVX2
+/// when the CPU has it; else (and without `wide`: tests run both) a byte loop.
+intptr_t vb_packed_separators(const uint8_t *p, intptr_t n, int32_t *ends, intptr_t capacity, intptr_t *rows, int wide);
+
+/// Whether this CPU runs AVX2.
+int vb_cpu_has_avx2(void);
+
+/// Writes the leading records of packed rows `p[0 ..< n]` (fields each ended by `field_end`, records each by
+/// `record_end`) that need no quotes (no `delimiter`, quote, CR or LF in them) and, with `guards`, no formula
+/// guard (no field starting with =, +, -, @ or tab) to `out` as CSV: the fields joined by `delimiter`, each
+/// record followed by `eol[0 ..< eol_len]`. Stops before the first record that needs either, or that does not
+/// end before `n`. Returns the bytes of `p` used; `*written`: the bytes written to `out` (room for
+/// `n + n * eol_len` is always enough), `*records`: the records. `wide`: as for vb_packed_separators.
+intptr_t vb_packed_write_plain(const uint8_t *p, intptr_t n, uint8_t field_end, uint8_t record_end, uint8_t delimiter,
+                               int guards, const uint8_t *eol, intptr_t eol_len, uint8_t *out, intptr_t *written,
+                               intptr_t *records, int wide);
 
 #endif
