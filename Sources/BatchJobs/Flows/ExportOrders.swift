@@ -49,35 +49,46 @@ public struct ExportOrdersFlow: OutboundFlow {
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
             // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)
-            // Each order's sales order, and the page's item codes not known yet (the orders are not copied).
-            var salesOrders: [SalesOrder?] = []
+            // Each order's sales order (by the order's place in the page), and the page's item codes not known yet
+            // (the orders are not copied; an array of optional sales orders copied each one through the runtime's
+            // generic witness, three times an order).
+            var salesOrders: [(order: Int, sales: SalesOrderRendering)] = []
             salesOrders.reserveCapacity(orders.count)
             var codes: [String] = []
-            for order in orders {
-                guard withheld.isEmpty || !withheld.contains(order.id) else {
-                    salesOrders.append(nil)
-                    continue
-                }
-                let salesOrder = salesOrder(for: order)
-                for line in salesOrder.lines where !knownCodes.contains(line.itemCode) { codes.append(line.itemCode) }
-                salesOrders.append(salesOrder)
+            for (i, order) in orders.enumerated() {
+                guard withheld.isEmpty || !withheld.contains(order.id) else { continue }
+                let rendering = SalesOrderRendering(salesOrder(for: order), layout)
+                for line in rendering.salesOrder.lines where !knownCodes.contains(line.itemCode) { codes.append(line.itemCode) }
+                salesOrders.append((i, rendering))
             }
             // The page's item codes the warehouse knows, looked up for this page (never the whole catalogue).
             knownCodes.formUnion(try manifest.itemCodesTheWarehouseKnows(among: codes))
             var records: [OutboundRecord] = []
-            records.reserveCapacity(orders.count)
-            for (order, salesOrder) in zip(orders, salesOrders) {
-                guard let salesOrder else { continue }
-                var record = OutboundRecord(key: order.id, reference: order.number,
-                                            rows: { salesOrder.rows(in: layout) },
-                                            packedRows: { salesOrder.packedRows(in: layout) },
-                                            problem: preflight(order, salesOrder, warehouseItems: knownCodes))
+            records.reserveCapacity(salesOrders.count)
+            for (i, rendering) in salesOrders {
+                let order = orders[i]
+                var record = OutboundRecord(key: order.id, reference: order.number, rows: { rendering.rows() },
+                                            packedRows: { rendering.packedRows() },
+                                            problem: preflight(order, rendering.salesOrder, warehouseItems: knownCodes))
                 record.finance = Self.finance(order, kind: "sent", reference: "")
                 records.append(record)
             }
             salesOrders = []
             try body(records)
         }
+    }
+
+    /// A sales order and the layout it is rendered in, shared by its record's two renderings (each closure held its
+    /// own copy of both).
+    final class SalesOrderRendering: Sendable {
+        let salesOrder: SalesOrder
+        let layout: SalesOrder.Layout
+        init(_ salesOrder: SalesOrder, _ layout: SalesOrder.Layout) {
+            self.salesOrder = salesOrder
+            self.layout = layout
+        }
+        func rows() -> [[String]] { salesOrder.rows(in: layout) }
+        func packedRows() -> PackedRows { salesOrder.packedRows(in: layout) }
     }
 
     /// Finance lines for `order`'s lines (or `lines` of it), at the prices the storefront charged.
