@@ -102,6 +102,23 @@ import Testing
         #expect(try manifest.file(flow: "despatches", sha256: "abc")?.name == "DESP_1.csv")
     }
 
+    /// Sent orders close their open exceptions of the kinds named, and no others — found either way: the open
+    /// exceptions' references read whole (few open), or the sent references looked up in lists (many open).
+    @Test(arguments: StateBackend.allCases, [10, 1])
+    func sendingResolvesTheOpenExceptionsOfItsKindsOnly(_ backend: StateBackend, openInMemory: Int) throws {
+        let (manifest, _) = try Self.open(backend)
+        for (kind, reference) in [("unknown-sku", "WEB-1"), ("unknown-sku", "WEB-2"), ("invalid-address", "WEB-1"),
+                                  ("late-despatch", "WEB-3"), ("invalid-address", "WEB-4")] {
+            try manifest.raise(kind: kind, reference: reference, message: "m", owner: .customerService)
+        }
+        try manifest.resolveExceptions(references: ["WEB-1", "WEB-3", "WEB-9"], kinds: ["unknown-sku", "invalid-address"],
+                                       note: "sent in SO_1.csv", openInMemory: openInMemory)
+        let open = try manifest.exceptions().map { "\($0.kind) \($0.reference)" }.sorted()
+        #expect(open == ["invalid-address WEB-4", "late-despatch WEB-3", "unknown-sku WEB-2"])
+        let resolved = try manifest.exceptions(openOnly: false).filter { $0.status == "resolved" }
+        #expect(resolved.map(\.reference) == ["WEB-1", "WEB-1"] && resolved.allSatisfy { $0.resolutionNote == "sent in SO_1.csv" })
+    }
+
     @Test(arguments: StateBackend.allCases)
     func reDroppedFileSupersedesTheEarlierVersion(_ backend: StateBackend) throws {
         let (manifest, _) = try Self.open(backend)
