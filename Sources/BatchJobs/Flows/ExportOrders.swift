@@ -49,29 +49,34 @@ public struct ExportOrdersFlow: OutboundFlow {
         try storefront.orders(statuses: configuration.storefront.readyStatuses, pageSize: pageSize) { orders in
             // Cancelled before they were sent: withheld for good, even if the shop shows them as ready again.
             let withheld = Set(try manifest.applied(flow: ExportCancellationsFlow.flowName, keys: orders.map(\.id)).keys)
-            // Each order's sales order (by the order's place in the page), and the page's item codes not known yet
-            // (the orders are not copied; an array of optional sales orders copied each one through the runtime's
-            // generic witness, three times an order).
+            // Each order's sales order (by the order's place in the page), and the page's item codes not known yet.
+            // Nothing here copies an order or a sales order whole (each copy retains and releases some 30 strings):
+            // orders are read in place, sales orders kept in a box their record's two renderings share.
             var salesOrders: [(order: Int, sales: SalesOrderRendering)] = []
             salesOrders.reserveCapacity(orders.count)
             var codes: [String] = []
-            for (i, order) in orders.enumerated() {
-                guard withheld.isEmpty || !withheld.contains(order.id) else { continue }
-                let rendering = SalesOrderRendering(salesOrder(for: order), layout)
-                for line in rendering.salesOrder.lines where !knownCodes.contains(line.itemCode) { codes.append(line.itemCode) }
-                salesOrders.append((i, rendering))
+            orders.withUnsafeBufferPointer { orders in
+                for i in orders.indices {
+                    guard withheld.isEmpty || !withheld.contains(orders[i].id) else { continue }
+                    let rendering = SalesOrderRendering(salesOrder(for: orders[i]), layout)
+                    for line in rendering.salesOrder.lines where !knownCodes.contains(line.itemCode) { codes.append(line.itemCode) }
+                    salesOrders.append((i, rendering))
+                }
             }
             // The page's item codes the warehouse knows, looked up for this page (never the whole catalogue).
             knownCodes.formUnion(try manifest.itemCodesTheWarehouseKnows(among: codes))
             var records: [OutboundRecord] = []
             records.reserveCapacity(salesOrders.count)
-            for (i, rendering) in salesOrders {
-                let order = orders[i]
-                var record = OutboundRecord(key: order.id, reference: order.number, rows: { rendering.rows() },
-                                            packedRows: { rendering.packedRows() },
-                                            problem: preflight(order, rendering.salesOrder, warehouseItems: knownCodes))
-                record.finance = Self.finance(order, kind: "sent", reference: "")
-                records.append(record)
+            orders.withUnsafeBufferPointer { orders in
+                for (i, rendering) in salesOrders {
+                    var record = OutboundRecord(
+                        key: orders[i].id, reference: orders[i].number, rows: { rendering.rows() },
+                        packedRows: { rendering.packedRows() },
+                        problem: preflight(orders[i], lines: rendering.salesOrder.lines, shipping: rendering.salesOrder.shipping,
+                                           warehouseItems: knownCodes))
+                    record.finance = Self.finance(orders[i], kind: "sent", reference: "")
+                    records.append(record)
+                }
             }
             salesOrders = []
             try body(records)
@@ -132,8 +137,10 @@ public struct ExportOrdersFlow: OutboundFlow {
         return so
     }
 
-    /// The warehouse's own checks, made before sending so a bad order is caught with a reason.
-    func preflight(_ order: StorefrontOrder, _ so: SalesOrder, warehouseItems: Set<String>) -> OutboundProblem? {
+    /// The warehouse's own checks on an order and its sales order's `lines` and `shipping` address, made before sending
+    /// so a bad order is caught with a reason.
+    func preflight(_ order: StorefrontOrder, lines: [SalesOrder.Line], shipping: Address,
+                   warehouseItems: Set<String>) -> OutboundProblem? {
         if order.lines.isEmpty {
             return OutboundProblem(kind: "invalid-quantity", message: "order \(order.number) has no lines",
                                    owner: .customerService)
@@ -142,14 +149,14 @@ public struct ExportOrdersFlow: OutboundFlow {
             return OutboundProblem(kind: "missing-sku", message: "order \(order.number) was not sent: a line (quantity "
                                    + "\(line.quantity)) has no SKU in the shop; give the product an SKU", owner: .merchandising)
         }
-        let unknown = so.lines.map(\.itemCode).filter { !warehouseItems.contains($0) }
+        let unknown = lines.map(\.itemCode).filter { !warehouseItems.contains($0) }
         if !unknown.isEmpty {
             let list = unknown.map { "\"\($0)\"" }.joined(separator: ", ")
             return OutboundProblem(kind: "unknown-sku", message: "order \(order.number) was not sent: SKU \(list) "
                                    + "is not in the warehouse's item list (send it with export-items, or fix the SKU "
                                    + "mapping), then the order goes out on the next run", owner: .merchandising)
         }
-        if let bad = so.lines.first(where: { $0.quantity <= 0 }) {
+        if let bad = lines.first(where: { $0.quantity <= 0 }) {
             return OutboundProblem(kind: "invalid-quantity", message: "order \(order.number) was not sent: quantity "
                                    + "\(bad.quantity) for SKU \(bad.itemCode) is not positive", owner: .customerService)
         }
@@ -168,7 +175,7 @@ public struct ExportOrdersFlow: OutboundFlow {
             }
         }
         var missing: [String] = []
-        let address = so.shipping
+        let address = shipping
         if address.name.isEmpty { missing.append("name") }
         if address.line1.isEmpty { missing.append("address line 1") }
         if address.city.isEmpty { missing.append("town/city") }
