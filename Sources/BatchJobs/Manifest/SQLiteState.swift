@@ -36,7 +36,7 @@ final class SQLiteState: StateDatabase {
         // Readers keep the default: a report's sort may be large.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         checkpointer = BackgroundCheckpointer(path: path, threshold: checkpointPages.threshold, limit: checkpointPages.limit)
-        try pool.writeWithoutTransaction { db in checkpointer.watch(db.sqliteConnection) }
+        pool.writeWithoutTransaction { db in checkpointer.watch(db.sqliteConnection) }
     }
 
     /// Copies the write-ahead log into the database, in the background while asked to (see ``BackgroundCheckpointer``).
@@ -46,7 +46,7 @@ final class SQLiteState: StateDatabase {
 
     deinit {
         // The writer stops calling the checkpointer before it goes; a checkpoint under way is finished first.
-        try? pool.writeWithoutTransaction { db in BackgroundCheckpointer.unwatch(db.sqliteConnection) }
+        pool.writeWithoutTransaction { db in BackgroundCheckpointer.unwatch(db.sqliteConnection) }
         checkpointer.close()
     }
 
