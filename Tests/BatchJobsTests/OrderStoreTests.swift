@@ -174,3 +174,39 @@ import Testing
         }
     }
 }
+
+/// The plain-file storefront's journals write a row's fields packed, then as a packed record: the bytes are those of
+/// writing each field, whatever the values hold.
+@Suite struct CSVJournalTests {
+    @Test func rowsWrittenPackedAreTheBytesOfWritingEachField() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let header = ["id", "carrier", "quantity", "note"]
+        let journal = CSVJournal(path: folder + "/journal.csv", header: header)
+        // Plain values, and ones that need quotes, start like a formula (journals are not guarded), hold a packing
+        // separator or another control character, or are negative or long.
+        let values: [(String, String, Int, String)] = [
+            ("A/1", "DPD", 1, "2026-12-06T10:00:00Z"), ("A/2", "Royal Mail, Tracked", -3, "say \"hi\""),
+            ("A/3", "=DPD", 12, "two\nlines"), ("A/4", "unit\u{1F}sep", 0, "row\u{1E}sep"), ("A/5", "bell\u{07}", 7, ""),
+            ("A/6", String(repeating: "long", count: 20), 1_234_567, "-5"), ("", "", 0, ""),
+        ]
+        let expected = MemorySink()
+        let writer = CSVWriter(sink: expected, lineEnding: .lf, guardsFormulas: false)
+        try writer.write(record: header)
+        for (id, carrier, quantity, note) in values {
+            var id = id
+            try journal.append { row in
+                try id.withUTF8 { try row.write(fieldBytes: $0) }
+                try row.write(field: carrier)
+                try row.write(integer: quantity)
+                try row.write(field: note)
+            }
+            try writer.write(record: [id, carrier, String(quantity), note])
+        }
+        try journal.flush()
+        try writer.flush()
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: folder + "/journal.csv"))) == expected.bytes)
+        #expect(try journal.rows().map { $0["carrier"] ?? "?" } == values.map(\.1))
+    }
+}
