@@ -154,6 +154,7 @@ public final class TemplateValidator {
         }
     }
 
+    @inline(__always)
     private func validate(
         fieldCount: Int, recordNumber: Int, into errors: inout [FieldError],
         field: (Int) -> UnsafeBufferPointer<UInt8>
