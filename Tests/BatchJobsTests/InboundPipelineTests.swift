@@ -225,6 +225,10 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         buffer.removeAll()
         for part in parts { buffer.append(part) }
         #expect(buffer.text == parts.joined())
+        let numbers = [0, 7, -7, 10, 202_611_300_800, 1_234_567_890, Int.max, Int.min, -100]
+        for a in numbers {
+            for b in numbers { #expect(String.decimals(a, b) == "\(a)|\(b)") }
+        }
     }
 
     /// The lines of one package are applied in one batch, however full the batch is when the package starts: told

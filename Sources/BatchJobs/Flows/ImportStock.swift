@@ -87,12 +87,16 @@ public struct ImportStockFlow: InboundFlow {
     public func fingerprint(of record: StockLevel) -> String? {
         // For an inventory master, on hand and allocated are part of the version too: a despatch lowers both
         // and leaves availability as it was, and the master must still hear of it.
+        guard notesForInventoryMaster || full else { return String.decimals(record.snapshot, pushed(record)) }
         let master = notesForInventoryMaster ? "|oh\(record.onHand ?? -1)|al\(record.allocated ?? -1)" : ""
         return "\(record.snapshot)|\(pushed(record))" + master + (full ? "|full" : "")
     }
 
     func pushed(_ record: StockLevel) -> Int {
-        max(0, record.available - (policies.stockBufferPerSKU[record.itemCode] ?? policies.stockBuffer))
+        // Without buffers per SKU (most set-ups), no look-up hashes each SKU.
+        let buffer = policies.stockBufferPerSKU.isEmpty ? policies.stockBuffer
+            : policies.stockBufferPerSKU[record.itemCode] ?? policies.stockBuffer
+        return max(0, record.available - buffer)
     }
 
     public func apply(_ records: [StockLevel], previous: [String?], dryRun: Bool) throws -> [ApplyOutcome] {

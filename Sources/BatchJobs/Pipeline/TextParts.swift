@@ -33,6 +33,36 @@ extension String {
     }
 }
 
+extension String {
+    /// `a|b` for two numbers in decimal (a stock level's fingerprint: its snapshot and the value pushed), written
+    /// in one small buffer and made a string once; interpolated, they cost ~10% of an import's reading thread.
+    static func decimals(_ a: Int, _ b: Int, separator: UInt8 = UInt8(ascii: "|")) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
+            var at = 0
+            func put(_ n: Int) {
+                if n < 0 {
+                    buffer[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                var magnitude = n.magnitude
+                let start = at
+                repeat {
+                    buffer[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                    at += 1
+                    magnitude /= 10
+                } while magnitude > 0
+                var digits = UnsafeMutableBufferPointer(rebasing: buffer[start..<at])
+                digits.reverse()
+            }
+            put(a)
+            buffer[at] = separator
+            at += 1
+            put(b)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<at]), as: UTF8.self)
+        }
+    }
+}
+
 /// Text put together from parts in one byte buffer and made a string once (see ``String/keyPath(_:_:)``):
 /// kept between uses, its buffer is allocated once.
 struct TextBuffer {
