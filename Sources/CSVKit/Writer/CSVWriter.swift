@@ -27,15 +27,21 @@ public final class CSVWriter {
     /// `let` pointer's target is not.
     private struct State {
         var buffer: [UInt8] = []
-        /// Where plain packed records are written before they join `buffer`.
-        var scratch: [UInt8] = []
+        /// Where plain packed records are written before they join `buffer` (a plain allocation: appended from a
+        /// pointer, they are one `memcpy`).
+        var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 1024)
+        var scratchCapacity = 1024
+        var copiesWide = true
         var column = 0
         var recordCount = 0
     }
     private let state: UnsafeMutablePointer<State>
     private let flushThreshold = 256 * 1024
     /// Whether plain packed records are copied with AVX2 where the CPU has it (tests turn it off to run the byte loop).
-    var copiesWide = true
+    var copiesWide: Bool {
+        get { state.pointee.copiesWide }
+        set { state.pointee.copiesWide = newValue }
+    }
     /// The number of records written so far.
     public var recordCount: Int { state.pointee.recordCount }
 
@@ -62,6 +68,7 @@ public final class CSVWriter {
     }
 
     deinit {
+        state.pointee.scratch.deallocate()
         state.deinitialize(count: 1)
         state.deallocate()
     }
@@ -143,17 +150,18 @@ public final class CSVWriter {
     /// Writes the leading packed records of `bytes` that need no quotes and no formula guard; returns the bytes used.
     private func writePlain(_ bytes: UnsafeBufferPointer<UInt8>, fieldEnd: UInt8, recordEnd: UInt8) -> Int {
         let room = bytes.count * (1 + lineEnding.count)
-        if state.pointee.scratch.count < room {
-            state.pointee.scratch = [UInt8](repeating: 0, count: max(room, state.pointee.scratch.count * 2))
+        if state.pointee.scratchCapacity < room {
+            state.pointee.scratch.deallocate()
+            state.pointee.scratchCapacity = max(room, state.pointee.scratchCapacity * 2)
+            state.pointee.scratch = .allocate(capacity: state.pointee.scratchCapacity)
         }
+        let out = state.pointee.scratch
         var written = 0, records = 0
         let used = lineEnding.withUnsafeBufferPointer { eol in
-            state.pointee.scratch.withUnsafeMutableBufferPointer { out in
-                vb_packed_write_plain(bytes.baseAddress, bytes.count, fieldEnd, recordEnd, delimiter, guardsFormulas ? 1 : 0,
-                                      eol.baseAddress, eol.count, out.baseAddress, &written, &records, copiesWide ? 1 : 0)
-            }
+            vb_packed_write_plain(bytes.baseAddress, bytes.count, fieldEnd, recordEnd, delimiter, guardsFormulas ? 1 : 0,
+                                  eol.baseAddress, eol.count, out, &written, &records, state.pointee.copiesWide ? 1 : 0)
         }
-        state.pointee.buffer.append(contentsOf: state.pointee.scratch[..<written])
+        state.pointee.buffer.append(contentsOf: UnsafeBufferPointer(start: out, count: written))
         state.pointee.recordCount += records
         return used
     }
