@@ -324,7 +324,8 @@ public struct OutboundPipeline {
                     // Checked on the packed bytes it will be written from (no second copy of its fields).
                     let packedRows = packed ?? record.packedRows
                     var errors: [FieldError] = []
-                    if !Self.validate(packed: packedRows, with: validator, ends: &separators, into: &errors) {  // a control character somewhere (rare): checked field by field, to name it
+                    if !Self.validate(packed: packedRows, with: validator, ends: &separators, into: &errors) {
+                        // A control character somewhere (rare): checked field by field, to name it.
                         for (i, row) in record.rows.enumerated() {
                             validator.validate(fields: row, recordNumber: i + 1, into: &errors)
                             Self.checkControlCharacters(row, header: header, into: &errors)
@@ -418,11 +419,10 @@ public struct OutboundPipeline {
     static func validate(packed: PackedRows, with validator: TemplateValidator, ends: inout [Int32],
                          into errors: inout [FieldError]) -> Bool {
         packed.bytes.withUnsafeBufferPointer { bytes in
-            guard let found = PackedSeparators.find(in: bytes, into: &ends), found.rows == packed.rows,
-                  found.count - found.rows == packed.fieldCount else { return false }
+            guard let found = separators(of: packed, bytes, into: &ends) else { return false }
             ends.withUnsafeBufferPointer { ends in
                 var rowStart = 0, first = 0, row = 0
-                for j in 0..<found.count where bytes[Int(ends[j])] == PackedSeparators.rowEnd {
+                for j in 0..<found where bytes[Int(ends[j])] == PackedSeparators.rowEnd {
                     row += 1
                     validator.validate(bytes: bytes, start: rowStart, fieldEnds: UnsafeBufferPointer(rebasing: ends[first..<j]),
                                        recordNumber: row, into: &errors)
@@ -439,10 +439,15 @@ public struct OutboundPipeline {
     /// one per field and one per row).
     static func isCleanlyPacked(_ packed: PackedRows) -> Bool {
         var ends: [Int32] = []
-        guard let found = packed.bytes.withUnsafeBufferPointer({ PackedSeparators.find(in: $0, into: &ends) }) else {
-            return false
-        }
-        return found.rows == packed.rows && found.count - found.rows == packed.fieldCount
+        return packed.bytes.withUnsafeBufferPointer { separators(of: packed, $0, into: &ends) } != nil
+    }
+
+    /// The separators of `packed` (its `bytes`) in `ends`, and how many there are, when it is cleanly packed.
+    private static func separators(of packed: PackedRows, _ bytes: UnsafeBufferPointer<UInt8>,
+                                   into ends: inout [Int32]) -> Int? {
+        guard let found = PackedSeparators.find(in: bytes, into: &ends), found.rows == packed.rows,
+              found.count - found.rows == packed.fieldCount else { return nil }
+        return found.count
     }
 
     /// The hash of packed rows (hashed in one call: one digest update per field cost more than the hashing).
