@@ -682,10 +682,10 @@ public final class Manifest: Sendable {
         // A file of 5,000 sent orders seldom has one to resolve, and an update per order would cost 5,000 statements
         // to find out. Few exceptions are open at any time: their references are read in one statement (the open
         // ones' index) rather than 5,000 references looked up in it (about a tenth of the sending thread's work).
-        let kindArguments = kinds.map(SQLValue.text)
+        let openOfKinds = "SELECT DISTINCT reference FROM exceptions WHERE status = 'open' AND kind IN (\(marks))"
         let openReferences = try store.read { db in
-            try db.fetchAll(sql: "SELECT DISTINCT reference FROM exceptions WHERE status = 'open' AND kind IN (\(marks)) "
-                            + "LIMIT \(openInMemory + 1)", arguments: kindArguments).map { row -> String in row["reference"] }
+            try db.fetchAll(sql: openOfKinds + " LIMIT \(openInMemory + 1)", arguments: kinds.map(SQLValue.text))
+                .map { row -> String in row["reference"] }
         }
         let open: Set<String>
         if openReferences.count <= openInMemory {
@@ -693,8 +693,7 @@ public final class Manifest: Sendable {
             open = Set(openReferences.filter(sent.contains))
         } else {
             open = try found(among: references, column: "reference") { slice, references in
-                ("SELECT DISTINCT reference FROM exceptions WHERE status = 'open' AND kind IN (\(marks)) AND reference IN (\(references))",
-                 kinds + slice)
+                (openOfKinds + " AND reference IN (\(references))", kinds + slice)
             }
         }
         guard !open.isEmpty else { return }

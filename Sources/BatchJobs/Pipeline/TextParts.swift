@@ -33,32 +33,36 @@ extension String {
     }
 }
 
+/// Writes `n` in decimal, as `String(n)` writes it, at `out`, which has room for 20 bytes; returns how many it wrote.
+func writeDecimal(_ n: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+    var at = 0
+    if n < 0 {
+        out[0] = UInt8(ascii: "-")
+        at = 1
+    }
+    var magnitude = n.magnitude
+    let start = at
+    repeat {
+        out[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+        at += 1
+        magnitude /= 10
+    } while magnitude > 0
+    var digits = UnsafeMutableBufferPointer(start: out + start, count: at - start)
+    digits.reverse()
+    return at
+}
+
 extension String {
     /// `a|b` for two numbers in decimal (a stock level's fingerprint: its snapshot and the value pushed), written
     /// in one small buffer and made a string once; interpolated, they cost ~10% of an import's reading thread.
     static func decimals(_ a: Int, _ b: Int, separator: UInt8 = UInt8(ascii: "|")) -> String {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
-            var at = 0
-            func put(_ n: Int) {
-                if n < 0 {
-                    buffer[at] = UInt8(ascii: "-")
-                    at += 1
-                }
-                var magnitude = n.magnitude
-                let start = at
-                repeat {
-                    buffer[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                    at += 1
-                    magnitude /= 10
-                } while magnitude > 0
-                var digits = UnsafeMutableBufferPointer(rebasing: buffer[start..<at])
-                digits.reverse()
-            }
-            put(a)
-            buffer[at] = separator
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 41) { buffer in
+            let base = buffer.baseAddress!
+            var at = writeDecimal(a, to: base)
+            base[at] = separator
             at += 1
-            put(b)
-            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<at]), as: UTF8.self)
+            at += writeDecimal(b, to: base + at)
+            return String(decoding: UnsafeBufferPointer(start: base, count: at), as: UTF8.self)
         }
     }
 }
@@ -77,14 +81,10 @@ struct TextBuffer {
 
     /// `n` in decimal, as `String(n)` writes it.
     mutating func append(_ n: Int) {
-        if n < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = n.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[start...].reverse()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            let count = writeDecimal(n, to: digits.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[..<count]))
+        }
     }
 
     mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }

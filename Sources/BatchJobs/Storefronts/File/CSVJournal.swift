@@ -198,15 +198,7 @@ final class PackedRow: JournalRow {
 
     func write(integer: Int) {
         state.pointee.reserve(21)
-        var magnitude = integer.magnitude
-        if integer < 0 { state.pointee.put(UInt8(ascii: "-")) }
-        let start = state.pointee.count
-        repeat {
-            state.pointee.put(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        var digits = UnsafeMutableBufferPointer(start: state.pointee.base + start, count: state.pointee.count - start)
-        digits.reverse()
+        state.pointee.count += writeDecimal(integer, to: state.pointee.base + state.pointee.count)
         state.pointee.put(PackedSeparators.fieldEnd)
     }
 
