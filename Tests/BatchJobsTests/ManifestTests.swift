@@ -31,15 +31,16 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-wal-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/state.sqlite", page = 4096
+        let path = dir + "/state.sqlite"
         func size(_ file: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0 }
         // A checkpoint asked for from 50 pages of log, the writer waiting from 200.
         let state = try SQLiteState(path: path, busyTimeout: 5, checkpointPages: (50, 200))
         state.checkpointInBackground(inBackground)
         try state.write { db in try db.execute(sql: "CREATE TABLE t (v TEXT NOT NULL)", arguments: []) }
-        let value = String(repeating: "x", count: 3000)  // a page a row
+        let page = try #require(try state.read { db in try db.fetchValue(sql: "PRAGMA page_size", as: Int.self) })
+        let value = String(repeating: "x", count: page * 3 / 4)  // a page a row
         var largestLog = 0
-        for _ in 0..<60 {  // 60 commits of 30 pages, back to back: 1,800 pages, 7 MB
+        for _ in 0..<60 {  // 60 commits of 30 pages, back to back: 1,800 pages
             try state.write { db in
                 try db.insertRows("INSERT INTO t (v)", width: 1, count: 30) { _, values in values.append(.text(value)) }
             }
@@ -52,6 +53,32 @@ import Testing
         // headers).
         #expect(largestLog <= ((inBackground ? 200 : 50) + 2 * 31) * (page + 24) + 32, "largest log: \(largestLog) bytes")
         #expect(try state.read { db in try db.fetchValue(sql: "SELECT COUNT(*) FROM t", as: Int.self) } == 1_800)
+    }
+
+    /// A new manifest is made with 16 KiB pages, and its checkpoints come after as many bytes of log as with 4 KiB
+    /// ones; a manifest made with SQLite's default 4 KiB keeps them, and its checkpoints their page counts.
+    @Test func aNewManifestHasLargePagesAndAnOldOneKeepsItsOwn() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-pages-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func pageSize(_ state: SQLiteState) throws -> Int? {
+            try state.read { db in try db.fetchValue(sql: "PRAGMA page_size", as: Int.self) }
+        }
+        do {
+            let state = try SQLiteState(path: dir + "/new.sqlite", busyTimeout: 5)
+            #expect(try pageSize(state) == 16_384)
+            #expect(state.checkpointer.threshold == 256 && state.checkpointer.limit == 2_048)  // 4 MiB, 32 MiB
+        }
+        let old = dir + "/old.sqlite"
+        do {  // made by SQLite's defaults
+            let queue = try DatabaseQueue(path: old)
+            try queue.write { db in try db.execute(sql: "CREATE TABLE t (v TEXT)") }
+        }
+        let state = try SQLiteState(path: old, busyTimeout: 5)
+        #expect(try pageSize(state) == 4_096)
+        #expect(state.checkpointer.threshold == 1_024 && state.checkpointer.limit == 8_192)
+        try state.write { db in try db.execute(sql: "INSERT INTO t (v) VALUES ('kept')") }
+        #expect(try state.read { db in try db.fetchValue(sql: "SELECT v FROM t", as: String.self) } == "kept")
     }
 
     @Test func theSQLiteWriterKeepsStatementJournalsInMemoryAndReadersDoNot() throws {
