@@ -100,6 +100,46 @@ import Testing
         } == 3)
     }
 
+    /// A manifest from before the lines were kept by their key alone keeps every line through the change, still
+    /// takes a line once, and reports as before.
+    @Test func aManifestFromBeforeLinesByKeyKeepsItsLines() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voxbatch-finance-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/state.sqlite"
+        let lines = [("WEB-1", "sent", "SO_1.csv", "A", 2), ("WEB-1", "despatched", "DSP-1", "A", 1),
+                     ("WEB-2", "sent", "SO_1.csv", "B", 3)]
+        do {
+            let old = try SQLiteState(path: path, busyTimeout: 5)
+            try old.migrate(Array(Manifest.migrations.prefix { $0.id != Manifest.financeLinesByKeyMigration.id }))
+            try old.write { db in
+                for (order, kind, reference, sku, quantity) in lines {
+                    try db.execute(sql: """
+                        INSERT INTO finance_lines (order_number, kind, reference, sku, quantity, unit_cents, currency, day, at)
+                        VALUES (?, ?, ?, ?, ?, 500, 'GBP', '2026-11-30', 0)
+                        """, arguments: [.text(order), .text(kind), .text(reference), .text(sku), .integer(Int64(quantity))])
+                }
+                try db.execute(sql: "INSERT INTO finance_days (day, order_number) VALUES ('2026-11-30', 'WEB-1'), ('2026-11-30', 'WEB-2')")
+            }
+        }
+        let manifest = try Manifest(location: .sqlite(path: path), clock: { Epoch.fixtureDay.start })
+        let schema = try manifest.read { db in
+            try db.fetchValue(sql: "SELECT sql FROM sqlite_master WHERE name = 'finance_lines'", arguments: [], as: String.self)
+        }
+        #expect(schema?.contains("WITHOUT ROWID") == true)
+        let found = try manifest.financeLines(touchingDay: "2026-11-30").map(\.line)
+        #expect(found.map { "\($0.orderNumber) \($0.kind) \($0.reference) \($0.sku) \($0.quantity) \($0.unitCents) \($0.currency)" }
+            == ["WEB-1 despatched DSP-1 A 1 500 GBP", "WEB-1 sent SO_1.csv A 2 500 GBP", "WEB-2 sent SO_1.csv B 3 500 GBP"])
+        // The same line again is the one there already; a new one is added.
+        try manifest.recordFinance([FinanceLine(orderNumber: "WEB-1", kind: "despatched", reference: "DSP-1", sku: "A",
+                                                quantity: 1, unitCents: 500, currency: "GBP"),
+                                    FinanceLine(orderNumber: "WEB-2", kind: "despatched", reference: "DSP-2", sku: "B",
+                                                quantity: 3, unitCents: 500, currency: "GBP")])
+        #expect(try manifest.read { db in
+            try db.fetchValue(sql: "SELECT COUNT(*) FROM finance_lines", arguments: [], as: Int.self)
+        } == 4)
+    }
+
     @Test func pricesAreReadAsMoney() {
         #expect(FinanceLine.cents("12.5") == 1250 && FinanceLine.cents("£1,299.99") == 129_999 && FinanceLine.cents("") == nil)
         #expect(FinanceReport.amount(-1005) == "-10.05" && FinanceReport.amount(7) == "0.07")

@@ -110,6 +110,7 @@ public final class Manifest: Sendable {
             INSERT INTO event_hashes_pending (after) VALUES (0);
             """),
         financeDaysMigration,
+        financeLinesByKeyMigration,
     ]
 
     /// Whether `error` says another process holds the manifest's lock (SQLite busy or locked, a

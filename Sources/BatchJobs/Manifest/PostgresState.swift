@@ -120,7 +120,9 @@ final class PostgresState: StateDatabase, @unchecked Sendable {
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS voxbatch_migrations (id TEXT PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())")
             let done = Set(try db.fetchColumn(sql: "SELECT id FROM voxbatch_migrations", as: String.self))
             for migration in migrations where !done.contains(migration.id) {
-                try connection.simple(Self.translateSchema(migration.sql) + ";" + (migration.postgresExtra ?? ""))
+                if !migration.sqliteOnly {
+                    try connection.simple(Self.translateSchema(migration.sql) + ";" + (migration.postgresExtra ?? ""))
+                }
                 try db.execute(sql: "INSERT INTO voxbatch_migrations (id) VALUES (?)", arguments: [migration.id])
             }
         }

@@ -314,6 +314,8 @@ struct StateMigration {
     let id: String
     let sql: String
     var postgresExtra: String? = nil
+    /// A change of SQLite's table layout alone: PostgreSQL records it as applied without running it.
+    var sqliteOnly = false
 }
 
 /// Where a client's manifest lives: a transactional SQL database.
