@@ -39,6 +39,9 @@ class PackageKeyFlow: InboundFlow {
     let template = PeoplevoxTemplates.despatches
     let filePattern = "DESP_*.csv"
     var batches: [[String]] = []
+    /// The flow's own limit on a batch's records.
+    var perBatch = 10_000
+    var recordsPerBatch: Int { perBatch }
 
     func decoder(for file: InboundFile, header: CSVHeader) -> (CSVReader) -> DespatchLine {
         DespatchLine.decoder(template: template, header: header)
@@ -252,6 +255,21 @@ func despatchRow(_ order: String, _ package: String, _ sku: String, _ qty: Strin
         }
         #expect(batches == [["WEB-1/DSP-0001/SKU-A", "WEB-1/DSP-0001/SKU-B", "WEB-1/DSP-0001/SKU-C"],
                                  ["WEB-2/DSP-0002/SKU-A", "WEB-3/DSP-0003/SKU-A", "WEB-3/DSP-0003/SKU-B"]])
+    }
+
+    /// A flow whose records weigh more asks for smaller batches than the pipeline's: the smaller of the two is used
+    /// (and a package is still never split).
+    @Test(arguments: [(10_000, 2), (2, 10_000)])
+    func theSmallerOfThePipelinesAndTheFlowsBatchSizeIsUsed(pipelineSize: Int, flowSize: Int) throws {
+        var pipeline = pipeline
+        pipeline.batchSize = pipelineSize
+        try drop("DESP_8.csv", [despatchRow("WEB-1", "DSP-0001", "SKU-A", "1"), despatchRow("WEB-2", "DSP-0002", "SKU-A", "1"),
+                                despatchRow("WEB-3", "DSP-0003", "SKU-A", "1"), despatchRow("WEB-3", "DSP-0003", "SKU-B", "1"),
+                                despatchRow("WEB-3", "DSP-0003", "SKU-C", "1"), despatchRow("WEB-4", "DSP-0004", "SKU-A", "1")])
+        let flow = PackageKeyFlow()
+        flow.perBatch = flowSize
+        _ = try pipeline.run(flow)
+        #expect(flow.batches.map(\.count) == [2, 3, 1])
     }
 
     /// Batches are committed on another thread while the next is applied: a key met again in a later batch is

@@ -449,7 +449,11 @@ public final class Manifest: Sendable {
     /// `records` laid out for ``upsert(recordRows:db:now:)``: each key's last only (``latestPerKey(_:)``).
     static func recordRows(_ records: ArraySlice<(key: String, hash: String)>, flow: String, fileID: Int64) -> SQLRows {
         let latest = latestPerKey(records)
-        var rows = SQLRows(width: 5, capacity: latest.count, bytesPerRow: 64)
+        // The texts' room counted, not guessed: a despatch line's key and hash alone are 67 bytes, and a buffer
+        // grown by doubling took twice the room (2.5 MiB a batch of 10,000) and was copied on the way.
+        var bytes = flow.utf8.count * latest.count
+        for i in latest { bytes += records[i].key.utf8.count + records[i].hash.utf8.count }
+        var rows = SQLRows(width: 5, capacity: latest.count, bytes: bytes)
         for i in latest {
             rows.text(flow)
             rows.text(records[i].key)
@@ -551,7 +555,9 @@ public final class Manifest: Sendable {
 
     /// `events` laid out for ``insert(eventRows:db:now:)``, with their details' ``eventHash(_:)``.
     static func eventRows(_ events: some Collection<OrderEvent>) -> SQLRows {
-        var rows = SQLRows(width: 6, capacity: events.count, bytesPerRow: 96)
+        var bytes = 0  // counted, as for the records' rows (a package's detail alone is ~130 bytes)
+        for e in events { bytes += e.orderNumber.utf8.count + e.kind.utf8.count + e.detail.utf8.count + (e.file?.utf8.count ?? 0) }
+        var rows = SQLRows(width: 6, capacity: events.count, bytes: bytes)
         var last: (detail: String, hash: Int64)?  // a file's events often share one detail ("sent in FILE"): hashed once
         for e in events {
             rows.text(e.orderNumber)

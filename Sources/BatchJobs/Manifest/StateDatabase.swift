@@ -171,9 +171,14 @@ public struct SQLRows: Sendable {
     private(set) var bytes: [UInt8] = []
 
     init(width: Int, capacity rows: Int, bytesPerRow: Int) {
+        self.init(width: width, capacity: rows, bytes: rows * bytesPerRow)
+    }
+
+    /// Room for `rows` rows whose texts take `bytes` bytes in all.
+    init(width: Int, capacity rows: Int, bytes: Int) {
         self.width = width
         values.reserveCapacity(rows * width)
-        bytes.reserveCapacity(rows * bytesPerRow)
+        self.bytes.reserveCapacity(bytes)
     }
 
     /// How many rows there are.

@@ -59,6 +59,10 @@ public protocol InboundFlow {
     /// pipeline records those lines in the batch's own commit, with the records (one transaction, written on
     /// the committing thread). The default applies and hands back nothing.
     func apply(_ records: [Record], previous: [String?], dryRun: Bool, finance: inout [FinanceLine]) throws -> [ApplyOutcome]
+    /// At most how many records a batch holds (the pipeline's `batchSize` when it is smaller). A file has up to
+    /// five batches in memory at once (``BatchWorker``): a flow whose records weigh more says fewer. The default
+    /// is 10,000.
+    var recordsPerBatch: Int { get }
     /// Told once per run, before the first file is downloaded, that there are files to apply (a flow may start
     /// its storefront's slow preparations then). The default does nothing.
     func willApplyFiles()
@@ -73,6 +77,7 @@ public protocol InboundFlow {
 }
 
 extension InboundFlow {
+    public var recordsPerBatch: Int { 10_000 }
     public func fingerprint(of record: Record) -> String? { nil }
     public func groupKey(of record: Record) -> String { key(of: record) }
     public func sameGroup(_ a: Record, _ b: Record) -> Bool { groupKey(of: a) == groupKey(of: b) }

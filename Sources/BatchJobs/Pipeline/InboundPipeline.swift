@@ -31,8 +31,9 @@ public struct InboundPipeline {
     /// How many applied records are committed together (with the file's progress, in one transaction).
     /// Larger batches mean fewer commits: 2,000 took a 1,000,000-row stock import from 13.4 s to 10.6 s
     /// against 200, and 10,000 a further ~6% (Benchmarks/README.md); a crash only redoes the uncommitted
-    /// batches, which the storefront's look-first makes harmless. Batches are applied on a worker thread
-    /// while the next is read, and committed on another while the next is applied (``BatchWorker``), in order.
+    /// batches, which the storefront's look-first makes harmless. A flow may ask for smaller ones
+    /// (``InboundFlow/recordsPerBatch``). Batches are applied on a worker thread while the next is read, and
+    /// committed on another while the next is applied (``BatchWorker``), in order.
     public var batchSize = 10_000
     /// A file of at least this many bytes has its unique keys checked by a first pass over it
     /// (``DuplicateKeys``: memory that does not grow with the file); a smaller one's are remembered as its rows go by.
@@ -169,7 +170,9 @@ public struct InboundPipeline {
         let reportPath = workDirectory + "/" + Self.errorReportName(file.name)
         let reportSink = try FileDescriptorSink(path: reportPath)
         let report = ErrorReport(sink: reportSink)
-        var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, fileName: file.name, dryRun: dryRun)
+        let batchSize = min(self.batchSize, flow.recordsPerBatch)
+        var batch = ApplyBatch<F>(flow: flow, manifest: manifest, fileID: fileID, fileName: file.name, dryRun: dryRun,
+                                  capacity: batchSize)
         // Batches are applied to the storefront on a worker thread while the next one is read, and committed to
         // the manifest on a second while the next one is applied: three stages, each in file order. The counts
         // they add up are the applier's until it has finished. The committer takes one batch at a time: it is the
@@ -182,8 +185,11 @@ public struct InboundPipeline {
         let pending = PendingRecords()
         let counts = AppliedCounts(result)
         func submit(_ full: ApplyBatch<F>) throws {
+            // Handed over in a box the worker empties: the batch's records are then held by `apply` alone and go
+            // when it has read them, not when the closure ends (after waiting for the committer's slot).
+            let handed = Handed(full)
             try applier.submit {
-                var full = full
+                var full = handed.take()
                 var tally = counts.value
                 let commit = try full.apply(into: &tally, pending: pending)
                 counts.value = tally
@@ -383,13 +389,25 @@ struct ApplyBatch<F: InboundFlow> {
     private var records: [F.Record] = []
     private var keys: [String] = []
     private var fingerprints: [String] = []
+    /// Room made for this many records each time the batch starts again (a batch is flushed at the first group
+    /// boundary from its size on: a few more). Arrays grown by doubling took 16,384 records' room for 10,000, and
+    /// were copied at each doubling.
+    private let capacity: Int
 
-    init(flow: F, manifest: Manifest, fileID: Int64, fileName: String, dryRun: Bool) {
+    init(flow: F, manifest: Manifest, fileID: Int64, fileName: String, dryRun: Bool, capacity: Int = 0) {
         self.flow = flow
         self.manifest = manifest
         self.fileID = fileID
         self.fileName = fileName
         self.dryRun = dryRun
+        self.capacity = capacity > 0 ? capacity + 64 : 0
+        reserve()
+    }
+
+    private mutating func reserve() {
+        records.reserveCapacity(capacity)
+        keys.reserveCapacity(capacity)
+        fingerprints.reserveCapacity(capacity)
     }
 
     var count: Int { records.count }
@@ -403,6 +421,7 @@ struct ApplyBatch<F: InboundFlow> {
         records = []
         keys = []
         fingerprints = []
+        reserve()
         return full
     }
 
@@ -418,10 +437,10 @@ struct ApplyBatch<F: InboundFlow> {
     /// `pending` holds what batches applied before this one have yet to commit: it stands in for the manifest
     /// for those keys, so a record is judged against the version in effect whether or not its commit landed.
     mutating func apply(into result: inout RunSummary.FileSummary, pending: PendingRecords) throws -> BatchCommit {
-        defer {
-            records.removeAll(keepingCapacity: true)
-            keys.removeAll(keepingCapacity: true)
-            fingerprints.removeAll(keepingCapacity: true)
+        defer {  // let go (emptied in place, an array still shared with the batch's sender was copied first)
+            records = []
+            keys = []
+            fingerprints = []
         }
         var toApply: [Int] = []
         // What is pending is taken before the manifest is read: a batch whose commit lands in between is then
@@ -473,6 +492,15 @@ struct ApplyBatch<F: InboundFlow> {
         }
         return commit
     }
+}
+
+/// A batch handed to the applying thread, taken out once.
+private final class Handed<Batch>: @unchecked Sendable {
+    private var batch: Batch?
+
+    init(_ batch: Batch) { self.batch = batch }
+
+    func take() -> Batch { batch.take()! }
 }
 
 /// What one applied batch leaves for the manifest: its records, order events, finance lines and exceptions, and
