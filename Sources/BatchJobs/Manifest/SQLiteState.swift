@@ -31,9 +31,9 @@ final class SQLiteState: StateDatabase {
         var config = GRDB.Configuration()
         config.busyMode = .timeout(busyTimeout)
         // A new manifest's pages are 16 KiB (SQLite's default is 4 KiB): an import's commit writes a quarter as
-        // many pages to the log, and the checkpoint copies a quarter as many back (a 300,000-line despatch import's
-        // system time fell from ~0.4 s to ~0.27 s; Benchmarks/README.md). Set before the pool turns the log on,
-        // which creates the file; an existing manifest keeps the size it was made with.
+        // many pages to the log, and the checkpoint copies a quarter as many back (a 300,000-line despatch
+        // import's system time fell from 0.42 s to 0.32 s on average; Benchmarks/README.md). Set before the pool
+        // turns the log on, which creates the file; an existing manifest keeps the size it was made with.
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA page_size = \(SQLiteState.pageSize)") }
         pool = try DatabasePool(path: path, configuration: config)
         // The writer's statement journals (kept so one multi-row statement can be undone alone) stay in memory:
