@@ -289,6 +289,9 @@ public final class FileStorefront: Storefront, ReturnsSource {
         let now = timestamp()
         // Changed where it is kept (a copy written back would copy its lines and ids again).
         let found: Void? = try orders.modify(fulfilment.orderNumber) { order in
+            // Room for the package's ids at once (grown one by one, an order's set was reallocated and rehashed
+            // at its second and third line).
+            order.fulfilmentIDs.reserveCapacity(order.fulfilmentIDs.count + fulfilment.lines.count)
             for line in fulfilment.lines {
                 let id = String.keyPath(fulfilment.package, line.sku)
                 guard order.fulfilmentIDs.insert(id).inserted else { continue }  // recorded before: not twice
