@@ -314,7 +314,10 @@ public struct InboundPipeline {
                 hasher.update(bufferPointer: chunk)
                 try sink.write(chunk)
             }
-            try sink.sync()
+            // Not synced to the disk: the copy is read back from the page cache and removed once the file is
+            // done, and a run after a crash downloads the file again (it stays in the outbox until archived).
+            // Syncing forced a 30 MB despatch file out before its first row was read (15 ms here; far more when
+            // the disk is busy).
             return hasher.finalize().hex
         }
     }
