@@ -90,17 +90,13 @@ final class PartitionFiles<Entry> {
         self.error = error
         buffers = Array(repeating: [], count: count)
         written = Array(repeating: 0, count: count)
-        do {
-            for _ in 0..<count {
-                var template = Array((directory + "/.voxbatch-keys-XXXXXX").utf8CString)
-                let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-                guard fd >= 0 else { throw error(directory, errno) }
-                _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
-                descriptors.append(fd)
+        for _ in 0..<count {
+            switch UnlinkedFile.create(in: directory, prefix: ".voxbatch-keys") {
+            case .success(let fd): descriptors.append(fd)
+            case .failure(let failure):
+                for fd in descriptors { close(fd) }
+                throw error(directory, failure.errno)
             }
-        } catch let failure {
-            for fd in descriptors { close(fd) }
-            throw failure
         }
         for i in buffers.indices { buffers[i].reserveCapacity(Self.bufferEntries) }
     }
@@ -117,14 +113,12 @@ final class PartitionFiles<Entry> {
     }
 
     private func flush(_ p: Int) throws {
-        try buffers[p].withUnsafeBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = write(descriptors[p], bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw error(directory, errno) }
-                done += n
+        do {
+            try buffers[p].withUnsafeBytes { bytes in
+                try UnlinkedFile.write(descriptors[p], bytes, at: written[p] * MemoryLayout<Entry>.stride)
             }
+        } catch let failure as UnlinkedFileError {
+            throw error(directory, failure.errno)
         }
         written[p] += buffers[p].count
         buffers[p].removeAll(keepingCapacity: true)
@@ -134,21 +128,18 @@ final class PartitionFiles<Entry> {
     func entries(of p: Int) throws -> [Entry] {
         var entries: [Entry] = []
         if written[p] > 0 {
+            var failure: Int32 = EIO  // a file shorter than what was written to it
             entries = [Entry](unsafeUninitializedCapacity: written[p] + buffers[p].count) { buffer, initialized in
                 let bytes = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)
                     .prefix(written[p] * MemoryLayout<Entry>.stride))
-                var done = 0
-                while done < bytes.count {
-                    let n = pread(descriptors[p], bytes.baseAddress! + done, bytes.count - done, off_t(done))
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { break }
-                    done += n
+                do throws(UnlinkedFileError) {
+                    initialized = try UnlinkedFile.read(descriptors[p], into: bytes, at: 0) / MemoryLayout<Entry>.stride
+                } catch {
+                    failure = error.errno
+                    initialized = 0
                 }
-                initialized = done / MemoryLayout<Entry>.stride
             }
-            guard entries.count == written[p] else {
-                throw error(directory, errno == 0 ? EIO : errno)
-            }
+            guard entries.count == written[p] else { throw error(directory, failure) }
         }
         entries += buffers[p]
         return entries

@@ -365,11 +365,10 @@ final class SpillFile {
         self.directory = directory
         // A folder that cannot be made is told by the file's own error, naming it.
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var template = Array((directory + "/.voxbatch-orders-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw OrderStoreError(path: directory, errno: errno) }
-        _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
-        self.fd = fd
+        switch UnlinkedFile.create(in: directory, prefix: ".voxbatch-orders") {
+        case .success(let fd): self.fd = fd
+        case .failure(let error): throw OrderStoreError(path: directory, errno: error.errno)
+        }
         out = .allocate(capacity: 1)
         out.initialize(to: Pending(bytes: .allocate(byteCount: Self.bufferBytes + 4096, alignment: 16),
                                    capacity: Self.bufferBytes + 4096))
@@ -523,13 +522,11 @@ final class SpillFile {
     }
 
     private func flush() throws {
-        let bytes = out.pointee.bytes, count = out.pointee.count, written = out.pointee.written
-        var done = 0
-        while done < count {
-            let n = pwrite(fd, bytes + done, count - done, off_t(written + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw OrderStoreError(path: directory, errno: n == 0 ? EIO : errno) }
-            done += n
+        let count = out.pointee.count
+        do throws(UnlinkedFileError) {
+            try UnlinkedFile.write(fd, UnsafeRawBufferPointer(start: out.pointee.bytes, count: count), at: out.pointee.written)
+        } catch {
+            throw OrderStoreError(path: directory, errno: error.errno)
         }
         out.pointee.written += count
         out.pointee.count = 0
@@ -570,15 +567,11 @@ final class SpillFile {
 
     /// Reads up to `count` bytes of the file at `offset` into `bytes`: how many the file had.
     private func readFile(at offset: Int, upTo count: Int, into bytes: UnsafeMutableRawBufferPointer) throws -> Int {
-        var done = 0
-        while done < count {
-            let n = pread(fd, bytes.baseAddress! + done, count - done, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw OrderStoreError(path: directory, errno: errno) }
-            if n == 0 { break }
-            done += n
+        do throws(UnlinkedFileError) {
+            return try UnlinkedFile.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: bytes.prefix(count)), at: offset)
+        } catch {
+            throw OrderStoreError(path: directory, errno: error.errno)
         }
-        return done
     }
 
     /// The order number a record holds.
