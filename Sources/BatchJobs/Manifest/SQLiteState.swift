@@ -40,8 +40,11 @@ final class SQLiteState: StateDatabase {
         // in files, each batch's commit wrote them page by page to a temporary file of its own — 300,000 of the
         // 412,000 page writes of a 300,000-line despatch import. They hold the pages one statement changes.
         // Readers keep the default: a report's sort may be large.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
-        let pageSize = try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } ?? 4096
+        // The page size read on the same connection (a read would open a reader connection at every start).
+        let pageSize = try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            return try Int.fetchOne(db, sql: "PRAGMA page_size")
+        } ?? 4096
         let pages = checkpointPages ?? (Int32(4 << 20 / pageSize), Int32(32 << 20 / pageSize))
         checkpointer = BackgroundCheckpointer(path: path, threshold: pages.threshold, limit: pages.limit)
         pool.writeWithoutTransaction { db in checkpointer.watch(db.sqliteConnection) }
