@@ -675,7 +675,7 @@ import Testing
         for limit in [0, LatestOrderIndex.repeatedInMemory] {
             for bits in [nil, 64] {
                 var seen: [String] = []
-                try exports.pages(statuses: ["paid", "cancelled", "completed"], completed: ["WEB-4"], pageSize: 10,
+                try exports.pages(statuses: ["paid", "cancelled", "completed"], completed: .list(["WEB-4"]), pageSize: 10,
                                   repeatedInMemory: limit, filterBits: bits) { page in
                     seen += page.map { "\($0.number):\($0.status):" + $0.lines.map(\.sku).joined(separator: "+") }
                 }
@@ -695,6 +695,12 @@ import Testing
         let maybes = numbers.filter { filter.insert($0) }.count
         #expect(maybes < numbers.count * 3 / 100, "\(maybes) of \(numbers.count) new numbers taken for repeats")
         #expect(numbers.allSatisfy { filter.insert($0) })
+        // Asked without adding: every number added is "maybe", few others are, and asking adds nothing.
+        #expect(numbers.allSatisfy { filter.contains($0) })
+        let others = (0..<20_000).map { "WEB-X\($0)" }
+        let wolves = others.filter { filter.contains($0) }.count
+        #expect(wolves < others.count * 3 / 100, "\(wolves) of \(others.count) numbers never added taken for added")
+        #expect(others.filter { filter.contains($0) }.count == wolves)
         #expect(LatestOrderIndex.filterBits(forBytes: 0) == 1 << 16 && LatestOrderIndex.filterBits(forBytes: 1 << 40) == 1 << 24)
     }
 

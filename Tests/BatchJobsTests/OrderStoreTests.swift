@@ -207,6 +207,21 @@ import Testing
         try journal.flush()
         try writer.flush()
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: folder + "/journal.csv"))) == expected.bytes)
-        #expect(try journal.rows().map { $0["carrier"] ?? "?" } == values.map(\.1))
+        var carriers: [String] = []
+        try journal.forEachRow(columns: ["carrier"]) { carriers.append($0[0] ?? "?") }
+        #expect(carriers == values.map(\.1))
+    }
+
+    /// A journal is read row by row by column name: a file whose columns are in another order, or that lacks one
+    /// (written by another version), gives the values by name and `nil` for the missing column.
+    @Test func aJournalIsReadByColumnNameWhateverItsOrder() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "quantity,id\n3,A/1\n,A/2\n".write(toFile: folder + "/journal.csv", atomically: true, encoding: .utf8)
+        let journal = CSVJournal(path: folder + "/journal.csv", header: ["id", "carrier", "quantity"])
+        var rows: [[String?]] = []
+        try journal.forEachRow(columns: ["id", "quantity", "carrier"]) { rows.append([$0[0], $0[1], $0[2]]) }
+        #expect(rows == [["A/1", "3", nil], ["A/2", "", nil]])
     }
 }

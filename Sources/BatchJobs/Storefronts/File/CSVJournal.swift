@@ -39,18 +39,18 @@ final class CSVJournal {
         opened = true
     }
 
-    /// Every row, header excluded, as `[column: value]`.
-    func rows() throws -> [[String: String]] {
+    /// Calls `body` with each row, header excluded, where it is read: a journal grows with the shop's history, so
+    /// its rows are never all held. The row gives the values of `columns`, by their place in that list (their
+    /// places in the file looked up once, from its header).
+    func forEachRow(columns: [String], _ body: (JournalLine) throws -> Void) throws {
         try open()
         let reader = try CSVReader(path: path)
-        var rows: [[String: String]] = []
+        var line: JournalLine?
         while try reader.next() {
-            guard let names = reader.header?.names else { continue }
-            var row: [String: String] = [:]
-            for (i, name) in names.enumerated() where i < reader.fieldCount { row[name] = reader.field(i) }
-            rows.append(row)
+            guard let header = reader.header else { continue }
+            if line == nil { line = JournalLine(reader: reader, places: columns.map { header.index(of: $0) ?? -1 }) }
+            try body(line!)
         }
-        return rows
     }
 
     private static func writer(_ sink: MemorySink) -> CSVWriter {
@@ -133,6 +133,20 @@ final class CSVJournal {
             end -= 1
         }
         if end < size { _ = ftruncate(fd, end) }
+    }
+}
+
+/// A journal row as it is read (``CSVJournal/forEachRow(columns:_:)``).
+struct JournalLine {
+    let reader: CSVReader
+    /// Each asked-for column's place in the file (-1: the file has no such column).
+    let places: [Int]
+
+    /// The value of the `n`th column asked for; `nil` when the file has no such column or the row is short.
+    subscript(_ n: Int) -> String? {
+        let place = places[n]
+        guard place >= 0, place < reader.fieldCount else { return nil }
+        return reader.field(place)
     }
 }
 

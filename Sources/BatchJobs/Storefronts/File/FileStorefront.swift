@@ -107,24 +107,27 @@ public final class FileStorefront: Storefront, ReturnsSource {
     private static func readOrders(folder: String, fulfilments: CSVJournal, refunds: CSVJournal,
                                    temporaryDirectory: String) throws -> OrderStore {
         let ordersByNumber = try loadOrders(folder: folder, temporaryDirectory: temporaryDirectory)
-        // Each journal row changes its order where it is kept (as `fulfil` does).
-        for row in try fulfilments.rows() {
-            guard let number = row["order_number"] else { continue }
+        // Each journal row changes its order where it is kept (as `fulfil` does), as the journal is read: a journal
+        // holds the shop's whole history (its rows all held, a second despatch import of a day peaked at 298 MiB).
+        try fulfilments.forEachRow(columns: ["order_number", "package", "sku", "quantity", "order_complete"]) { row in
+            guard let number = row[0] else { return }
             try ordersByNumber.modify(number) { order in
-                let id = String.keyPath(row["package"] ?? "", row["sku"] ?? "")
+                let sku = row[2]
+                let id = String.keyPath(row[1] ?? "", sku ?? "")
                 guard order.fulfilmentIDs.insert(id).inserted else { return }
-                if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
-                    order.lines[i].fulfilled += Int(row["quantity"] ?? "") ?? 0
+                if let i = order.lines.firstIndex(where: { $0.sku == sku }) {
+                    order.lines[i].fulfilled += Int(row[3] ?? "") ?? 0
                 }
-                if row["order_complete"] == "true" { order.status = "completed" }
+                if row[4] == "true" { order.status = "completed" }
             }
         }
-        for row in try refunds.rows() {
-            guard let number = row["order_number"] else { continue }
+        try refunds.forEachRow(columns: ["order_number", "refund_id", "sku", "quantity"]) { row in
+            guard let number = row[0] else { return }
             try ordersByNumber.modify(number) { order in
-                guard order.refundIDs.insert(row["refund_id"] ?? "").inserted else { return }
-                if let i = order.lines.firstIndex(where: { $0.sku == row["sku"] }) {
-                    order.lines[i].refunded += Int(row["quantity"] ?? "") ?? 0
+                guard order.refundIDs.insert(row[1] ?? "").inserted else { return }
+                let sku = row[2]
+                if let i = order.lines.firstIndex(where: { $0.sku == sku }) {
+                    order.lines[i].refunded += Int(row[3] ?? "") ?? 0
                 }
             }
         }
@@ -228,7 +231,13 @@ public final class FileStorefront: Storefront, ReturnsSource {
             }, body)
         }
         try fulfilments.flush()
-        let completed = try fulfilments.rows().filter { $0["order_complete"] == "true" }.compactMap { $0["order_number"] }
+        let fulfilments = fulfilments
+        var size = stat()
+        let completed = CompletedNumbers(bytes: stat(fulfilments.path, &size) == 0 ? Int64(size.st_size) : 0) { add in
+            try fulfilments.forEachRow(columns: ["order_complete", "order_number"]) { row in
+                if row[0] == "true", let number = row[1] { try add(number) }
+            }
+        }
         try OrderExports(directory: folder + "/orders").pages(statuses: statuses, completed: completed, pageSize: pageSize, body)
     }
 
@@ -275,9 +284,9 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// The availability the journal shows: the latest row per SKU (buffered rows are flushed first).
     public func stockLevels() throws -> [String: Int] {
         try stockJournal.flush()
-        var levels: [String: Int] = [:]
-        for row in try stockJournal.rows() {
-            if let sku = row["sku"], let n = Int(row["available"] ?? "") { levels[sku] = n }
+        var levels: [String: Int] = [:]  // one a SKU; the journal has a row for every level ever pushed
+        try stockJournal.forEachRow(columns: ["sku", "available"]) { row in
+            if let sku = row[0], let n = Int(row[1] ?? "") { levels[sku] = n }
         }
         return levels
     }
@@ -370,7 +379,11 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     public func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws {
         if cancellationIDs == nil {
-            cancellationIDs = Set(try cancellations.rows().map { ($0["order_number"] ?? "") + "/" + ($0["outcome"] ?? "") })
+            var ids = Set<String>()
+            try cancellations.forEachRow(columns: ["order_number", "outcome"]) { row in
+                ids.insert((row[0] ?? "") + "/" + (row[1] ?? ""))
+            }
+            cancellationIDs = ids
         }
         guard cancellationIDs!.insert(orderNumber + "/" + outcome.rawValue).inserted else { return }
         try cancellations.append(["order_number": orderNumber, "outcome": outcome.rawValue, "detail": detail,

@@ -144,9 +144,9 @@ struct OrderExports {
     }
 
     /// The orders whose status is one of `statuses` (case-insensitive), each in its latest version, in
-    /// the order their latest version appears; `completed` are the numbers the fulfilment journal has
+    /// the order their latest version appears; `completed` gives the numbers the fulfilment journal has
     /// completed (their status is `completed`). `body` gets them `pageSize` at a time.
-    func pages(statuses: [String], completed: [String], pageSize: Int,
+    func pages(statuses: [String], completed: CompletedNumbers, pageSize: Int,
                repeatedInMemory: Int = LatestOrderIndex.repeatedInMemory, filterBits: Int? = nil,
                _ body: ([StorefrontOrder]) throws -> Void) throws {
         let wanted = Set(statuses.map { $0.lowercased() })
@@ -195,6 +195,18 @@ enum OrderColumn: Int, CaseIterable {
     case postcode, country, service, shippingCost, total, customerNote, sku, quantity, price
 }
 
+/// The order numbers a shop's fulfilments completed, given one at a time (read from a journal that grows with the
+/// shop's history, never all held), and about how many bytes they are read from (the look-up's filter is sized by it).
+struct CompletedNumbers {
+    let bytes: Int64
+    let each: ((String) throws -> Void) throws -> Void
+
+    /// Numbers in a list (tests, and a shop with few).
+    static func list(_ numbers: [String]) -> CompletedNumbers {
+        CompletedNumbers(bytes: Int64(numbers.count * 64)) { add in for number in numbers { try add(number) } }
+    }
+}
+
 /// Order number → the file and group of its latest version, for the numbers that may have more than one group:
 /// every other order's latest version is the one being read.
 ///
@@ -205,15 +217,17 @@ enum OrderColumn: Int, CaseIterable {
 /// run leaves none behind), so its size never counts against memory. A later group overwrites an earlier one, so
 /// the index holds each such number's last group: its latest version, whose file's earlier groups (rows split
 /// within the file) are gathered into it as they are read. The indexed numbers are also held in memory (up to
-/// ``repeatedInMemory``), so that the others need no look-up; whether the shop's fulfilments completed an order
-/// is told from the numbers the caller holds.
+/// ``repeatedInMemory``), so that the others need no look-up. The numbers the shop's fulfilments completed go to the
+/// same database, behind a filter of their own, and are held in memory too when they are as few.
 final class LatestOrderIndex {
     private let queue: DatabaseQueue
     /// The indexed numbers, when there are few enough to hold: any other order's latest version is the one being
     /// read, with no look-up.
     private var repeated: Set<String>?
-    /// The numbers the fulfilments completed (in memory already: the caller read them from the journal).
-    private var completed: Set<String> = []
+    /// The numbers the fulfilments completed, when few enough to hold (else looked up past `completedFilter`).
+    private var completed: Set<String>?
+    /// A filter of the completed numbers (`nil`: there are none).
+    private var completedFilter: NumberFilter?
     /// Indexed numbers are held in memory up to this many by default; past it every order is looked up.
     static let repeatedInMemory = 100_000
     private let repeatedLimit: Int
@@ -230,7 +244,8 @@ final class LatestOrderIndex {
         queue = try DatabaseQueue(path: "", configuration: configuration)  // "": private and temporary
         try queue.write { db in
             try db.execute(sql: """
-                CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL) WITHOUT ROWID
+                CREATE TABLE latest (number TEXT PRIMARY KEY, file INTEGER NOT NULL, grp INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE completed (number TEXT PRIMARY KEY) WITHOUT ROWID
                 """)
         }
     }
@@ -243,7 +258,7 @@ final class LatestOrderIndex {
     }
 
     /// One pass over every file: the last file and group of each number that may have more than one.
-    func build(files: [String], completed: [String], filterBits: Int? = nil) throws {
+    func build(files: [String], completed: CompletedNumbers, filterBits: Int? = nil) throws {
         let bytes = files.reduce(Int64(0)) { total, path in
             total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
         }
@@ -263,9 +278,22 @@ final class LatestOrderIndex {
             if count <= repeatedLimit {
                 repeated = Set(try String.fetchAll(db, sql: "SELECT number FROM latest"))
             }
+            let complete = try db.makeStatement(sql: "INSERT OR IGNORE INTO completed (number) VALUES (?)")
+            var completedFilter = NumberFilter(bits: filterBits ?? Self.filterBits(forBytes: completed.bytes))
+            var any = false
+            try completed.each { number in
+                any = true
+                _ = completedFilter.insert(number)
+                try complete.execute(arguments: [number])
+            }
+            if any {
+                self.completedFilter = completedFilter
+                if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM completed") ?? 0 <= repeatedLimit {
+                    self.completed = Set(try String.fetchAll(db, sql: "SELECT number FROM completed"))
+                }
+            }
             return .commit
         }
-        self.completed = Set(completed)
     }
 
     /// Where an order's latest version is; `split`: whether earlier groups of it in that file may come before it
@@ -279,15 +307,22 @@ final class LatestOrderIndex {
             let statement = try db.makeStatement(sql: """
                 SELECT file, grp FROM latest WHERE number = ?
                 """)
+            let completedStatement = try db.makeStatement(sql: "SELECT 1 FROM completed WHERE number = ?")
+            func isCompleted(_ number: String) throws -> Bool {
+                guard let completedFilter, completedFilter.contains(number) else { return false }
+                if let completed { return completed.contains(number) }
+                completedStatement.setUncheckedArguments([number])
+                return try Bool.fetchOne(completedStatement) != nil
+            }
             try body { number, file, group in
                 if let repeated, !repeated.contains(number) {  // in one group only: the one being read
-                    return (file, group, false, completed.contains(number))
+                    return (file, group, false, try isCompleted(number))
                 }
                 statement.setUncheckedArguments([number])
                 guard let row = try Row.fetchOne(statement) else {
-                    return (file, group, false, completed.contains(number))  // not indexed: its only group
+                    return (file, group, false, try isCompleted(number))  // not indexed: its only group
                 }
-                return (row[0], row[1], true, completed.contains(number))
+                return (row[0], row[1], true, try isCompleted(number))
             }
         }
     }
@@ -309,23 +344,46 @@ struct NumberFilter {
 
     /// Adds `number`; returns whether it may have been added before (`false`: it certainly was not).
     mutating func insert(_ number: String) -> Bool {
-        var hasher = Hasher()
-        hasher.combine(number)
-        let hash = UInt64(bitPattern: Int64(hasher.finalize()))
-        let step = (hash >> 32) | 1  // double hashing: probe i at hash + i × step
         var found = true
-        var at = hash
+        let mask = mask
         words.withUnsafeMutableBufferPointer { words in
-            for _ in 0..<Self.probes {
+            Self.forEachProbe(of: number) { at in
                 let bit = at & mask
                 let word = Int(bit >> 6), flag = UInt64(1) << (bit & 63)
                 if words[word] & flag == 0 {
                     found = false
                     words[word] |= flag
                 }
-                at &+= step
+                return true
             }
         }
         return found
+    }
+
+    /// Whether `number` may have been added (`false`: it certainly was not).
+    func contains(_ number: String) -> Bool {
+        var found = true
+        words.withUnsafeBufferPointer { words in
+            Self.forEachProbe(of: number) { at in
+                let bit = at & mask
+                found = words[Int(bit >> 6)] & (UInt64(1) << (bit & 63)) != 0
+                return found
+            }
+        }
+        return found
+    }
+
+    /// Calls `probe` with each of the number's probe positions (unmasked) while it returns `true`.
+    @inline(__always)
+    private static func forEachProbe(of number: String, _ probe: (UInt64) -> Bool) {
+        var hasher = Hasher()
+        hasher.combine(number)
+        let hash = UInt64(bitPattern: Int64(hasher.finalize()))
+        let step = (hash >> 32) | 1  // double hashing: probe i at hash + i × step
+        var at = hash
+        for _ in 0..<probes {
+            guard probe(at) else { return }
+            at &+= step
+        }
     }
 }
