@@ -48,36 +48,10 @@ public struct ImportStockFlow: InboundFlow {
     /// the levels will name them (trimmed, mapped), by partition. One more pass over the file, in flat memory.
     public func willApplyRows(ofFile path: String, configuration: CSVConfiguration, temporaryDirectory: String) throws {
         guard storefront.wantsStockSKUsFirst else { return }
-        let reader: CSVReader
-        do { reader = try CSVReader(path: path, configuration: configuration) } catch is CSVError { return }
         let partitions = try KeyPartitions(temporaryDirectory: temporaryDirectory)
-        var item: Int?
-        while true {
-            do {
-                guard try reader.next() else { break }
-            } catch let error as CSVError {
-                if error.recordNumber == 0 { return }  // not CSV: the pipeline rejects the file
-                continue  // a malformed record is never applied
-            }
-            if item == nil {
-                let header = reader.header ?? CSVHeader(template.headerNames)
-                // No such column: the pipeline rejects the file, and the storefront answers from its catalogue.
-                guard let found = PeoplevoxRowReader(template: template, header: header, columns: ["Item code"])
-                    .position("Item code") else { return }
-                item = found
-            }
-            let i = item.unsafelyUnwrapped
-            // The SKU as the decoder reads it and the level names it. Unmapped ASCII (nearly every code): its
-            // trimmed bytes, without a string.
-            let bytes: UInt64? = skus.isEmpty && i < reader.fieldCount ? reader.withFieldBytes(i) { field in
-                let code = field.trimmingSpacesAndTabs
-                return code.contains(where: { $0 >= 0x80 }) ? nil : KeyHash.of(code)
-            } : nil
-            try partitions.add(bytes ?? {
-                let code = i < reader.fieldCount ? reader.field(i).trimmingSpaces : ""
-                return KeyHash.of(skus[code] ?? code)
-            }())
-        }
+        // No such column, or not CSV: the pipeline rejects the file, and the storefront answers from its catalogue.
+        guard try ColumnScan.forEachHash(of: "Item code", inFile: path, configuration: configuration, template: template,
+                                         mapping: skus, { try partitions.add($0) }) else { return }
         try storefront.expectStockUpdates(for: partitions)
     }
 

@@ -31,6 +31,8 @@ public final class RoutingStorefront: Storefront, ReturnsSource, RefundAuditing,
     public func expectStockUpdates(for skus: KeyPartitions?) throws { try primary.expectStockUpdates(for: skus) }
     /// The transfers are looked up one by one from the inventory master; the shop's orders may be read ahead.
     public func prepareOrderLookups() { primary.prepareOrderLookups() }
+    public var wantsOrderNumbersFirst: Bool { primary.wantsOrderNumbersFirst }
+    public func expectOrderLookups(for numbers: KeySet?) throws { try primary.expectOrderLookups(for: numbers) }
     public func refund(_ refund: Refund) throws { try target(refund.orderNumber).refund(refund) }
     public func recordCancellation(orderNumber: String, outcome: CancellationOutcome, detail: String) throws {
         try target(orderNumber).recordCancellation(orderNumber: orderNumber, outcome: outcome, detail: detail)

@@ -302,6 +302,13 @@ public protocol Storefront: AnyObject {
     /// A despatch import is about to look orders up by number: a storefront that must first read every order (the
     /// plain-file storefront, into its order store) may start now, in the background. The default does nothing.
     func prepareOrderLookups()
+    /// Whether ``withOrder(number:_:)`` would rather be told first which orders a file will look up
+    /// (``expectOrderLookups(for:)``): the plain-file storefront whose order exports are too large to index whole,
+    /// which then reads each file's orders alone. The default is `false`.
+    var wantsOrderNumbersFirst: Bool { get }
+    /// Until the next call, every order looked up by number is among `numbers` (their ``KeyHash``es); `nil` ends
+    /// that (any order may be looked up again). The default does nothing.
+    func expectOrderLookups(for numbers: KeySet?) throws
     /// Makes everything written so far durable (called at the end of each batch).
     func flush() throws
     /// `voxbatch storefront check`: authenticates and reads one page of orders in `readyStatuses` and one
@@ -404,6 +411,10 @@ extension Storefront {
     public func expectStockUpdates(for skus: KeyPartitions?) throws {}
 
     public func prepareOrderLookups() {}
+
+    public var wantsOrderNumbersFirst: Bool { false }
+
+    public func expectOrderLookups(for numbers: KeySet?) throws {}
 
     public func setStock(_ levels: [(sku: String, quantity: Int)], snapshotAt: [Date]) throws -> Set<String> {
         try setStock(levels)

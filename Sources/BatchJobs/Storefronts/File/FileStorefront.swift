@@ -20,8 +20,14 @@ public final class FileStorefront: Storefront, ReturnsSource {
     public let folder: String
     /// The orders by number, once read (``OrderStore``: in a temporary file, not in memory).
     private var ordersByNumber: OrderStore?
-    /// The orders being read in the background, after ``prepareOrderLookups()``.
+    /// The orders being read in the background, after ``prepareOrderLookups()`` or ``expectOrderLookups(for:)``.
     private var ordersRead: BackgroundResult<OrderStore>?
+    /// Whether the orders read (or being read) are only those ``expectOrderLookups(for:)`` was told of.
+    private var ordersRestricted = false
+    /// Order exports of at least this many bytes in all are not indexed whole for a despatch import: each file's
+    /// orders are read into the order store on their own (``expectOrderLookups(for:)``), so that the store's index
+    /// (18 bytes an order) follows the file, not the shop's history. 64 MiB is about 160,000 orders.
+    public var orderIndexThreshold = 64 << 20
     /// The catalogue's SKUs, as key hashes: 8 bytes a slot whatever their length (a million-SKU catalogue in
     /// about 10 MiB rather than the 40 MiB of a `Set<String>`).
     private var skus: KeySet?
@@ -96,17 +102,43 @@ public final class FileStorefront: Storefront, ReturnsSource {
     /// package, and 100,000 orders take a fifth of a second that the file's first pass and first rows can
     /// overlap. Nothing else touches the order files or the journals until the read is taken.
     public func prepareOrderLookups() {
-        guard ordersByNumber == nil, ordersRead == nil else { return }
+        guard ordersByNumber == nil, ordersRead == nil, !wantsOrderNumbersFirst else { return }
         let folder = folder, fulfilments = fulfilments, refunds = refunds, directory = temporaryDirectory
         ordersRead = BackgroundResult {
             try Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds, temporaryDirectory: directory)
         }
     }
 
-    /// Every order, in its latest version, with what the journals say was fulfilled and refunded.
+    public var wantsOrderNumbersFirst: Bool {
+        let files = (try? OrderExports(directory: folder + "/orders").files()) ?? []
+        var bytes = 0
+        for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
+        return bytes >= orderIndexThreshold
+    }
+
+    /// Starts reading the orders `numbers` names (their ``KeyHash``es), and only those, on a thread of its own: the
+    /// orders of the last file so told go. `nil`: the orders read next are all of them.
+    public func expectOrderLookups(for numbers: KeySet?) throws {
+        guard numbers != nil || ordersRestricted else { return }
+        if ordersRead != nil { try loadedOrders() }  // a read under way is let finish before it goes
+        ordersByNumber = nil
+        ordersRestricted = numbers != nil
+        guard let numbers else { return }
+        // The journals are read back: what the last file wrote is in them.
+        try fulfilments.flush()
+        try refunds.flush()
+        let folder = folder, fulfilments = fulfilments, refunds = refunds, directory = temporaryDirectory
+        ordersRead = BackgroundResult {
+            try Self.readOrders(folder: folder, fulfilments: fulfilments, refunds: refunds, temporaryDirectory: directory,
+                                only: numbers)
+        }
+    }
+
+    /// Every order (or those whose number's ``KeyHash`` is in `only`), in its latest version, with what the
+    /// journals say was fulfilled and refunded.
     private static func readOrders(folder: String, fulfilments: CSVJournal, refunds: CSVJournal,
-                                   temporaryDirectory: String) throws -> OrderStore {
-        let ordersByNumber = try loadOrders(folder: folder, temporaryDirectory: temporaryDirectory)
+                                   temporaryDirectory: String, only: KeySet? = nil) throws -> OrderStore {
+        let ordersByNumber = try loadOrders(folder: folder, temporaryDirectory: temporaryDirectory, only: only)
         // Each journal row changes its order where it is kept (as `fulfil` does), as the journal is read: a journal
         // holds the shop's whole history (its rows all held, a second despatch import of a day peaked at 298 MiB).
         try fulfilments.forEachRow(columns: ["order_number", "package", "sku", "quantity", "order_complete"]) { row in
@@ -446,7 +478,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
 
     /// Every order, in its latest version, by number (for `order(number:)` and the writes, which look orders up
     /// by number); listings stream instead (``orders(statuses:pageSize:_:)``).
-    private static func loadOrders(folder: String, temporaryDirectory: String) throws -> OrderStore {
+    private static func loadOrders(folder: String, temporaryDirectory: String, only: KeySet? = nil) throws -> OrderStore {
         let ordersByNumber = try OrderStore(temporaryDirectory: temporaryDirectory)
         let files = try OrderExports(directory: folder + "/orders").files()
         // Room for about as many orders as the files hold at ~400 bytes an order (three lines): the index of
@@ -454,13 +486,16 @@ public final class FileStorefront: Storefront, ReturnsSource {
         // read's profile samples; 3% with the room made first).
         var bytes = 0
         for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
-        ordersByNumber.reserveCapacity(min(bytes / 400, 4_000_000))
+        ordersByNumber.reserveCapacity(min(bytes / 400, only?.count ?? .max, 4_000_000))
         for (f, path) in files.enumerated() {
             guard path.hasSuffix(".jsonl") else {
-                try ordersByNumber.addGroups(ofCSV: path, file: f)
+                try ordersByNumber.addGroups(ofCSV: path, file: f, only: only)
                 continue
             }
-            try OrderExports.forEachGroup(in: path) { order, _ in try ordersByNumber.add(order, file: f) }
+            try OrderExports.forEachGroup(in: path) { order, _ in
+                if let only, !only.contains(KeyHash.of(order.number)) { return }
+                try ordersByNumber.add(order, file: f)
+            }
         }
         return ordersByNumber
     }

@@ -101,10 +101,12 @@ final class OrderStore {
     /// Adds the orders of the export CSV file numbered `file` as ``add(_:file:)`` adds each group of its rows
     /// (``OrderExports/forEachGroup(in:_:)``), but writes a new order's record from the rows' bytes, without making
     /// the order and taking it apart again (a third of the time of reading 100,000 orders); a group whose number the
-    /// store has already (a later version, rows apart) goes through ``add(_:file:)``.
-    func addGroups(ofCSV path: String, file: Int) throws {
+    /// store has already (a later version, rows apart) goes through ``add(_:file:)``. With `only`, an order whose
+    /// number's ``KeyHash`` is not in it is passed over.
+    func addGroups(ofCSV path: String, file: Int, only: KeySet? = nil) throws {
         var writing: (start: Int, linesAt: Int, lines: UInt32, hash: UInt64)?
         var other: StorefrontOrder?
+        var passing = false  // over the rows of an order not asked for
         func finish() throws {
             if let record = writing.take() {
                 spill.patch(record.lines, at: record.linesAt)
@@ -118,6 +120,8 @@ final class OrderStore {
         try OrderExports.forEachOrderRow(in: path) { row, number, startsGroup in
             if startsGroup {
                 try finish()
+                if let only { passing = !only.contains(KeyHash.of(number)) }
+                if passing { return }
                 let h = hash(number)
                 if try entry(number, hash: h) != nil {
                     other = row.order(number: number)
@@ -134,6 +138,7 @@ final class OrderStore {
                     spill.put(UInt32(0))  // the line count, filled in at the end
                 }
             }
+            if passing { return }
             if other != nil {
                 other!.lines.append(row.line)
                 return
