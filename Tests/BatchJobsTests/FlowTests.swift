@@ -852,6 +852,22 @@ import Testing
 }
 
 @Suite struct ExportItemsTests {
+    /// The plain-file storefront hands its catalogue on a page at a time (export-items never holds it whole): the
+    /// same products, in the file's order, as read whole, whatever order the file's columns are in.
+    @Test func theCatalogueIsReadAPageAtATime() throws {
+        let f = try FlowFixture()
+        let rows = (1...12).map { "\($0 == 3 ? " " : "")Product \($0),SKU-\($0),10.0\($0 % 10),506000\($0)" }
+        try ("name,sku,price,barcode\n" + rows.joined(separator: "\n") + "\n")
+            .write(toFile: f.root + "/shop/products.csv", atomically: true, encoding: .utf8)
+        let shop = try f.storefront()
+        var pages: [[Product]] = []
+        try shop.products(pageSize: 5) { pages.append($0) }
+        #expect(pages.map(\.count) == [5, 5, 2])
+        #expect(pages.flatMap { $0 } == (try shop.products()))
+        #expect(pages[0][2].sku == "SKU-3" && pages[0][2].name == "Product 3" && pages[0][2].barcode == "5060003"
+                && pages[0][2].price == "10.03" && pages[0][2].attributes.isEmpty && pages[0][2].weightGrams == "")
+    }
+
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func newAndChangedItemsAreSentOnceAndTheAuditComparesBothSides(epoch: Epoch, backend: StateBackend) throws {
         let f = try FlowFixture(epoch: epoch, backend: backend)

@@ -19,13 +19,19 @@ public struct ExportItemsFlow: OutboundFlow {
         skus = configuration.mappings.skus
     }
 
-    public func collect() throws -> [OutboundRecord] {
-        try storefront.products().map { product in
-            let code = skus[product.sku] ?? product.sku
-            let item = ItemType(itemCode: code, name: product.name, barcode: product.barcode, retailPrice: product.price,
-                                weightGrams: product.weightGrams, attributes: product.attributes)
-            let template = self.template
-            return OutboundRecord(key: code, rows: [item.row(in: template)])
+    public func collect() throws -> [OutboundRecord] { try allPages() }
+
+    /// The catalogue a page at a time: each page's items are sent (or found unchanged) before the next is read.
+    public func collect(pages body: ([OutboundRecord]) throws -> Void) throws {
+        let template = self.template
+        try storefront.products(pageSize: 5_000) { products in
+            try body(products.map { product in
+                let code = skus[product.sku] ?? product.sku
+                let item = ItemType(itemCode: code, name: product.name, barcode: product.barcode,
+                                    retailPrice: product.price, weightGrams: product.weightGrams,
+                                    attributes: product.attributes)
+                return OutboundRecord(key: code, rows: [item.row(in: template)])
+            })
         }
     }
 }

@@ -20,6 +20,9 @@ public final class RoutingStorefront: Storefront, ReturnsSource, RefundAuditing,
     }
     public func order(number: String) throws -> StorefrontOrder? { try target(number).order(number: number) }
     public func products() throws -> [Product] { try primary.products() }
+    public func products(pageSize: Int, _ body: ([Product]) throws -> Void) throws {
+        try primary.products(pageSize: pageSize, body)
+    }
     public func fulfil(_ fulfilment: Fulfilment) throws { try target(fulfilment.orderNumber).fulfil(fulfilment) }
     public func setStock(_ levels: [(sku: String, quantity: Int)]) throws -> Set<String> { try primary.setStock(levels) }
     public func setStock(_ levels: [(sku: String, quantity: Int)], snapshotAt: [Date]) throws -> Set<String> {

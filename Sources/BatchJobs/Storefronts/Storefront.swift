@@ -275,6 +275,9 @@ public protocol Storefront: AnyObject {
     func withOrder<R>(number: String, _ body: (StorefrontOrder) throws -> R) throws -> R?
     /// The catalogue.
     func products() throws -> [Product]
+    /// The same, `pageSize` at a time: a storefront that can read its catalogue in pages (the plain-file one)
+    /// never holds it whole. The default reads ``products()`` and hands it on in pages.
+    func products(pageSize: Int, _ body: ([Product]) throws -> Void) throws
     /// Records a package; lines whose `PACKAGE/SKU` the order already has are not added again.
     func fulfil(_ fulfilment: Fulfilment) throws
     /// Sets availability for each SKU (absolute values); returns the SKUs the storefront does not know.
@@ -411,6 +414,13 @@ extension Storefront {
     public func expectStockUpdates(for skus: KeyPartitions?) throws {}
 
     public func prepareOrderLookups() {}
+
+    public func products(pageSize: Int, _ body: ([Product]) throws -> Void) throws {
+        let all = try products()
+        for start in stride(from: 0, to: all.count, by: max(pageSize, 1)) {
+            try body(Array(all[start..<min(start + max(pageSize, 1), all.count)]))
+        }
+    }
 
     public var wantsOrderNumbersFirst: Bool { false }
 

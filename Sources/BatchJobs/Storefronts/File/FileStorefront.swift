@@ -303,14 +303,33 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public func products() throws -> [Product] {
-        var products: [Product] = []
+        var all: [Product] = []
+        try products(pageSize: 5_000) { all += $0 }
+        return all
+    }
+
+    /// The catalogue as it is read, never held whole (a million-SKU catalogue's export held 500 MiB).
+    public func products(pageSize: Int, _ body: ([Product]) throws -> Void) throws {
+        var page: [Product] = []
+        page.reserveCapacity(max(pageSize, 1))
+        var columns: [Int]?  // barcode, name, size, colour, weight_grams, price: looked up once
         try readCatalogue { reader, sku in
-            func value(_ name: String) -> String { reader.field(named: name)?.trimmingSpaces ?? "" }
-            products.append(Product(sku: sku, barcode: value("barcode"), name: value("name"),
-                                    attributes: [value("size"), value("colour")].filter { !$0.isEmpty },
-                                    weightGrams: value("weight_grams"), price: value("price")))
+            if columns == nil {
+                columns = ["barcode", "name", "size", "colour", "weight_grams", "price"].map { reader.header?.index(of: $0) ?? -1 }
+            }
+            func value(_ n: Int) -> String {
+                let i = columns.unsafelyUnwrapped[n]
+                return i >= 0 && i < reader.fieldCount ? reader.field(i).trimmingSpaces : ""
+            }
+            page.append(Product(sku: sku, barcode: value(0), name: value(1),
+                                attributes: [value(2), value(3)].filter { !$0.isEmpty },
+                                weightGrams: value(4), price: value(5)))
+            if page.count >= pageSize {
+                try body(page)
+                page.removeAll(keepingCapacity: true)
+            }
         }
-        return products
+        if !page.isEmpty { try body(page) }
     }
 
     /// The availability the journal shows: the latest row per SKU (buffered rows are flushed first).
