@@ -6,6 +6,26 @@ import TestSupport
 import Testing
 
 @Suite struct ExportOrdersTests {
+    /// A day when no SKU reaches the warehouse: every order, over more than one page, is held with one exception
+    /// (raised a page at a time), counted again only once its backoff has passed; none is sent.
+    @Test(arguments: StateBackend.allCases)
+    func everyOrderHeldOnADayOfUnknownSKUsHasOneExceptionCountedOnlyWhenDue(backend: StateBackend) throws {
+        let f = try FlowFixture(backend: backend)
+        try f.products(["TSH-M"])
+        try f.orders("a.csv", (1...1_205).map { .init(number: "WEB-\($0)", lines: [("TSH-M", 1)]) })
+        let first = try f.run(.exportOrders)  // no stock file yet: the warehouse knows no SKU
+        #expect(first.summary.exceptions == 1_205 && first.summary.applied == 0)
+        func counts() throws -> [Int] { try f.openExceptions("unknown-sku").map(\.occurrences) }
+        #expect(try counts() == Array(repeating: 1, count: 1_205))
+        f.now += 60
+        #expect(try f.run(.exportOrders).summary.exceptions == 1_205)
+        #expect(try counts() == Array(repeating: 1, count: 1_205))  // not due yet
+        f.now += 86_400
+        try f.run(.exportOrders)
+        #expect(try counts() == Array(repeating: 2, count: 1_205))
+        #expect(try f.salesOrdersSent().isEmpty)
+    }
+
     @Test func theOrderFilesColumnsAreReadByTheirPositions() {
         // OrderExports reads fields by `OrderColumn`, looked up in the header in `orderColumns`' order.
         #expect(OrderColumn.allCases.count == FileStorefront.orderColumns.count)

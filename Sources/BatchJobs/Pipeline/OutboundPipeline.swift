@@ -244,12 +244,15 @@ public struct OutboundPipeline {
         var batch: [PackedRecord] = []  // rows rendered once, kept packed
         var inFile: Set<String> = []  // keys in the file being filled
         var handedOver: Set<String> = []  // keys of files handed to the sender since this page's look-up
-        var held: Set<String> = []  // keys held back this run (pre-flight or template): few
+        // Keys held back this run (pre-flight or template), by hash: usually few, but every order of the shop on a day
+        // its SKUs are unknown to the warehouse.
+        var held = KeySet()
         var previewed: Set<String> = []  // dry run only: nothing is reserved, so keys are remembered
         var separators: [Int32] = []  // a packed record's separators, found to validate it
         var skipped = 0
         var invalid = 0
         var heldCount = 0  // failed a pre-flight check: an exception, tried again next run
+        var holds: [(kind: String, reference: String, message: String, owner: OwnerTeam)] = []  // this page's
         // Files are named, written, reserved, dropped and confirmed in order — on a thread of their own while
         // the next page is collected, when the flow allows it (the sender then has the transport to itself).
         let sender = flow.sendsWhileCollecting && !dryRun ? BatchWorker(slots: 1) : nil
@@ -296,7 +299,7 @@ public struct OutboundPipeline {
                 handedOver.removeAll(keepingCapacity: true)
                 for record in records {
                     if inFile.contains(record.key) || handedOver.contains(record.key) || sendingKeys.contains(record.key)
-                        || held.contains(record.key) || (dryRun && previewed.contains(record.key)) {
+                        || held.contains(KeyHash.of(record.key)) || (dryRun && previewed.contains(record.key)) {
                         skipped += 1  // the storefront returned it twice: one sales order only
                         continue
                     }
@@ -317,8 +320,8 @@ public struct OutboundPipeline {
                     }
                     if let problem = record.problem {
                         heldCount += 1
-                        held.insert(record.key)
-                        if !dryRun { try hold(record, problem, flow: flow) }
+                        held.insert(KeyHash.of(record.key))
+                        if !dryRun { holds.append((problem.kind, record.reference, problem.message, problem.owner)) }
                         continue
                     }
                     // Checked on the packed bytes it will be written from (no second copy of its fields).
@@ -333,7 +336,7 @@ public struct OutboundPipeline {
                     }
                     guard errors.isEmpty else {
                         invalid += 1
-                        held.insert(record.key)
+                        held.insert(KeyHash.of(record.key))
                         let reasons = errors.map { "\($0.column) \($0.value.isEmpty ? "" : "\"\($0.value)\" ")\($0.message)" }
                         if !dryRun {
                             try manifest.raise(kind: "invalid-\(flow.name)", reference: record.reference,
@@ -348,11 +351,14 @@ public struct OutboundPipeline {
                     if dryRun { previewed.insert(record.key) }
                     if batch.count >= maxRecordsPerFile { try sendBatch() }
                 }
+                try hold(holds, flow: flow)
+                holds.removeAll(keepingCapacity: true)
             }
             try sendBatch()
             try sender?.finish()
         } catch is StopRequested {
             try sender?.finish()  // the files already handed over are sent whole
+            try hold(holds, flow: flow)  // the stopped page's records held so far
         }
         summary.files = sending.files
 
@@ -498,20 +504,17 @@ public struct OutboundPipeline {
                                        note: "sent in \(file)")
     }
 
-    /// Holds a record back for its pre-flight problem: the attempt is counted (on the exception) only when
-    /// its backoff has passed, and the attempt that reaches `retryAttempts` raises the incident.
-    private func hold(_ record: OutboundRecord, _ problem: OutboundProblem, flow: some OutboundFlow) throws {
-        let now = Int64(clock().timeIntervalSince1970)
-        if let open = try manifest.openException(kind: problem.kind, reference: record.reference) {
-            let wait = min(86_400, Int64(retryBackoffMinutes) * 60 << Int64(min(20, max(0, open.occurrences - 1))))
-            if now < open.lastSeen + wait { return }  // not due yet: waits, as it is
-        }
-        _ = try manifest.raise(kind: problem.kind, reference: record.reference, message: problem.message, owner: problem.owner)
-        guard let attempts = try manifest.openException(kind: problem.kind, reference: record.reference)?.occurrences,
-              attempts == retryAttempts else { return }
-        _ = try manifest.raise(kind: "order-retries-exhausted", reference: record.reference,
-                               message: "\(record.reference) (\(flow.name)) has failed \(attempts) attempts and stays held: "
-                                + problem.message, owner: problem.owner)
+    /// Holds a page's records back for their pre-flight problems, in one transaction: an attempt is counted (on
+    /// the exception) only when its backoff has passed, and the attempt that reaches `retryAttempts` raises the
+    /// incident.
+    private func hold(_ records: [(kind: String, reference: String, message: String, owner: OwnerTeam)],
+                      flow: some OutboundFlow) throws {
+        let now = Int64(clock().timeIntervalSince1970), backoff = Int64(retryBackoffMinutes) * 60
+        try manifest.raiseHeld(records, due: { occurrences, lastSeen in
+            now >= lastSeen + min(86_400, backoff << Int64(min(20, max(0, occurrences - 1))))
+        }, retryAttempts: retryAttempts, exhausted: { reference, attempts, message in
+            "\(reference) (\(flow.name)) has failed \(attempts) attempts and stays held: " + message
+        })
     }
 
     /// Drops a prepared file and confirms it.
