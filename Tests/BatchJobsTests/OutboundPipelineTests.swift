@@ -115,6 +115,33 @@ final class CutUploads: FileTransport {
         return out
     }
 
+    /// A file's rows go to the work folder as they are collected. One left unsent (a stop request before it is sent,
+    /// or a killed run's) is removed and never sent; its records go in the next run, once.
+    @Test func aFileBeingFilledThatIsNotSentIsRemovedAndItsRecordsGoNextRun() throws {
+        for i in 1...5 { source.add("WEB-\(i)", lines: [("SKU-A", "1")]) }
+        let stale = root + "/work/.filling-sales-orders-7"
+        try "SalesOrderNumber,ItemCode,QuantityOrdered,Note\r\nWEB-OLD,SKU-A,1,\r\n"
+            .write(toFile: stale, atomically: true, encoding: .utf8)
+        var stopper = pipeline(at: 0, maxPerFile: 2)
+        var asked = 0
+        stopper.shouldStop = {
+            asked += 1
+            return asked > 1  // the first file goes, then a stop is requested
+        }
+        let first = try stopper.run(source)
+        #expect(first.stopped && first.files.map(\.name) == ["SO_20261124T081500Z_0001.csv"])
+        func filling() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: root + "/work").filter { $0.hasPrefix(".filling-") }
+        }
+        #expect(try filling().isEmpty)
+        let second = try pipeline(at: 60).run(source)
+        #expect(second.applied == 3)
+        let sent = try sentFiles().values.joined()
+        #expect(!sent.contains("WEB-OLD"))
+        #expect((1...5).allSatisfy { n in sent.components(separatedBy: "WEB-\(n),").count == 2 })  // each once
+        #expect(try filling().isEmpty)
+    }
+
     @Test func sendsValidOrdersInFilesOfTheConfiguredSizeAndNeverTwice() throws {
         for i in 1...5 { source.add("WEB-\(i)", lines: [("SKU-A", "1"), ("SKU-B", "2")]) }
         source.add("WEB-BAD", lines: [("SKU-A", "0")])

@@ -241,7 +241,20 @@ public struct OutboundPipeline {
         let validator = TemplateValidator(template: flow.template, header: header)
         // What this run holds, whatever the number of records: one page, the file being filled, and the
         // keys of both (a key sent in an earlier file is found in the manifest, which reserved it).
-        var batch: [PackedRecord] = []  // rows rendered once, kept packed
+        // The records of the file being filled: their keys, hashes and finance lines; their rows, rendered once, go
+        // straight to the file (``FillingFile``), so a file of 5,000 orders is not held in memory twice over while
+        // the one before it is sent.
+        var batch: [PackedRecord] = []
+        var filling: FillingFile?  // nil in a dry run: nothing is written
+        var fillings = 0
+        defer { filling?.discard() }  // a file left unsent (an error, a stop): its records go in the next run
+        if !dryRun {
+            // What a killed run was filling is never sent: its records were not reserved, and are collected again.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []
+            where name.hasPrefix(FillingFile.prefix(flow: flow.name)) {
+                unlink(workDirectory + "/" + name)
+            }
+        }
         var inFile: Set<String> = []  // keys in the file being filled
         var handedOver: Set<String> = []  // keys of files handed to the sender since this page's look-up
         // Keys held back this run (pre-flight or template), by hash: usually few, but every order of the shop on a day
@@ -267,6 +280,8 @@ public struct OutboundPipeline {
             }
             let full = batch
             batch.removeAll(keepingCapacity: true)
+            let rows = filling
+            filling = nil
             handedOver.formUnion(inFile)
             inFile.removeAll(keepingCapacity: true)
             // The template's unique keys (an order number and item code) are checked within each file:
@@ -283,7 +298,7 @@ public struct OutboundPipeline {
                 }
                 var file = RunSummary.FileSummary(name: name, outcome: dryRun ? "would-send" : "sent")
                 file.applied = full.count
-                if !dryRun { try send(full, as: name, flow: flow, runID: runID) }
+                if !dryRun, let rows { try send(full, rows: rows, as: name, flow: flow, runID: runID) }
                 sending.finished(number, file)
             }
             if let sender { try sender.submit(work) } else { try work() }
@@ -345,8 +360,17 @@ public struct OutboundPipeline {
                         }
                         continue
                     }
+                    if !dryRun {
+                        if filling == nil {
+                            fillings += 1
+                            filling = try FillingFile(path: workDirectory + "/" + FillingFile.prefix(flow: flow.name)
+                                                        + String(fillings), header: flow.template.headerNames,
+                                                      guardsFormulas: guardsFormulas)
+                        }
+                        try filling!.append(packedRows.bytes)
+                    }
                     batch.append(PackedRecord(key: record.key, reference: record.reference, finance: record.finance,
-                                              hash: hash, rows: packedRows.bytes))
+                                              hash: hash ?? (dryRun ? "" : Self.digest(packedRows.bytes))))
                     inFile.insert(record.key)
                     if dryRun { previewed.insert(record.key) }
                     if batch.count >= maxRecordsPerFile { try sendBatch() }
@@ -466,19 +490,14 @@ public struct OutboundPipeline {
         try packed.withUnsafeBufferPointer { try writer.write(packedRecords: $0, fieldEnd: 0x1F, recordEnd: 0x1E) }
     }
 
-    private func send(_ batch: [PackedRecord], as name: String, flow: some OutboundFlow, runID: Int64?) throws {
+    private func send(_ batch: [PackedRecord], rows: FillingFile, as name: String, flow: some OutboundFlow,
+                      runID: Int64?) throws {
         let local = workDirectory + "/" + name
         let encryption = pgp.flatMap { $0.settings.encryptsOutbound ? $0 : nil }
         let plain = encryption == nil ? local : local + ".plain"
-        let sink = HashingSink(try FileDescriptorSink(path: plain))  // the file's hash as it is written, not read back
-        let writer = CSVWriter(sink: sink, guardsFormulas: guardsFormulas)
-        try writer.write(record: flow.template.headerNames)
-        for record in batch { try Self.write(packed: record.rows, to: writer) }
-        let hashes = batch.map { (key: $0.key, hash: $0.hash ?? Self.digest($0.rows)) }
-        try writer.flush()
-        try sink.file.sync()
-        let sha = sink.hasher.finalize().hex
-        var size = sink.count
+        let hashes = batch.map { (key: $0.key, hash: $0.hash) }
+        let (sha, written) = try rows.finish(as: plain)
+        var size = written
         if let encryption {
             defer { unlink(plain) }
             try encryption.encrypt(plain, to: local)
@@ -579,9 +598,52 @@ struct PackedRecord {
     let key: String
     let reference: String
     let finance: [FinanceLine]
-    /// Its hash when it was needed for a comparison already; otherwise the sender takes it.
-    let hash: String?
-    let rows: [UInt8]
+    /// The hash of its rows, as the manifest keeps it.
+    let hash: String
+}
+
+/// The file a batch's rows are written to as its records are collected: rendered, guarded and hashed on the way (a
+/// file's SHA-256 without reading it back), under a name of its own in the work folder until the sender gives it its
+/// name. One that is not sent is removed; one a killed run left is removed by the next.
+final class FillingFile {
+    let path: String
+    private let sink: HashingSink
+    private let writer: CSVWriter
+    private var done = false
+
+    static func prefix(flow: String) -> String { ".filling-\(flow)-" }
+
+    init(path: String, header: [String], guardsFormulas: Bool) throws {
+        self.path = path
+        sink = HashingSink(try FileDescriptorSink(path: path))
+        writer = CSVWriter(sink: sink, guardsFormulas: guardsFormulas)
+        do { try writer.write(record: header) } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Writes a record's packed rows.
+    func append(_ packed: [UInt8]) throws { try OutboundPipeline.write(packed: packed, to: writer) }
+
+    /// Writes out what is buffered, makes it durable and moves it to `local`; its SHA-256 and size.
+    func finish(as local: String) throws -> (sha256: String, size: Int64) {
+        try writer.flush()
+        try sink.file.sync()
+        guard rename(path, local) == 0 else {
+            throw TransportError.posix("write \(local)", target: "local", path: local)
+        }
+        done = true
+        return (sink.hasher.finalize().hex, sink.count)
+    }
+
+    /// Removes the file unless it was finished.
+    func discard() {
+        if !done { unlink(path) }
+        done = true
+    }
+
+    deinit { discard() }
 }
 
 /// Writes through to a file and hashes the bytes on their way: a file's SHA-256 without reading it back whole.

@@ -6,7 +6,7 @@ import Darwin
 
 extension TransportError {
     /// Maps the current `errno` to a transport error.
-    static func posix(_ operation: String, target: String, path: String, errno code: Int32 = errno) -> TransportError {
+    public static func posix(_ operation: String, target: String, path: String, errno code: Int32 = errno) -> TransportError {
         let reason = String(cString: strerror(code))
         let kind: Code
         switch code {
