@@ -508,6 +508,30 @@ import Testing
     }
 }
 
+extension ImportReturnsTests {
+    /// A shop whose order exports are too large to index whole has each returns file's orders read on their own:
+    /// the same refunds and the same unknown order as with every order indexed.
+    @Test(arguments: [false, true])
+    func returnsAreTheSameWhetherTheOrdersAreIndexedWholeOrFileByFile(fileByFile: Bool) throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2), ("HOD-L", 1)]),
+                               .init(number: "WEB-2", lines: [("TSH-M", 1)])])
+        let header = "Salesorder number,Return number,Item code,Quantity,Status,Reason,Return date\r\n"
+        try f.fromWarehouse("RET_1.csv", header + " WEB-1 ,RMA-1,TSH-M,1,Accepted,Too small,\(f.day(10))\r\n"
+                            + "WEB-404,RMA-2,TSH-M,1,Accepted,,\(f.day(10))\r\n")
+        let storefront = try FileStorefront(folder: f.root + "/shop", clock: f.clock)
+        storefront.orderIndexThreshold = fileByFile ? 0 : .max
+        storefront.temporaryDirectory = f.root
+        let result = try JobRunner(configuration: f.configuration, storefront: storefront, clock: f.clock)
+            .run(.importReturns)
+        #expect(result.summary.applied == 1 && result.summary.exceptions == 1)
+        #expect(try f.openExceptions().map(\.kind) == ["unknown-order"])
+        #expect(try storefront.order(number: "WEB-1")?.refundIDs == ["RMA-1/TSH-M"])
+        #expect(try storefront.order(number: "WEB-2")?.refundIDs == [])
+    }
+}
+
 @Suite struct ExportReturnsTests {
     /// A returns (RMA) file as the shop exports it.
     func announce(_ f: FlowFixture, _ file: String, _ rows: [String]) throws {

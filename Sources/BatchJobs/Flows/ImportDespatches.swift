@@ -41,16 +41,9 @@ public struct ImportDespatchesFlow: InboundFlow {
 
     public func willApplyFiles() { storefront.prepareOrderLookups() }
 
-    /// For a storefront that would rather not read every order (the plain-file storefront of a large shop): the
-    /// orders this file names, as the lines will name them (trimmed). One more pass over the file; memory: 10 bytes
-    /// an order of the file, whatever the shop's size.
+    /// The orders this file names, for a storefront that would rather not read every order.
     public func willApplyRows(ofFile path: String, configuration: CSVConfiguration, temporaryDirectory: String) throws {
-        guard storefront.wantsOrderNumbersFirst else { return }
-        var numbers = KeySet(capacity: 1024)
-        // No such column, or not CSV: the pipeline rejects the file, and the orders are read whole if asked for.
-        guard try ColumnScan.forEachHash(of: "Salesorder number", inFile: path, configuration: configuration,
-                                         template: template, { numbers.insert($0) }) else { return }
-        try storefront.expectOrderLookups(for: numbers)
+        try storefront.expectOrderLookups(namedIn: path, configuration: configuration, template: template)
     }
 
     public func didApplyRows() { try? storefront.expectOrderLookups(for: nil) }

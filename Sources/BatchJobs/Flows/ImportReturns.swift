@@ -39,6 +39,13 @@ public struct ImportReturnsFlow: InboundFlow {
 
     public func key(of record: ReturnLine) -> String { .keyPath(record.returnNumber, record.itemCode) }
 
+    /// The orders this file names, for a storefront that would rather not read every order.
+    public func willApplyRows(ofFile path: String, configuration: CSVConfiguration, temporaryDirectory: String) throws {
+        try storefront.expectOrderLookups(namedIn: path, configuration: configuration, template: template)
+    }
+
+    public func didApplyRows() { try? storefront.expectOrderLookups(for: nil) }
+
     /// A return line is applied once per state: a waiting line is looked at again when its state changes.
     public func fingerprint(of record: ReturnLine) -> String? { "\(record.status.lowercased())|\(record.quantity)" }
 
