@@ -123,9 +123,11 @@ import Testing
         #expect(packed.bytes == OutboundPipeline.pack(rows))
         #expect(packed.bytes.capacity < packed.bytes.count + 32)  // measured first: no spare capacity held
         #expect(packed.rows == 3 && packed.fieldCount == 3 * template.columns.count)
-        #expect(OutboundPipeline.isCleanlyPacked(packed))
+        let validator = TemplateValidator(template: template, header: CSVHeader(template.headerNames))
+        var ends: [Int32] = [], errors: [FieldError] = []
+        #expect(OutboundPipeline.validate(packed: packed, with: validator, ends: &ends, into: &errors))
         // A separator inside a field makes the count disagree, so the record is checked field by field.
         order.set(column: "GiftMessage", to: "a\u{1F}b")
-        #expect(!OutboundPipeline.isCleanlyPacked(order.packedRows(in: layout)))
+        #expect(!OutboundPipeline.validate(packed: order.packedRows(in: layout), with: validator, ends: &ends, into: &errors))
     }
 }

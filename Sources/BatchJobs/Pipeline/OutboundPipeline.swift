@@ -445,7 +445,9 @@ public struct OutboundPipeline {
 
     /// Validates each row of a packed record (rows numbered from 1 within the record, as before), split by
     /// ``PackedSeparators`` (`ends`: room for the separators' offsets, kept between records). Returns `false`,
-    /// having validated nothing, when the record is not cleanly packed (``isCleanlyPacked(_:)``).
+    /// having validated nothing, when the record is not cleanly packed: it holds a control character a file must not
+    /// carry (anything below 0x20 but tab, LF, CR and the packing's own separators, or DEL), or a separator inside a
+    /// field (its separators are not exactly one per field and one per row).
     static func validate(packed: PackedRows, with validator: TemplateValidator, ends: inout [Int32],
                          into errors: inout [FieldError]) -> Bool {
         packed.bytes.withUnsafeBufferPointer { bytes in
@@ -462,14 +464,6 @@ public struct OutboundPipeline {
             }
             return true
         }
-    }
-
-    /// Whether `packed` holds no control character a file must not carry — nothing below 0x20 but tab, LF, CR
-    /// and the packing's own separators, no DEL — and no separator inside a field (its separators are exactly
-    /// one per field and one per row).
-    static func isCleanlyPacked(_ packed: PackedRows) -> Bool {
-        var ends: [Int32] = []
-        return packed.bytes.withUnsafeBufferPointer { separators(of: packed, $0, into: &ends) } != nil
     }
 
     /// The separators of `packed` (its `bytes`) in `ends`, and how many there are, when it is cleanly packed.
