@@ -287,6 +287,38 @@ import Testing
         #expect(journal.split(separator: "\n").count == 5)  // header + 4 lines
     }
 
+    /// The crash window of a large shop read file by file: the lines reach the storefront's journal, and the run dies
+    /// before the manifest's commit. The rerun reads the file's orders again, finds the lines in effect in the
+    /// journal, and hands their finance back without writing them twice.
+    @Test func aRerunAfterACrashBeforeTheCommitWritesEachLineOnceWhenOrdersAreReadFileByFile() throws {
+        let f = try FlowFixture()
+        try f.products(["TSH-M", "HOD-L"])
+        try f.orders("a.csv", [.init(number: "WEB-1", lines: [("TSH-M", 2), ("HOD-L", 1)]),
+                               .init(number: "WEB-2", lines: [("TSH-M", 1)])])
+        let path = f.root + "/DESP_1.csv"
+        try (despatchColumns + f.despatch("WEB-1", "DSP-1", "TSH-M", 2) + f.despatch("WEB-1", "DSP-1", "HOD-L", 1))
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let records = [("TSH-M", 2), ("HOD-L", 1)].map {
+            DespatchLine(orderNumber: "WEB-1", despatchNumber: "DSP-1", carrier: "DPD", service: "Next Day",
+                         despatchDate: f.day(15), trackingNumber: "TRKDSP-1", itemCode: $0.0, quantity: $0.1)
+        }
+        for _ in 0..<2 {  // the run, then the rerun after it died before its commit
+            let shop = try FileStorefront(folder: f.root + "/shop", clock: f.clock)
+            shop.orderIndexThreshold = 0
+            shop.temporaryDirectory = f.root
+            let flow = ImportDespatchesFlow(configuration: f.configuration, storefront: shop, manifest: try f.manifest())
+            try flow.willApplyRows(ofFile: path, configuration: CSVConfiguration(), temporaryDirectory: f.root)
+            var finance: [FinanceLine] = []
+            _ = try flow.apply(records, previous: [nil, nil], dryRun: false, finance: &finance)
+            flow.didApplyRows()
+            #expect(finance.map(\.sku) == ["TSH-M", "HOD-L"])  // handed back each time, for the commit
+        }
+        let journal = try String(contentsOfFile: f.root + "/shop/updates/fulfilments.csv", encoding: .utf8)
+        #expect(journal.split(separator: "\n").count == 3)  // header + each line once
+        let order = try FileStorefront(folder: f.root + "/shop", clock: f.clock).order(number: "WEB-1")
+        #expect(order?.lines.map(\.fulfilled) == [2, 1] && order?.status == "completed")
+    }
+
     @Test(arguments: Epoch.allCases, StateBackend.allCases)
     func unknownOrdersAndOverDespatchesAreExceptionsNotCrashes(epoch: Epoch, backend: StateBackend) throws {
         let f = try FlowFixture(epoch: epoch, backend: backend)
