@@ -200,11 +200,6 @@ enum OrderColumn: Int, CaseIterable {
 struct CompletedNumbers {
     let bytes: Int64
     let each: ((String) throws -> Void) throws -> Void
-
-    /// Numbers in a list (tests, and a shop with few).
-    static func list(_ numbers: [String]) -> CompletedNumbers {
-        CompletedNumbers(bytes: Int64(numbers.count * 64)) { add in for number in numbers { try add(number) } }
-    }
 }
 
 /// Order number → the file and group of its latest version, for the numbers that may have more than one group:
