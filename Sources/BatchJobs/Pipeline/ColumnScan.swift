@@ -8,7 +8,6 @@ enum ColumnScan {
     /// a value that `mapping` names is hashed as what it maps to. Malformed records are passed over (they are never
     /// applied). Returns `false`, having called nothing more, when the file is not CSV or has no such column: the
     /// pipeline then rejects the file (or reports its rows) itself.
-    @discardableResult
     static func forEachHash(of column: String, inFile path: String, configuration: CSVConfiguration,
                             template: CSVTemplate, mapping: [String: String] = [:],
                             _ body: (UInt64) throws -> Void) throws -> Bool {

@@ -110,10 +110,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
     }
 
     public var wantsOrderNumbersFirst: Bool {
-        let files = (try? OrderExports(directory: folder + "/orders").files()) ?? []
-        var bytes = 0
-        for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
-        return bytes >= orderIndexThreshold
+        OrderExports.bytes(of: (try? OrderExports(directory: folder + "/orders").files()) ?? []) >= orderIndexThreshold
     }
 
     /// Starts reading the orders `numbers` names (their ``KeyHash``es), and only those, on a thread of its own: the
@@ -503,9 +500,7 @@ public final class FileStorefront: Storefront, ReturnsSource {
         // Room for about as many orders as the files hold at ~400 bytes an order (three lines): the index of
         // 100,000 orders grown one doubling at a time rehashed every number it held each time (a fifth of the
         // read's profile samples; 3% with the room made first).
-        var bytes = 0
-        for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
-        ordersByNumber.reserveCapacity(min(bytes / 400, only?.count ?? .max, 4_000_000))
+        ordersByNumber.reserveCapacity(min(OrderExports.bytes(of: files) / 400, only?.count ?? .max, 4_000_000))
         for (f, path) in files.enumerated() {
             guard path.hasSuffix(".jsonl") else {
                 try ordersByNumber.addGroups(ofCSV: path, file: f, only: only)

@@ -18,6 +18,13 @@ struct OrderExports {
         }.sorted().map { directory + "/" + $0 }
     }
 
+    /// How many bytes `files` hold in all (a file that cannot be looked at counts as empty).
+    static func bytes(of files: [String]) -> Int {
+        var bytes = 0
+        for path in files { var info = stat(); if stat(path, &info) == 0 { bytes += Int(info.st_size) } }
+        return bytes
+    }
+
     /// Calls `body` for each group of rows of one order in `path`, with the group's position in the file; the
     /// order is `body`'s to keep (handed over, not copied).
     static func forEachGroup(in path: String, _ body: (consuming StorefrontOrder, Int) throws -> Void) throws {
@@ -254,10 +261,7 @@ final class LatestOrderIndex {
 
     /// One pass over every file: the last file and group of each number that may have more than one.
     func build(files: [String], completed: CompletedNumbers, filterBits: Int? = nil) throws {
-        let bytes = files.reduce(Int64(0)) { total, path in
-            total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
-        }
-        var filter = NumberFilter(bits: filterBits ?? Self.filterBits(forBytes: bytes))
+        var filter = NumberFilter(bits: filterBits ?? Self.filterBits(forBytes: Int64(OrderExports.bytes(of: files))))
         try queue.inTransaction { db in
             let insert = try db.makeStatement(sql: """
                 INSERT INTO latest (number, file, grp) VALUES (?, ?, ?)
@@ -269,23 +273,22 @@ final class LatestOrderIndex {
                     try insert.execute(arguments: [number, f, group])
                 }
             }
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM latest") ?? 0
-            if count <= repeatedLimit {
-                repeated = Set(try String.fetchAll(db, sql: "SELECT number FROM latest"))
+            // A table's numbers (and how many), held when there are few enough.
+            func heldIfFew(_ table: String) throws -> (count: Int, numbers: Set<String>?) {
+                let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
+                return (count, count <= repeatedLimit ? Set(try String.fetchAll(db, sql: "SELECT number FROM \(table)")) : nil)
             }
+            repeated = try heldIfFew("latest").numbers
             let complete = try db.makeStatement(sql: "INSERT OR IGNORE INTO completed (number) VALUES (?)")
             var completedFilter = NumberFilter(bits: filterBits ?? Self.filterBits(forBytes: completed.bytes))
-            var any = false
             try completed.each { number in
-                any = true
                 _ = completedFilter.insert(number)
                 try complete.execute(arguments: [number])
             }
-            if any {
+            let held = try heldIfFew("completed")
+            if held.count > 0 {
                 self.completedFilter = completedFilter
-                if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM completed") ?? 0 <= repeatedLimit {
-                    self.completed = Set(try String.fetchAll(db, sql: "SELECT number FROM completed"))
-                }
+                self.completed = held.numbers
             }
             return .commit
         }
